@@ -1,0 +1,541 @@
+//! The event loop: actors, messages, scheduling and timers.
+//!
+//! # Ordering guarantee
+//!
+//! Every scheduled message gets a *sequence number* from a counter that
+//! increases by one per `send`/`set_timer` call within the simulation. Events
+//! are delivered in order of `(time, sequence)`: earlier times first, and
+//! among events for the same instant, the one scheduled first is delivered
+//! first. So ties never depend on heap layout, hashing or thread timing, and
+//! the same seed always gives the same trace.
+//!
+//! # Timers
+//!
+//! [`Context::set_timer`] schedules a message that can be cancelled with
+//! [`Context::cancel`]. Cancellation is O(1): the event stays in the queue but
+//! carries a generation number, and a cancelled or already-fired timer's
+//! event is dropped unseen when it reaches the front. A cancelled timer's
+//! message is never delivered and not counted in [`Simulation::delivered`].
+//! Actors that prefer not to cancel can also send plain messages carrying a
+//! token and ignore the stale ones.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::rng::{CampaignSeed, SimRng};
+use crate::time::{SimDuration, SimTime};
+
+/// The address of an actor within one simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActorId(pub u32);
+
+impl ActorId {
+    /// The index of the actor in registration order.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A participant in the simulation: owns its state, handles one message at a time.
+///
+/// A model usually defines one `enum` of all its actor kinds and one `enum`
+/// of all its messages, so that dispatch is a `match`, not a virtual call.
+pub trait Actor {
+    /// The message type every actor of this simulation understands.
+    type Msg;
+
+    /// Handles one message delivered at `ctx.now()`.
+    fn handle(&mut self, msg: Self::Msg, ctx: &mut Context<'_, Self::Msg>);
+}
+
+/// A handle to a cancellable timer (see [`Context::set_timer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimerKey {
+    slot: u32,
+    generation: u32,
+}
+
+const NO_TIMER: u32 = u32::MAX;
+
+struct Entry<M> {
+    time: SimTime,
+    seq: u64,
+    dst: u32,
+    timer_slot: u32,
+    timer_generation: u32,
+    msg: M,
+}
+
+impl<M> PartialEq for Entry<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.seq == other.seq
+    }
+}
+impl<M> Eq for Entry<M> {}
+impl<M> PartialOrd for Entry<M> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<M> Ord for Entry<M> {
+    // Reversed: `BinaryHeap` is a max-heap and we want the earliest (time, seq).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Timers {
+    generations: Vec<u32>,
+    free: Vec<u32>,
+}
+
+impl Timers {
+    fn arm(&mut self) -> TimerKey {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.generations.push(0);
+                (self.generations.len() - 1) as u32
+            }
+        };
+        TimerKey {
+            slot,
+            generation: self.generations[slot as usize],
+        }
+    }
+
+    /// Retires the timer if it is still live; returns whether it was.
+    fn retire(&mut self, slot: u32, generation: u32) -> bool {
+        let g = &mut self.generations[slot as usize];
+        if *g == generation {
+            *g = g.wrapping_add(1);
+            self.free.push(slot);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The scheduling state shared by all actors of one simulation.
+struct Core<M> {
+    heap: BinaryHeap<Entry<M>>,
+    seq: u64,
+    timers: Timers,
+    stop: bool,
+}
+
+impl<M> Core<M> {
+    #[inline]
+    fn push(&mut self, time: SimTime, dst: ActorId, timer: Option<TimerKey>, msg: M) {
+        let (timer_slot, timer_generation) = match timer {
+            Some(k) => (k.slot, k.generation),
+            None => (NO_TIMER, 0),
+        };
+        self.heap.push(Entry {
+            time,
+            seq: self.seq,
+            dst: dst.0,
+            timer_slot,
+            timer_generation,
+            msg,
+        });
+        self.seq += 1;
+    }
+}
+
+/// What an actor can do while it handles a message.
+pub struct Context<'a, M> {
+    now: SimTime,
+    me: ActorId,
+    rng: &'a mut SimRng,
+    core: &'a mut Core<M>,
+}
+
+impl<M> Context<'_, M> {
+    /// The current simulated time.
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The address of the actor handling the message.
+    #[inline]
+    pub fn me(&self) -> ActorId {
+        self.me
+    }
+
+    /// This actor's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Delivers `msg` to `to` at `now + delay`.
+    #[inline]
+    pub fn send(&mut self, to: ActorId, delay: SimDuration, msg: M) {
+        let at = self.now + delay;
+        self.core.push(at, to, None, msg);
+    }
+
+    /// Delivers `msg` to this actor at `now + delay`.
+    #[inline]
+    pub fn send_self(&mut self, delay: SimDuration, msg: M) {
+        let me = self.me;
+        self.send(me, delay, msg);
+    }
+
+    /// Delivers `msg` to this actor at `now + delay` unless cancelled first.
+    #[inline]
+    pub fn set_timer(&mut self, delay: SimDuration, msg: M) -> TimerKey {
+        let key = self.core.timers.arm();
+        let at = self.now + delay;
+        let me = self.me;
+        self.core.push(at, me, Some(key), msg);
+        key
+    }
+
+    /// Cancels a timer. Returns `false` if it already fired or was cancelled.
+    #[inline]
+    pub fn cancel(&mut self, key: TimerKey) -> bool {
+        self.core.timers.retire(key.slot, key.generation)
+    }
+
+    /// Stops the simulation after this message.
+    pub fn stop(&mut self) {
+        self.core.stop = true;
+    }
+}
+
+/// Why [`Simulation::run_until`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The next event lies beyond the end time (or none is left); the clock is at the end time.
+    ReachedTime,
+    /// No event is left to deliver.
+    Drained,
+    /// An actor called [`Context::stop`].
+    Stopped,
+    /// The event limit was reached (see [`Simulation::set_event_limit`]).
+    EventLimit,
+}
+
+/// One delivered event, as recorded when tracing is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceEntry {
+    /// Delivery time.
+    pub time: SimTime,
+    /// Sequence number given when the event was scheduled.
+    pub seq: u64,
+    /// Receiving actor.
+    pub dst: ActorId,
+}
+
+/// One campaign's event loop: a set of actors and the queue of pending messages.
+///
+/// Single-threaded and deterministic: the same actors, seed and initial
+/// messages always give the same sequence of deliveries.
+///
+/// # Examples
+///
+/// ```
+/// use sim_core::{Actor, ActorId, CampaignSeed, Context, SimDuration, Simulation, SimTime, RunOutcome};
+///
+/// /// Passes a token to the next actor of a ring after 1 ms.
+/// struct Node { next: ActorId, seen: u32 }
+/// impl Actor for Node {
+///     type Msg = u32;
+///     fn handle(&mut self, hops: u32, ctx: &mut Context<'_, u32>) {
+///         self.seen += 1;
+///         ctx.send(self.next, SimDuration::from_millis(1), hops + 1);
+///     }
+/// }
+///
+/// let mut sim = Simulation::new(CampaignSeed::derive(1, 0, 0));
+/// let a = sim.add_actor(Node { next: ActorId(1), seen: 0 }, 1);
+/// let _b = sim.add_actor(Node { next: ActorId(0), seen: 0 }, 2);
+/// sim.schedule(SimTime::ZERO, a, 0);
+/// let out = sim.run_until(SimTime::from_secs_f64(0.0095));
+/// assert_eq!(out, RunOutcome::ReachedTime);
+/// assert_eq!(sim.delivered(), 10); // t = 0, 1, ..., 9 ms
+/// assert_eq!(sim.actor(a).seen, 5);
+/// ```
+pub struct Simulation<A: Actor> {
+    actors: Vec<A>,
+    rngs: Vec<SimRng>,
+    core: Core<A::Msg>,
+    now: SimTime,
+    delivered: u64,
+    event_limit: u64,
+    seed: CampaignSeed,
+    trace: Option<Vec<TraceEntry>>,
+}
+
+impl<A: Actor> Simulation<A> {
+    /// An empty simulation whose actors draw from streams of `seed`.
+    pub fn new(seed: CampaignSeed) -> Self {
+        Simulation {
+            actors: Vec::new(),
+            rngs: Vec::new(),
+            core: Core {
+                heap: BinaryHeap::new(),
+                seq: 0,
+                timers: Timers::default(),
+                stop: false,
+            },
+            now: SimTime::ZERO,
+            delivered: 0,
+            event_limit: u64::MAX,
+            seed,
+            trace: None,
+        }
+    }
+
+    /// Registers an actor. `stream_key` selects its random stream (use
+    /// [`crate::stream_key`] of a stable name); keys should be unique.
+    pub fn add_actor(&mut self, actor: A, stream_key: u64) -> ActorId {
+        let id = ActorId(u32::try_from(self.actors.len()).expect("more than 2^32 actors"));
+        self.actors.push(actor);
+        self.rngs.push(self.seed.stream(stream_key));
+        id
+    }
+
+    /// Delivers `msg` to `to` at the absolute time `at` (clamped to now).
+    pub fn schedule(&mut self, at: SimTime, to: ActorId, msg: A::Msg) {
+        let at = at.max(self.now);
+        self.core.push(at, to, None, msg);
+    }
+
+    /// Runs `f` on an actor with a context at the current time, e.g. to let
+    /// it schedule its first events.
+    pub fn with_context<R>(
+        &mut self,
+        id: ActorId,
+        f: impl FnOnce(&mut A, &mut Context<'_, A::Msg>) -> R,
+    ) -> R {
+        let i = id.index();
+        let mut ctx = Context {
+            now: self.now,
+            me: id,
+            rng: &mut self.rngs[i],
+            core: &mut self.core,
+        };
+        f(&mut self.actors[i], &mut ctx)
+    }
+
+    /// Bounds the number of deliveries of one run (a guard against runaway models).
+    pub fn set_event_limit(&mut self, limit: u64) {
+        self.event_limit = limit;
+    }
+
+    /// Records every delivery from now on (for tests and debugging).
+    pub fn enable_trace(&mut self) {
+        self.trace = Some(Vec::new());
+    }
+
+    /// The recorded deliveries, if tracing is on.
+    pub fn trace(&self) -> Option<&[TraceEntry]> {
+        self.trace.as_deref()
+    }
+
+    /// Delivers events in `(time, sequence)` order until the next one lies
+    /// after `end`, then sets the clock to `end`.
+    pub fn run_until(&mut self, end: SimTime) -> RunOutcome {
+        self.core.stop = false;
+        loop {
+            let Some(top) = self.core.heap.peek() else {
+                self.now = self.now.max(end);
+                return RunOutcome::ReachedTime;
+            };
+            if top.time > end {
+                self.now = self.now.max(end);
+                return RunOutcome::ReachedTime;
+            }
+            if let Some(out) = self.step_one() {
+                return out;
+            }
+        }
+    }
+
+    /// Delivers events until none is left (or an actor stops the run).
+    pub fn run(&mut self) -> RunOutcome {
+        self.core.stop = false;
+        while !self.core.heap.is_empty() {
+            if let Some(out) = self.step_one() {
+                return out;
+            }
+        }
+        RunOutcome::Drained
+    }
+
+    #[inline]
+    fn step_one(&mut self) -> Option<RunOutcome> {
+        let e = self.core.heap.pop()?;
+        if e.timer_slot != NO_TIMER && !self.core.timers.retire(e.timer_slot, e.timer_generation) {
+            return None; // cancelled timer
+        }
+        debug_assert!(e.time >= self.now, "event scheduled in the past");
+        self.now = e.time;
+        self.delivered += 1;
+        if let Some(t) = &mut self.trace {
+            t.push(TraceEntry {
+                time: e.time,
+                seq: e.seq,
+                dst: ActorId(e.dst),
+            });
+        }
+        let i = e.dst as usize;
+        let mut ctx = Context {
+            now: e.time,
+            me: ActorId(e.dst),
+            rng: &mut self.rngs[i],
+            core: &mut self.core,
+        };
+        self.actors[i].handle(e.msg, &mut ctx);
+        if self.core.stop {
+            return Some(RunOutcome::Stopped);
+        }
+        if self.delivered >= self.event_limit {
+            return Some(RunOutcome::EventLimit);
+        }
+        None
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// How many messages have been delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// How many events are queued (including cancelled timers not yet dropped).
+    pub fn pending(&self) -> usize {
+        self.core.heap.len()
+    }
+
+    /// The actor at `id`.
+    pub fn actor(&self, id: ActorId) -> &A {
+        &self.actors[id.index()]
+    }
+
+    /// The actor at `id`, mutably.
+    pub fn actor_mut(&mut self, id: ActorId) -> &mut A {
+        &mut self.actors[id.index()]
+    }
+
+    /// All actors, in registration order.
+    pub fn actors(&self) -> &[A] {
+        &self.actors
+    }
+
+    /// Consumes the simulation and returns its actors.
+    pub fn into_actors(self) -> Vec<A> {
+        self.actors
+    }
+
+    /// The campaign seed this simulation was built with.
+    pub fn seed(&self) -> CampaignSeed {
+        self.seed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Recorder {
+        got: Vec<(SimTime, u32)>,
+        timer: Option<TimerKey>,
+    }
+
+    enum M {
+        Tag(u32),
+        Arm(u64, u32),
+        CancelLast,
+    }
+
+    impl Actor for Recorder {
+        type Msg = M;
+        fn handle(&mut self, msg: M, ctx: &mut Context<'_, M>) {
+            match msg {
+                M::Tag(t) => self.got.push((ctx.now(), t)),
+                M::Arm(ms, tag) => {
+                    self.timer = Some(ctx.set_timer(SimDuration::from_millis(ms), M::Tag(tag)))
+                }
+                M::CancelLast => {
+                    let k = self.timer.take().expect("armed");
+                    assert!(ctx.cancel(k));
+                    assert!(!ctx.cancel(k), "second cancel is a no-op");
+                }
+            }
+        }
+    }
+
+    fn recorder() -> Recorder {
+        Recorder {
+            got: vec![],
+            timer: None,
+        }
+    }
+
+    #[test]
+    fn ties_follow_scheduling_order() {
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(recorder(), 0);
+        for t in [5u32, 1, 4, 2, 3] {
+            sim.schedule(SimTime(100), a, M::Tag(t));
+        }
+        sim.schedule(SimTime(50), a, M::Tag(0));
+        assert_eq!(sim.run(), RunOutcome::Drained);
+        let tags: Vec<u32> = sim.actor(a).got.iter().map(|x| x.1).collect();
+        assert_eq!(tags, vec![0, 5, 1, 4, 2, 3]);
+    }
+
+    #[test]
+    fn cancelled_timer_is_never_delivered() {
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(recorder(), 0);
+        sim.schedule(SimTime::ZERO, a, M::Arm(10, 1));
+        sim.schedule(SimTime::from_secs_f64(0.005), a, M::CancelLast);
+        sim.schedule(SimTime::from_secs_f64(0.006), a, M::Arm(10, 2));
+        sim.run();
+        assert_eq!(sim.actor(a).got, vec![(SimTime::from_secs_f64(0.016), 2)]);
+        // Arm, CancelLast, Arm, and the one live timer.
+        assert_eq!(sim.delivered(), 4);
+    }
+
+    #[test]
+    fn run_until_stops_at_the_boundary_and_resumes() {
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(recorder(), 0);
+        sim.schedule(SimTime(10), a, M::Tag(1));
+        sim.schedule(SimTime(20), a, M::Tag(2));
+        assert_eq!(sim.run_until(SimTime(10)), RunOutcome::ReachedTime);
+        assert_eq!(sim.now(), SimTime(10));
+        assert_eq!(sim.actor(a).got.len(), 1);
+        assert_eq!(sim.run_until(SimTime(100)), RunOutcome::ReachedTime);
+        assert_eq!(sim.now(), SimTime(100));
+        assert_eq!(sim.actor(a).got.len(), 2);
+    }
+
+    #[test]
+    fn event_limit_bounds_a_runaway_model() {
+        struct Loop;
+        impl Actor for Loop {
+            type Msg = ();
+            fn handle(&mut self, _: (), ctx: &mut Context<'_, ()>) {
+                ctx.send_self(SimDuration::ZERO, ());
+            }
+        }
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(Loop, 0);
+        sim.schedule(SimTime::ZERO, a, ());
+        sim.set_event_limit(1000);
+        assert_eq!(sim.run(), RunOutcome::EventLimit);
+        assert_eq!(sim.delivered(), 1000);
+    }
+}
