@@ -1,0 +1,646 @@
+//! The handler actor: runs each request's operation, step by step.
+//!
+//! A request first acquires a slot on the handler's own resource (queueing,
+//! then the resource's service time), keeps it while the steps run, and
+//! releases it at the end, so a slow dependency ties up the caller's
+//! concurrency exactly as threads or connections do in a real service.
+//!
+//! Per call step, each attempt goes over the link to the callee; a per-attempt
+//! timeout, retries with backoff and jitter, a circuit breaker and a fallback
+//! act exactly where the scenario puts them. Late answers to attempts that
+//! already timed out are recognised by their generation and ignored.
+
+use rand::RngExt;
+use sim_core::{ActorId, Context, LatencyHistogram, SimDuration, SimRng, SimTime, TimerKey};
+
+use super::Layout;
+use crate::model::{ANY_OP, BreakerDef, CallDef, HandlerDef, HandlerIx, Model, RetryDef, StepDef};
+use crate::msg::{CallRef, Msg, Origin, Ticket};
+use crate::spec::{Backoff, Jitter};
+
+/// Outcome counters and latencies of one population of requests.
+#[derive(Debug, Clone, Default)]
+pub struct RequestStats {
+    /// Requests finished (successfully or not).
+    pub requests: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// Requests that succeeded thanks to a fallback or a soft dependency.
+    pub degraded: u64,
+    /// End-to-end latency of every finished request.
+    pub latency: LatencyHistogram,
+}
+
+impl RequestStats {
+    fn record(&mut self, ok: bool, degraded: bool, latency: SimDuration) {
+        self.requests += 1;
+        if !ok {
+            self.errors += 1;
+        } else if degraded {
+            self.degraded += 1;
+        }
+        self.latency.record(latency);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a slot and the resource's own service time.
+    Admission,
+    /// Running steps (calls, backoffs, polls).
+    Steps,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Req {
+    live: bool,
+    serial: u32,
+    tag: u32,
+    op: u16,
+    step: u16,
+    attempt: u32,
+    phase: Phase,
+    degraded: bool,
+    origin: Origin,
+    start: SimTime,
+    ticket: Ticket,
+    timer: Option<TimerKey>,
+    poll_ready: SimTime,
+    poll_deadline: SimTime,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BreakerState {
+    Closed,
+    Open { until: SimTime },
+    HalfOpen { trial_in_flight: bool },
+}
+
+/// A time-windowed circuit breaker (ten buckets over the window).
+#[derive(Debug, Clone)]
+struct Breaker {
+    def: BreakerDef,
+    state: BreakerState,
+    bucket_len: u64,
+    /// (bucket number, calls, failures), a ring of ten.
+    buckets: [(u64, u32, u32); 10],
+    /// Times the breaker opened.
+    opened: u32,
+}
+
+impl Breaker {
+    fn new(def: BreakerDef) -> Self {
+        Breaker {
+            def,
+            state: BreakerState::Closed,
+            bucket_len: (def.window.0 / 10).max(1),
+            buckets: [(u64::MAX, 0, 0); 10],
+            opened: 0,
+        }
+    }
+
+    fn allow(&mut self, now: SimTime) -> bool {
+        match self.state {
+            BreakerState::Closed => true,
+            BreakerState::Open { until } => {
+                if now >= until {
+                    self.state = BreakerState::HalfOpen {
+                        trial_in_flight: true,
+                    };
+                    true
+                } else {
+                    false
+                }
+            }
+            BreakerState::HalfOpen { trial_in_flight } => {
+                if trial_in_flight {
+                    false
+                } else {
+                    self.state = BreakerState::HalfOpen {
+                        trial_in_flight: true,
+                    };
+                    true
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, now: SimTime, ok: bool) {
+        match self.state {
+            BreakerState::HalfOpen { .. } => {
+                if ok {
+                    self.state = BreakerState::Closed;
+                    self.buckets = [(u64::MAX, 0, 0); 10];
+                } else {
+                    self.open(now);
+                }
+            }
+            BreakerState::Open { .. } => {} // a straggler from before it opened
+            BreakerState::Closed => {
+                let b = now.0 / self.bucket_len;
+                let cell = &mut self.buckets[(b % 10) as usize];
+                if cell.0 != b {
+                    *cell = (b, 0, 0);
+                }
+                cell.1 += 1;
+                if !ok {
+                    cell.2 += 1;
+                }
+                let (mut calls, mut fails) = (0u32, 0u32);
+                for (n, c, f) in &self.buckets {
+                    if *n != u64::MAX && *n + 10 > b {
+                        calls += c;
+                        fails += f;
+                    }
+                }
+                if calls >= self.def.min_calls
+                    && calls > 0
+                    && f64::from(fails) / f64::from(calls) >= self.def.failure_rate
+                {
+                    self.open(now);
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, now: SimTime) {
+        self.state = BreakerState::Open {
+            until: now + self.def.open_for,
+        };
+        self.opened += 1;
+    }
+}
+
+/// A handler and its requests in flight.
+pub struct HandlerActor<'m> {
+    def: &'m HandlerDef,
+    layout: Layout,
+    resource: ActorId,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    next_serial: u32,
+    breakers: Vec<Option<Breaker>>,
+    /// Every request this handler served (workload and calls from other handlers).
+    pub all: RequestStats,
+    /// Only the requests that came from the workload.
+    pub external: RequestStats,
+}
+
+impl<'m> HandlerActor<'m> {
+    /// A handler with no request in flight.
+    pub fn new(model: &'m Model, ix: HandlerIx, layout: Layout) -> Self {
+        let def = &model.handlers[ix];
+        let mut breakers = vec![None; def.breakers];
+        for op in &def.ops {
+            for s in &op.steps {
+                if let StepDef::Call(CallDef {
+                    breaker: Some((i, b)),
+                    ..
+                }) = s
+                {
+                    breakers[*i] = Some(Breaker::new(*b));
+                }
+            }
+        }
+        HandlerActor {
+            def,
+            layout,
+            resource: layout.resource(def.resource),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            next_serial: 0,
+            breakers,
+            all: RequestStats::default(),
+            external: RequestStats::default(),
+        }
+    }
+
+    /// Handles one message.
+    pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
+        match msg {
+            Msg::Start { op, origin } => self.start(op, origin, ctx),
+            Msg::Granted {
+                req,
+                serial,
+                ok,
+                ticket,
+            } => self.granted(req, serial, ok, ticket, ctx),
+            Msg::Abort { req, serial } => {
+                if self.is_current(req, serial) {
+                    let r = &mut self.reqs[req as usize];
+                    r.ticket = Ticket::NONE; // the slot died with the replica
+                    if let Some(t) = r.timer.take() {
+                        ctx.cancel(t);
+                    }
+                    self.finish(req, false, ctx);
+                }
+            }
+            Msg::Reply { req, tag, ok } => self.reply(req, tag, ok, ctx),
+            Msg::Timeout { req, tag } => {
+                if self.is_attempt(req, tag) {
+                    let r = &mut self.reqs[req as usize];
+                    r.timer = None;
+                    r.tag = r.tag.wrapping_add(1); // a late answer is now stale
+                    self.record_breaker(req, false, ctx.now());
+                    self.attempt_failed(req, ctx);
+                }
+            }
+            Msg::Backoff { req, tag } => {
+                if self.is_attempt(req, tag) {
+                    self.attempt(req, ctx);
+                }
+            }
+            Msg::PollTick { req, tag } => {
+                if self.is_attempt(req, tag) {
+                    if ctx.now() >= self.reqs[req as usize].poll_deadline {
+                        let r = &mut self.reqs[req as usize];
+                        r.tag = r.tag.wrapping_add(1);
+                        self.step_failed(req, ctx);
+                    } else {
+                        self.send_poll(req, ctx);
+                    }
+                }
+            }
+            _ => debug_assert!(false, "handler got {msg:?}"),
+        }
+    }
+
+    fn is_current(&self, req: u32, serial: u32) -> bool {
+        self.reqs
+            .get(req as usize)
+            .is_some_and(|r| r.live && r.serial == serial)
+    }
+
+    fn is_attempt(&self, req: u32, tag: u32) -> bool {
+        self.reqs
+            .get(req as usize)
+            .is_some_and(|r| r.live && r.tag == tag && r.phase == Phase::Steps)
+    }
+
+    fn draw_op(&self, rng: &mut SimRng) -> u16 {
+        if self.def.ops.len() == 1 {
+            return 0;
+        }
+        let u: f64 = rng.random();
+        let i = self.def.cumulative_weights.partition_point(|c| *c <= u);
+        i.min(self.def.ops.len() - 1) as u16
+    }
+
+    fn start(&mut self, op: u16, origin: Origin, ctx: &mut Context<'_, Msg>) {
+        let op = if op == ANY_OP {
+            self.draw_op(ctx.rng())
+        } else {
+            op
+        };
+        let serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
+        let req = Req {
+            live: true,
+            serial,
+            tag: 0,
+            op,
+            step: 0,
+            attempt: 0,
+            phase: Phase::Admission,
+            degraded: false,
+            origin,
+            start: ctx.now(),
+            ticket: Ticket::NONE,
+            timer: None,
+            poll_ready: SimTime::ZERO,
+            poll_deadline: SimTime::ZERO,
+        };
+        let ix = match self.free.pop() {
+            Some(i) => {
+                self.reqs[i as usize] = Req {
+                    tag: self.reqs[i as usize].tag.wrapping_add(1),
+                    ..req
+                };
+                i
+            }
+            None => {
+                self.reqs.push(req);
+                (self.reqs.len() - 1) as u32
+            }
+        };
+        ctx.send(
+            self.resource,
+            SimDuration::ZERO,
+            Msg::Acquire {
+                holder: ctx.me(),
+                req: ix,
+                serial,
+            },
+        );
+    }
+
+    fn granted(&mut self, req: u32, serial: u32, ok: bool, ticket: Ticket, ctx: &mut Context<'_, Msg>) {
+        if !self.is_current(req, serial) {
+            if ok {
+                ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
+            }
+            return;
+        }
+        if !ok {
+            self.finish(req, false, ctx);
+            return;
+        }
+        let r = &mut self.reqs[req as usize];
+        r.ticket = ticket;
+        r.phase = Phase::Steps;
+        self.run_step(req, ctx);
+    }
+
+    fn call_def(&self, req: u32) -> &'m CallDef {
+        let r = &self.reqs[req as usize];
+        match &self.def.ops[r.op as usize].steps[r.step as usize] {
+            StepDef::Call(c) => c,
+            StepDef::Poll(_) => unreachable!("call_def on a poll step"),
+        }
+    }
+
+    /// Starts the current step, or finishes the request after the last one.
+    fn run_step(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let r = &mut self.reqs[req as usize];
+        let steps = &self.def.ops[r.op as usize].steps;
+        let Some(step) = steps.get(r.step as usize) else {
+            self.finish(req, true, ctx);
+            return;
+        };
+        r.attempt = 0;
+        match step {
+            StepDef::Call(_) => self.attempt(req, ctx),
+            StepDef::Poll(p) => {
+                let now = ctx.now();
+                let ready = p.ready_after.sample(ctx.rng());
+                let r = &mut self.reqs[req as usize];
+                r.poll_ready = now + ready;
+                r.poll_deadline = now + p.timeout;
+                self.send_poll(req, ctx);
+            }
+        }
+    }
+
+    fn attempt(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let c = self.call_def(req);
+        self.reqs[req as usize].attempt += 1;
+        if let Some((b, _)) = c.breaker
+            && !self.breakers[b]
+                .as_mut()
+                .expect("breaker exists")
+                .allow(ctx.now())
+        {
+            self.attempt_failed(req, ctx);
+            return;
+        }
+        let r = &mut self.reqs[req as usize];
+        r.tag = r.tag.wrapping_add(1);
+        let call = CallRef {
+            caller: ctx.me(),
+            req,
+            tag: r.tag,
+        };
+        let tag = r.tag;
+        ctx.send(
+            self.layout.link(c.link),
+            SimDuration::ZERO,
+            Msg::Forward {
+                call,
+                op: c.op,
+                poll: false,
+            },
+        );
+        if let Some(t) = c.timeout {
+            let key = ctx.set_timer(t, Msg::Timeout { req, tag });
+            self.reqs[req as usize].timer = Some(key);
+        }
+    }
+
+    fn send_poll(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let r = &mut self.reqs[req as usize];
+        let StepDef::Poll(p) = &self.def.ops[r.op as usize].steps[r.step as usize] else {
+            unreachable!("send_poll on a call step")
+        };
+        r.tag = r.tag.wrapping_add(1);
+        let tag = r.tag;
+        let call = CallRef {
+            caller: ctx.me(),
+            req,
+            tag,
+        };
+        ctx.send(
+            self.layout.link(p.link),
+            SimDuration::ZERO,
+            Msg::Forward {
+                call,
+                op: ANY_OP,
+                poll: true,
+            },
+        );
+        let left = r.poll_deadline.saturating_since(ctx.now());
+        ctx.send_self(p.interval.min(left), Msg::PollTick { req, tag });
+    }
+
+    fn reply(&mut self, req: u32, tag: u32, ok: bool, ctx: &mut Context<'_, Msg>) {
+        if !self.is_attempt(req, tag) {
+            return; // stale: timed out, or the request is gone
+        }
+        let r = &mut self.reqs[req as usize];
+        if let StepDef::Poll(_) = &self.def.ops[r.op as usize].steps[r.step as usize] {
+            if ok && ctx.now() >= r.poll_ready {
+                r.tag = r.tag.wrapping_add(1); // cancels the pending tick
+                r.step += 1;
+                self.run_step(req, ctx);
+            }
+            return; // not ready yet: the next tick polls again
+        }
+        if let Some(t) = r.timer.take() {
+            ctx.cancel(t);
+        }
+        self.record_breaker(req, ok, ctx.now());
+        if ok {
+            self.reqs[req as usize].step += 1;
+            self.run_step(req, ctx);
+        } else {
+            self.attempt_failed(req, ctx);
+        }
+    }
+
+    fn record_breaker(&mut self, req: u32, ok: bool, now: SimTime) {
+        if let Some((b, _)) = self.call_def(req).breaker {
+            self.breakers[b].as_mut().expect("breaker exists").record(now, ok);
+        }
+    }
+
+    fn attempt_failed(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let c = self.call_def(req);
+        let attempt = self.reqs[req as usize].attempt;
+        if attempt < c.retry.max_attempts {
+            let delay = backoff_delay(&c.retry, attempt, ctx.rng());
+            let tag = self.reqs[req as usize].tag;
+            ctx.send_self(delay, Msg::Backoff { req, tag });
+        } else {
+            self.step_failed(req, ctx);
+        }
+    }
+
+    fn step_failed(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let r = &self.reqs[req as usize];
+        let tolerate = match &self.def.ops[r.op as usize].steps[r.step as usize] {
+            StepDef::Call(c) => c.tolerate_failure,
+            StepDef::Poll(_) => false,
+        };
+        if tolerate {
+            let r = &mut self.reqs[req as usize];
+            r.degraded = true;
+            r.step += 1;
+            self.run_step(req, ctx);
+        } else {
+            self.finish(req, false, ctx);
+        }
+    }
+
+    fn finish(&mut self, req: u32, ok: bool, ctx: &mut Context<'_, Msg>) {
+        let r = &mut self.reqs[req as usize];
+        debug_assert!(r.live);
+        r.live = false;
+        r.tag = r.tag.wrapping_add(1);
+        let latency = ctx.now() - r.start;
+        let (origin, ticket, degraded) = (r.origin, r.ticket, r.degraded);
+        self.all.record(ok, degraded, latency);
+        if ticket != Ticket::NONE {
+            ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
+        }
+        match origin {
+            Origin::External => self.external.record(ok, degraded, latency),
+            Origin::Call { link, call } => ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok }),
+        }
+        self.free.push(req);
+    }
+
+    /// Counts every request still in flight at `now` as failed, with the
+    /// latency it has accumulated so far (used when the drain period ends).
+    pub fn fail_in_flight(&mut self, now: SimTime) -> u64 {
+        let mut n = 0;
+        for r in self.reqs.iter_mut().filter(|r| r.live) {
+            r.live = false;
+            let latency = now - r.start;
+            self.all.record(false, false, latency);
+            if r.origin == Origin::External {
+                self.external.record(false, false, latency);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Requests in flight.
+    pub fn in_flight(&self) -> usize {
+        self.reqs.iter().filter(|r| r.live).count()
+    }
+
+    /// How many times this handler's circuit breakers opened.
+    pub fn breaker_openings(&self) -> u32 {
+        self.breakers.iter().flatten().map(|b| b.opened).sum()
+    }
+}
+
+/// The wait before attempt `failed + 1`, after `failed` failed attempts.
+pub fn backoff_delay(r: &RetryDef, failed: u32, rng: &mut SimRng) -> SimDuration {
+    let base = r.base.0;
+    let raw = match r.backoff {
+        Backoff::Constant => base,
+        Backoff::Exponential => {
+            let shift = failed.saturating_sub(1).min(62);
+            base.saturating_mul(1u64 << shift)
+        }
+    };
+    let b = raw.min(r.max.0);
+    let d = match r.jitter {
+        Jitter::None => b,
+        Jitter::Full => (b as f64 * rng.random::<f64>()) as u64,
+        Jitter::Equal => b / 2 + ((b / 2) as f64 * rng.random::<f64>()) as u64,
+    };
+    SimDuration(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::CampaignSeed;
+
+    #[test]
+    fn exponential_backoff_doubles_and_caps() {
+        let r = RetryDef {
+            max_attempts: 10,
+            backoff: Backoff::Exponential,
+            base: SimDuration::from_millis(50),
+            max: SimDuration::from_millis(300),
+            jitter: Jitter::None,
+        };
+        let mut rng = CampaignSeed::derive(1, 0, 0).stream(0);
+        let got: Vec<u64> = (1..=5)
+            .map(|k| backoff_delay(&r, k, &mut rng).0 / 1_000_000)
+            .collect();
+        assert_eq!(got, vec![50, 100, 200, 300, 300]);
+    }
+
+    #[test]
+    fn jitter_stays_in_its_band() {
+        let mut rng = CampaignSeed::derive(1, 0, 0).stream(0);
+        for jitter in [Jitter::Full, Jitter::Equal] {
+            let r = RetryDef {
+                jitter,
+                base: SimDuration::from_millis(100),
+                ..RetryDef::NONE
+            };
+            let lo = if jitter == Jitter::Full { 0 } else { 50_000_000 };
+            for _ in 0..1000 {
+                let d = backoff_delay(&r, 1, &mut rng).0;
+                assert!((lo..=100_000_000).contains(&d), "{jitter:?}: {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn breaker_opens_on_failure_rate_and_recovers_through_half_open() {
+        let def = BreakerDef {
+            failure_rate: 0.5,
+            min_calls: 4,
+            window: SimDuration::from_secs(10),
+            open_for: SimDuration::from_secs(30),
+        };
+        let mut b = Breaker::new(def);
+        let t = SimTime::from_secs_f64(1.0);
+        for ok in [true, false, true] {
+            assert!(b.allow(t));
+            b.record(t, ok);
+        }
+        assert!(matches!(b.state, BreakerState::Closed), "below min_calls");
+        b.record(t, false); // 2 of 4 failed: opens
+        assert!(!b.allow(SimTime::from_secs_f64(20.0)));
+        let later = SimTime::from_secs_f64(31.5);
+        assert!(b.allow(later), "half-open lets one trial through");
+        assert!(!b.allow(later), "only one");
+        b.record(later, true);
+        assert!(matches!(b.state, BreakerState::Closed));
+        assert_eq!(b.opened, 1);
+    }
+
+    #[test]
+    fn breaker_window_forgets_old_failures() {
+        let def = BreakerDef {
+            failure_rate: 0.5,
+            min_calls: 4,
+            window: SimDuration::from_secs(10),
+            open_for: SimDuration::from_secs(30),
+        };
+        let mut b = Breaker::new(def);
+        for _ in 0..3 {
+            b.record(SimTime::from_secs_f64(0.5), false);
+        }
+        // Twelve seconds later the three failures are out of the window.
+        b.record(SimTime::from_secs_f64(12.5), false);
+        assert!(matches!(b.state, BreakerState::Closed));
+    }
+}

@@ -1,0 +1,107 @@
+//! The actors of a campaign and how they are laid out.
+//!
+//! Resources, links, handlers, workload sources and failure processes are
+//! each actors of the kernel. [`Node`] is the one actor type of the
+//! simulation: an enum, so dispatch is a `match` and not a virtual call.
+
+pub mod failure;
+pub mod handler;
+pub mod link;
+pub mod resource;
+pub mod source;
+
+use sim_core::{Actor, ActorId, Context};
+
+use crate::model::{HandlerIx, LinkIx, Model, ResourceIx};
+use crate::msg::Msg;
+
+pub use failure::FailureActor;
+pub use handler::{HandlerActor, RequestStats};
+pub use link::LinkActor;
+pub use resource::ResourceActor;
+pub use source::SourceActor;
+
+/// Where each kind of actor starts in the actor table. Actors are added in
+/// this order: resources, links, handlers, sources, failure processes.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    links: u32,
+    handlers: u32,
+    sources: u32,
+    failures: u32,
+}
+
+impl Layout {
+    /// The layout for `model`.
+    pub fn new(model: &Model) -> Self {
+        let links = model.resources.len() as u32;
+        let handlers = links + model.links.len() as u32;
+        let sources = handlers + model.handlers.len() as u32;
+        let failures = sources + model.workloads.len() as u32;
+        Layout {
+            links,
+            handlers,
+            sources,
+            failures,
+        }
+    }
+
+    /// The actor of resource `r`.
+    #[inline]
+    pub fn resource(self, r: ResourceIx) -> ActorId {
+        ActorId(r as u32)
+    }
+
+    /// The actor of link `l`.
+    #[inline]
+    pub fn link(self, l: LinkIx) -> ActorId {
+        ActorId(self.links + l as u32)
+    }
+
+    /// The actor of handler `h`.
+    #[inline]
+    pub fn handler(self, h: HandlerIx) -> ActorId {
+        ActorId(self.handlers + h as u32)
+    }
+
+    /// The actor of workload source `w`.
+    #[inline]
+    pub fn source(self, w: usize) -> ActorId {
+        ActorId(self.sources + w as u32)
+    }
+
+    /// The first failure-process actor.
+    #[inline]
+    pub fn first_failure(self) -> ActorId {
+        ActorId(self.failures)
+    }
+}
+
+/// Any actor of a campaign.
+pub enum Node<'m> {
+    /// A resource.
+    Resource(ResourceActor<'m>),
+    /// A link.
+    Link(LinkActor<'m>),
+    /// A handler.
+    Handler(HandlerActor<'m>),
+    /// A workload source.
+    Source(SourceActor),
+    /// A failure process or injection.
+    Failure(FailureActor<'m>),
+}
+
+impl Actor for Node<'_> {
+    type Msg = Msg;
+
+    #[inline]
+    fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
+        match self {
+            Node::Resource(a) => a.handle(msg, ctx),
+            Node::Link(a) => a.handle(msg, ctx),
+            Node::Handler(a) => a.handle(msg, ctx),
+            Node::Source(a) => a.handle(msg, ctx),
+            Node::Failure(a) => a.handle(msg, ctx),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! The resource actor: replicas, slots, a shared queue, service times, faults.
+//!
+//! Requests wait in one queue per resource (a load balancer in front of the
+//! replicas) and are dispatched to the routable replica with the fewest busy
+//! slots (ties: lowest index). A replica that died is still routable until
+//! the health check notices (`health_check`); requests sent to it meanwhile
+//! fail at once. When no replica is routable, new requests are refused and
+//! queued ones fail.
+//!
+//! Two kinds of occupants hold a slot: a plain call (`Serve`), which frees
+//! the slot after the service time, and a handler request (`Acquire`), which
+//! keeps its slot while the handler runs its steps, until `Release`.
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+use sim_core::{ActorId, Context, SimDuration, SimTime};
+
+use super::Layout;
+use crate::model::{Effect, Model, ResourceDef, ResourceIx};
+use crate::msg::{ALL_REPLICAS, CallRef, Msg, Ticket};
+
+#[derive(Debug, Clone, Copy)]
+enum Occupant {
+    Hold {
+        holder: ActorId,
+        req: u32,
+        serial: u32,
+    },
+    Serve {
+        link: ActorId,
+        call: CallRef,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Replica {
+    /// Active crash faults (the replica is up when zero).
+    crashes: u16,
+    /// The router sends requests here.
+    routable: bool,
+    /// Slots busy.
+    in_use: u32,
+    /// Slots available (concurrency, reduced by memory starvation).
+    capacity: u32,
+    /// Incremented at each death; stale health checks compare it.
+    epoch: u32,
+    /// Active non-crash effects (indices into the model's effects).
+    active: Vec<u32>,
+    /// Whether memory starvation has crashed the replica (counted in `crashes`).
+    oom: bool,
+}
+
+impl Replica {
+    fn up(&self) -> bool {
+        self.crashes == 0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    tag: u32,
+    live: bool,
+    replica: u16,
+    /// Still in its service time (not yet granted).
+    in_service: bool,
+    fail: bool,
+    occupant: Occupant,
+}
+
+/// A resource and its replicas.
+pub struct ResourceActor<'m> {
+    model: &'m Model,
+    def: &'m ResourceDef,
+    layout: Layout,
+    replicas: Vec<Replica>,
+    queue: VecDeque<Occupant>,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    /// Active faults that make the whole resource unreachable.
+    net_down: u16,
+    serving: bool,
+    /// Changes of "can serve" over time, starting with the state at time zero.
+    pub serving_log: Vec<(SimTime, bool)>,
+    /// Requests refused (queue full or no routable replica).
+    pub rejected: u64,
+}
+
+impl<'m> ResourceActor<'m> {
+    /// A resource with every replica up.
+    pub fn new(model: &'m Model, ix: ResourceIx, layout: Layout) -> Self {
+        let def = &model.resources[ix];
+        let replicas = (0..def.replicas)
+            .map(|_| Replica {
+                crashes: 0,
+                routable: true,
+                in_use: 0,
+                capacity: def.concurrency,
+                epoch: 0,
+                active: Vec::new(),
+                oom: false,
+            })
+            .collect();
+        ResourceActor {
+            model,
+            def,
+            layout,
+            replicas,
+            queue: VecDeque::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            net_down: 0,
+            serving: true,
+            serving_log: vec![(SimTime::ZERO, true)],
+            rejected: 0,
+        }
+    }
+
+    /// Handles one message.
+    pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
+        match msg {
+            Msg::Acquire {
+                holder,
+                req,
+                serial,
+            } => self.admit(
+                Occupant::Hold {
+                    holder,
+                    req,
+                    serial,
+                },
+                ctx,
+            ),
+            Msg::Serve { link, call } => self.admit(Occupant::Serve { link, call }, ctx),
+            Msg::ServiceDone { ticket } => self.service_done(ticket, ctx),
+            Msg::Release { ticket } => {
+                if self.valid(ticket) {
+                    self.free(ticket.slot);
+                    self.dispatch(ctx);
+                }
+            }
+            Msg::Fault {
+                effect,
+                replica,
+                on,
+            } => self.fault(effect as usize, replica, on, ctx),
+            Msg::Detected { replica, epoch } => {
+                let r = &mut self.replicas[replica as usize];
+                if r.epoch == epoch && !r.up() {
+                    r.routable = false;
+                    self.after_routing_change(ctx);
+                }
+            }
+            _ => debug_assert!(false, "resource got {msg:?}"),
+        }
+    }
+
+    fn routable_count(&self) -> usize {
+        self.replicas.iter().filter(|r| r.routable).count()
+    }
+
+    fn reject(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
+        self.rejected += 1;
+        match occ {
+            Occupant::Hold {
+                holder,
+                req,
+                serial,
+            } => ctx.send(
+                holder,
+                SimDuration::ZERO,
+                Msg::Granted {
+                    req,
+                    serial,
+                    ok: false,
+                    ticket: Ticket::NONE,
+                },
+            ),
+            Occupant::Serve { link, call } => {
+                ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: false })
+            }
+        }
+    }
+
+    fn admit(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
+        if self.net_down > 0 || self.routable_count() == 0 {
+            self.reject(occ, ctx);
+            return;
+        }
+        if self.queue.is_empty()
+            && let Some(r) = self.pick_replica()
+        {
+            self.start(occ, r, ctx);
+            return;
+        }
+        if (self.queue.len() as u64) < u64::from(self.def.queue_limit) {
+            self.queue.push_back(occ);
+        } else {
+            self.reject(occ, ctx);
+        }
+    }
+
+    /// The routable replica with a free slot and the fewest busy slots.
+    fn pick_replica(&self) -> Option<u16> {
+        let mut best: Option<(u32, u16)> = None;
+        for (i, r) in self.replicas.iter().enumerate() {
+            if r.routable && r.in_use < r.capacity && best.is_none_or(|(b, _)| r.in_use < b) {
+                best = Some((r.in_use, i as u16));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    fn dispatch(&mut self, ctx: &mut Context<'_, Msg>) {
+        while !self.queue.is_empty() {
+            let Some(r) = self.pick_replica() else { break };
+            let occ = self.queue.pop_front().expect("non-empty");
+            self.start(occ, r, ctx);
+        }
+    }
+
+    fn start(&mut self, occ: Occupant, replica: u16, ctx: &mut Context<'_, Msg>) {
+        let rep = &self.replicas[replica as usize];
+        if !rep.up() {
+            // Routed to a replica that died before the health check noticed.
+            self.reject(occ, ctx);
+            return;
+        }
+        let rng = ctx.rng();
+        let mut st = match &self.def.service {
+            Some(d) => d.sample_secs(rng),
+            None => 0.0,
+        };
+        let mut fail = false;
+        for &e in &rep.active {
+            match &self.model.effects[e as usize] {
+                Effect::Latency { added } => st += added.sample_secs(rng),
+                Effect::ErrorCode { fraction, .. } => fail |= rng.random::<f64>() < *fraction,
+                Effect::CpuThrottle { factor } => st *= factor,
+                Effect::DiskError { fraction, slowdown } => {
+                    if rng.random::<f64>() < *fraction {
+                        fail = true;
+                    } else {
+                        st *= slowdown;
+                    }
+                }
+                Effect::DiskIoStarvation { slowdown } => st *= slowdown,
+                _ => {}
+            }
+        }
+        self.replicas[replica as usize].in_use += 1;
+        let slot = Slot {
+            tag: 0,
+            live: true,
+            replica,
+            in_service: true,
+            fail,
+            occupant: occ,
+        };
+        let ticket = self.alloc(slot);
+        ctx.send_self(SimDuration::from_secs_f64(st), Msg::ServiceDone { ticket });
+    }
+
+    fn alloc(&mut self, mut slot: Slot) -> Ticket {
+        if let Some(i) = self.free_slots.pop() {
+            slot.tag = self.slots[i as usize].tag;
+            self.slots[i as usize] = slot;
+            Ticket { slot: i, tag: slot.tag }
+        } else {
+            self.slots.push(slot);
+            Ticket {
+                slot: (self.slots.len() - 1) as u32,
+                tag: 0,
+            }
+        }
+    }
+
+    fn valid(&self, t: Ticket) -> bool {
+        self.slots
+            .get(t.slot as usize)
+            .is_some_and(|s| s.live && s.tag == t.tag)
+    }
+
+    fn free(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        debug_assert!(s.live);
+        s.live = false;
+        s.tag = s.tag.wrapping_add(1);
+        let r = &mut self.replicas[s.replica as usize];
+        r.in_use -= 1;
+        self.free_slots.push(slot);
+    }
+
+    fn service_done(&mut self, ticket: Ticket, ctx: &mut Context<'_, Msg>) {
+        if !self.valid(ticket) {
+            return; // the replica died meanwhile; the occupant was answered then
+        }
+        let s = self.slots[ticket.slot as usize];
+        match s.occupant {
+            Occupant::Serve { link, call } => {
+                ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: !s.fail });
+                self.free(ticket.slot);
+                self.dispatch(ctx);
+            }
+            Occupant::Hold {
+                holder,
+                req,
+                serial,
+            } => {
+                ctx.send(
+                    holder,
+                    SimDuration::ZERO,
+                    Msg::Granted {
+                        req,
+                        serial,
+                        ok: !s.fail,
+                        ticket: if s.fail { Ticket::NONE } else { ticket },
+                    },
+                );
+                if s.fail {
+                    self.free(ticket.slot);
+                    self.dispatch(ctx);
+                } else {
+                    self.slots[ticket.slot as usize].in_service = false;
+                }
+            }
+        }
+    }
+
+    /// Every occupant of a dying replica fails now.
+    fn kill_occupants(&mut self, replica: u16, ctx: &mut Context<'_, Msg>) {
+        for i in 0..self.slots.len() {
+            let s = self.slots[i];
+            if !s.live || s.replica != replica {
+                continue;
+            }
+            match s.occupant {
+                Occupant::Serve { link, call } => {
+                    ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: false })
+                }
+                Occupant::Hold {
+                    holder,
+                    req,
+                    serial,
+                } => {
+                    let msg = if s.in_service {
+                        Msg::Granted {
+                            req,
+                            serial,
+                            ok: false,
+                            ticket: Ticket::NONE,
+                        }
+                    } else {
+                        Msg::Abort { req, serial }
+                    };
+                    ctx.send(holder, SimDuration::ZERO, msg);
+                }
+            }
+            self.free(i as u32);
+        }
+    }
+
+    fn crash(&mut self, replica: u16, ctx: &mut Context<'_, Msg>) {
+        let was_up = self.replicas[replica as usize].up();
+        self.replicas[replica as usize].crashes += 1;
+        if !was_up {
+            return;
+        }
+        let r = &mut self.replicas[replica as usize];
+        r.epoch = r.epoch.wrapping_add(1);
+        let epoch = r.epoch;
+        self.kill_occupants(replica, ctx);
+        if self.def.health_check == SimDuration::ZERO {
+            self.replicas[replica as usize].routable = false;
+        } else {
+            ctx.send_self(self.def.health_check, Msg::Detected { replica, epoch });
+        }
+        self.after_routing_change(ctx);
+    }
+
+    fn recover(&mut self, replica: u16, ctx: &mut Context<'_, Msg>) {
+        let r = &mut self.replicas[replica as usize];
+        debug_assert!(r.crashes > 0);
+        r.crashes -= 1;
+        if r.up() {
+            r.routable = true;
+            self.after_routing_change(ctx);
+            self.dispatch(ctx);
+        }
+    }
+
+    /// Re-evaluates "can serve", fails queued requests when nothing is routable.
+    fn after_routing_change(&mut self, ctx: &mut Context<'_, Msg>) {
+        if self.routable_count() == 0 || self.net_down > 0 {
+            while let Some(occ) = self.queue.pop_front() {
+                self.reject(occ, ctx);
+            }
+        }
+        let serving = self.net_down == 0 && self.replicas.iter().any(|r| r.up());
+        if serving != self.serving {
+            self.serving = serving;
+            self.serving_log.push((ctx.now(), serving));
+        }
+    }
+
+    fn targets(&self, replica: u16, effect: &Effect) -> std::ops::Range<u16> {
+        if replica != ALL_REPLICAS {
+            return replica..replica + 1;
+        }
+        let n = self.def.replicas;
+        match effect {
+            Effect::Crash { replicas: Some(k) } => 0..(*k).min(n),
+            _ => 0..n,
+        }
+    }
+
+    fn fault(&mut self, e: usize, replica: u16, on: bool, ctx: &mut Context<'_, Msg>) {
+        let effect = &self.model.effects[e];
+        if effect.is_network() {
+            for &l in &self.def.in_links {
+                if effect.applies_to_link(l) {
+                    ctx.send(
+                        self.layout.link(l),
+                        SimDuration::ZERO,
+                        Msg::Fault {
+                            effect: e as u32,
+                            replica: ALL_REPLICAS,
+                            on,
+                        },
+                    );
+                }
+            }
+            if effect.takes_resource_down() {
+                if on {
+                    self.net_down += 1;
+                } else {
+                    self.net_down -= 1;
+                }
+                self.after_routing_change(ctx);
+            }
+            return;
+        }
+        for r in self.targets(replica, effect) {
+            match effect {
+                Effect::Crash { .. } => {
+                    if on {
+                        self.crash(r, ctx)
+                    } else {
+                        self.recover(r, ctx)
+                    }
+                }
+                Effect::MemoryStarvation { .. } => {
+                    let rep = &mut self.replicas[r as usize];
+                    if on {
+                        rep.active.push(e as u32);
+                    } else if let Some(p) = rep.active.iter().position(|x| *x as usize == e) {
+                        rep.active.swap_remove(p);
+                    }
+                    self.apply_memory(r, ctx);
+                }
+                _ => {
+                    let rep = &mut self.replicas[r as usize];
+                    if on {
+                        rep.active.push(e as u32);
+                    } else if let Some(p) = rep.active.iter().position(|x| *x as usize == e) {
+                        rep.active.swap_remove(p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Recomputes a replica's capacity from its memory-starvation faults.
+    fn apply_memory(&mut self, r: u16, ctx: &mut Context<'_, Msg>) {
+        let model = self.model;
+        let worst = self.replicas[r as usize]
+            .active
+            .iter()
+            .filter_map(|&e| match model.effects[e as usize] {
+                Effect::MemoryStarvation { percent } => Some(percent),
+                _ => None,
+            })
+            .fold(0.0_f64, f64::max);
+        let oom = worst >= 100.0;
+        let conc = self.def.concurrency;
+        let capacity = ((f64::from(conc) * (1.0 - worst / 100.0)).floor() as u32).clamp(1, conc);
+        self.replicas[r as usize].capacity = capacity;
+        let was_oom = self.replicas[r as usize].oom;
+        if oom && !was_oom {
+            self.replicas[r as usize].oom = true;
+            self.crash(r, ctx);
+        } else if !oom && was_oom {
+            self.replicas[r as usize].oom = false;
+            self.recover(r, ctx);
+        } else {
+            self.dispatch(ctx);
+        }
+    }
+
+    /// Requests waiting or being served right now.
+    pub fn in_system(&self) -> usize {
+        self.queue.len() + self.slots.iter().filter(|s| s.live).count()
+    }
+}

@@ -1,0 +1,176 @@
+//! Messages between the actors of a campaign.
+//!
+//! Every message is small and `Copy`: nothing is allocated per event.
+
+use sim_core::ActorId;
+
+/// Identifies one attempt of a call: the caller, its request slot and the
+/// attempt's generation. A reply whose generation no longer matches (the
+/// attempt timed out, the request ended) is stale and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallRef {
+    /// The handler actor that made the call.
+    pub caller: ActorId,
+    /// The caller's request slot.
+    pub req: u32,
+    /// The attempt's tag.
+    pub tag: u32,
+}
+
+/// A slot held on a resource replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    /// Slot index in the resource's ticket table.
+    pub slot: u32,
+    /// Generation of the slot when it was handed out.
+    pub tag: u32,
+}
+
+impl Ticket {
+    /// No ticket (a rejected request).
+    pub const NONE: Ticket = Ticket {
+        slot: u32::MAX,
+        tag: 0,
+    };
+}
+
+/// Where a handler request came from, and so where its answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A workload arrival: the answer is recorded, not sent.
+    External,
+    /// A call from another handler, answered back over `link`.
+    Call {
+        /// The link actor that carried the call.
+        link: ActorId,
+        /// The caller's attempt.
+        call: CallRef,
+    },
+}
+
+/// Which replicas a fault message concerns.
+pub const ALL_REPLICAS: u16 = u16::MAX;
+
+/// Every message of the domain.
+#[derive(Debug, Clone, Copy)]
+pub enum Msg {
+    /// Source: time for the next arrival.
+    Arrive,
+    /// Handler: a new request for operation `op` (or [`crate::model::ANY_OP`]).
+    Start {
+        /// Operation index.
+        op: u16,
+        /// Where the request came from.
+        origin: Origin,
+    },
+    /// Handler: the resource served the request's own part and grants (or refuses) the slot.
+    Granted {
+        /// Request slot.
+        req: u32,
+        /// Request serial, to recognise a slot reused since.
+        serial: u32,
+        /// Whether the request may go on.
+        ok: bool,
+        /// The slot held on the resource (to release at the end).
+        ticket: Ticket,
+    },
+    /// Handler: the replica holding the request died.
+    Abort {
+        /// Request slot.
+        req: u32,
+        /// Request serial.
+        serial: u32,
+    },
+    /// Handler: the answer to a call attempt.
+    Reply {
+        /// Request slot.
+        req: u32,
+        /// Attempt generation.
+        tag: u32,
+        /// Success.
+        ok: bool,
+    },
+    /// Handler: an attempt's timeout.
+    Timeout {
+        /// Request slot.
+        req: u32,
+        /// Attempt generation.
+        tag: u32,
+    },
+    /// Handler: a retry's backoff elapsed.
+    Backoff {
+        /// Request slot.
+        req: u32,
+        /// Generation when the backoff started.
+        tag: u32,
+    },
+    /// Handler: time for the next poll.
+    PollTick {
+        /// Request slot.
+        req: u32,
+        /// Generation when the tick was set.
+        tag: u32,
+    },
+    /// Resource: a handler request wants a slot, held until [`Msg::Release`].
+    Acquire {
+        /// The handler actor.
+        holder: ActorId,
+        /// Its request slot.
+        req: u32,
+        /// Its request serial.
+        serial: u32,
+    },
+    /// Resource: serve one call with the resource's service time, answer over `link`.
+    Serve {
+        /// The link actor to answer through.
+        link: ActorId,
+        /// The caller's attempt.
+        call: CallRef,
+    },
+    /// Resource: a held slot is free again.
+    Release {
+        /// The slot.
+        ticket: Ticket,
+    },
+    /// Resource: the service time of a slot's request is over.
+    ServiceDone {
+        /// The slot.
+        ticket: Ticket,
+    },
+    /// Resource or link: a fault starts (`on`) or ends.
+    Fault {
+        /// Effect index in the model.
+        effect: u32,
+        /// Replica, or [`ALL_REPLICAS`].
+        replica: u16,
+        /// Start or end.
+        on: bool,
+    },
+    /// Resource: the router's health check noticed a dead replica.
+    Detected {
+        /// Replica.
+        replica: u16,
+        /// The replica's crash epoch when it died.
+        epoch: u32,
+    },
+    /// Link: carry a call to the callee.
+    Forward {
+        /// The caller's attempt.
+        call: CallRef,
+        /// Operation of the callee's handler.
+        op: u16,
+        /// A poll (served by the resource itself, not its handler).
+        poll: bool,
+    },
+    /// Link: carry an answer back to the caller.
+    Back {
+        /// The caller's attempt.
+        call: CallRef,
+        /// Success.
+        ok: bool,
+    },
+    /// Failure process: the component fails now.
+    FailNow,
+    /// Failure process: the component is repaired now.
+    RepairNow,
+}
