@@ -87,5 +87,5 @@ pub mod time;
 
 pub use kernel::{Actor, ActorId, Context, RunOutcome, Simulation, TimerKey, TraceEntry};
 pub use rng::{CampaignSeed, SimRng, splitmix64, stream_key};
-pub use stats::{LatencyHistogram, Moments, TimeWeighted, MAX_TRACKED_NANOS};
+pub use stats::{LatencyHistogram, MAX_TRACKED_NANOS, Moments, TimeWeighted};
 pub use time::{SimDuration, SimTime};

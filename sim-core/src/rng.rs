@@ -108,7 +108,9 @@ mod tests {
         let s = CampaignSeed::derive(42, 0, 0);
         let mut r = s.stream(stream_key("x"));
         let first = r.next_u64();
-        let again = CampaignSeed::derive(42, 0, 0).stream(stream_key("x")).next_u64();
+        let again = CampaignSeed::derive(42, 0, 0)
+            .stream(stream_key("x"))
+            .next_u64();
         assert_eq!(first, again);
     }
 

@@ -229,7 +229,9 @@ mod tests {
         let mut exact: Vec<u64> = Vec::new();
         let mut x: u64 = 1_000;
         for i in 0..100_000u64 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let v = 1_000 + (x >> 20) % 1_000_000_000 + i;
             exact.push(v);
             h.record(SimDuration(v));
@@ -238,7 +240,10 @@ mod tests {
         for q in [0.01, 0.1, 0.5, 0.9, 0.99, 0.999] {
             let want = exact[((q * exact.len() as f64).ceil() as usize).saturating_sub(1)] as f64;
             let got = h.quantile(q).0 as f64;
-            assert!((got - want).abs() / want <= 0.01, "q={q}: got {got}, want {want}");
+            assert!(
+                (got - want).abs() / want <= 0.01,
+                "q={q}: got {got}, want {want}"
+            );
         }
     }
 

@@ -1,0 +1,107 @@
+//! The `preflight` command line.
+//!
+//! Exit codes: 0 success; 1 a gate or check failed; 2 bad input or usage
+//! (with a message naming the file and field); anything else is a bug.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Preflight predicts how infrastructure fails before anyone injects a real fault.
+#[derive(Debug, Parser)]
+#[command(name = "preflight", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Monte Carlo campaigns and write a run directory of Parquet results.
+    Run(RunArgs),
+    /// Parse and check a scenario; list every problem (exit 0 or 2).
+    Validate {
+        /// Scenario file (.yaml, .yml, .toml or .json).
+        scenario: PathBuf,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+}
+
+/// Options of `preflight run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (.yaml, .yml, .toml or .json).
+    pub scenario: PathBuf,
+    /// Campaigns per variant and per injection (default: the scenario's `campaigns`, else 1000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub campaigns: Option<u64>,
+    /// Master seed (default: the scenario's `seed`, else 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// `all` (default): the base and every variant; `base`: the base only;
+    /// NAME: the base and that variant.
+    #[arg(long, default_value = "all")]
+    pub variant: String,
+    /// natural: failure processes; targeted: one set of campaigns per explicit injection; both.
+    #[arg(long, value_enum, default_value_t = preflight::run::ModeSel::Natural)]
+    pub mode: preflight::run::ModeSel,
+    /// Run directory (default: reports/<scenario name>). Replaced atomically.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar and no summary table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Run(args) => preflight::commands::run(&preflight::commands::RunOptions {
+            scenario: args.scenario,
+            campaigns: args.campaigns,
+            seed: args.seed,
+            threads: args.threads.map(|t| t as usize),
+            variant: args.variant,
+            mode: args.mode,
+            out: args.out,
+            quiet: args.quiet,
+        }),
+        Command::Validate { scenario } => preflight::commands::validate(&scenario),
+        Command::Schema => preflight::commands::schema(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,106 @@
+//! [`OutputError`]: everything that can go wrong while writing a run directory.
+
+use std::io;
+use std::path::PathBuf;
+
+/// An error while writing a run directory. Every message names the path it
+/// concerns, so the CLI can print it as it is.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutputError {
+    /// A file-system operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "create directory" or "sync".
+        action: &'static str,
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The Parquet writer (or the footer reader, when verifying) failed.
+    #[error("cannot write Parquet file {}: {source}", path.display())]
+    Parquet {
+        /// The Parquet file concerned.
+        path: PathBuf,
+        /// The parquet crate's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+
+    /// Rows could not be assembled into a record batch matching the table's
+    /// schema (a bug in a table definition, or a batch of the wrong schema
+    /// passed to [`write_table`](crate::output::write_table)).
+    #[error("cannot build a record batch for {}: {source}", path.display())]
+    Arrow {
+        /// The Parquet file the batch was meant for.
+        path: PathBuf,
+        /// The arrow crate's error.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+
+    /// `manifest.json` could not be serialized.
+    #[error("cannot write {}: {source}", path.display())]
+    Json {
+        /// Where the manifest was being written.
+        path: PathBuf,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The manifest handed to [`RunWriter::finish`](crate::output::RunWriter::finish)
+    /// is not a JSON object (or `null`).
+    #[error("the manifest for {} must be a JSON object, got {found}", path.display())]
+    ManifestNotObject {
+        /// The run directory being written.
+        path: PathBuf,
+        /// The JSON type that was given instead.
+        found: &'static str,
+    },
+
+    /// The output path cannot be a run directory (it has no final component,
+    /// like `/` or `..`, or it names a file).
+    #[error("cannot write results to {}: {reason}", path.display())]
+    InvalidOutDir {
+        /// The output path as given.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// The output directory exists and does not look like a run directory
+    /// (it is not empty and has no `manifest.json`), so replacing it could
+    /// destroy someone's files.
+    #[error(
+        "refusing to replace {}: it exists, is not empty and has no manifest.json, so it is not a \
+         preflight run directory; remove it or choose another output directory",
+        path.display()
+    )]
+    NotARunDir {
+        /// The existing directory.
+        path: PathBuf,
+    },
+}
+
+impl OutputError {
+    /// Shorthand for [`OutputError::Io`].
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        OutputError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`OutputError::Parquet`].
+    pub(crate) fn parquet(path: impl Into<PathBuf>, source: parquet::errors::ParquetError) -> Self {
+        OutputError::Parquet {
+            path: path.into(),
+            source,
+        }
+    }
+}

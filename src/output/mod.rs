@@ -1,0 +1,343 @@
+//! The run directory: Parquet tables and `manifest.json`, written atomically.
+//!
+//! The binding contract is `shared/spec/outputs.md`. This module owns the
+//! schemas (one definition per table in [`tables`]), writes the files, and
+//! publishes the directory so that results appear complete or not at all.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use preflight::output::{CampaignRow, Mode, RunWriter};
+//!
+//! # fn main() -> Result<(), preflight::output::OutputError> {
+//! let mut run = RunWriter::create(Path::new("reports/checkout"))?;
+//! run.write_campaign(&CampaignRow {
+//!     variant: Arc::from("base"), campaign: 0, seed: 7, mode: Mode::Natural,
+//!     scenario_id: None, horizon_s: 3600.0, requests: 1000, errors: 3,
+//!     error_rate: 0.003, latency_mean_ms: 12.0, latency_p50_ms: 10.0,
+//!     latency_p99_ms: 40.0, availability: 1.0, slo_breached: false,
+//!     faults_injected: 1, rollbacks: 0, events: 52_000,
+//! })?;
+//! // ... write_handler for each campaign × handler ...
+//! let summary = run.finish(&[], &serde_json::json!({ "seed": 7 }))?;
+//! assert_eq!(summary.campaigns, 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Atomic**: everything is written into a staging directory beside the
+//!   output directory and renamed into place by [`RunWriter::finish`]. A run
+//!   that fails, is dropped, or is killed leaves the previous results intact;
+//!   dropping a [`RunWriter`] deletes its staging directory.
+//! - **Bounded memory**: rows are buffered in Arrow builders up to
+//!   [`WriteOptions::batch_rows`], and row groups are capped, whatever the
+//!   number of campaigns.
+//! - **Readable everywhere**: plain `Utf8` strings (dictionary-encoded in
+//!   Parquet), unsigned integers as `UInt64`/`UInt32`, snappy compression;
+//!   `tests/python/check_outputs.py` opens a run directory with pyarrow,
+//!   pandas, polars and DuckDB.
+//! - **Safe**: an existing output directory is only replaced when it is
+//!   empty or holds a `manifest.json`, so a mistyped `--out ~` cannot
+//!   delete a home directory.
+
+mod error;
+pub mod rows;
+mod staging;
+pub mod tables;
+mod writer;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+pub use error::OutputError;
+pub use rows::{
+    CampaignRow, EventRow, HandlerRow, Mode, RemediationRow, RiskRow, ScenarioRow, Severity,
+};
+pub use tables::{RowBuilder, TableRow};
+pub use writer::{
+    BatchWriter, TableWriter, VERSION_METADATA_KEY, WriteOptions, write_rows, write_table,
+};
+
+use staging::{MANIFEST_FILE, StagingDir};
+
+/// What [`RunWriter::finish`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// The published run directory.
+    pub out_dir: PathBuf,
+    /// Rows of `campaigns.parquet`.
+    pub campaigns: u64,
+    /// Rows of `handlers.parquet`.
+    pub handlers: u64,
+    /// Rows of `risk.parquet`.
+    pub risk: u64,
+    /// Rows of every Parquet file in the run directory, by table name (file
+    /// stem), as read back from the files' footers; the same object is the
+    /// manifest's `row_counts`.
+    pub row_counts: BTreeMap<String, u64>,
+}
+
+/// Writes one run directory: `campaigns.parquet` and `handlers.parquet`
+/// streamed row by row, optionally `events.parquet`, `scenarios.parquet` and
+/// `remediations.parquet`, then `risk.parquet` and `manifest.json` in
+/// [`finish`](Self::finish), which publishes the directory atomically.
+///
+/// One writer per run; rows are written in the order given (the runner
+/// folds per-campaign results in index order, so files are deterministic).
+#[derive(Debug)]
+pub struct RunWriter {
+    out_dir: PathBuf,
+    parent: PathBuf,
+    name: OsString,
+    options: WriteOptions,
+    campaigns: TableWriter<CampaignRow>,
+    handlers: TableWriter<HandlerRow>,
+    events: Option<TableWriter<EventRow>>,
+    // Declared last: dropped after the files above are closed.
+    staging: StagingDir,
+}
+
+impl RunWriter {
+    /// Starts writing the run directory `out_dir` with default
+    /// [`WriteOptions`]. See [`create_with`](Self::create_with).
+    pub fn create(out_dir: &Path) -> Result<RunWriter, OutputError> {
+        Self::create_with(out_dir, WriteOptions::default())
+    }
+
+    /// Starts writing the run directory `out_dir`: creates its parent if
+    /// needed and a staging directory `.{name}.tmp-{pid}-{nanos}` beside it,
+    /// and opens `campaigns.parquet` and `handlers.parquet` there.
+    ///
+    /// Fails early, naming the path, when `out_dir` could not be written or
+    /// replaced: it has no final name (`/`, `..`), it is a file, or it is a
+    /// non-empty directory without a `manifest.json`. Leftovers of killed
+    /// writers of the same `out_dir` are cleaned up first.
+    pub fn create_with(out_dir: &Path, options: WriteOptions) -> Result<RunWriter, OutputError> {
+        let (parent, name) = staging::split_out_dir(out_dir)?;
+        staging::recover(&parent, &name, out_dir);
+        staging::check_replaceable(out_dir)?;
+        let staging = StagingDir::create(&parent, &name)?;
+        let campaigns = TableWriter::create(staging.path(), &options)?;
+        let handlers = TableWriter::create(staging.path(), &options)?;
+        Ok(RunWriter {
+            out_dir: out_dir.to_owned(),
+            parent,
+            name,
+            options,
+            campaigns,
+            handlers,
+            events: None,
+            staging,
+        })
+    }
+
+    /// Sets how many rows each table buffers before writing a batch (at
+    /// least 1; default [`WriteOptions::DEFAULT_BATCH_ROWS`]).
+    #[must_use]
+    pub fn with_batch_rows(mut self, rows: usize) -> RunWriter {
+        self.options.batch_rows = rows.max(1);
+        self.campaigns.set_batch_rows(rows);
+        self.handlers.set_batch_rows(rows);
+        if let Some(events) = &mut self.events {
+            events.set_batch_rows(rows);
+        }
+        self
+    }
+
+    /// The directory the results will be published to.
+    pub fn out_dir(&self) -> &Path {
+        &self.out_dir
+    }
+
+    /// The staging directory the files are written to until
+    /// [`finish`](Self::finish). Other files put here (for example more
+    /// Parquet tables via [`write_table`]) are published with the run; every
+    /// `*.parquet` here is listed in the manifest with its row count.
+    pub fn staging_dir(&self) -> &Path {
+        self.staging.path()
+    }
+
+    /// Appends a row to `campaigns.parquet`.
+    pub fn write_campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
+        self.campaigns.push(row)
+    }
+
+    /// Appends a row to `handlers.parquet`.
+    pub fn write_handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
+        self.handlers.push(row)
+    }
+
+    /// Opens `events.parquet` (for `--events`), so that the file exists even
+    /// when no event is written. Does nothing when it is already open.
+    pub fn enable_events(&mut self) -> Result<(), OutputError> {
+        if self.events.is_none() {
+            self.events = Some(TableWriter::create(self.staging.path(), &self.options)?);
+        }
+        Ok(())
+    }
+
+    /// Appends a row to `events.parquet`, opening it first if needed.
+    pub fn write_event(&mut self, row: &EventRow) -> Result<(), OutputError> {
+        self.enable_events()?;
+        match &mut self.events {
+            Some(events) => events.push(row),
+            None => unreachable!("enable_events opened events.parquet"),
+        }
+    }
+
+    /// Writes `scenarios.parquet` (ranked injection scenarios), replacing it
+    /// if written before. Returns the number of rows.
+    pub fn write_scenarios(&mut self, rows: &[ScenarioRow]) -> Result<u64, OutputError> {
+        write_rows(self.staging.path(), rows, &self.options)
+    }
+
+    /// Writes `remediations.parquet` (remediation suggestions), replacing it
+    /// if written before. Returns the number of rows.
+    pub fn write_remediations(&mut self, rows: &[RemediationRow]) -> Result<u64, OutputError> {
+        write_rows(self.staging.path(), rows, &self.options)
+    }
+
+    /// Completes and publishes the run directory.
+    ///
+    /// Closes the streamed tables (writing their footers), writes
+    /// `risk.parquet`, reads every Parquet footer back to count rows, writes
+    /// `manifest.json` (the given object, pretty-printed, plus `row_counts`
+    /// — `{"campaigns": n, "handlers": n, "risk": n, ...}` — and `files`, the
+    /// sorted list of data files), syncs everything, and atomically replaces
+    /// `out_dir` with the staging directory. `manifest` must be a JSON object
+    /// or `null`.
+    ///
+    /// On error the staging directory is deleted and `out_dir` is left as it
+    /// was.
+    pub fn finish(
+        self,
+        risk: &[RiskRow],
+        manifest: &serde_json::Value,
+    ) -> Result<RunSummary, OutputError> {
+        let RunWriter {
+            out_dir,
+            parent,
+            name,
+            options,
+            campaigns,
+            handlers,
+            events,
+            staging,
+        } = self;
+        let mut manifest = match manifest {
+            serde_json::Value::Object(map) => map.clone(),
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => {
+                return Err(OutputError::ManifestNotObject {
+                    path: out_dir,
+                    found: json_type(other),
+                });
+            }
+        };
+
+        let dir = staging.path();
+        let campaigns = campaigns.finish()?;
+        let handlers = handlers.finish()?;
+        if let Some(events) = events {
+            events.finish()?;
+        }
+        let risk = write_rows(dir, risk, &options)?;
+
+        let (row_counts, files) = verify_tables(dir)?;
+        for (table, written) in [
+            (CampaignRow::NAME, campaigns),
+            (HandlerRow::NAME, handlers),
+            (RiskRow::NAME, risk),
+        ] {
+            assert_eq!(
+                row_counts.get(table),
+                Some(&written),
+                "{table}.parquet footer disagrees with the rows written"
+            );
+        }
+        manifest.insert("row_counts".to_owned(), serde_json::json!(row_counts));
+        manifest.insert("files".to_owned(), serde_json::json!(files));
+        write_manifest(&dir.join(MANIFEST_FILE), &manifest)?;
+
+        staging.publish(&out_dir, &parent, &name)?;
+        Ok(RunSummary {
+            out_dir,
+            campaigns,
+            handlers,
+            risk,
+            row_counts,
+        })
+    }
+
+    /// Gives up on this run: deletes the staging directory and leaves
+    /// `out_dir` as it was. Dropping the writer does the same.
+    pub fn abandon(self) {
+        drop(self);
+    }
+}
+
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Reads the footer of every `*.parquet` in `dir` (proving each is complete)
+/// and syncs each file. Returns row counts by table name and the sorted
+/// list of file names in the directory (other than the manifest).
+fn verify_tables(dir: &Path) -> Result<(BTreeMap<String, u64>, Vec<String>), OutputError> {
+    let mut row_counts = BTreeMap::new();
+    let mut files = Vec::new();
+    let entries = fs::read_dir(dir).map_err(|e| OutputError::io("read", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| OutputError::io("read", dir, e))?;
+        let path = entry.path();
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if file_name == MANIFEST_FILE {
+            continue;
+        }
+        files.push(file_name);
+        if path.extension().is_none_or(|ext| ext != "parquet") || !path.is_file() {
+            continue;
+        }
+        let file = File::open(&path).map_err(|e| OutputError::io("open", &path, e))?;
+        file.sync_all()
+            .map_err(|e| OutputError::io("sync", &path, e))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| OutputError::parquet(&path, e))?;
+        let rows = reader.metadata().file_metadata().num_rows();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        row_counts.insert(stem, u64::try_from(rows).unwrap_or(0));
+    }
+    files.sort();
+    Ok((row_counts, files))
+}
+
+/// Writes `manifest.json` pretty-printed with a final newline, and syncs it.
+fn write_manifest(
+    path: &Path,
+    manifest: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), OutputError> {
+    let mut text = serde_json::to_vec_pretty(manifest).map_err(|source| OutputError::Json {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.push(b'\n');
+    let mut file = File::create(path).map_err(|e| OutputError::io("create", path, e))?;
+    file.write_all(&text)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| OutputError::io("write", path, e))
+}

@@ -1,0 +1,233 @@
+//! The rows of the run directory's tables, one struct per table.
+//!
+//! These are plain values that the campaign runner fills in; how they map to
+//! Parquet columns lives in [`tables`](super::tables), one definition per
+//! table. Field names are the column names of `shared/spec/outputs.md`.
+//!
+//! Strings are `Arc<str>` so that a runner can share one allocation of a
+//! variant or handler name across millions of rows.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// How a campaign chose its faults. Written as `"natural"` / `"targeted"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// Faults drawn from the failure processes alone; the campaigns that
+    /// `risk` is computed from.
+    Natural,
+    /// A ranked injection scenario was injected on purpose.
+    Targeted,
+}
+
+impl Mode {
+    /// The value written to the `mode` column: `"natural"` or `"targeted"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Natural => "natural",
+            Mode::Targeted => "targeted",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How bad an injection scenario is. Written as `"low"` .. `"critical"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Written as `"low"`.
+    Low,
+    /// Written as `"medium"`.
+    Medium,
+    /// Written as `"high"`.
+    High,
+    /// Written as `"critical"`.
+    Critical,
+}
+
+impl Severity {
+    /// The value written to the `severity` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One campaign: a row of `campaigns.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignRow {
+    /// Scenario variant name (`base` or a what-if variant).
+    pub variant: Arc<str>,
+    /// Campaign index within the variant; campaigns are seeded from it.
+    pub campaign: u64,
+    /// The campaign's own seed (derived from master seed, variant, index).
+    pub seed: u64,
+    /// Natural or targeted campaign.
+    pub mode: Mode,
+    /// The injection scenario of a targeted campaign; `None` for natural ones.
+    pub scenario_id: Option<Arc<str>>,
+    /// Simulated time the row covers, in seconds.
+    pub horizon_s: f64,
+    /// Requests issued by the workload.
+    pub requests: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// `errors / requests`; NaN (or 0) when there were no requests, written as given.
+    pub error_rate: f64,
+    /// Mean end-to-end latency over all requests, in milliseconds.
+    pub latency_mean_ms: f64,
+    /// Median end-to-end latency, in milliseconds.
+    pub latency_p50_ms: f64,
+    /// 99th percentile end-to-end latency, in milliseconds.
+    pub latency_p99_ms: f64,
+    /// Fraction of simulated time during which the system could serve (time-based).
+    pub availability: f64,
+    /// Whether any SLO was breached in this campaign.
+    pub slo_breached: bool,
+    /// Faults injected or drawn during the campaign.
+    pub faults_injected: u32,
+    /// Injections rolled back (abort thresholds crossed or injection ended).
+    pub rollbacks: u32,
+    /// Simulation events processed.
+    pub events: u64,
+}
+
+/// One handler within one campaign: a row of `handlers.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerRow {
+    /// Scenario variant name.
+    pub variant: Arc<str>,
+    /// Campaign index within the variant.
+    pub campaign: u64,
+    /// Natural or targeted campaign.
+    pub mode: Mode,
+    /// The injection scenario of a targeted campaign; `None` for natural ones.
+    pub scenario_id: Option<Arc<str>>,
+    /// Handler name.
+    pub handler: Arc<str>,
+    /// Requests to this handler.
+    pub requests: u64,
+    /// Requests to this handler that failed.
+    pub errors: u64,
+    /// `errors / requests`; NaN (or 0) when there were no requests, written as given.
+    pub error_rate: f64,
+    /// Mean end-to-end latency, in milliseconds.
+    pub latency_mean_ms: f64,
+    /// Median end-to-end latency, in milliseconds.
+    pub latency_p50_ms: f64,
+    /// 99th percentile end-to-end latency, in milliseconds.
+    pub latency_p99_ms: f64,
+    /// Fraction of simulated time during which the handler could serve.
+    pub availability: f64,
+    /// Whether this handler's SLO was breached in this campaign.
+    pub slo_breached: bool,
+}
+
+/// The risk of one handler under one variant: a row of `risk.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskRow {
+    /// Scenario variant name.
+    pub variant: Arc<str>,
+    /// Handler name.
+    pub handler: Arc<str>,
+    /// `breaches / campaigns` over natural-mode campaigns.
+    pub risk: f64,
+    /// Lower bound of the confidence interval of `risk`.
+    pub ci_low: f64,
+    /// Upper bound of the confidence interval of `risk`.
+    pub ci_high: f64,
+    /// Natural-mode campaigns the risk is computed from.
+    pub campaigns: u64,
+    /// Of those, campaigns in which the handler's SLO was breached.
+    pub breaches: u64,
+    /// `risk` passed through the stored recalibration map, when there is one.
+    pub calibrated_risk: Option<f64>,
+    /// The risk gate's threshold for this handler.
+    pub threshold: f64,
+    /// Whether the (calibrated, when present) risk exceeds `threshold`.
+    pub over_threshold: bool,
+    /// The handler's criticality as declared in the scenario.
+    pub criticality: Arc<str>,
+}
+
+/// One ranked injection scenario: a row of `scenarios.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioRow {
+    /// Rank, 1 = most worth injecting.
+    pub rank: u32,
+    /// Stable identifier of the scenario (referenced by targeted campaigns).
+    pub scenario_id: Arc<str>,
+    /// The resource or link the fault is injected into.
+    pub target: Arc<str>,
+    /// The failure mode injected (e.g. `crash`, `latency`).
+    pub mode: Arc<str>,
+    /// How bad the outcome is.
+    pub severity: Severity,
+    /// Probability that this fault happens naturally within the risk window.
+    pub likelihood: f64,
+    /// Impact of the fault on the SLOs.
+    pub impact: f64,
+    /// Ranking score (combines likelihood and impact).
+    pub score: f64,
+    /// Safe duration of the injection, in seconds.
+    pub duration_s: f64,
+    /// How to roll the injection back.
+    pub rollback_plan: Arc<str>,
+    /// Abort the live experiment above this error rate.
+    pub abort_error_rate: f64,
+    /// Abort the live experiment above this p99 latency, in milliseconds.
+    pub abort_latency_p99_ms: f64,
+}
+
+/// One remediation suggestion: a row of `remediations.parquet`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemediationRow {
+    /// Variant the suggestion was verified on.
+    pub variant: Arc<str>,
+    /// The resource, handler or link to change.
+    pub target: Arc<str>,
+    /// The suggestion in words.
+    pub suggestion: Arc<str>,
+    /// The change as a `set:` expression.
+    pub change: Arc<str>,
+    /// Risk before the change.
+    pub risk_before: f64,
+    /// Risk after the change (verified by simulation).
+    pub risk_after: f64,
+}
+
+/// One injection-log event: a row of `events.parquet` (written with `--events`).
+///
+/// Every column is required by the contract, so fields that do not apply to
+/// an event kind are empty strings rather than nulls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Scenario variant name.
+    pub variant: Arc<str>,
+    /// Campaign index within the variant.
+    pub campaign: u64,
+    /// Simulated time of the event, in seconds.
+    pub time_s: f64,
+    /// `inject`, `rollback`, `recover`, `breach`, `reroute`, ...
+    pub kind: Arc<str>,
+    /// The resource, link or handler concerned.
+    pub target: Arc<str>,
+    /// The failure mode concerned, or empty.
+    pub mode: Arc<str>,
+    /// Free-form detail, or empty.
+    pub detail: Arc<str>,
+}

@@ -1,0 +1,323 @@
+//! Atomic publication of a run directory.
+//!
+//! Files are written into a staging directory beside the output directory
+//! (`.{name}.tmp-{pid}-{nanos}`, same parent, hence the same file system).
+//! Publishing renames an existing output directory aside
+//! (`.{name}.old-{pid}-{nanos}`), renames the staging directory into place,
+//! then deletes the old one. A crash at any point leaves complete results at
+//! the output path, or at the `.old-` path in the instant between the two
+//! renames; [`recover`] (run when the next writer is created) puts such a
+//! stranded `.old-` directory back and deletes staging directories whose
+//! process is gone.
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::error::OutputError;
+
+/// The file whose presence marks a directory as a run directory.
+pub(crate) const MANIFEST_FILE: &str = "manifest.json";
+
+const TMP_TAG: &str = "tmp";
+const OLD_TAG: &str = "old";
+
+/// Splits an output path into its parent directory (`.` when it has none)
+/// and its final name.
+pub(crate) fn split_out_dir(out_dir: &Path) -> Result<(PathBuf, OsString), OutputError> {
+    let name = out_dir
+        .file_name()
+        .ok_or_else(|| OutputError::InvalidOutDir {
+            path: out_dir.to_owned(),
+            reason: "the path has no final directory name",
+        })?
+        .to_owned();
+    let parent = match out_dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok((parent, name))
+}
+
+/// Checks that `out_dir` may be replaced: it does not exist, or it is a
+/// directory that is empty or holds a `manifest.json`.
+pub(crate) fn check_replaceable(out_dir: &Path) -> Result<(), OutputError> {
+    let meta = match fs::symlink_metadata(out_dir) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(OutputError::io("inspect", out_dir, e)),
+    };
+    if !meta.is_dir() {
+        return Err(OutputError::InvalidOutDir {
+            path: out_dir.to_owned(),
+            reason: "it exists and is not a directory",
+        });
+    }
+    if out_dir.join(MANIFEST_FILE).is_file() {
+        return Ok(());
+    }
+    let mut entries = fs::read_dir(out_dir).map_err(|e| OutputError::io("read", out_dir, e))?;
+    match entries.next() {
+        None => Ok(()),
+        Some(_) => Err(OutputError::NotARunDir {
+            path: out_dir.to_owned(),
+        }),
+    }
+}
+
+/// `parent/.{name}.{tag}-{pid}-{nanos}`.
+fn sibling(parent: &Path, name: &OsStr, tag: &str, nanos: u128) -> PathBuf {
+    let mut file_name = OsString::from(".");
+    file_name.push(name);
+    file_name.push(format!(".{tag}-{}-{nanos}", std::process::id()));
+    parent.join(file_name)
+}
+
+fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Creates a fresh directory `parent/.{name}.{tag}-{pid}-{nanos}`.
+fn create_unique_sibling(parent: &Path, name: &OsStr, tag: &str) -> Result<PathBuf, OutputError> {
+    let start = now_nanos();
+    let mut last_err = None;
+    // Bounded: a clash needs the same pid and the same nanosecond.
+    for bump in 0..64 {
+        let path = sibling(parent, name, tag, start + bump);
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+            Err(e) => return Err(OutputError::io("create directory", path, e)),
+        }
+    }
+    let path = sibling(parent, name, tag, start);
+    Err(OutputError::io(
+        "create directory",
+        path,
+        last_err.unwrap_or_else(|| io::Error::other("no unique name found")),
+    ))
+}
+
+/// A path `parent/.{name}.{tag}-{pid}-{nanos}` that does not exist yet.
+fn free_sibling(parent: &Path, name: &OsStr, tag: &str) -> PathBuf {
+    let start = now_nanos();
+    (0..64)
+        .map(|bump| sibling(parent, name, tag, start + bump))
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| sibling(parent, name, tag, start + 64))
+}
+
+/// Syncs a directory, so that renames and new entries in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), OutputError> {
+    #[cfg(unix)]
+    {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| OutputError::io("sync directory", dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// The staging directory of a run being written. Removed on drop unless it
+/// was published.
+#[derive(Debug)]
+pub(crate) struct StagingDir {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl StagingDir {
+    /// Creates `parent/.{name}.tmp-{pid}-{nanos}`, creating `parent` first if needed.
+    pub(crate) fn create(parent: &Path, name: &OsStr) -> Result<StagingDir, OutputError> {
+        fs::create_dir_all(parent).map_err(|e| OutputError::io("create directory", parent, e))?;
+        let path = create_unique_sibling(parent, name, TMP_TAG)?;
+        Ok(StagingDir { path, armed: true })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces `out_dir` (in `parent`, named `name`) by this directory.
+    ///
+    /// Order: sync the staging directory; rename an existing `out_dir` aside;
+    /// rename the staging directory to `out_dir`; sync `parent`; delete the
+    /// old directory. When the second rename fails the old directory is put
+    /// back. A failure to delete the old directory is only logged: the new
+    /// results are in place, and [`recover`] deletes it later.
+    pub(crate) fn publish(
+        mut self,
+        out_dir: &Path,
+        parent: &Path,
+        name: &OsStr,
+    ) -> Result<(), OutputError> {
+        sync_dir(&self.path)?;
+        check_replaceable(out_dir)?;
+        let old = if fs::symlink_metadata(out_dir).is_ok() {
+            let old = free_sibling(parent, name, OLD_TAG);
+            fs::rename(out_dir, &old).map_err(|e| OutputError::io("move aside", out_dir, e))?;
+            Some(old)
+        } else {
+            None
+        };
+        if let Err(e) = fs::rename(&self.path, out_dir) {
+            if let Some(old) = &old
+                && let Err(back) = fs::rename(old, out_dir)
+            {
+                tracing::error!(
+                    "could not put the previous results back from {} to {}: {back}",
+                    old.display(),
+                    out_dir.display()
+                );
+            }
+            return Err(OutputError::io("move results into", out_dir, e));
+        }
+        self.armed = false;
+        sync_dir(parent)?;
+        if let Some(old) = old
+            && let Err(e) = fs::remove_dir_all(&old)
+        {
+            tracing::warn!("could not delete previous results {}: {e}", old.display());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagingDir {
+    fn drop(&mut self) {
+        if self.armed
+            && let Err(e) = fs::remove_dir_all(&self.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(
+                "could not delete unfinished results {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// A sibling directory left by an earlier writer, parsed from its name.
+struct Leftover {
+    path: PathBuf,
+    tag: &'static str,
+    pid: u32,
+    nanos: u128,
+}
+
+fn parse_leftover(parent: &Path, name: &OsStr, entry: &OsStr) -> Option<Leftover> {
+    let entry_bytes = entry.as_encoded_bytes();
+    let mut prefix = OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let rest = entry_bytes.strip_prefix(prefix.as_encoded_bytes())?;
+    let rest = std::str::from_utf8(rest).ok()?;
+    let (tag, rest) = rest.split_once('-')?;
+    let tag = [TMP_TAG, OLD_TAG].into_iter().find(|t| *t == tag)?;
+    let (pid, nanos) = rest.split_once('-')?;
+    Some(Leftover {
+        path: parent.join(entry),
+        tag,
+        pid: pid.parse().ok()?,
+        nanos: nanos.parse().ok()?,
+    })
+}
+
+/// Whether the process `pid` may still be running (and writing). Conservative:
+/// true wherever it cannot be told.
+fn process_may_live(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        Path::new("/proc").join(pid.to_string()).exists()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
+/// Cleans up after writers of `out_dir` that were killed: deletes their
+/// staging directories and, when `out_dir` is missing because a writer died
+/// between its two renames, puts the newest previous results back. Only
+/// directories of processes that are gone are touched. Problems are logged,
+/// not returned: recovery never stops a new run.
+pub(crate) fn recover(parent: &Path, name: &OsStr, out_dir: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    let mut stale: Vec<Leftover> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| parse_leftover(parent, name, &e.file_name()))
+        .filter(|l| !process_may_live(l.pid))
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    // Newest previous results first.
+    stale.sort_by_key(|l| std::cmp::Reverse(l.nanos));
+    let mut restored = fs::symlink_metadata(out_dir).is_ok();
+    for leftover in stale {
+        if leftover.tag == OLD_TAG && !restored {
+            match fs::rename(&leftover.path, out_dir) {
+                Ok(()) => {
+                    restored = true;
+                    tracing::warn!(
+                        "restored previous results {} from {} (a run was killed while replacing them)",
+                        out_dir.display(),
+                        leftover.path.display()
+                    );
+                    continue;
+                }
+                Err(e) => tracing::warn!(
+                    "could not restore {} from {}: {e}",
+                    out_dir.display(),
+                    leftover.path.display()
+                ),
+            }
+        }
+        match fs::remove_dir_all(&leftover.path) {
+            Ok(()) => tracing::info!("deleted leftover {}", leftover.path.display()),
+            Err(e) => tracing::warn!("could not delete leftover {}: {e}", leftover.path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_out_dir_handles_bare_and_nested_names() {
+        let (parent, name) = split_out_dir(Path::new("run")).unwrap();
+        assert_eq!(
+            (parent.as_path(), name.as_os_str()),
+            (Path::new("."), OsStr::new("run"))
+        );
+        let (parent, name) = split_out_dir(Path::new("reports/x/")).unwrap();
+        assert_eq!(
+            (parent.as_path(), name.as_os_str()),
+            (Path::new("reports"), OsStr::new("x"))
+        );
+        assert!(split_out_dir(Path::new("/")).is_err());
+        assert!(split_out_dir(Path::new("a/..")).is_err());
+    }
+
+    #[test]
+    fn leftover_names_round_trip() {
+        let p = sibling(Path::new("/r"), OsStr::new("x.y"), OLD_TAG, 42);
+        let l = parse_leftover(Path::new("/r"), OsStr::new("x.y"), p.file_name().unwrap()).unwrap();
+        assert_eq!((l.tag, l.pid, l.nanos), (OLD_TAG, std::process::id(), 42));
+        assert_eq!(l.path, p);
+        // Another run directory's leftovers are not ours.
+        assert!(parse_leftover(Path::new("/r"), OsStr::new("x"), p.file_name().unwrap()).is_none());
+    }
+}

@@ -1,0 +1,253 @@
+//! The tables of a run directory: for each one, its file name, its Arrow
+//! schema and how a row becomes column values — in one definition per table,
+//! so the contract of `shared/spec/outputs.md` lives in one spot.
+//!
+//! Column types: strings are `Utf8` (Parquet dictionary encoding is switched
+//! on in the writer properties, never an Arrow `Dictionary` type, so every
+//! reader sees plain strings), `u64` is `UInt64`, `u32` is `UInt32`, `f64` is
+//! `Float64`, `bool` is `Boolean`. Columns are non-nullable unless the contract
+//! says otherwise (`scenario_id` of campaigns and handlers, `calibrated_risk`).
+//!
+//! To add a column: add the field to the row in [`rows`](super::rows) and
+//! one line to the table below. Name, type, nullability and value are bound
+//! together, so a schema and its builder cannot drift apart.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder,
+    UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+
+use super::rows::{CampaignRow, EventRow, HandlerRow, RemediationRow, RiskRow, ScenarioRow};
+
+/// A row type that is written as one Parquet table of the run directory.
+pub trait TableRow: Sized {
+    /// The table's name: the file stem (`campaigns` for `campaigns.parquet`)
+    /// and the key of its entry in the manifest's `row_counts`.
+    const NAME: &'static str;
+    /// The file name in the run directory, `{NAME}.parquet`.
+    const FILE_NAME: &'static str;
+    /// Column builders that turn rows into a record batch of [`Self::schema`].
+    type Builder: RowBuilder<Self>;
+    /// The table's Arrow schema: column names, types and nullability.
+    fn schema() -> SchemaRef;
+}
+
+/// Accumulates rows of `R` column by column (Arrow builders).
+pub trait RowBuilder<R>: Default {
+    /// Appends one row.
+    fn append(&mut self, row: &R);
+    /// Rows appended since the last [`finish`](RowBuilder::finish).
+    fn len(&self) -> usize;
+    /// Whether no row was appended since the last [`finish`](RowBuilder::finish).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Takes the columns built so far, in schema order, and starts afresh.
+    fn finish(&mut self) -> Vec<ArrayRef>;
+}
+
+/// The Arrow side of one column type: its builder, value and data type.
+/// Implemented by the marker types used in the table definitions below.
+pub trait ColumnKind {
+    /// The Arrow builder for this column.
+    type Builder: ArrayBuilder + Default;
+    /// The value taken from a row.
+    type Value<'a>;
+    /// The column's Arrow data type.
+    const DATA_TYPE: DataType;
+    /// Whether the column may hold nulls.
+    const NULLABLE: bool;
+    /// Appends one value.
+    fn append(builder: &mut Self::Builder, value: Self::Value<'_>);
+}
+
+macro_rules! column_kind {
+    ($(#[$doc:meta])* $kind:ident, $builder:ty, $value:ty, $data_type:expr, $nullable:expr, $append:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $kind;
+
+        impl ColumnKind for $kind {
+            type Builder = $builder;
+            type Value<'a> = $value;
+            const DATA_TYPE: DataType = $data_type;
+            const NULLABLE: bool = $nullable;
+            fn append(builder: &mut Self::Builder, value: Self::Value<'_>) {
+                builder.$append(value);
+            }
+        }
+    };
+}
+
+column_kind!(/// A required string column (`Utf8`).
+    Str, StringBuilder, &'a str, DataType::Utf8, false, append_value);
+column_kind!(/// A nullable string column (`Utf8`).
+    OptStr, StringBuilder, Option<&'a str>, DataType::Utf8, true, append_option);
+column_kind!(/// A required `UInt64` column.
+    U64, UInt64Builder, u64, DataType::UInt64, false, append_value);
+column_kind!(/// A required `UInt32` column.
+    U32, UInt32Builder, u32, DataType::UInt32, false, append_value);
+column_kind!(/// A required `Float64` column (NaN is a value, not a null).
+    F64, Float64Builder, f64, DataType::Float64, false, append_value);
+column_kind!(/// A nullable `Float64` column.
+    OptF64, Float64Builder, Option<f64>, DataType::Float64, true, append_option);
+column_kind!(/// A required `Boolean` column.
+    Bool, BooleanBuilder, bool, DataType::Boolean, false, append_value);
+
+/// Defines a table: `Row as row => Builder, "name" { column: Kind = value, ... }`,
+/// where `value` is an expression of `row: &Row`. Column order is file order.
+macro_rules! table {
+    (
+        $(#[$doc:meta])*
+        $row_ty:ident as $row:ident => $builder:ident, $name:literal {
+            $( $col:ident : $kind:ident = $value:expr ),+ $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Default)]
+        pub struct $builder {
+            len: usize,
+            $( $col: <$kind as ColumnKind>::Builder, )+
+        }
+
+        impl std::fmt::Debug for $builder {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($builder)).field("len", &self.len).finish_non_exhaustive()
+            }
+        }
+
+        impl RowBuilder<$row_ty> for $builder {
+            fn append(&mut self, $row: &$row_ty) {
+                $( <$kind as ColumnKind>::append(&mut self.$col, $value); )+
+                self.len += 1;
+            }
+
+            fn len(&self) -> usize {
+                self.len
+            }
+
+            fn finish(&mut self) -> Vec<ArrayRef> {
+                self.len = 0;
+                vec![ $( ArrayBuilder::finish(&mut self.$col), )+ ]
+            }
+        }
+
+        impl TableRow for $row_ty {
+            const NAME: &'static str = $name;
+            const FILE_NAME: &'static str = concat!($name, ".parquet");
+            type Builder = $builder;
+
+            fn schema() -> SchemaRef {
+                Arc::new(Schema::new(vec![
+                    $( Field::new(stringify!($col), <$kind as ColumnKind>::DATA_TYPE,
+                                  <$kind as ColumnKind>::NULLABLE), )+
+                ]))
+            }
+        }
+    };
+}
+
+table! {
+    /// Column builders of `campaigns.parquet` (one row per campaign).
+    CampaignRow as row => CampaignColumns, "campaigns" {
+        variant: Str = &row.variant,
+        campaign: U64 = row.campaign,
+        seed: U64 = row.seed,
+        mode: Str = row.mode.as_str(),
+        scenario_id: OptStr = row.scenario_id.as_deref(),
+        horizon_s: F64 = row.horizon_s,
+        requests: U64 = row.requests,
+        errors: U64 = row.errors,
+        error_rate: F64 = row.error_rate,
+        latency_mean_ms: F64 = row.latency_mean_ms,
+        latency_p50_ms: F64 = row.latency_p50_ms,
+        latency_p99_ms: F64 = row.latency_p99_ms,
+        availability: F64 = row.availability,
+        slo_breached: Bool = row.slo_breached,
+        faults_injected: U32 = row.faults_injected,
+        rollbacks: U32 = row.rollbacks,
+        events: U64 = row.events,
+    }
+}
+
+table! {
+    /// Column builders of `handlers.parquet` (one row per campaign × handler).
+    HandlerRow as row => HandlerColumns, "handlers" {
+        variant: Str = &row.variant,
+        campaign: U64 = row.campaign,
+        mode: Str = row.mode.as_str(),
+        scenario_id: OptStr = row.scenario_id.as_deref(),
+        handler: Str = &row.handler,
+        requests: U64 = row.requests,
+        errors: U64 = row.errors,
+        error_rate: F64 = row.error_rate,
+        latency_mean_ms: F64 = row.latency_mean_ms,
+        latency_p50_ms: F64 = row.latency_p50_ms,
+        latency_p99_ms: F64 = row.latency_p99_ms,
+        availability: F64 = row.availability,
+        slo_breached: Bool = row.slo_breached,
+    }
+}
+
+table! {
+    /// Column builders of `risk.parquet` (one row per variant × handler).
+    RiskRow as row => RiskColumns, "risk" {
+        variant: Str = &row.variant,
+        handler: Str = &row.handler,
+        risk: F64 = row.risk,
+        ci_low: F64 = row.ci_low,
+        ci_high: F64 = row.ci_high,
+        campaigns: U64 = row.campaigns,
+        breaches: U64 = row.breaches,
+        calibrated_risk: OptF64 = row.calibrated_risk,
+        threshold: F64 = row.threshold,
+        over_threshold: Bool = row.over_threshold,
+        criticality: Str = &row.criticality,
+    }
+}
+
+table! {
+    /// Column builders of `scenarios.parquet` (one row per ranked injection scenario).
+    ScenarioRow as row => ScenarioColumns, "scenarios" {
+        rank: U32 = row.rank,
+        scenario_id: Str = &row.scenario_id,
+        target: Str = &row.target,
+        mode: Str = &row.mode,
+        severity: Str = row.severity.as_str(),
+        likelihood: F64 = row.likelihood,
+        impact: F64 = row.impact,
+        score: F64 = row.score,
+        duration_s: F64 = row.duration_s,
+        rollback_plan: Str = &row.rollback_plan,
+        abort_error_rate: F64 = row.abort_error_rate,
+        abort_latency_p99_ms: F64 = row.abort_latency_p99_ms,
+    }
+}
+
+table! {
+    /// Column builders of `remediations.parquet` (one row per suggestion).
+    RemediationRow as row => RemediationColumns, "remediations" {
+        variant: Str = &row.variant,
+        target: Str = &row.target,
+        suggestion: Str = &row.suggestion,
+        change: Str = &row.change,
+        risk_before: F64 = row.risk_before,
+        risk_after: F64 = row.risk_after,
+    }
+}
+
+table! {
+    /// Column builders of `events.parquet` (one row per injection-log event).
+    EventRow as row => EventColumns, "events" {
+        variant: Str = &row.variant,
+        campaign: U64 = row.campaign,
+        time_s: F64 = row.time_s,
+        kind: Str = &row.kind,
+        target: Str = &row.target,
+        mode: Str = &row.mode,
+        detail: Str = &row.detail,
+    }
+}

@@ -1,0 +1,300 @@
+//! Loading scenario files: parsing (YAML, TOML, JSON), precise errors,
+//! validation, variants and the JSON Schema.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! match preflight::scenario::load(Path::new("scenarios/checkout.yaml")) {
+//!     Ok(loaded) => println!("{} resources", loaded.scenario.resources.len()),
+//!     Err(e) => eprintln!("{e}"), // every problem, one per line, with file:line:column
+//! }
+//! ```
+//!
+//! How problems are found: the file is parsed into a generic tree plus a map
+//! from field path to line and column; the tree is deserialized into
+//! [`Scenario`], removing each offending field and retrying so that every
+//! parse problem is reported; then, when the file parsed cleanly, the
+//! semantic checks of [`sim_models::spec::validate`] run, empirical
+//! distribution files are read and every variant is applied and checked.
+
+mod deser;
+mod empirical;
+mod path;
+mod tree;
+mod variant;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sim_models::spec::Scenario;
+
+pub use variant::apply_variant;
+
+/// A scenario file's format, chosen by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `.yaml`, `.yml`
+    Yaml,
+    /// `.toml`
+    Toml,
+    /// `.json`
+    Json,
+}
+
+impl Format {
+    /// The format for `path`'s extension, or a message saying which are known.
+    pub fn from_path(path: &Path) -> Result<Format, String> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("yaml" | "yml") => Ok(Format::Yaml),
+            Some("toml") => Ok(Format::Toml),
+            Some("json") => Ok(Format::Json),
+            Some(other) => Err(format!(
+                "unknown scenario format `.{other}`: use a .yaml, .yml, .toml or .json file"
+            )),
+            None => Err(
+                "cannot tell the scenario format without an extension: use a .yaml, .yml, .toml or .json file"
+                    .to_string(),
+            ),
+        }
+    }
+}
+
+/// One problem in a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file (empty when not known, e.g. from [`apply_variant`]).
+    pub file: PathBuf,
+    /// The field path, like `resources[2].replicas`; empty for the whole file.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong, and where possible how to fix it.
+    pub message: String,
+}
+
+impl Problem {
+    fn at(path: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            file: PathBuf::new(),
+            path: path.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// `file:line:column: path: message`, leaving out the parts that are unknown.
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.file.as_os_str().is_empty() {
+            write!(f, "{}", self.file.display())?;
+            if let Some(l) = self.line {
+                write!(f, ":{l}")?;
+                if let Some(c) = self.column {
+                    write!(f, ":{c}")?;
+                }
+            }
+            f.write_str(": ")?;
+        } else if let Some(l) = self.line {
+            write!(f, "line {l}")?;
+            if let Some(c) = self.column {
+                write!(f, ", column {c}")?;
+            }
+            f.write_str(": ")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// A scenario file that could not be loaded: every problem found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    /// The problems, in file order where positions are known.
+    pub problems: Vec<Problem>,
+}
+
+impl LoadError {
+    /// The problems.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+/// One problem per line.
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A loaded, validated scenario.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// The file it came from.
+    pub file: PathBuf,
+    /// 64-bit FNV-1a of the file's bytes, 16 hex digits.
+    pub source_hash: String,
+    /// Samples of every empirical distribution (base and variants), in
+    /// seconds, by (file as written in the scenario, column).
+    pub empirical: BTreeMap<(String, String), Vec<f64>>,
+}
+
+/// Reads, parses and validates a scenario file; the format comes from the
+/// extension. Returns every problem found.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let fail = |msg: String| LoadError {
+        problems: vec![Problem {
+            file: path.to_path_buf(),
+            ..Problem::at("", msg)
+        }],
+    };
+    let format = Format::from_path(path).map_err(fail)?;
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+    load_bytes(&bytes, format, path)
+}
+
+/// Parses and validates scenario text as if it were the file `file` (used
+/// for messages and to resolve the relative paths of empirical files).
+pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, LoadError> {
+    let source_hash = fnv1a_hex(bytes);
+    let with_file = |mut problems: Vec<Problem>| {
+        for p in &mut problems {
+            p.file = file.to_path_buf();
+        }
+        // File order; problems without a position keep their place at the end.
+        problems.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
+        LoadError { problems }
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
+        Err(e) => {
+            let (line, column) = tree::line_col(
+                std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default(),
+                e.valid_up_to(),
+            );
+            return Err(with_file(vec![Problem {
+                line: Some(line),
+                column: Some(column),
+                ..Problem::at("", "the file is not UTF-8 text")
+            }]));
+        }
+    };
+    let (value, positions) = match tree::parse(text, format) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(with_file(vec![Problem {
+                line: e.pos.map(|p| p.0),
+                column: e.pos.map(|p| p.1),
+                ..Problem::at("", e.message)
+            }]));
+        }
+    };
+    let locate = |path: String, message: String| {
+        let pos = positions.lookup(&path);
+        Problem {
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            ..Problem::at(path, message)
+        }
+    };
+    if !value.is_object() {
+        let msg = match &value {
+            serde_json::Value::Null => "the file is empty: a scenario is a map with at least `name`".to_string(),
+            _ => "a scenario is a map (`name: ...`, `resources: ...`), not a single value or a list"
+                .to_string(),
+        };
+        return Err(with_file(vec![locate(String::new(), msg)]));
+    }
+    let scenario: Scenario = deser::deserialize_all(&value).map_err(|errs| {
+        with_file(
+            errs.into_iter()
+                .map(|(p, m)| locate(path::render(&p), m))
+                .collect(),
+        )
+    })?;
+
+    let mut problems: Vec<Problem> = sim_models::spec::validate(&scenario)
+        .into_iter()
+        .map(|(p, m)| locate(p, m))
+        .collect();
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let (mut samples, empirical_problems) = empirical::read_all(&scenario, dir);
+    problems.extend(empirical_problems.into_iter().map(|(p, m)| locate(p, m)));
+    if problems.is_empty() {
+        for v in &scenario.variants {
+            match apply_variant(&scenario, v) {
+                Ok(vs) => {
+                    let (more, errs) = empirical::read_all(&vs, dir);
+                    for (k, s) in more {
+                        samples.entry(k).or_insert(s);
+                    }
+                    problems.extend(errs.into_iter().map(|(p, m)| {
+                        locate(format!("variants[{}]", variant_index(&scenario, &v.name)), format!("{p}: {m}"))
+                    }));
+                }
+                Err(ps) => problems.extend(ps.into_iter().map(|p| locate(p.path, p.message))),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(with_file(problems));
+    }
+    Ok(Loaded {
+        scenario,
+        file: file.to_path_buf(),
+        source_hash,
+        empirical: samples,
+    })
+}
+
+fn variant_index(s: &Scenario, name: &str) -> usize {
+    s.variants.iter().position(|v| v.name == name).unwrap_or_default()
+}
+
+/// The semantic checks of [`sim_models::spec::validate`] as problems
+/// (without file or position: [`load`] adds those).
+pub fn validate(s: &Scenario) -> Vec<Problem> {
+    sim_models::spec::validate(s)
+        .into_iter()
+        .map(|(p, m)| Problem::at(p, m))
+        .collect()
+}
+
+/// The JSON Schema of the scenario format (draft 2020-12), pretty-printed.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_string_pretty(&schema).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// 64-bit FNV-1a of `bytes` as 16 hex digits.
+pub fn fnv1a_hex(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,185 @@
+//! End-to-end tests of the `preflight` binary: exit codes, messages, run
+//! directories, and determinism across thread counts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn preflight(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scenario(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A small, fast scenario with failures frequent enough to matter.
+const SMALL: &str = r#"
+name: small
+seed: 5
+campaigns: 6
+horizon: 2m
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 16, health_check: 2s,
+      service_time: { dist: lognormal, median: 2ms, sigma: 0.4 },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 3m },
+                         repair: { dist: lognormal, median: 20s, sigma: 0.5 } } ] }
+  - { id: db, type: database, concurrency: 8, service_time: { dist: exponential, mean: 3ms },
+      failure_modes: [ { mode: latency_spike, time_between: { dist: weibull, shape: 0.8, scale: 4m },
+                         repair: { dist: constant, value: 30s },
+                         injection_parameters: { added: { dist: constant, value: 80ms } } } ] }
+dependencies:
+  - { from: api, to: db, network: { latency: { dist: constant, value: 1ms }, loss: 0.001 } }
+handlers:
+  - id: api-handler
+    runs_on: api
+    operations:
+      - name: read
+        steps: [ { call: db, timeout: 50ms, retry: { max_attempts: 3, backoff: exponential, base: 5ms, jitter: full } } ]
+    slo: { success_rate: 0.999, latency_p99: 60ms }
+workload:
+  - { handler: api-handler, arrivals: { process: poisson, rate: 100/s } }
+injections:
+  - { id: db-down, target: db, mode: dependency_failure, at: 30s, duration: 20s }
+variants:
+  - { name: patient, set: { "handlers[api-handler].operations[read].steps[0].timeout": 200ms } }
+"#;
+
+fn write_small(dir: &Path) -> PathBuf {
+    let p = dir.join("small.yaml");
+    std::fs::write(&p, SMALL).unwrap();
+    p
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn same_rows_whatever_the_thread_count_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_small(tmp.path());
+    let file = file.to_str().unwrap();
+    let mut dirs = Vec::new();
+    for (i, threads) in ["1", "2", "2"].iter().enumerate() {
+        let out = tmp.path().join(format!("run{i}"));
+        let o = preflight(&[
+            "run", file, "--threads", threads, "--mode", "both", "--quiet", "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dirs.push(out);
+    }
+    for table in ["campaigns.parquet", "handlers.parquet", "risk.parquet"] {
+        let a = read(&dirs[0].join(table));
+        assert_eq!(a, read(&dirs[1].join(table)), "{table}: 1 vs 2 threads");
+        assert_eq!(a, read(&dirs[2].join(table)), "{table}: second run");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dirs[0].join("manifest.json"))).unwrap();
+    // base + 1 variant, natural + 1 injection, 6 campaigns each.
+    assert_eq!(manifest["row_counts"]["campaigns"], 24);
+    assert_eq!(manifest["row_counts"]["risk"], 2);
+    assert_eq!(manifest["seed"], 5);
+}
+
+#[test]
+fn a_different_seed_gives_different_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_small(tmp.path());
+    let file = file.to_str().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    for (out, seed) in [(&a, "1"), (&b, "2")] {
+        let o = preflight(&["run", file, "--seed", seed, "--quiet", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert_ne!(read(&a.join("campaigns.parquet")), read(&b.join("campaigns.parquet")));
+}
+
+#[test]
+fn bad_input_exits_2_names_the_field_and_leaves_results_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = write_small(tmp.path());
+    let out = tmp.path().join("results");
+    let o = preflight(&["run", good.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = read(&out.join("campaigns.parquet"));
+
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(&bad, SMALL.replace("replicas: 2", "replicas: -2")).unwrap();
+    let o = preflight(&["run", bad.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(msg.contains("bad.yaml"), "{msg}");
+    assert!(msg.contains("replicas"), "{msg}");
+    assert!(!msg.contains("panicked"), "{msg}");
+    assert_eq!(read(&out.join("campaigns.parquet")), before, "previous results intact");
+
+    // A fresh output directory is not even created.
+    let fresh = tmp.path().join("never");
+    let o = preflight(&["run", bad.to_str().unwrap(), "--out", fresh.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!fresh.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary directories left: {leftovers:?}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = preflight(&["run"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = preflight(&["run", &scenario("checkout.yaml"), "--campaigns", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = preflight(&["run", "no/such/file.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/file.yaml"), "{}", stderr(&o));
+    let o = preflight(&["run", &scenario("checkout.yaml"), "--variant", "nope", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("db-replica"), "lists the variants: {}", stderr(&o));
+}
+
+#[test]
+fn validate_accepts_the_bundled_scenarios() {
+    for f in ["checkout.yaml", "online-boutique.yaml"] {
+        let o = preflight(&["validate", &scenario(f)]);
+        assert!(o.status.success(), "{f}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("ok"));
+    }
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("two.yaml");
+    let text = SMALL
+        .replace("concurrency: 16", "concurrency: 16, replica: 3")
+        .replace("rate: 100/s", "rate: 100/sec");
+    std::fs::write(&bad, text).unwrap();
+    let o = preflight(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let msg = stderr(&o);
+    assert!(msg.contains("replica"), "{msg}");
+    assert!(msg.contains("rate"), "{msg}");
+    assert!(msg.contains("two.yaml:"), "names the file with a line: {msg}");
+}
+
+#[test]
+fn schema_is_json() {
+    let o = preflight(&["schema"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    let text = v.to_string();
+    assert!(text.contains("resources") && text.contains("workload"));
+}

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Check a preflight run directory against shared/spec/outputs.md.
+
+Usage: check_outputs.py RUN_DIR
+
+Opens every *.parquet in RUN_DIR with pyarrow, pandas, polars (when
+installed) and DuckDB, as a notebook user would, and checks:
+  - the required tables exist (campaigns, handlers, risk) and manifest.json;
+  - each known table has the contract's columns with the contract's types and
+    nullability (more columns are welcome), in every reader;
+  - a few value rules (mode and severity vocabularies, probabilities in [0, 1],
+    errors <= requests, ci_low <= risk <= ci_high);
+  - manifest.json's row_counts and files match the directory;
+  - DuckDB reads `SELECT * FROM 'file'` and a GROUP BY over the directory glob.
+
+Ends with a line "N passed, M failed" (", K skipped" when polars is missing)
+and exits 1 when anything failed, 2 on bad usage. Set up the readers with
+tests/python/setup.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+try:
+    import polars as pl
+except ImportError:  # polars is optional: its checks are skipped
+    pl = None
+
+# The contract: table -> [(column, type, nullable)], from outputs.md. Where the
+# spec names a column without a type, the type is the one that column has in
+# the other tables (str for names, u64 for counts, f64 for measures).
+STR, U64, U32, F64, BOOL = "str", "u64", "u32", "f64", "bool"
+CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
+    "campaigns": [
+        ("variant", STR, False), ("campaign", U64, False), ("seed", U64, False),
+        ("mode", STR, False), ("scenario_id", STR, True), ("horizon_s", F64, False),
+        ("requests", U64, False), ("errors", U64, False), ("error_rate", F64, False),
+        ("latency_mean_ms", F64, False), ("latency_p50_ms", F64, False),
+        ("latency_p99_ms", F64, False), ("availability", F64, False),
+        ("slo_breached", BOOL, False), ("faults_injected", U32, False),
+        ("rollbacks", U32, False), ("events", U64, False),
+    ],
+    "handlers": [
+        ("variant", STR, False), ("campaign", U64, False), ("scenario_id", STR, True),
+        ("handler", STR, False), ("requests", U64, False), ("errors", U64, False),
+        ("error_rate", F64, False), ("latency_mean_ms", F64, False),
+        ("latency_p99_ms", F64, False), ("slo_breached", BOOL, False),
+    ],
+    "risk": [
+        ("variant", STR, False), ("handler", STR, False), ("risk", F64, False),
+        ("ci_low", F64, False), ("ci_high", F64, False), ("campaigns", U64, False),
+        ("breaches", U64, False), ("calibrated_risk", F64, True),
+        ("threshold", F64, False), ("over_threshold", BOOL, False),
+    ],
+    "scenarios": [
+        ("rank", U32, False), ("scenario_id", STR, False), ("target", STR, False),
+        ("mode", STR, False), ("severity", STR, False), ("likelihood", F64, False),
+        ("impact", F64, False), ("score", F64, False), ("duration_s", F64, False),
+        ("rollback_plan", STR, False), ("abort_error_rate", F64, False),
+        ("abort_latency_p99_ms", F64, False),
+    ],
+    "remediations": [
+        ("variant", STR, False), ("target", STR, False), ("suggestion", STR, False),
+        ("change", STR, False), ("risk_before", F64, False), ("risk_after", F64, False),
+    ],
+    "events": [
+        ("variant", STR, False), ("campaign", U64, False), ("time_s", F64, False),
+        ("kind", STR, False), ("target", STR, False), ("mode", STR, False),
+        ("detail", STR, False),
+    ],
+}
+REQUIRED_TABLES = ("campaigns", "handlers", "risk")
+MODES = {"natural", "targeted"}
+SEVERITIES = {"low", "medium", "high", "critical"}
+
+ARROW_TYPES = {
+    STR: (pa.string(), pa.large_string(), pa.string_view()),
+    U64: (pa.uint64(),),
+    U32: (pa.uint32(),),
+    F64: (pa.float64(),),
+    BOOL: (pa.bool_(),),
+}
+DUCKDB_TYPES = {STR: "VARCHAR", U64: "UBIGINT", U32: "UINTEGER", F64: "DOUBLE", BOOL: "BOOLEAN"}
+
+
+def pandas_kind_ok(kind: str, dtype) -> bool:
+    """Whether a pandas dtype holds the contract type without loss."""
+    name = str(dtype)
+    return name in {
+        STR: ("object", "str", "string", "string[pyarrow]", "string[python]"),
+        U64: ("uint64", "UInt64"),
+        U32: ("uint32", "UInt32"),
+        F64: ("float64", "Float64"),
+        BOOL: ("bool", "boolean"),
+    }[kind]
+
+
+def polars_type_ok(kind: str, dtype) -> bool:
+    expected = {STR: (pl.String,), U64: (pl.UInt64,), U32: (pl.UInt32,),
+                F64: (pl.Float64,), BOOL: (pl.Boolean,)}[kind]
+    return any(dtype == t for t in expected)
+
+
+def sql_quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+
+    def check(self, name: str, fn) -> None:
+        """Runs one check: fn() returns None (pass) or raises / returns a message."""
+        try:
+            problem = fn()
+        except Exception as exc:  # noqa: BLE001 - any reader error is a failure
+            problem = f"{type(exc).__name__}: {exc}"
+            if "-v" in sys.argv:
+                traceback.print_exc()
+        if problem:
+            self.failed += 1
+            print(f"FAIL {name}: {problem}")
+        else:
+            self.passed += 1
+            print(f"ok   {name}")
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped += 1
+        print(f"skip {name}: {why}")
+
+
+def check_pyarrow(path: Path, table: str) -> str | None:
+    parquet_file = pq.ParquetFile(path)
+    schema = parquet_file.schema_arrow
+    data = pq.read_table(path)
+    problems = []
+    for column, kind, nullable in CONTRACT.get(table, []):
+        if column not in schema.names:
+            problems.append(f"missing column {column}")
+            continue
+        field = schema.field(column)
+        if field.type not in ARROW_TYPES[kind]:
+            problems.append(f"{column} is {field.type}, want {kind}")
+        if pa.types.is_dictionary(field.type):
+            problems.append(f"{column} is an Arrow dictionary")
+        if not nullable:
+            if field.nullable:
+                problems.append(f"{column} is declared nullable")
+            if data.column(column).null_count:
+                problems.append(f"{column} has nulls")
+    if data.num_rows != parquet_file.metadata.num_rows:
+        problems.append(f"read {data.num_rows} rows, footer says {parquet_file.metadata.num_rows}")
+    problems += value_problems(table, data)
+    return "; ".join(problems) or None
+
+
+def value_problems(table: str, data: pa.Table) -> list[str]:
+    """Light value rules that hold for any correct run (vectorized: run
+    directories can hold millions of rows)."""
+    problems = []
+    cols = set(data.column_names)
+
+    def rule(ok: pa.ChunkedArray, what: str) -> None:
+        # Nulls in `ok` come from nullable inputs, which the rules allow.
+        bad = pc.sum(pc.invert(pc.fill_null(ok, True))).as_py() or 0
+        if bad:
+            problems.append(f"{bad} rows break: {what}")
+
+    def prob(column: str) -> pa.ChunkedArray:
+        x = data.column(column)
+        inside = pc.and_(pc.greater_equal(x, 0.0), pc.less_equal(x, 1.0))
+        return pc.or_(pc.is_nan(x), inside)
+
+    def one_of(column: str, allowed: set[str]) -> pa.ChunkedArray:
+        return pc.is_in(data.column(column), value_set=pa.array(sorted(allowed)))
+
+    if table in ("campaigns", "handlers"):
+        if "mode" in cols:
+            rule(one_of("mode", MODES), f"mode in {sorted(MODES)}")
+        rule(pc.less_equal(data.column("errors"), data.column("requests")), "errors <= requests")
+        rule(prob("error_rate"), "error_rate in [0, 1] or NaN")
+        if "availability" in cols:
+            rule(prob("availability"), "availability in [0, 1]")
+    if table == "risk":
+        rule(prob("risk"), "risk in [0, 1]")
+        rule(prob("calibrated_risk"), "calibrated_risk in [0, 1] or null")
+        rule(pc.and_(pc.less_equal(data.column("ci_low"), data.column("risk")),
+                     pc.less_equal(data.column("risk"), data.column("ci_high"))),
+             "ci_low <= risk <= ci_high")
+        rule(pc.less_equal(data.column("breaches"), data.column("campaigns")),
+             "breaches <= campaigns")
+    if table == "scenarios":
+        rule(one_of("severity", SEVERITIES), f"severity in {sorted(SEVERITIES)}")
+        rule(prob("likelihood"), "likelihood in [0, 1]")
+    return problems
+
+
+def check_pandas(path: Path, table: str, rows: int) -> str | None:
+    frame = pd.read_parquet(path)
+    problems = []
+    if len(frame) != rows:
+        problems.append(f"{len(frame)} rows, want {rows}")
+    for column, kind, _nullable in CONTRACT.get(table, []):
+        if column not in frame.columns:
+            problems.append(f"missing column {column}")
+        elif not pandas_kind_ok(kind, frame[column].dtype):
+            problems.append(f"{column} has dtype {frame[column].dtype}, want {kind}")
+    return "; ".join(problems) or None
+
+
+def check_polars(path: Path, table: str, rows: int) -> str | None:
+    frame = pl.read_parquet(path)
+    problems = []
+    if frame.height != rows:
+        problems.append(f"{frame.height} rows, want {rows}")
+    for column, kind, nullable in CONTRACT.get(table, []):
+        if column not in frame.columns:
+            problems.append(f"missing column {column}")
+            continue
+        if not polars_type_ok(kind, frame.schema[column]):
+            problems.append(f"{column} is {frame.schema[column]}, want {kind}")
+        if not nullable and frame[column].null_count():
+            problems.append(f"{column} has nulls")
+    return "; ".join(problems) or None
+
+
+def check_duckdb(con, path: Path, table: str, rows: int) -> str | None:
+    # Exactly the form the contract promises: SELECT * FROM 'path'.
+    result = con.sql(f"SELECT * FROM {sql_quote(path)}")
+    types = dict(zip(result.columns, (str(t) for t in result.types)))
+    fetched = result.to_arrow_table().num_rows  # every row, every column
+    problems = []
+    if fetched != rows:
+        problems.append(f"{fetched} rows, want {rows}")
+    for column, kind, _nullable in CONTRACT.get(table, []):
+        if column not in types:
+            problems.append(f"missing column {column}")
+        elif types[column] != DUCKDB_TYPES[kind]:
+            problems.append(f"{column} is {types[column]}, want {DUCKDB_TYPES[kind]}")
+    return "; ".join(problems) or None
+
+
+def check_duckdb_glob(con, run_dir: Path, files: list[Path]) -> str | None:
+    """GROUP BY variant over the directory glob agrees with per-file counts."""
+    expected: dict[str, int] = {}
+    for path in files:
+        data = pq.read_table(path)
+        if "variant" in data.column_names:
+            for variant in data.column("variant").to_pylist():
+                expected[variant] = expected.get(variant, 0) + 1
+    glob = sql_quote(run_dir / "*.parquet")
+    got = dict(con.sql(
+        f"SELECT variant, count(*) FROM read_parquet({glob}, union_by_name = true) "
+        "WHERE variant IS NOT NULL GROUP BY variant ORDER BY variant"
+    ).fetchall())
+    if got != expected:
+        return f"glob counts {got} != per-file counts {expected}"
+    # And over the campaigns table alone, the query a notebook starts with.
+    con.sql(
+        f"SELECT variant, count(*) AS campaigns, avg(error_rate) FROM "
+        f"{sql_quote(run_dir / 'campaigns.parquet')} GROUP BY variant"
+    ).fetchall()
+    return None
+
+
+def check_unsigned_statistics(con, path: Path) -> str | None:
+    """Filters on u64 values above 2^63 agree in every reader.
+
+    Row-group statistics of unsigned columns must be read as unsigned, or a
+    reader that prunes row groups by them drops rows.
+    """
+    import pyarrow.dataset as ds
+
+    cut = 2**63
+    truth = sum(1 for s in pq.read_table(path, columns=["seed"]).column("seed").to_pylist()
+                if s >= cut)
+    got = {
+        "pyarrow": pq.read_table(path, columns=["seed"],
+                                 filters=ds.field("seed") >= pa.scalar(cut, pa.uint64())).num_rows,
+        "duckdb": con.sql(f"SELECT count(*) FROM {sql_quote(path)} WHERE seed >= {cut}").fetchall()[0][0],
+    }
+    if pl is not None:
+        got["polars"] = (pl.scan_parquet(path).filter(pl.col("seed") >= pl.lit(cut, pl.UInt64))
+                         .select(pl.len()).collect().item())
+    wrong = {reader: n for reader, n in got.items() if n != truth}
+    return f"seed >= 2^63: {wrong}, want {truth}" if wrong else None
+
+
+def check_manifest(run_dir: Path, counts: dict[str, int]) -> str | None:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    if not isinstance(manifest, dict):
+        return "manifest.json is not an object"
+    problems = []
+    row_counts = manifest.get("row_counts")
+    if row_counts != counts:
+        problems.append(f"row_counts {row_counts} != files {counts}")
+    files = manifest.get("files")
+    present = sorted(p.name for p in run_dir.iterdir() if p.name != "manifest.json")
+    if files != present:
+        problems.append(f"files {files} != directory {present}")
+    return "; ".join(problems) or None
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv[1:] if a != "-v"]
+    if len(args) != 1:
+        print("usage: check_outputs.py [-v] RUN_DIR", file=sys.stderr)
+        return 2
+    run_dir = Path(args[0])
+    if not run_dir.is_dir():
+        print(f"check_outputs.py: {run_dir} is not a directory", file=sys.stderr)
+        return 2
+
+    checker = Checker()
+    print(f"versions: pyarrow {pa.__version__}, pandas {pd.__version__}, duckdb "
+          f"{duckdb.__version__}, polars {pl.__version__ if pl else 'not installed'}")
+    files = sorted(run_dir.glob("*.parquet"))
+    for table in REQUIRED_TABLES:
+        checker.check(f"{table}.parquet exists",
+                      lambda t=table: None if (run_dir / f"{t}.parquet").is_file() else "missing")
+    checker.check("manifest.json exists",
+                  lambda: None if (run_dir / "manifest.json").is_file() else "missing")
+
+    con = duckdb.connect()
+    counts: dict[str, int] = {}
+    for path in files:
+        table = path.stem
+        if table not in CONTRACT:
+            print(f"note {path.name}: not in the contract; opened but not schema-checked")
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception as exc:  # noqa: BLE001 - a file without a footer
+            checker.check(f"{table} footer", lambda e=exc: f"{type(e).__name__}: {e}")
+            continue
+        counts[table] = rows
+        checker.check(f"{table} pyarrow", lambda p=path, t=table: check_pyarrow(p, t))
+        checker.check(f"{table} pandas", lambda p=path, t=table, n=rows: check_pandas(p, t, n))
+        if pl is not None:
+            checker.check(f"{table} polars", lambda p=path, t=table, n=rows: check_polars(p, t, n))
+        else:
+            checker.skip(f"{table} polars", "polars is not installed")
+        checker.check(f"{table} duckdb", lambda p=path, t=table, n=rows: check_duckdb(con, p, t, n))
+
+    if files:
+        checker.check("duckdb GROUP BY variant over the directory glob",
+                      lambda: check_duckdb_glob(con, run_dir, files))
+    if "campaigns" in counts:
+        checker.check("unsigned statistics honoured by filters",
+                      lambda: check_unsigned_statistics(con, run_dir / "campaigns.parquet"))
+    if (run_dir / "manifest.json").is_file():
+        checker.check("manifest.json row_counts and files", lambda: check_manifest(run_dir, counts))
+
+    line = f"{checker.passed} passed, {checker.failed} failed"
+    if checker.skipped:
+        line += f", {checker.skipped} skipped"
+    print(line)
+    return 1 if checker.failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv))
+    except Exception:  # noqa: BLE001 - still end with the summary line
+        traceback.print_exc()
+        print("0 passed, 1 failed")
+        sys.exit(1)
