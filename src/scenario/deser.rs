@@ -20,7 +20,9 @@ const MAX_PROBLEMS: usize = 200;
 
 /// Deserializes `value` as `T`, collecting every problem: `Ok` only when
 /// there were none; otherwise the problems, each with its field path.
-pub(crate) fn deserialize_all<T: DeserializeOwned>(value: &Value) -> Result<T, Vec<(Vec<Seg>, String)>> {
+pub(crate) fn deserialize_all<T: DeserializeOwned>(
+    value: &Value,
+) -> Result<T, Vec<(Vec<Seg>, String)>> {
     let mut working = value.clone();
     let mut problems: Vec<(Vec<Seg>, String)> = Vec::new();
     // Original path of an array -> original indices removed from it.
@@ -37,6 +39,15 @@ pub(crate) fn deserialize_all<T: DeserializeOwned>(value: &Value) -> Result<T, V
         };
         let raw = err.inner().to_string();
         let mut wpath = segments(err.path());
+        // `id: 2024` or `name: true` where text is expected: take it as text.
+        if raw.starts_with("invalid type: ")
+            && raw.ends_with(", expected a string")
+            && let Some(v) = lookup_mut(&mut working, &wpath)
+            && (v.is_number() || v.is_boolean())
+        {
+            *v = Value::String(v.to_string());
+            continue;
+        }
         // Point unknown-field errors at the field itself.
         if let Some(field) = backticked_after(&raw, "unknown field `")
             && wpath.last() != Some(&Seg::Key(field.clone()))
@@ -328,10 +339,18 @@ mod tests {
         let mut removed = BTreeMap::new();
         let arr = vec![Seg::Key("resources".into())];
         removed.insert(arr.clone(), BTreeSet::from([0, 2]));
-        let w = vec![Seg::Key("resources".into()), Seg::Index(1), Seg::Key("id".into())];
+        let w = vec![
+            Seg::Key("resources".into()),
+            Seg::Index(1),
+            Seg::Key("id".into()),
+        ];
         assert_eq!(
             to_original(&w, &removed),
-            vec![Seg::Key("resources".into()), Seg::Index(3), Seg::Key("id".into())]
+            vec![
+                Seg::Key("resources".into()),
+                Seg::Index(3),
+                Seg::Key("id".into())
+            ]
         );
     }
 }

@@ -50,14 +50,25 @@ pub(crate) fn read_all(s: &Scenario, dir: &Path) -> (Samples, Vec<(String, Strin
 /// names the field to blame (`file` or `column`) and says what is wrong.
 pub(crate) fn read_column(file: &Path, column: &str) -> Result<Vec<f64>, (&'static str, String)> {
     let shown = file.display();
-    let meta = std::fs::metadata(file).map_err(|e| ("file", format!("cannot read `{shown}`: {e}")))?;
+    let meta =
+        std::fs::metadata(file).map_err(|e| ("file", format!("cannot read `{shown}`: {e}")))?;
     if meta.len() > MAX_BYTES {
         return Err(("file", format!("`{shown}` is larger than 256 MiB")));
     }
     let bytes = std::fs::read(file).map_err(|e| ("file", format!("cannot read `{shown}`: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|e| ("file", format!("`{shown}` is not UTF-8 text (byte {})", e.utf8_error().valid_up_to())))?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let text = String::from_utf8(bytes).map_err(|e| {
+        (
+            "file",
+            format!(
+                "`{shown}` is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
         return Err(("file", format!("`{shown}` is empty")));
     };
@@ -85,19 +96,28 @@ pub(crate) fn read_column(file: &Path, column: &str) -> Result<Vec<f64>, (&'stat
         let v: f64 = cell.parse().map_err(|_| {
             (
                 "file",
-                format!("`{shown}` line {}: `{cell}` in column `{column}` is not a number", i + 1),
+                format!(
+                    "`{shown}` line {}: `{cell}` in column `{column}` is not a number",
+                    i + 1
+                ),
             )
         })?;
         if !(v.is_finite() && v >= 0.0) {
             return Err((
                 "file",
-                format!("`{shown}` line {}: durations cannot be negative, got `{cell}`", i + 1),
+                format!(
+                    "`{shown}` line {}: durations cannot be negative, got `{cell}`",
+                    i + 1
+                ),
             ));
         }
         out.push(v);
     }
     if out.is_empty() {
-        return Err(("file", format!("`{shown}` has no values in column `{column}`")));
+        return Err((
+            "file",
+            format!("`{shown}` has no values in column `{column}`"),
+        ));
     }
     Ok(out)
 }

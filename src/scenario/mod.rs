@@ -222,9 +222,13 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
     };
     if !value.is_object() {
         let msg = match &value {
-            serde_json::Value::Null => "the file is empty: a scenario is a map with at least `name`".to_string(),
-            _ => "a scenario is a map (`name: ...`, `resources: ...`), not a single value or a list"
-                .to_string(),
+            serde_json::Value::Null => {
+                "the file is empty: a scenario is a map with at least `name`".to_string()
+            }
+            _ => {
+                "a scenario is a map (`name: ...`, `resources: ...`), not a single value or a list"
+                    .to_string()
+            }
         };
         return Err(with_file(vec![locate(String::new(), msg)]));
     }
@@ -252,7 +256,10 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
                         samples.entry(k).or_insert(s);
                     }
                     problems.extend(errs.into_iter().map(|(p, m)| {
-                        locate(format!("variants[{}]", variant_index(&scenario, &v.name)), format!("{p}: {m}"))
+                        locate(
+                            format!("variants[{}]", variant_index(&scenario, &v.name)),
+                            format!("{p}: {m}"),
+                        )
                     }));
                 }
                 Err(ps) => problems.extend(ps.into_iter().map(|p| locate(p.path, p.message))),
@@ -271,7 +278,10 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
 }
 
 fn variant_index(s: &Scenario, name: &str) -> usize {
-    s.variants.iter().position(|v| v.name == name).unwrap_or_default()
+    s.variants
+        .iter()
+        .position(|v| v.name == name)
+        .unwrap_or_default()
 }
 
 /// The semantic checks of [`sim_models::spec::validate`] as problems

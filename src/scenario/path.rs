@@ -11,8 +11,7 @@ pub(crate) enum Seg {
 
 fn plain_key(k: &str) -> bool {
     !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -99,7 +98,9 @@ pub(crate) fn parse_expr(expr: &str) -> Result<Vec<Sel>, String> {
                     return Err(format!("empty `[]` at character {}", i + 1));
                 }
                 if out.is_empty() {
-                    return Err("a path starts with a field name, like `resources[db].replicas`".into());
+                    return Err(
+                        "a path starts with a field name, like `resources[db].replicas`".into(),
+                    );
                 }
                 match inner.parse::<usize>() {
                     Ok(n) => out.push(Sel::Index(n)),
@@ -117,10 +118,7 @@ pub(crate) fn parse_expr(expr: &str) -> Result<Vec<Sel>, String> {
             }
             _ => {
                 if !expect_key {
-                    return Err(format!(
-                        "expected `.` or `[` at character {}",
-                        i + 1
-                    ));
+                    return Err(format!("expected `.` or `[` at character {}", i + 1));
                 }
                 let start = i;
                 while i < chars.len() && chars[i] != '.' && chars[i] != '[' {

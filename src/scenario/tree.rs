@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 use serde_saphyr::granit_parser::{Event, Parser};
 
-use super::path::{Seg, parent, render};
 use super::Format;
+use super::path::{Seg, parent, render};
 
 /// Where each field path starts in the file (1-based line and column).
 /// For a map entry this is the position of its key.
@@ -75,7 +75,9 @@ fn json_message(e: &serde_json::Error) -> String {
 
 fn parse_yaml(src: &str) -> Result<Value, SyntaxError> {
     use serde_saphyr::MessageFormatter;
-    match serde_saphyr::from_str::<Value>(src) {
+    // YAML 1.2 booleans only: `y`, `no`, `on` stay strings (ids, names).
+    let options = serde_saphyr::options! { strict_booleans: true };
+    match serde_saphyr::from_str_with_options::<Value>(src, options) {
         Ok(v) => Ok(v),
         Err(e) => {
             let inner = e.without_snippet();
@@ -114,7 +116,9 @@ enum Frame {
         next: usize,
     },
     /// A complex map key, ignored until it ends.
-    Skip { depth: usize },
+    Skip {
+        depth: usize,
+    },
 }
 
 /// Walks the YAML event stream of the first document, recording where each

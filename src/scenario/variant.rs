@@ -6,7 +6,7 @@ use sim_models::spec::{Scenario, Variant, validate};
 
 use super::Problem;
 use super::deser::deserialize_all;
-use super::path::{Sel, Seg, parse_expr, render};
+use super::path::{Seg, Sel, parse_expr, render};
 
 /// Keys that identify an array element in `[x]`, in order of preference.
 const ID_KEYS: [&str; 5] = ["id", "name", "resource_type", "handler", "mode"];
@@ -21,18 +21,23 @@ const ID_KEYS: [&str; 5] = ["id", "name", "resource_type", "handler", "mode"];
 /// knows it).
 pub fn apply_variant(base: &Scenario, v: &Variant) -> Result<Scenario, Vec<super::Problem>> {
     let vpath = match base.variants.iter().position(|x| x.name == v.name) {
-        Some(i) => vec![Seg::Key("variants".into()), Seg::Index(i)],
-        None => vec![Seg::Key("variants".into()), Seg::Key(v.name.clone())],
+        Some(i) => format!("variants[{i}]"),
+        None => format!("variants[{}]", v.name),
     };
     let entry_path = |expr: &str| {
-        let mut p = vpath.clone();
-        p.push(Seg::Key("set".into()));
-        p.push(Seg::Key(expr.to_string()));
-        render(&p)
+        format!(
+            "{vpath}.{}",
+            render(&[Seg::Key("set".into()), Seg::Key(expr.to_string())])
+        )
     };
     let mut root = match serde_json::to_value(base) {
         Ok(r) => r,
-        Err(e) => return Err(vec![Problem::at(render(&vpath), format!("cannot apply: {e}"))]),
+        Err(e) => {
+            return Err(vec![Problem::at(
+                vpath.clone(),
+                format!("cannot apply: {e}"),
+            )]);
+        }
     };
     let mut problems = Vec::new();
     // (rendered concrete path, expression) of each change applied.
@@ -63,7 +68,7 @@ pub fn apply_variant(base: &Scenario, v: &Variant) -> Result<Scenario, Vec<super
         };
         match blame(&path) {
             Some(expr) => Problem::at(entry_path(expr), format!("{shown}: {msg}")),
-            None => Problem::at(render(&vpath), format!("with this variant, {shown}: {msg}")),
+            None => Problem::at(vpath.clone(), format!("with this variant, {shown}: {msg}")),
         }
     };
     let scenario: Scenario = match deserialize_all(&root) {
@@ -136,7 +141,10 @@ fn set(root: &mut Value, sels: &[Sel], new: Value) -> Result<Vec<Seg>, String> {
                     Sel::Id(x) => x.clone(),
                     Sel::Key(_) => String::new(),
                 };
-                return Err(format!("{here} is {}, not a list, so `[{what}]` selects nothing", kind(cur)));
+                return Err(format!(
+                    "{here} is {}, not a list, so `[{what}]` selects nothing",
+                    kind(cur)
+                ));
             }
             Sel::Index(i) => {
                 let Value::Array(a) = cur else {
@@ -144,7 +152,10 @@ fn set(root: &mut Value, sels: &[Sel], new: Value) -> Result<Vec<Seg>, String> {
                 };
                 let len = a.len();
                 let Some(slot) = a.get_mut(*i) else {
-                    return Err(format!("{here} has {len} element{}, so there is no [{i}]", if len == 1 { "" } else { "s" }));
+                    return Err(format!(
+                        "{here} has {len} element{}, so there is no [{i}]",
+                        if len == 1 { "" } else { "s" }
+                    ));
                 };
                 concrete.push(Seg::Index(*i));
                 if last {
@@ -159,7 +170,9 @@ fn set(root: &mut Value, sels: &[Sel], new: Value) -> Result<Vec<Seg>, String> {
                 };
                 let key_of = |e: &Value| -> Option<(&'static str, String)> {
                     ID_KEYS.iter().find_map(|k| {
-                        e.get(*k).and_then(Value::as_str).map(|s| (*k, s.to_string()))
+                        e.get(*k)
+                            .and_then(Value::as_str)
+                            .map(|s| (*k, s.to_string()))
                     })
                 };
                 let found = ID_KEYS.iter().find_map(|k| {

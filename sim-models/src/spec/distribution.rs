@@ -248,7 +248,11 @@ impl<'de> Visitor<'de> for DistVisitor {
             return Err(de::Error::unknown_variant(&kind, KINDS));
         }
         let allowed = fields_of(&kind);
-        if let Some(extra) = f.seen.iter().find(|s| **s != "dist" && !allowed.contains(s)) {
+        if let Some(extra) = f
+            .seen
+            .iter()
+            .find(|s| **s != "dist" && !allowed.contains(s))
+        {
             return Err(de::Error::custom(format!(
                 "unknown field `{extra}` for a {kind} distribution, expected {}",
                 list(std::iter::once("dist").chain(allowed.iter().copied()))

@@ -212,12 +212,14 @@ pub struct Resource {
     pub kind: ResourceType,
     /// Number of replicas (≥ 1); each fails and is repaired independently. Default 1.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub replicas: u32,
     /// How much the resource matters: low | medium | high | critical. Default medium.
     #[serde(default)]
     pub criticality: Criticality,
     /// Requests served at once per replica (≥ 1); the rest queue. Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub concurrency: Option<u32>,
     /// Queued requests per replica beyond which requests are rejected (error). Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,6 +305,7 @@ pub struct Network {
     pub latency: Option<Distribution>,
     /// Probability in [0, 1] that a message is lost. Default 0.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: f64,
 }
 
@@ -405,6 +408,7 @@ pub enum Fallback {
 #[serde(deny_unknown_fields)]
 pub struct Retry {
     /// Attempts in all, the first included (≥ 1; 1 means no retry).
+    #[schemars(range(min = 1))]
     pub max_attempts: u32,
     /// constant | exponential. Default constant.
     #[serde(default)]
@@ -475,8 +479,10 @@ pub enum Jitter {
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreaker {
     /// Failure fraction in [0, 1] over the window that opens the breaker.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub failure_rate: f64,
     /// Calls needed in the window before the breaker may open.
+    #[schemars(range(min = 1))]
     pub min_calls: u32,
     /// The sliding window over which failures are counted.
     pub window: Duration,
@@ -654,6 +660,7 @@ impl Step {
 pub struct Slo {
     /// Minimum fraction in [0, 1] of requests that succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub success_rate: Option<f64>,
     /// Maximum 99th-percentile end-to-end latency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -674,6 +681,7 @@ pub struct Workload {
     pub arrivals: Arrivals,
     /// Optional daily shape: a rate multiplier per hour of day (24 non-negative numbers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(equal = 24))]
     pub diurnal: Option<Vec<f64>>,
 }
 
@@ -841,6 +849,7 @@ pub struct FailureModeSpec {
 pub struct InjectionParameters {
     /// `process_crash`: replicas taken down (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub replicas_affected: Option<u32>,
     /// `latency_spike`, `network_latency`: the added delay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -850,12 +859,15 @@ pub struct InjectionParameters {
     pub code: Option<u16>,
     /// `error_code`, `disk_error`: fraction in [0, 1] of requests that fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub error_fraction: Option<f64>,
     /// `cpu_throttle`, `memory_starvation`: percentage in [0, 100] of capacity removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 100.0))]
     pub percent: Option<f64>,
     /// `disk_error`, `disk_io_starvation`: service-time multiplier (≥ 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0))]
     pub slowdown: Option<f64>,
     /// `network_partition`: ids of the resources whose links into the target drop (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -950,16 +962,13 @@ pub enum RollbackPolicy {
 pub struct AbortWhen {
     /// Error rate in [0, 1] above which the injection is rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: Option<f64>,
     /// p99 latency above which the injection is rolled back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p99: Option<Duration>,
     /// How long a breach must last before the rollback.
-    #[serde(
-        rename = "for",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     pub for_: Option<Duration>,
 }
 
@@ -1007,6 +1016,7 @@ pub struct Risk {
     pub threshold: RiskThresholds,
     /// `preflight gate` fails when any handler's risk is above this (in [0, 1]). Default 0.05.
     #[serde(default = "default_gate")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub gate: f64,
 }
 
@@ -1026,12 +1036,15 @@ impl Default for Risk {
 pub struct RiskThresholds {
     /// Risk above this is at least low. Default 0.01.
     #[serde(default = "RiskThresholds::default_low")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub low: f64,
     /// Risk above this is at least medium. Default 0.05.
     #[serde(default = "RiskThresholds::default_medium")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub medium: f64,
     /// Risk above this is high. Default 0.2.
     #[serde(default = "RiskThresholds::default_high")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub high: f64,
 }
 
@@ -1129,6 +1142,7 @@ pub struct Link {
     pub bandwidth: Option<Bandwidth>,
     /// Probability in [0, 1] that an ADU is lost. Default 0.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: f64,
 }
 
@@ -1181,6 +1195,7 @@ pub struct Qos {
     pub max_delay: Option<Duration>,
     /// Maximum loss fraction in [0, 1].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_loss: Option<f64>,
 }
 
@@ -1217,6 +1232,7 @@ pub struct Monitoring {
     /// Time between heartbeats.
     pub heartbeat: Duration,
     /// Missed heartbeats before a node is declared dead (≥ 1).
+    #[schemars(range(min = 1))]
     pub missed: u32,
 }
 

@@ -62,9 +62,9 @@ const BANDWIDTH_UNITS: [(&str, f64); 5] = [
 
 const DURATION_HINT: &str = "expected a duration like `250ms` or `5m` (units: us, ms, s, m, h, d)";
 const RATE_HINT: &str = "expected a rate like `200/s` or `50/d` (units: /us, /ms, /s, /m, /h, /d)";
-const SIZE_HINT: &str = "expected a size like `512MiB` or `8GiB` (units: B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)";
-const BANDWIDTH_HINT: &str =
-    "expected a bandwidth like `100Mbit/s` or `1Gbit/s` (units: bit/s, kbit/s, Mbit/s, Gbit/s, Tbit/s)";
+const SIZE_HINT: &str =
+    "expected a size like `512MiB` or `8GiB` (units: B, KiB, MiB, GiB, TiB, kB, MB, GB, TB)";
+const BANDWIDTH_HINT: &str = "expected a bandwidth like `100Mbit/s` or `1Gbit/s` (units: bit/s, kbit/s, Mbit/s, Gbit/s, Tbit/s)";
 
 /// Splits `"1.5 ms"` into (`1.5`, `"ms"`): the number is the longest prefix of
 /// digits, `.`, `+`, `-`, `e`-free. Returns `None` when there is no valid
@@ -90,8 +90,8 @@ fn bad(hint: &str, got: &str) -> String {
     format!("{hint}, got `{got}`")
 }
 
-/// Formats `v` followed by `unit` using the shortest string that parses back
-/// to exactly `target` with `parse`.
+/// Picks the candidate that parses back to exactly `target`, preferring
+/// whole numbers, then the shortest, then the earliest (largest unit).
 fn shortest<T: PartialEq + Copy>(
     candidates: impl Iterator<Item = String>,
     parse: impl Fn(&str) -> Option<T>,
@@ -99,7 +99,7 @@ fn shortest<T: PartialEq + Copy>(
 ) -> Option<String> {
     candidates
         .filter(|c| parse(c) == Some(target))
-        .min_by_key(|c| c.len())
+        .min_by_key(|c| (c.contains('.'), c.len()))
 }
 
 // ---------------------------------------------------------------------------
@@ -221,7 +221,9 @@ impl Visitor<'_> for DurationVisitor {
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
         if v < 0 {
-            Err(E::custom(format!("a duration cannot be negative, got `{v}`")))
+            Err(E::custom(format!(
+                "a duration cannot be negative, got `{v}`"
+            )))
         } else {
             self.visit_u64(v.unsigned_abs())
         }
@@ -413,9 +415,7 @@ fn parse_size(s: &str) -> Result<Size, String> {
         return Err(format!("size `{s}` is too large"));
     }
     if bytes.fract() != 0.0 {
-        return Err(format!(
-            "size `{s}` is not a whole number of bytes"
-        ));
+        return Err(format!("size `{s}` is not a whole number of bytes"));
     }
     Ok(Size(bytes as u64))
 }

@@ -56,7 +56,11 @@ pub fn distributions(s: &Scenario) -> Vec<(String, &Distribution)> {
         for (i, m) in ms.iter().enumerate() {
             out.push((format!("{p}[{i}].time_between"), &m.time_between));
             out.push((format!("{p}[{i}].repair"), &m.repair));
-            if let Some(a) = m.injection_parameters.as_ref().and_then(|ip| ip.added.as_ref()) {
+            if let Some(a) = m
+                .injection_parameters
+                .as_ref()
+                .and_then(|ip| ip.added.as_ref())
+            {
                 out.push((format!("{p}[{i}].injection_parameters.added"), a));
             }
         }
@@ -94,7 +98,11 @@ pub fn distributions(s: &Scenario) -> Vec<(String, &Distribution)> {
         );
     }
     for (i, inj) in s.injections.iter().enumerate() {
-        if let Some(a) = inj.injection_parameters.as_ref().and_then(|ip| ip.added.as_ref()) {
+        if let Some(a) = inj
+            .injection_parameters
+            .as_ref()
+            .and_then(|ip| ip.added.as_ref())
+        {
             out.push((format!("injections[{i}].injection_parameters.added"), a));
         }
     }
@@ -186,13 +194,18 @@ impl<'a> Checker<'a> {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, id) in ids.enumerate() {
             if id.trim().is_empty() {
-                self.push(format!("{section}[{i}].{key}"), format!("`{key}` must not be empty"));
+                self.push(
+                    format!("{section}[{i}].{key}"),
+                    format!("`{key}` must not be empty"),
+                );
                 continue;
             }
             if id.contains('[') || id.contains(']') {
                 self.push(
                     format!("{section}[{i}].{key}"),
-                    format!("`{id}` cannot be used as {key}: `[` and `]` are reserved for variant paths"),
+                    format!(
+                        "`{id}` cannot be used as {key}: `[` and `]` are reserved for variant paths"
+                    ),
                 );
             }
             if let Some(j) = seen.get(id) {
@@ -236,7 +249,10 @@ impl<'a> Checker<'a> {
         if let Some(best) = suggest(id, self.s.nodes.iter().map(|n| n.id.as_str())) {
             msg.push_str(&format!("; did you mean `{best}`?"));
         } else {
-            msg.push_str(&format!(" (nodes: {})", list(self.s.nodes.iter().map(|n| &n.id))));
+            msg.push_str(&format!(
+                " (nodes: {})",
+                list(self.s.nodes.iter().map(|n| &n.id))
+            ));
         }
         self.push(path, msg);
     }
@@ -278,9 +294,15 @@ impl<'a> Checker<'a> {
         match d {
             Distribution::Constant { value } => {
                 if !value.0.is_finite() || value.0 < 0.0 {
-                    self.push(format!("{path}.value"), format!("must be 0 or more, got {value}"));
+                    self.push(
+                        format!("{path}.value"),
+                        format!("must be 0 or more, got {value}"),
+                    );
                 } else if usage == DistUse::PositiveMean && value.0 == 0.0 {
-                    self.push(format!("{path}.value"), "must be longer than 0 here".to_string());
+                    self.push(
+                        format!("{path}.value"),
+                        "must be longer than 0 here".to_string(),
+                    );
                 }
             }
             Distribution::Exponential { mean } => {
@@ -301,7 +323,10 @@ impl<'a> Checker<'a> {
                         format!("`min` ({min}) must not be greater than `max` ({max})"),
                     );
                 } else if usage == DistUse::PositiveMean && max.0 <= 0.0 {
-                    self.push(format!("{path}.max"), "must be longer than 0 here".to_string());
+                    self.push(
+                        format!("{path}.max"),
+                        "must be longer than 0 here".to_string(),
+                    );
                 }
             }
             Distribution::Empirical { file, column, unit } => {
@@ -374,7 +399,10 @@ impl<'a> Checker<'a> {
         {
             self.push(
                 format!("{path}.percent"),
-                format!("must be a percentage between 0 and 100, got {}", fmt_num(pc)),
+                format!(
+                    "must be a percentage between 0 and 100, got {}",
+                    fmt_num(pc)
+                ),
             );
         }
         if let Some(sd) = p.slowdown
@@ -393,7 +421,11 @@ impl<'a> Checker<'a> {
     }
 
     fn mode_spec(&mut self, path: &str, m: &FailureModeSpec, replicas: Option<u32>) {
-        self.dist(&format!("{path}.time_between"), &m.time_between, DistUse::PositiveMean);
+        self.dist(
+            &format!("{path}.time_between"),
+            &m.time_between,
+            DistUse::PositiveMean,
+        );
         self.dist(&format!("{path}.repair"), &m.repair, DistUse::Delay);
         if let Some(p) = &m.injection_parameters {
             let pp = format!("{path}.injection_parameters");
@@ -466,7 +498,10 @@ impl<'a> Checker<'a> {
             let a = self.resource_ref(format!("{p}.from"), &d.from, "caller");
             let b = self.resource_ref(format!("{p}.to"), &d.to, "callee");
             if a && b && d.from == d.to {
-                self.push(format!("{p}.to"), format!("`{}` cannot depend on itself", d.to));
+                self.push(
+                    format!("{p}.to"),
+                    format!("`{}` cannot depend on itself", d.to),
+                );
             }
             if let Some(j) = seen.get(&(d.from.as_str(), d.to.as_str())) {
                 self.push(
@@ -501,7 +536,10 @@ impl<'a> Checker<'a> {
             let p = format!("handlers[{i}]");
             self.resource_ref(format!("{p}.runs_on"), &h.runs_on, "`runs_on`");
             if h.operations.is_empty() {
-                self.push(format!("{p}.operations"), "a handler needs at least one operation");
+                self.push(
+                    format!("{p}.operations"),
+                    "a handler needs at least one operation",
+                );
             }
             self.unique(
                 &format!("{p}.operations"),
@@ -515,9 +553,13 @@ impl<'a> Checker<'a> {
                     let sp = format!("{op_p}.steps[{k}]");
                     match step {
                         Step::Call(c) => {
-                            let known = self.resource_ref(format!("{sp}.call"), &c.call, "call target");
+                            let known =
+                                self.resource_ref(format!("{sp}.call"), &c.call, "call target");
                             let targets = on.get(c.call.as_str()).cloned().unwrap_or_default();
-                            if known && targets.len() > 1 && ambiguous_reported.insert(c.call.as_str()) {
+                            if known
+                                && targets.len() > 1
+                                && ambiguous_reported.insert(c.call.as_str())
+                            {
                                 self.push(
                                     format!("{sp}.call"),
                                     format!(
@@ -538,13 +580,17 @@ impl<'a> Checker<'a> {
                                             c.call
                                         ),
                                     );
-                                } else if !targets
-                                    .iter()
-                                    .any(|t| s.handlers[*t].operations.iter().any(|op| &op.name == name))
-                                {
+                                } else if !targets.iter().any(|t| {
+                                    s.handlers[*t].operations.iter().any(|op| &op.name == name)
+                                }) {
                                     let names: Vec<&str> = targets
                                         .iter()
-                                        .flat_map(|t| s.handlers[*t].operations.iter().map(|o| o.name.as_str()))
+                                        .flat_map(|t| {
+                                            s.handlers[*t]
+                                                .operations
+                                                .iter()
+                                                .map(|o| o.name.as_str())
+                                        })
                                         .collect();
                                     let mut msg = format!(
                                         "handler `{}` (on `{}`) has no operation `{name}`",
@@ -552,7 +598,9 @@ impl<'a> Checker<'a> {
                                     );
                                     match suggest(name, names.iter().copied()) {
                                         Some(b) => msg.push_str(&format!("; did you mean `{b}`?")),
-                                        None => msg.push_str(&format!(" (operations: {})", list(names))),
+                                        None => {
+                                            msg.push_str(&format!(" (operations: {})", list(names)))
+                                        }
                                     }
                                     self.push(format!("{sp}.operation"), msg);
                                 }
@@ -561,7 +609,10 @@ impl<'a> Checker<'a> {
                                 self.positive_duration(format!("{sp}.timeout"), t);
                             }
                             if let Some(r) = &c.retry {
-                                self.at_least_one(format!("{sp}.retry.max_attempts"), r.max_attempts.into());
+                                self.at_least_one(
+                                    format!("{sp}.retry.max_attempts"),
+                                    r.max_attempts.into(),
+                                );
                                 if let Some(m) = r.max {
                                     self.positive_duration(format!("{sp}.retry.max"), m);
                                     if let Some(b) = r.base
@@ -569,7 +620,9 @@ impl<'a> Checker<'a> {
                                     {
                                         self.push(
                                             format!("{sp}.retry.base"),
-                                            format!("`base` ({b}) must not be longer than `max` ({m})"),
+                                            format!(
+                                                "`base` ({b}) must not be longer than `max` ({m})"
+                                            ),
                                         );
                                     }
                                 }
@@ -586,7 +639,11 @@ impl<'a> Checker<'a> {
                             self.resource_ref(format!("{sp}.poll"), &pl.poll, "poll target");
                             self.positive_duration(format!("{sp}.interval"), pl.interval);
                             self.positive_duration(format!("{sp}.timeout"), pl.timeout);
-                            self.dist(&format!("{sp}.ready_after"), &pl.ready_after, DistUse::Delay);
+                            self.dist(
+                                &format!("{sp}.ready_after"),
+                                &pl.ready_after,
+                                DistUse::Delay,
+                            );
                         }
                     }
                 }
@@ -610,10 +667,15 @@ impl<'a> Checker<'a> {
                 let mut msg = format!("`{}` is not a declared handler", w.handler);
                 if let Some(h) = s.handlers.iter().find(|h| h.runs_on == w.handler) {
                     msg.push_str(&format!("; handler `{}` runs on this resource", h.id));
-                } else if let Some(b) = suggest(&w.handler, s.handlers.iter().map(|h| h.id.as_str())) {
+                } else if let Some(b) =
+                    suggest(&w.handler, s.handlers.iter().map(|h| h.id.as_str()))
+                {
                     msg.push_str(&format!("; did you mean `{b}`?"));
                 } else {
-                    msg.push_str(&format!(" (handlers: {})", list(s.handlers.iter().map(|h| &h.id))));
+                    msg.push_str(&format!(
+                        " (handlers: {})",
+                        list(s.handlers.iter().map(|h| &h.id))
+                    ));
                 }
                 self.push(format!("{p}.handler"), msg);
             }
@@ -628,7 +690,10 @@ impl<'a> Checker<'a> {
                 if d.len() != 24 {
                     self.push(
                         format!("{p}.diurnal"),
-                        format!("needs exactly 24 numbers (one per hour of day), got {}", d.len()),
+                        format!(
+                            "needs exactly 24 numbers (one per hour of day), got {}",
+                            d.len()
+                        ),
                     );
                 }
                 for (h, x) in d.iter().enumerate() {
@@ -639,8 +704,11 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
-                if !d.is_empty() && d.iter().all(|x| !(*x > 0.0)) {
-                    self.push(format!("{p}.diurnal"), "at least one hour needs a multiplier above 0");
+                if !d.is_empty() && !d.iter().any(|x| *x > 0.0) {
+                    self.push(
+                        format!("{p}.diurnal"),
+                        "at least one hour needs a multiplier above 0",
+                    );
                 }
             }
         }
@@ -701,7 +769,11 @@ impl<'a> Checker<'a> {
 
     fn injections(&mut self) {
         let s = self.s;
-        self.unique("injections", "id", s.injections.iter().map(|i| i.id.as_str()));
+        self.unique(
+            "injections",
+            "id",
+            s.injections.iter().map(|i| i.id.as_str()),
+        );
         let horizon = s.horizon.unwrap_or(s.risk.window);
         for (i, inj) in s.injections.iter().enumerate() {
             let p = format!("injections[{i}]");
@@ -717,7 +789,9 @@ impl<'a> Checker<'a> {
                 self.params(&format!("{p}.injection_parameters"), inj.mode, ip);
                 if let (Some(n), Some(r)) = (
                     ip.replicas_affected,
-                    self.resource_ids.get(inj.target.as_str()).map(|k| s.resources[*k].replicas),
+                    self.resource_ids
+                        .get(inj.target.as_str())
+                        .map(|k| s.resources[*k].replicas),
                 ) && n > r
                 {
                     self.push(
@@ -750,10 +824,17 @@ impl<'a> Checker<'a> {
 
     fn variants(&mut self) {
         let s = self.s;
-        self.unique("variants", "name", s.variants.iter().map(|v| v.name.as_str()));
+        self.unique(
+            "variants",
+            "name",
+            s.variants.iter().map(|v| v.name.as_str()),
+        );
         for (i, v) in s.variants.iter().enumerate() {
             if v.name == "base" {
-                self.push(format!("variants[{i}].name"), "`base` is reserved for the unchanged scenario");
+                self.push(
+                    format!("variants[{i}].name"),
+                    "`base` is reserved for the unchanged scenario",
+                );
             }
         }
     }
@@ -773,13 +854,21 @@ impl<'a> Checker<'a> {
             }
             self.non_negative(format!("{p}.cost"), o.cost);
             self.positive(format!("{p}.cpu"), o.cpu);
-            self.dist(&format!("{p}.service_time"), &o.service_time, DistUse::Delay);
+            self.dist(
+                &format!("{p}.service_time"),
+                &o.service_time,
+                DistUse::Delay,
+            );
         }
         for (i, n) in s.nodes.iter().enumerate() {
             let p = format!("nodes[{i}]");
             self.positive(format!("{p}.cpu"), n.cpu);
             if let Some(f) = &n.failure {
-                self.dist(&format!("{p}.failure.time_between"), &f.time_between, DistUse::PositiveMean);
+                self.dist(
+                    &format!("{p}.failure.time_between"),
+                    &f.time_between,
+                    DistUse::PositiveMean,
+                );
                 self.dist(&format!("{p}.failure.repair"), &f.repair, DistUse::Delay);
             }
         }
@@ -788,19 +877,28 @@ impl<'a> Checker<'a> {
             self.node_ref(format!("{p}.from"), &l.from);
             self.node_ref(format!("{p}.to"), &l.to);
             if l.from == l.to {
-                self.push(format!("{p}.to"), format!("a link cannot join `{}` to itself", l.to));
+                self.push(
+                    format!("{p}.to"),
+                    format!("a link cannot join `{}` to itself", l.to),
+                );
             }
             if let Some(b) = l.bandwidth
                 && !(b.0.is_finite() && b.0 > 0.0)
             {
-                self.push(format!("{p}.bandwidth"), format!("must be more than 0, got {b}"));
+                self.push(
+                    format!("{p}.bandwidth"),
+                    format!("must be more than 0, got {b}"),
+                );
             }
             self.probability(format!("{p}.loss"), l.loss);
         }
         // Which types can be produced from which, through operators.
         let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
         for o in &s.operators {
-            edges.entry(o.input.as_str()).or_default().push(o.output.as_str());
+            edges
+                .entry(o.input.as_str())
+                .or_default()
+                .push(o.output.as_str());
         }
         for (i, path) in s.paths.iter().enumerate() {
             let p = format!("paths[{i}]");
@@ -808,7 +906,10 @@ impl<'a> Checker<'a> {
             self.node_ref(format!("{p}.sink.node"), &path.sink.node);
             let r = path.adu_rate.0;
             if !(r.is_finite() && r > 0.0) {
-                self.push(format!("{p}.adu_rate"), format!("must be more than 0, got {}", path.adu_rate));
+                self.push(
+                    format!("{p}.adu_rate"),
+                    format!("must be more than 0, got {}", path.adu_rate),
+                );
             }
             if let Some(q) = &path.qos {
                 if let Some(d) = q.max_delay {
@@ -944,13 +1045,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -978,7 +1081,7 @@ pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
             };
             (d, c)
         })
-        .filter(|(d, c)| *d <= limit && *d < c.chars().count().max(1))
+        .filter(|(d, c)| *d <= limit && *d < c.chars().count().max(word.chars().count()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
