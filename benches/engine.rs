@@ -31,8 +31,12 @@ workload:
 
 fn model(yaml: &str) -> Model {
     let s: Scenario = serde_saphyr::from_str(yaml).expect("benchmark scenario parses");
-    compile(&s, &preflight::defaults::default_failure_modes(), &Empirical::new())
-        .expect("benchmark scenario compiles")
+    compile(
+        &s,
+        &preflight::defaults::default_failure_modes(),
+        &Empirical::new(),
+    )
+    .expect("benchmark scenario compiles")
 }
 
 fn mm1(c: &mut Criterion) {

@@ -81,7 +81,10 @@ fn load_or_report(path: &Path) -> Result<Loaded, CliError> {
 }
 
 /// Applies the selected variants and compiles each.
-pub fn prepare_variants(loaded: &Loaded, selection: &str) -> Result<Vec<PreparedVariant>, CliError> {
+pub fn prepare_variants(
+    loaded: &Loaded,
+    selection: &str,
+) -> Result<Vec<PreparedVariant>, CliError> {
     let base = &loaded.scenario;
     let empirical: Empirical = loaded
         .empirical
@@ -93,7 +96,12 @@ pub fn prepare_variants(loaded: &Loaded, selection: &str) -> Result<Vec<Prepared
         let model = compile(&scenario, &defaults, &empirical).map_err(|errs| {
             let lines: Vec<String> = errs
                 .iter()
-                .map(|e| format!("preflight: {}: variant `{name}`: {e}", loaded.file.display()))
+                .map(|e| {
+                    format!(
+                        "preflight: {}: variant `{name}`: {e}",
+                        loaded.file.display()
+                    )
+                })
                 .collect();
             CliError::input(lines.join("\n"))
         })?;
@@ -170,9 +178,9 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
         code: 3,
     })?;
     let manifest = manifest(&loaded, &variants, &plan, &report, opts);
-    let summary = writer.finish(&report.risk, &manifest).map_err(|e| {
-        CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
-    })?;
+    let summary = writer
+        .finish(&report.risk, &manifest)
+        .map_err(|e| CliError::input(format!("preflight: writing {}: {e}", out_dir.display())))?;
     if !opts.quiet {
         print_summary(&report, &plan);
         println!(

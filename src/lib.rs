@@ -8,7 +8,7 @@
 
 pub mod commands;
 pub mod defaults;
+pub mod output;
 pub mod risk;
 pub mod run;
-pub mod output;
 pub mod scenario;

@@ -103,7 +103,12 @@ pub struct RunReport {
 }
 
 /// The seed of campaign `campaign` of a job (variant, and injection when targeted).
-pub fn campaign_seed(master: u64, variant: u64, injection: Option<&str>, campaign: u64) -> CampaignSeed {
+pub fn campaign_seed(
+    master: u64,
+    variant: u64,
+    injection: Option<&str>,
+    campaign: u64,
+) -> CampaignSeed {
     let job = match injection {
         None => variant,
         Some(id) => splitmix64(variant ^ stream_key(id)),
@@ -154,8 +159,12 @@ pub fn run_all(
     let mut events = 0u64;
     for job in &jobs {
         let v = job.variant;
-        let handler_names: Vec<Arc<str>> =
-            v.model.handlers.iter().map(|h| Arc::from(h.id.as_str())).collect();
+        let handler_names: Vec<Arc<str>> = v
+            .model
+            .handlers
+            .iter()
+            .map(|h| Arc::from(h.id.as_str()))
+            .collect();
         let tally_base = tallies.len();
         if job.mode == CampaignMode::Natural {
             for (h, name) in v.model.handlers.iter().zip(&handler_names) {
@@ -319,7 +328,13 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     let safe: String = scenario
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     PathBuf::from("reports").join(if safe.is_empty() { "run".into() } else { safe })
 }

@@ -71,7 +71,14 @@ fn same_rows_whatever_the_thread_count_and_run() {
     for (i, threads) in ["1", "2", "2"].iter().enumerate() {
         let out = tmp.path().join(format!("run{i}"));
         let o = preflight(&[
-            "run", file, "--threads", threads, "--mode", "both", "--quiet", "--out",
+            "run",
+            file,
+            "--threads",
+            threads,
+            "--mode",
+            "both",
+            "--quiet",
+            "--out",
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
@@ -98,10 +105,21 @@ fn a_different_seed_gives_different_rows() {
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
     for (out, seed) in [(&a, "1"), (&b, "2")] {
-        let o = preflight(&["run", file, "--seed", seed, "--quiet", "--out", out.to_str().unwrap()]);
+        let o = preflight(&[
+            "run",
+            file,
+            "--seed",
+            seed,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
     }
-    assert_ne!(read(&a.join("campaigns.parquet")), read(&b.join("campaigns.parquet")));
+    assert_ne!(
+        read(&a.join("campaigns.parquet")),
+        read(&b.join("campaigns.parquet"))
+    );
 }
 
 #[test]
@@ -109,23 +127,44 @@ fn bad_input_exits_2_names_the_field_and_leaves_results_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let good = write_small(tmp.path());
     let out = tmp.path().join("results");
-    let o = preflight(&["run", good.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
+    let o = preflight(&[
+        "run",
+        good.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = read(&out.join("campaigns.parquet"));
 
     let bad = tmp.path().join("bad.yaml");
     std::fs::write(&bad, SMALL.replace("replicas: 2", "replicas: -2")).unwrap();
-    let o = preflight(&["run", bad.to_str().unwrap(), "--quiet", "--out", out.to_str().unwrap()]);
+    let o = preflight(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let msg = stderr(&o);
     assert!(msg.contains("bad.yaml"), "{msg}");
     assert!(msg.contains("replicas"), "{msg}");
     assert!(!msg.contains("panicked"), "{msg}");
-    assert_eq!(read(&out.join("campaigns.parquet")), before, "previous results intact");
+    assert_eq!(
+        read(&out.join("campaigns.parquet")),
+        before,
+        "previous results intact"
+    );
 
     // A fresh output directory is not even created.
     let fresh = tmp.path().join("never");
-    let o = preflight(&["run", bad.to_str().unwrap(), "--out", fresh.to_str().unwrap()]);
+    let o = preflight(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--out",
+        fresh.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!fresh.exists());
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
@@ -133,7 +172,10 @@ fn bad_input_exits_2_names_the_field_and_leaves_results_alone() {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .collect();
-    assert!(leftovers.is_empty(), "temporary directories left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "temporary directories left: {leftovers:?}"
+    );
 }
 
 #[test]
@@ -145,9 +187,19 @@ fn usage_errors_exit_2() {
     let o = preflight(&["run", "no/such/file.yaml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no/such/file.yaml"), "{}", stderr(&o));
-    let o = preflight(&["run", &scenario("checkout.yaml"), "--variant", "nope", "--quiet"]);
+    let o = preflight(&[
+        "run",
+        &scenario("checkout.yaml"),
+        "--variant",
+        "nope",
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("db-replica"), "lists the variants: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("db-replica"),
+        "lists the variants: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -172,7 +224,10 @@ fn validate_reports_every_problem_with_its_line() {
     let msg = stderr(&o);
     assert!(msg.contains("replica"), "{msg}");
     assert!(msg.contains("rate"), "{msg}");
-    assert!(msg.contains("two.yaml:"), "names the file with a line: {msg}");
+    assert!(
+        msg.contains("two.yaml:"),
+        "names the file with a line: {msg}"
+    );
 }
 
 #[test]

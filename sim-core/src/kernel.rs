@@ -403,7 +403,10 @@ impl<A: Actor> Simulation<A> {
         f(&mut self.actors[i], &mut ctx)
     }
 
-    /// Bounds the number of deliveries of one run (a guard against runaway models).
+    /// Bounds the total number of deliveries of this simulation (a guard
+    /// against runaway models): once [`Simulation::delivered`] reaches
+    /// `limit`, every run returns [`RunOutcome::EventLimit`] without
+    /// delivering anything more.
     pub fn set_event_limit(&mut self, limit: u64) {
         self.event_limit = limit;
     }
@@ -450,6 +453,9 @@ impl<A: Actor> Simulation<A> {
 
     #[inline]
     fn step_one(&mut self) -> Option<RunOutcome> {
+        if self.delivered >= self.event_limit {
+            return Some(RunOutcome::EventLimit);
+        }
         let e = self.core.heap.pop()?;
         if e.timer_slot != NO_TIMER && !self.core.timers.retire(e.timer_slot, e.timer_generation) {
             // A cancelled timer: each timer has one event, and only `cancel`
@@ -478,9 +484,6 @@ impl<A: Actor> Simulation<A> {
         self.actors[i].handle(e.msg, &mut ctx);
         if self.core.stop {
             return Some(RunOutcome::Stopped);
-        }
-        if self.delivered >= self.event_limit {
-            return Some(RunOutcome::EventLimit);
         }
         None
     }
@@ -647,5 +650,14 @@ mod tests {
         sim.set_event_limit(1000);
         assert_eq!(sim.run(), RunOutcome::EventLimit);
         assert_eq!(sim.delivered(), 1000);
+        // The limit holds across runs: nothing more is delivered.
+        assert_eq!(sim.run(), RunOutcome::EventLimit);
+        assert_eq!(sim.delivered(), 1000);
+        let mut zero = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = zero.add_actor(Loop, 0);
+        zero.schedule(SimTime::ZERO, a, ());
+        zero.set_event_limit(0);
+        assert_eq!(zero.run(), RunOutcome::EventLimit);
+        assert_eq!(zero.delivered(), 0);
     }
 }

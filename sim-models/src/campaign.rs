@@ -128,7 +128,10 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
             "link/{}/{}",
             model.resources[l.from].id, model.resources[l.to].id
         );
-        sim.add_actor(Node::Link(LinkActor::new(model, i, layout)), stream_key(&key));
+        sim.add_actor(
+            Node::Link(LinkActor::new(model, i, layout)),
+            stream_key(&key),
+        );
     }
     for (i, h) in model.handlers.iter().enumerate() {
         sim.add_actor(
@@ -302,7 +305,12 @@ mod tests {
     fn availability_of_overlapping_outages() {
         let s = |x: f64| SimTime::from_secs_f64(x);
         let a: &[(SimTime, bool)] = &[(s(0.0), true), (s(10.0), false), (s(20.0), true)];
-        let b: &[(SimTime, bool)] = &[(s(0.0), false), (s(5.0), true), (s(15.0), false), (s(30.0), true)];
+        let b: &[(SimTime, bool)] = &[
+            (s(0.0), false),
+            (s(5.0), true),
+            (s(15.0), false),
+            (s(30.0), true),
+        ];
         // Down: [0,5) from b, [10,20) from a, [15,30) from b → up [5,10) and [30,100).
         let got = availability(&[a, b], s(100.0));
         assert!((got - 0.75).abs() < 1e-12, "{got}");

@@ -28,7 +28,7 @@ use sim_core::SimDuration;
 
 use crate::dist::Dist;
 use crate::model::*;
-use crate::spec::{self, DependencyKind, Distribution, Fallback, FailureMode, Scope, Step};
+use crate::spec::{self, DependencyKind, Distribution, FailureMode, Fallback, Scope, Step};
 
 /// A problem found while compiling (normally already caught by validation).
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +221,9 @@ impl<'a> Compiler<'a> {
         let mut handlers = Vec::with_capacity(s.handlers.len());
         for h in &s.handlers {
             let hp = format!("handlers[{}]", h.id);
-            let resource = self.target(&format!("{hp}.runs_on"), &h.runs_on).unwrap_or(0);
+            let resource = self
+                .target(&format!("{hp}.runs_on"), &h.runs_on)
+                .unwrap_or(0);
             let mut breakers = 0;
             let mut ops = Vec::new();
             for op in &h.operations {
@@ -294,7 +296,8 @@ impl<'a> Compiler<'a> {
                                 continue;
                             };
                             let link = self.link(resource, to);
-                            let ready_after = self.dist(&format!("{sp}.ready_after"), &p.ready_after);
+                            let ready_after =
+                                self.dist(&format!("{sp}.ready_after"), &p.ready_after);
                             steps.push(StepDef::Poll(PollDef {
                                 link,
                                 interval: secs(&p.interval).max(SimDuration(1)),
@@ -326,7 +329,10 @@ impl<'a> Compiler<'a> {
                 cumulative_weights,
                 slo: SloDef {
                     success_rate: h.slo.as_ref().and_then(|x| x.success_rate),
-                    latency_p99: h.slo.as_ref().and_then(|x| x.latency_p99.as_ref().map(secs)),
+                    latency_p99: h
+                        .slo
+                        .as_ref()
+                        .and_then(|x| x.latency_p99.as_ref().map(secs)),
                 },
                 hard_path: Vec::new(),
                 breakers,
@@ -339,7 +345,14 @@ impl<'a> Compiler<'a> {
         for h in 0..handlers.len() {
             let mut path = Vec::new();
             let mut seen_handlers = vec![false; handlers.len()];
-            hard_path(h, &handlers, &resources, &self.links, &mut seen_handlers, &mut path);
+            hard_path(
+                h,
+                &handlers,
+                &resources,
+                &self.links,
+                &mut seen_handlers,
+                &mut path,
+            );
             path.sort_unstable();
             path.dedup();
             handlers[h].hard_path = path;
@@ -348,7 +361,10 @@ impl<'a> Compiler<'a> {
         let mut workloads = Vec::new();
         for (i, w) in s.workload.iter().enumerate() {
             let Some(&handler) = self.handler_ix.get(w.handler.as_str()) else {
-                self.err(format!("workload[{i}].handler"), format!("no handler `{}`", w.handler));
+                self.err(
+                    format!("workload[{i}].handler"),
+                    format!("no handler `{}`", w.handler),
+                );
                 continue;
             };
             let diurnal = match &w.diurnal {
@@ -399,7 +415,9 @@ impl<'a> Compiler<'a> {
                 let scopes: Vec<FaultScope> = if whole {
                     vec![FaultScope::Resource]
                 } else {
-                    (0..resources[ri].replicas).map(FaultScope::Replica).collect()
+                    (0..resources[ri].replicas)
+                        .map(FaultScope::Replica)
+                        .collect()
                 };
                 for scope in scopes {
                     faults.push(FaultDef {
@@ -474,7 +492,9 @@ impl<'a> Compiler<'a> {
         };
         let e = match mode {
             FailureMode::ProcessCrash => Effect::Crash {
-                replicas: p.replicas_affected.map(|k| k.min(u32::from(u16::MAX)) as u16),
+                replicas: p
+                    .replicas_affected
+                    .map(|k| k.min(u32::from(u16::MAX)) as u16),
             },
             FailureMode::LatencySpike => Effect::Latency { added: added(self) },
             FailureMode::ErrorCode => Effect::ErrorCode {
@@ -558,5 +578,6 @@ fn drain_time(handlers: &[HandlerDef]) -> SimDuration {
             }
         }
     }
-    SimDuration(longest.0.saturating_mul(10)).clamp(SimDuration::from_secs(60), SimDuration::from_secs(3600))
+    SimDuration(longest.0.saturating_mul(10))
+        .clamp(SimDuration::from_secs(60), SimDuration::from_secs(3600))
 }

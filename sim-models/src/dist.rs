@@ -89,7 +89,9 @@ fn positive(name: &str, v: f64) -> Result<f64, DistError> {
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(DistError(format!("{name} must be a positive finite number, got {v}")))
+        Err(DistError(format!(
+            "{name} must be a positive finite number, got {v}"
+        )))
     }
 }
 
@@ -97,7 +99,9 @@ fn non_negative(name: &str, v: f64) -> Result<f64, DistError> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(DistError(format!("{name} must be a non-negative finite number, got {v}")))
+        Err(DistError(format!(
+            "{name} must be a non-negative finite number, got {v}"
+        )))
     }
 }
 
@@ -137,7 +141,9 @@ impl Dist {
         let min = non_negative("min", min)?;
         let max = non_negative("max", max)?;
         if min > max {
-            return Err(DistError(format!("min ({min}s) is larger than max ({max}s)")));
+            return Err(DistError(format!(
+                "min ({min}s) is larger than max ({max}s)"
+            )));
         }
         Ok(Dist::Uniform { min, max })
     }
@@ -157,7 +163,9 @@ impl Dist {
     /// An empirical distribution of observed values in seconds.
     pub fn empirical(samples: &[f64]) -> Result<Dist, DistError> {
         if samples.is_empty() {
-            return Err(DistError("an empirical distribution needs at least one value".into()));
+            return Err(DistError(
+                "an empirical distribution needs at least one value".into(),
+            ));
         }
         if let Some(bad) = samples.iter().find(|v| !v.is_finite() || **v < 0.0) {
             return Err(DistError(format!(
@@ -174,7 +182,9 @@ impl Dist {
         match self {
             Dist::Constant { value } => *value,
             Dist::Exponential { mean } => *mean,
-            Dist::Weibull { shape, scale } => scale * statrs::function::gamma::gamma(1.0 + 1.0 / shape),
+            Dist::Weibull { shape, scale } => {
+                scale * statrs::function::gamma::gamma(1.0 + 1.0 / shape)
+            }
             Dist::Lognormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
             Dist::Uniform { min, max } => (min + max) / 2.0,
             Dist::Gamma { shape, scale, .. } => shape * scale,
@@ -405,7 +415,10 @@ mod tests {
         let (k, l) = (0.7, 2.0);
         check_forward_mean(&Dist::weibull(k, l).unwrap(), l * l * gamma(1.0 + 2.0 / k));
         let (mu, s): (f64, f64) = (0.0, 0.8);
-        check_forward_mean(&Dist::lognormal(1.0, s).unwrap(), (2.0 * mu + 2.0 * s * s).exp());
+        check_forward_mean(
+            &Dist::lognormal(1.0, s).unwrap(),
+            (2.0 * mu + 2.0 * s * s).exp(),
+        );
         check_forward_mean(&Dist::uniform(1.0, 5.0).unwrap(), (125.0 - 1.0) / 12.0);
         check_forward_mean(&Dist::gamma(2.0, 1.5).unwrap(), 2.0 * 3.0 * 1.5 * 1.5);
         check_forward_mean(&Dist::constant(4.0).unwrap(), 16.0);
@@ -426,7 +439,9 @@ mod tests {
             let want = d.survival(a + t) / d.survival(a);
             let mut r = rng();
             let n = 200_000;
-            let hits = (0..n).filter(|_| d.sample_residual_after(a, &mut r) > t).count();
+            let hits = (0..n)
+                .filter(|_| d.sample_residual_after(a, &mut r) > t)
+                .count();
             let got = hits as f64 / n as f64;
             assert!((got - want).abs() < 0.005, "{d:?}: {got} vs {want}");
         }

@@ -10,6 +10,12 @@
 //! in the CSV (and re-derived here from their formulas, to catch a corrupt
 //! fixture); the few cases the CSV lacks are computed in this file.
 //!
+//! Not checked: A4, A5 and R3 (k-out-of-n: a resource serves while *one*
+//! replica is up), A7 (one repair crew shared by two components: repairs
+//! are independent per replica), R5 (cold standby: every replica ages from
+//! time zero); see the comments where they would be. Q4 (ρ = 0.99) is
+//! `#[ignore]`d: it needs ~10⁸ requests (run it with `-- --ignored`).
+//!
 //! Run with `--nocapture` to see one table row per check. `docs/closed-form.md`
 //! explains how each quantity is measured.
 
@@ -75,7 +81,14 @@ fn fixture() -> &'static [Row] {
         let header = csv_fields(lines.next().expect("fixture has a header"));
         assert_eq!(
             header,
-            ["group", "case", "parameters", "quantity", "exact_value", "formula"],
+            [
+                "group",
+                "case",
+                "parameters",
+                "quantity",
+                "exact_value",
+                "formula"
+            ],
             "unexpected fixture header"
         );
         lines
@@ -130,6 +143,116 @@ fn exact_checked(group: &str, case: &str, quantity: &str, params: &str, derived:
     v
 }
 
+/// Every fixture row, including those of the cases the format cannot
+/// express, agrees with its formula, and no row is left unaccounted for.
+#[test]
+fn fixture_values_match_their_formulas() {
+    let k_of_n = |k: u32, n: u32, a: f64| -> f64 {
+        (k..=n)
+            .map(|j| {
+                let c = (0..j).fold(1.0, |c, i| c * f64::from(n - i) / f64::from(i + 1));
+                c * a.powi(j as i32) * (1.0 - a).powi((n - j) as i32)
+            })
+            .sum()
+    };
+    let a1 = 1000.0 / 1010.0;
+    let (l, m) = (0.001, 0.1);
+    let r = l / m;
+    let e = (-1f64).exp();
+    let mut expected: Vec<(&str, &str, &str, &str, f64)> = vec![
+        ("availability", "A1", "A", "", a1),
+        (
+            "availability",
+            "A2",
+            "A",
+            "",
+            a1 * (2000.0 / 2005.0) * (500.0 / 502.0),
+        ),
+        ("availability", "A3", "A", "", 1.0 - (1.0 - a1).powi(2)),
+        ("availability", "A4", "A", "", k_of_n(2, 3, a1)),
+        ("availability", "A5", "A", "", k_of_n(3, 5, 200.0 / 220.0)),
+        ("availability", "A6", "A", "", 0.99 * 0.99),
+        (
+            "availability",
+            "A7",
+            "A",
+            "",
+            1.0 - 2.0 * r * r / (1.0 + 2.0 * r + 2.0 * r * r),
+        ),
+        ("M/M/1", "Q1", "P(T>1)", "", (-2f64).exp()),
+        ("mission", "R1", "P(fail<=T)", "", 1.0 - (-0.35f64).exp()),
+        ("mission", "R2", "P(fail<=T)", "", (1.0 - e).powi(2)),
+        (
+            "mission",
+            "R3",
+            "P(fail<=T)",
+            "",
+            1.0 - (3.0 * e * e - 2.0 * e.powi(3)),
+        ),
+        (
+            "mission",
+            "R4",
+            "P(fail<=T)",
+            "",
+            1.0 - (-(0.876f64).powf(0.7)).exp(),
+        ),
+        ("mission", "R5", "P(fail<=T)", "", 1.0 - 2.0 * e),
+        (
+            "mission",
+            "R6",
+            "P(fail<=T)",
+            "",
+            1.0 - (1.0 - (1.0 - e).powi(2)) * (-0.1f64).exp(),
+        ),
+        (
+            "mission",
+            "R7",
+            "P(fail<=T)",
+            "T=1000h",
+            r7_failure_prob(l, m, 1000.0),
+        ),
+        (
+            "mission",
+            "R7",
+            "P(fail<=T)",
+            "T=8760h",
+            r7_failure_prob(l, m, 8760.0),
+        ),
+        ("mission", "R7", "MTTF", "", (3.0 * l + m) / (2.0 * l * l)),
+    ];
+    for (case, lambda, mu) in [
+        ("Q1", 8.0, 10.0),
+        ("Q2", 0.5, 1.0),
+        ("Q3", 9.0, 10.0),
+        ("Q4", 0.99, 1.0),
+    ] {
+        let rho: f64 = lambda / mu;
+        expected.push(("M/M/1", case, "W", "", 1.0 / (mu - lambda)));
+        expected.push(("M/M/1", case, "Wq", "", rho / (mu - lambda)));
+        expected.push(("M/M/1", case, "L", "", rho / (1.0 - rho)));
+    }
+    for (case, c, lambda) in [
+        ("E1", 2, 1.0),
+        ("E2", 3, 2.0),
+        ("E3", 10, 8.0),
+        ("E4", 5, 4.5),
+    ] {
+        let cc = erlang_c(c, lambda, 1.0);
+        let wq = cc / (f64::from(c) - lambda);
+        expected.push(("M/M/c", case, "C(c,a)", "", cc));
+        expected.push(("M/M/c", case, "Wq", "", wq));
+        expected.push(("M/M/c", case, "W", "", wq + 1.0));
+    }
+    assert_eq!(
+        expected.len(),
+        fixture().len(),
+        "one formula per fixture row"
+    );
+    for (g, case, q, params, v) in expected {
+        exact_checked(g, case, q, params, v);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Running campaigns
 // ---------------------------------------------------------------------------
@@ -148,21 +271,24 @@ fn campaigns(m: &Model, seed: u64, n: u64, mode: CampaignMode, mut f: impl FnMut
     }
 }
 
-/// Compact number formatting for the table: about six significant digits.
-fn num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let mag = x.abs().log10().floor() as i32;
-    let decimals = (5 - mag).clamp(0, 9) as usize;
-    format!("{x:.decimals$}")
+/// Decimals for a table row: six significant digits of the exact value, and
+/// at least two of the SE (so availabilities close to 1 still show their
+/// error).
+fn decimals(exact: f64, se: f64) -> usize {
+    let digits = |x: f64, sig: i32| {
+        if x == 0.0 || !x.is_finite() {
+            0
+        } else {
+            sig - 1 - x.abs().log10().floor() as i32
+        }
+    };
+    digits(exact, 6).max(digits(se, 2)).clamp(0, 10) as usize
 }
 
 /// One check: prints `case | quantity | exact | simulated ± SE | campaigns`
 /// and asserts `|mean − exact| ≤ 4·SE + slack` and `SE ≤ max_rel_se · scale`
 /// (`scale` is the size of the effect measured: the value itself, or the
 /// unavailability `1 − A` for an availability).
-#[allow(clippy::too_many_arguments)]
 fn check_with_scale(
     case: &str,
     quantity: &str,
@@ -173,12 +299,8 @@ fn check_with_scale(
     max_rel_se: f64,
 ) {
     let (mean, se, n) = (est.mean(), est.std_error(), est.count());
-    println!(
-        "| {case} | {quantity} | {} | {} ± {} | {n} |",
-        num(exact),
-        num(mean),
-        num(se)
-    );
+    let d = decimals(exact, se);
+    println!("| {case} | {quantity} | {exact:.d$} | {mean:.d$} ± {se:.d$} | {n} |");
     assert!(
         se.is_finite() && se <= max_rel_se * scale,
         "{case} {quantity}: SE {se} is above {max_rel_se} × {scale}: the test has no power"
@@ -231,15 +353,25 @@ workload:
 /// M/M/1 with arrival rate `lambda` and service rate `mu` (per second):
 /// W, Wq, L, and the response-time quantiles of Exp(μ − λ).
 ///
-/// The queue starts empty, which biases W low by about
-/// `ρ(1+ρ) / (2μ(1−ρ)³)` request·seconds in all (the area between the
-/// transient and the stationary number in system), i.e. by that over
-/// `L · horizon` relatively; horizons are chosen to keep this below 0.2%,
+/// The queue starts empty, which biases W low: the area between the
+/// stationary mean number in system and its transient mean from empty is
+/// `ρ / (μ(1−ρ)³)` request·seconds (solve the Poisson equation of the
+/// birth-death chain with `g(x) = (x² + x) / (2(μ−λ))`), so the relative bias
+/// over a horizon is that over `L · horizon`. Horizons keep it below 0.2%,
 /// a tenth of the SE demanded.
-fn mm1(case: &str, lambda: f64, mu: f64, horizon_s: f64, n: u64, seed: u64) {
+///
+/// `quantile_rel_se` is the relative SE demanded of the quantiles.
+fn mm1(
+    case: &str,
+    (lambda, mu): (f64, f64),
+    horizon_s: f64,
+    n: u64,
+    seed: u64,
+    quantile_rel_se: f64,
+) {
     let rho = lambda / mu;
     let l_exact = rho / (1.0 - rho);
-    let deficit = rho * (1.0 + rho) / (2.0 * mu * (1.0 - rho).powi(3));
+    let deficit = rho / (mu * (1.0 - rho).powi(3));
     assert!(
         deficit / (l_exact * horizon_s) < 0.002,
         "{case}: horizon too short, start-up bias {}",
@@ -249,7 +381,18 @@ fn mm1(case: &str, lambda: f64, mu: f64, horizon_s: f64, n: u64, seed: u64) {
     let [mut w, mut wq, mut l, mut p50, mut p99] = [Moments::default(); 5];
     campaigns(&m, seed, n, CampaignMode::Natural, |r| {
         let s = &r.summary;
-        assert_eq!((s.errors, r.hung), (0, 0), "{case}: a plain queue loses nothing");
+        // A plain queue loses nothing, except that a request still queued
+        // when the drain ends (60 s after the horizon) is counted as hung:
+        // only Q4 has such a backlog, and too few of them to matter.
+        assert_eq!(
+            s.errors, r.hung,
+            "{case}: a plain queue has no other errors"
+        );
+        assert!(
+            r.hung as f64 <= 1e-4 * s.requests as f64,
+            "{case}: {} hung",
+            r.hung
+        );
         let wi = s.latency_mean_ms / 1e3;
         w.add(wi);
         wq.add(wi - 1.0 / mu);
@@ -267,23 +410,37 @@ fn mm1(case: &str, lambda: f64, mu: f64, horizon_s: f64, n: u64, seed: u64) {
     check(case, "L = λ̂·W (Little)", l_x, &l, 0.0, REL_SE);
     // Response time ~ Exp(μ − λ): p50 = ln 2 / (μ − λ), p99 = ln 100 / (μ − λ).
     let (q50, q99) = (2f64.ln() / d, 100f64.ln() / d);
-    check(case, "p50 T (s)", q50, &p50, QUANTILE_SLACK * q50, REL_SE);
-    check(case, "p99 T (s)", q99, &p99, QUANTILE_SLACK * q99, REL_SE);
+    check(
+        case,
+        "p50 T (s)",
+        q50,
+        &p50,
+        QUANTILE_SLACK * q50,
+        quantile_rel_se,
+    );
+    check(
+        case,
+        "p99 T (s)",
+        q99,
+        &p99,
+        QUANTILE_SLACK * q99,
+        quantile_rel_se,
+    );
 }
 
 #[test]
 fn mm1_q1() {
-    mm1("Q1", 8.0, 10.0, 5_000.0, 40, 101);
+    mm1("Q1", (8.0, 10.0), 2_000.0, 100, 101, REL_SE);
 }
 
 #[test]
 fn mm1_q2() {
-    mm1("Q2", 0.5, 1.0, 20_000.0, 40, 102);
+    mm1("Q2", (0.5, 1.0), 10_000.0, 100, 102, REL_SE);
 }
 
 #[test]
 fn mm1_q3() {
-    mm1("Q3", 9.0, 10.0, 10_000.0, 40, 103);
+    mm1("Q3", (9.0, 10.0), 6_000.0, 110, 103, REL_SE);
 }
 
 /// Q4 (ρ = 0.99) is left out of the default run: the relaxation time of the
@@ -294,7 +451,9 @@ fn mm1_q3() {
 #[test]
 #[ignore = "ρ = 0.99 needs ~10⁸ requests for a 2% SE; run with --ignored"]
 fn mm1_q4() {
-    mm1("Q4", 0.99, 1.0, 5_000_000.0, 20, 104);
+    // 40 campaigns of 5·10⁶ s (2·10⁸ requests, about 70 s of CPU): W to
+    // 1.6%; the p99 only reaches 4.5%.
+    mm1("Q4", (0.99, 1.0), 5_000_000.0, 40, 104, 0.05);
 }
 
 /// P(T > 1 s) for Q1: a caller handler calls the M/M/1 handler with a 1 s
@@ -303,11 +462,11 @@ fn mm1_q4() {
 /// exactly the fraction of response times above 1 s.
 #[test]
 fn mm1_q1_tail_probability() {
-    let (lambda, mu) = (8.0, 10.0);
+    let (lambda, mu): (f64, f64) = (8.0, 10.0);
     let yaml = format!(
         r#"
 name: mm1-tail
-horizon: 5000s
+horizon: 2000s
 resources:
   - {{ id: front, type: service, failure_modes: [] }}
   - id: q
@@ -327,7 +486,7 @@ workload:
     );
     let m = model(&yaml);
     let (mut tail, mut w) = (Moments::default(), Moments::default());
-    campaigns(&m, 105, 30, CampaignMode::Natural, |r| {
+    campaigns(&m, 105, 100, CampaignMode::Natural, |r| {
         tail.add(r.summary.error_rate);
         w.add(r.handlers[1].summary.latency_mean_ms / 1e3);
     });
@@ -385,10 +544,19 @@ fn mmc_sojourn_quantile(c: u32, lambda: f64, mu: f64, q: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// M/M/c: one replica with `concurrency: c`, one shared FIFO queue.
+/// M/M/c: `replicas × concurrency = c` slots, one shared FIFO queue.
 /// W is measured; Wq = W − 1/μ and C = Wq·(cμ − λ) follow from it; the
 /// p99 is compared with the numerical quantile of P(T > t).
-fn mmc(case: &str, c: u32, lambda: f64, mu: f64, horizon_s: f64, n: u64, seed: u64) {
+fn mmc(
+    case: &str,
+    (replicas, concurrency): (u32, u32),
+    lambda: f64,
+    mu: f64,
+    horizon_s: f64,
+    n: u64,
+    seed: u64,
+) {
+    let c = replicas * concurrency;
     let yaml = format!(
         r#"
 name: mmc
@@ -396,8 +564,8 @@ horizon: {horizon_s}s
 resources:
   - id: q
     type: service
-    replicas: 1
-    concurrency: {c}
+    replicas: {replicas}
+    concurrency: {concurrency}
     service_time: {{ dist: exponential, mean: {mean}s }}
     failure_modes: []
 handlers:
@@ -409,6 +577,11 @@ workload:
     );
     let m = model(&yaml);
     let a = f64::from(c) * mu - lambda;
+    let case = &if replicas == 1 {
+        case.to_string()
+    } else {
+        format!("{case} as {replicas} replicas × {concurrency}")
+    };
     let [mut w, mut wq, mut cw, mut p99] = [Moments::default(); 4];
     campaigns(&m, seed, n, CampaignMode::Natural, |r| {
         assert_eq!((r.summary.errors, r.hung), (0, 0));
@@ -419,9 +592,10 @@ workload:
         p99.add(r.summary.latency_p99_ms / 1e3);
     });
     let g = "M/M/c";
-    let cx = exact_checked(g, case, "C(c,a)", "", erlang_c(c, lambda, mu));
-    let wqx = exact_checked(g, case, "Wq", "", cx / a);
-    let wx = exact_checked(g, case, "W", "", cx / a + 1.0 / mu);
+    let id = case.split_whitespace().next().expect("case id");
+    let cx = exact_checked(g, id, "C(c,a)", "", erlang_c(c, lambda, mu));
+    let wqx = exact_checked(g, id, "Wq", "", cx / a);
+    let wx = exact_checked(g, id, "W", "", cx / a + 1.0 / mu);
     check(case, "W (s)", wx, &w, 0.0, REL_SE);
     check(case, "Wq = W − 1/μ (s)", wqx, &wq, 0.0, REL_SE);
     check(case, "C = Wq·(cμ−λ)", cx, &cw, 0.0, REL_SE);
@@ -431,22 +605,72 @@ workload:
 
 #[test]
 fn mmc_e1() {
-    mmc("E1", 2, 1.0, 1.0, 40_000.0, 40, 201);
+    mmc("E1", (1, 2), 1.0, 1.0, 10_000.0, 100, 201);
 }
 
 #[test]
 fn mmc_e2() {
-    mmc("E2", 3, 2.0, 1.0, 20_000.0, 40, 202);
+    mmc("E2", (1, 3), 2.0, 1.0, 10_000.0, 100, 202);
 }
 
 #[test]
 fn mmc_e3() {
-    mmc("E3", 10, 8.0, 1.0, 20_000.0, 40, 203);
+    mmc("E3", (1, 10), 8.0, 1.0, 5_000.0, 100, 203);
 }
 
 #[test]
 fn mmc_e4() {
-    mmc("E4", 5, 4.5, 1.0, 40_000.0, 40, 204);
+    mmc("E4", (1, 5), 4.5, 1.0, 16_000.0, 100, 204);
+}
+
+/// The slots of several replicas share one queue: E2 on three single-slot
+/// replicas, E3 on two replicas of five slots, are the same M/M/c queues.
+#[test]
+fn mmc_on_replicas() {
+    mmc("E2", (3, 1), 2.0, 1.0, 10_000.0, 100, 205);
+    mmc("E3", (2, 5), 8.0, 1.0, 5_000.0, 100, 206);
+}
+
+/// Not in the fixture: M/M/1/K with `queue_limit: K − 1`. Rejected requests
+/// are errors (with zero latency), so the error rate is the blocking
+/// probability `p_K = (1−ρ)ρ^K / (1−ρ^{K+1})` (arrivals see time averages),
+/// and the mean latency over all requests is `L / λ` (Little's law for the
+/// accepted ones, `W = L / (λ(1 − p_K))`, times the accepted share).
+#[test]
+fn mm1k_queue_limit() {
+    let (lambda, mu, k): (f64, f64, i32) = (8.0, 10.0, 5);
+    let rho = lambda / mu;
+    let norm = (1.0 - rho) / (1.0 - rho.powi(k + 1));
+    let p_k = norm * rho.powi(k);
+    let l: f64 = (0..=k).map(|j| f64::from(j) * norm * rho.powi(j)).sum();
+    let yaml = format!(
+        r#"
+name: mm1k
+horizon: 2000s
+resources:
+  - id: q
+    type: service
+    concurrency: 1
+    queue_limit: {limit}
+    service_time: {{ dist: exponential, mean: {mean}s }}
+    failure_modes: []
+handlers:
+  - {{ id: h, runs_on: q, operations: [ {{ name: op, steps: [] }} ] }}
+workload:
+  - {{ handler: h, arrivals: {{ process: poisson, rate: {lambda}/s }} }}
+"#,
+        limit = k - 1,
+        mean = 1.0 / mu
+    );
+    let m = model(&yaml);
+    let (mut block, mut t) = (Moments::default(), Moments::default());
+    campaigns(&m, 207, 60, CampaignMode::Natural, |r| {
+        block.add(r.summary.error_rate);
+        t.add(r.summary.latency_mean_ms / 1e3);
+    });
+    let case = "M/M/1/5 (λ=8, μ=10, queue_limit 4)";
+    check(case, "P(block) = error rate", p_k, &block, 0.0, REL_SE);
+    check(case, "mean latency = L/λ (s)", l / lambda, &t, 0.0, REL_SE);
 }
 
 #[test]
@@ -542,7 +766,7 @@ fn availability_a1_short_horizon_weibull() {
         let repair = "{ dist: gamma, shape: 2.0, scale: 5h }";
         let m = model(&series_yaml(24.0, &[("c", 1, crash(&up, repair), "")]));
         let case = format!("A1, Weibull k={shape} up, 24 h horizon");
-        check_availability(&case, x, &availability(&m, seed, 60_000));
+        check_availability(&case, x, &availability(&m, seed, 200_000));
     }
 }
 
@@ -551,7 +775,10 @@ fn availability_a2_series_of_three() {
     let parts = [(1000.0, 10.0), (2000.0, 5.0), (500.0, 2.0)];
     let derived: f64 = parts.iter().map(|(u, r)| u / (u + r)).product();
     let x = exact_checked("availability", "A2", "A", "", derived);
-    let modes: Vec<String> = parts.iter().map(|(u, r)| crash(&exp_h(*u), &exp_h(*r))).collect();
+    let modes: Vec<String> = parts
+        .iter()
+        .map(|(u, r)| crash(&exp_h(*u), &exp_h(*r)))
+        .collect();
     let m = model(&series_yaml(
         100_000.0,
         &[
@@ -572,7 +799,7 @@ fn availability_a3_parallel_of_two() {
         1_000_000.0,
         &[("c", 2, crash(&exp_h(1000.0), &exp_h(10.0)), "")],
     ));
-    check_availability("A3", x, &availability(&m, 305, 300));
+    check_availability("A3", x, &availability(&m, 305, 600));
 }
 
 /// P(both replicas down) = U² for independent replicas in equilibrium,
@@ -589,7 +816,7 @@ fn availability_two_replicas_both_down() {
     let up = format!("{{ dist: weibull, shape: {shape}, scale: {scale}h }}");
     let repair = format!("{{ dist: lognormal, median: {median}h, sigma: {sigma} }}");
     let m = model(&series_yaml(20_000.0, &[("c", 2, crash(&up, &repair), "")]));
-    let est = availability(&m, 306, 300);
+    let est = availability(&m, 306, 500);
     check_availability("2 replicas, U=0.1 (Weibull/lognormal)", 1.0 - u * u, &est);
 }
 
@@ -604,7 +831,7 @@ fn availability_a6_series_of_parallel_and_single() {
             ("single", 1, crash(&exp_h(99.0), &exp_h(1.0)), ""),
         ],
     ));
-    check_availability("A6", x, &availability(&m, 307, 200));
+    check_availability("A6", x, &availability(&m, 307, 100));
 }
 
 // A4 (2-out-of-3), A5 (3-out-of-5): not expressible. A resource serves while
@@ -629,7 +856,11 @@ fn failed_fraction(m: &Model, seed: u64, n: u64, series: bool) -> Moments {
         let failed = r.availability < 1.0;
         if series {
             // In a series system every component failure is a system failure.
-            assert_eq!(failed, r.faults > 0, "availability and fault count disagree");
+            assert_eq!(
+                failed,
+                r.faults > 0,
+                "availability and fault count disagree"
+            );
         }
         p.add(f64::from(u8::from(failed)));
     });
@@ -646,29 +877,52 @@ fn mission_r1_series_of_three_exponentials() {
         "",
         1.0 - (-1000.0 * rates.iter().sum::<f64>()).exp(),
     );
-    let modes: Vec<String> = rates.iter().map(|l| crash(&exp_h(1.0 / l), NO_REPAIR)).collect();
+    let modes: Vec<String> = rates
+        .iter()
+        .map(|l| crash(&exp_h(1.0 / l), NO_REPAIR))
+        .collect();
     let deps: Vec<(&str, u32, String, &str)> = ["c1", "c2", "c3"]
         .iter()
         .zip(&modes)
         .map(|(id, m)| (*id, 1, m.clone(), ", age: 0s"))
         .collect();
     let m = model(&series_yaml(1000.0, &deps));
-    check("R1", "P(fail<=1000h)", x, &failed_fraction(&m, 401, 6000, true), 0.0, REL_SE);
+    check(
+        "R1",
+        "P(fail<=1000h)",
+        x,
+        &failed_fraction(&m, 401, 10_000, true),
+        0.0,
+        REL_SE,
+    );
 }
 
 #[test]
 fn mission_r2_parallel_of_two_exponentials() {
-    let x = exact_checked("mission", "R2", "P(fail<=T)", "", (1.0 - (-1f64).exp()).powi(2));
+    let x = exact_checked(
+        "mission",
+        "R2",
+        "P(fail<=T)",
+        "",
+        (1.0 - (-1f64).exp()).powi(2),
+    );
     let m = model(&series_yaml(
         1000.0,
         &[("c", 2, crash(&exp_h(1000.0), NO_REPAIR), ", age: 0s")],
     ));
-    check("R2", "P(fail<=1000h)", x, &failed_fraction(&m, 402, 4000, false), 0.0, REL_SE);
+    check(
+        "R2",
+        "P(fail<=1000h)",
+        x,
+        &failed_fraction(&m, 402, 8000, false),
+        0.0,
+        REL_SE,
+    );
 }
 
 #[test]
 fn mission_r4_fresh_weibull() {
-    let (k, eta, t) = (0.7, 10_000.0, 8760.0);
+    let (k, eta, t): (f64, f64, f64) = (0.7, 10_000.0, 8760.0);
     let x = exact_checked(
         "mission",
         "R4",
@@ -677,8 +931,18 @@ fn mission_r4_fresh_weibull() {
         1.0 - (-(t / eta).powf(k)).exp(),
     );
     let up = format!("{{ dist: weibull, shape: {k}, scale: {eta}h }}");
-    let m = model(&series_yaml(t, &[("c", 1, crash(&up, NO_REPAIR), ", age: 0s")]));
-    check("R4", "P(fail<=8760h)", x, &failed_fraction(&m, 403, 3000, true), 0.0, REL_SE);
+    let m = model(&series_yaml(
+        t,
+        &[("c", 1, crash(&up, NO_REPAIR), ", age: 0s")],
+    ));
+    check(
+        "R4",
+        "P(fail<=8760h)",
+        x,
+        &failed_fraction(&m, 403, 5000, true),
+        0.0,
+        REL_SE,
+    );
 }
 
 /// The same Weibull component without `age:`: in equilibrium, the first
@@ -687,27 +951,60 @@ fn mission_r4_fresh_weibull() {
 /// the chance of starting down (1 ms / MTTF ≈ 10⁻¹¹) is negligible.
 #[test]
 fn mission_equilibrium_weibull() {
-    let (k, eta, t) = (0.7, 10_000.0, 8760.0);
+    let (k, eta, t): (f64, f64, f64) = (0.7, 10_000.0, 8760.0);
     let x = gamma_lr(1.0 / k, (t / eta).powf(k));
     let fresh = exact("mission", "R4", "P(fail<=T)", "");
     let up = format!("{{ dist: weibull, shape: {k}, scale: {eta}h }}");
     let repair = "{ dist: constant, value: 1ms }";
     let m = model(&series_yaml(t, &[("c", 1, crash(&up, repair), "")]));
     let mut p = Moments::default();
-    campaigns(&m, 404, 3000, CampaignMode::Natural, |r| {
+    campaigns(&m, 404, 8000, CampaignMode::Natural, |r| {
         p.add(f64::from(u8::from(r.faults > 0)));
     });
-    check("R4 in equilibrium (no age)", "F_e(8760h)", x, &p, 0.0, REL_SE);
+    check(
+        "R4 in equilibrium (no age)",
+        "F_e(8760h)",
+        x,
+        &p,
+        0.0,
+        REL_SE,
+    );
     assert!(
         (fresh - x).abs() > 8.0 * p.std_error(),
         "the fresh and equilibrium laws must be told apart"
     );
 }
 
+/// Not in the fixture: the R4 component known to be 5000 h old. Its first
+/// failure comes from the residual life, `1 − S(a+T)/S(a)`.
+#[test]
+fn mission_aged_weibull() {
+    let (k, eta, t, age): (f64, f64, f64, f64) = (0.7, 10_000.0, 8760.0, 5000.0);
+    let x = 1.0 - (-((age + t) / eta).powf(k) + (age / eta).powf(k)).exp();
+    let up = format!("{{ dist: weibull, shape: {k}, scale: {eta}h }}");
+    let extra = format!(", age: {age}h");
+    let m = model(&series_yaml(t, &[("c", 1, crash(&up, NO_REPAIR), &extra)]));
+    let est = failed_fraction(&m, 409, 5000, true);
+    check(
+        "R4 aged 5000h (age: 5000h)",
+        "P(fail<=8760h)",
+        x,
+        &est,
+        0.0,
+        REL_SE,
+    );
+}
+
 #[test]
 fn mission_r6_parallel_pair_in_series_with_single() {
     let r_par = 1.0 - (1.0 - (-1f64).exp()).powi(2);
-    let x = exact_checked("mission", "R6", "P(fail<=T)", "", 1.0 - r_par * (-0.1f64).exp());
+    let x = exact_checked(
+        "mission",
+        "R6",
+        "P(fail<=T)",
+        "",
+        1.0 - r_par * (-0.1f64).exp(),
+    );
     let m = model(&series_yaml(
         1000.0,
         &[
@@ -715,7 +1012,14 @@ fn mission_r6_parallel_pair_in_series_with_single() {
             ("single", 1, crash(&exp_h(10_000.0), NO_REPAIR), ", age: 0s"),
         ],
     ));
-    check("R6", "P(fail<=1000h)", x, &failed_fraction(&m, 405, 4000, false), 0.0, REL_SE);
+    check(
+        "R6",
+        "P(fail<=1000h)",
+        x,
+        &failed_fraction(&m, 405, 8000, false),
+        0.0,
+        REL_SE,
+    );
 }
 
 /// R7's Markov chain (states: 2 up, 1 up; absorbing: none up): survival
@@ -742,7 +1046,7 @@ fn r7_yaml(horizon_h: f64) -> String {
 #[test]
 fn mission_r7_repairable_pair() {
     let (l, mu) = (0.001, 0.1);
-    for (t, n, seed) in [(1000.0, 60_000, 406), (8760.0, 8000, 407)] {
+    for (t, n, seed) in [(1000.0, 200_000, 406), (8760.0, 20_000, 407)] {
         let x = exact_checked(
             "mission",
             "R7",
@@ -752,7 +1056,7 @@ fn mission_r7_repairable_pair() {
         );
         let m = model(&r7_yaml(t));
         let est = failed_fraction(&m, seed, n, false);
-        check("R7", &format!("P(fail<={t}h)"), x, &est, 0.0, 0.03);
+        check("R7", &format!("P(fail<={t}h)"), x, &est, 0.0, REL_SE);
     }
 }
 
@@ -762,7 +1066,8 @@ fn mission_r7_repairable_pair() {
 /// horizon (every actor draws from its own stream, and the horizon only
 /// stops arrivals and failure onsets), so with the seed fixed, "the system
 /// went down before H" is monotone in H and the first-failure time can be
-/// found by bisection on the horizon, to a relative 10⁻⁴.
+/// found by bisection on the horizon, to a relative 10⁻³ (the workload is
+/// rescaled to about ten requests per run, as everywhere).
 #[test]
 fn mission_r7_mttf() {
     let (l, mu) = (0.001, 0.1);
@@ -771,17 +1076,18 @@ fn mission_r7_mttf() {
     let failed_before = |seed: CampaignSeed, h: f64| {
         let mut m = base.clone();
         m.horizon = SimDuration::from_secs_f64(h * 3600.0);
+        m.workloads[0].rate = 10.0 / (h * 3600.0);
         run_campaign(&m, seed, CampaignMode::Natural).availability < 1.0
     };
     let mut ttf = Moments::default();
-    let n = 2500;
+    let n = 4000;
     for i in 0..n {
         let seed = CampaignSeed::derive(408, 0, i);
         let (mut lo, mut hi) = (0.0, 1000.0);
         while !failed_before(seed, hi) {
             (lo, hi) = (hi, hi * 2.0);
         }
-        while hi - lo > 1e-4 * hi {
+        while hi - lo > 1e-3 * hi {
             let mid = 0.5 * (lo + hi);
             if failed_before(seed, mid) {
                 hi = mid;
@@ -791,7 +1097,14 @@ fn mission_r7_mttf() {
         }
         ttf.add(0.5 * (lo + hi));
     }
-    check("R7", "MTTF (h), bisection on horizon", x, &ttf, 1e-4 * x, REL_SE);
+    check(
+        "R7",
+        "MTTF (h), bisection on horizon",
+        x,
+        &ttf,
+        1e-3 * x,
+        REL_SE,
+    );
 }
 
 // R3 (2-out-of-3, TMR): not expressible (see A4/A5: k-out-of-n).
@@ -807,9 +1120,9 @@ fn mission_r7_mttf() {
 /// requests: the caller's error rate is p^k.
 fn retries(k: u32, p: f64, seed: u64) {
     let target = p.powi(k as i32);
-    // Requests needed for a 1.5% relative SE on a binomial proportion.
-    let requests = ((1.0 - target) / (target * 0.015 * 0.015)).ceil();
-    let n = 20u64;
+    // Requests needed for a 1.2% relative SE on a binomial proportion.
+    let requests = ((1.0 - target) / (target * 0.012 * 0.012)).ceil();
+    let n = 100u64;
     let horizon_s = 1000.0;
     let rate = requests / (n as f64 * horizon_s);
     let yaml = format!(
@@ -839,7 +1152,14 @@ injections:
         assert_eq!(r.faults, 1, "the injection starts once");
         e.add(r.handlers[0].summary.error_rate);
     });
-    check(&format!("retry k={k}"), &format!("error rate p={p}"), target, &e, 0.0, REL_SE);
+    check(
+        &format!("retry k={k}"),
+        &format!("error rate p={p}"),
+        target,
+        &e,
+        0.0,
+        REL_SE,
+    );
 }
 
 #[test]

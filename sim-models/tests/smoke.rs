@@ -31,18 +31,36 @@ workload:
 
 #[test]
 fn bundled_scenarios_run() {
-    for f in ["../scenarios/checkout.yaml", "../scenarios/online-boutique.yaml"] {
+    for f in [
+        "../scenarios/checkout.yaml",
+        "../scenarios/online-boutique.yaml",
+    ] {
         let text = std::fs::read_to_string(f).unwrap();
         let m = model(&text);
         let t = std::time::Instant::now();
         for c in 0..3 {
             let r = run_campaign(&m, CampaignSeed::derive(1, 0, c), CampaignMode::Natural);
-            println!("{f} natural {c}: {:?} events {} hung {} faults {} in {:?}", r.summary, r.events, r.hung, r.faults, t.elapsed());
-            for h in &r.handlers { println!("   {:?} avail {} breached {}", h.summary, h.availability, h.slo_breached); }
+            println!(
+                "{f} natural {c}: {:?} events {} hung {} faults {} in {:?}",
+                r.summary,
+                r.events,
+                r.hung,
+                r.faults,
+                t.elapsed()
+            );
+            for h in &r.handlers {
+                println!(
+                    "   {:?} avail {} breached {}",
+                    h.summary, h.availability, h.slo_breached
+                );
+            }
         }
         for k in 0..m.injections.len() {
             let r = run_campaign(&m, CampaignSeed::derive(1, 0, 0), CampaignMode::Targeted(k));
-            println!("{f} targeted {}: {:?} avail {} faults {}", m.injections[k].id, r.summary, r.availability, r.faults);
+            println!(
+                "{f} targeted {}: {:?} avail {} faults {}",
+                m.injections[k].id, r.summary, r.availability, r.faults
+            );
         }
     }
 }

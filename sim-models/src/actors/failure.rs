@@ -20,8 +20,14 @@ use crate::msg::{ALL_REPLICAS, Msg};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind<'m> {
-    Process { def: &'m FaultDef, age: Option<f64> },
-    Window { at: SimDuration, duration: SimDuration },
+    Process {
+        def: &'m FaultDef,
+        age: Option<f64>,
+    },
+    Window {
+        at: SimDuration,
+        duration: SimDuration,
+    },
 }
 
 /// One failure process or one injection.
@@ -40,7 +46,12 @@ pub struct FailureActor<'m> {
 
 impl<'m> FailureActor<'m> {
     /// A natural failure process on `resource`.
-    pub fn process(def: &'m FaultDef, resource: ActorId, age: Option<f64>, horizon: SimTime) -> Self {
+    pub fn process(
+        def: &'m FaultDef,
+        resource: ActorId,
+        age: Option<f64>,
+        horizon: SimTime,
+    ) -> Self {
         let replica = match def.scope {
             FaultScope::Replica(r) => r,
             FaultScope::Resource => ALL_REPLICAS,
@@ -78,14 +89,21 @@ impl<'m> FailureActor<'m> {
     pub fn start(&mut self, ctx: &mut Context<'_, Msg>) {
         match self.kind {
             Kind::Window { at, .. } => ctx.send_self(at, Msg::FailNow),
-            Kind::Process { def, age: Some(age) } => {
+            Kind::Process {
+                def,
+                age: Some(age),
+            } => {
                 let rest = def.time_between.sample_residual_after(age, ctx.rng());
                 ctx.send_self(SimDuration::from_secs_f64(rest), Msg::FailNow);
             }
             Kind::Process { def, age: None } => {
                 let up = def.time_between.mean();
                 let rep = def.repair.mean();
-                let p_down = if up + rep > 0.0 { rep / (up + rep) } else { 0.0 };
+                let p_down = if up + rep > 0.0 {
+                    rep / (up + rep)
+                } else {
+                    0.0
+                };
                 if ctx.rng().random::<f64>() < p_down {
                     // Down at time zero: the fault is already active.
                     self.down_at_start = true;

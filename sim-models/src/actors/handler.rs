@@ -334,7 +334,14 @@ impl<'m> HandlerActor<'m> {
         );
     }
 
-    fn granted(&mut self, req: u32, serial: u32, ok: bool, ticket: Ticket, ctx: &mut Context<'_, Msg>) {
+    fn granted(
+        &mut self,
+        req: u32,
+        serial: u32,
+        ok: bool,
+        ticket: Ticket,
+        ctx: &mut Context<'_, Msg>,
+    ) {
         if !self.is_current(req, serial) {
             if ok {
                 ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
@@ -468,7 +475,10 @@ impl<'m> HandlerActor<'m> {
 
     fn record_breaker(&mut self, req: u32, ok: bool, now: SimTime) {
         if let Some((b, _)) = self.call_def(req).breaker {
-            self.breakers[b].as_mut().expect("breaker exists").record(now, ok);
+            self.breakers[b]
+                .as_mut()
+                .expect("breaker exists")
+                .record(now, ok);
         }
     }
 
@@ -513,7 +523,9 @@ impl<'m> HandlerActor<'m> {
         }
         match origin {
             Origin::External => self.external.record(ok, degraded, latency),
-            Origin::Call { link, call } => ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok }),
+            Origin::Call { link, call } => {
+                ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok })
+            }
         }
         self.free.push(req);
     }
@@ -594,7 +606,11 @@ mod tests {
                 base: SimDuration::from_millis(100),
                 ..RetryDef::NONE
             };
-            let lo = if jitter == Jitter::Full { 0 } else { 50_000_000 };
+            let lo = if jitter == Jitter::Full {
+                0
+            } else {
+                50_000_000
+            };
             for _ in 0..1000 {
                 let d = backoff_delay(&r, 1, &mut rng).0;
                 assert!((lo..=100_000_000).contains(&d), "{jitter:?}: {d}");

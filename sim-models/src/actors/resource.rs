@@ -265,7 +265,10 @@ impl<'m> ResourceActor<'m> {
         if let Some(i) = self.free_slots.pop() {
             slot.tag = self.slots[i as usize].tag;
             self.slots[i as usize] = slot;
-            Ticket { slot: i, tag: slot.tag }
+            Ticket {
+                slot: i,
+                tag: slot.tag,
+            }
         } else {
             self.slots.push(slot);
             Ticket {

@@ -221,7 +221,7 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub concurrency: Option<u32>,
-    /// Queued requests per replica beyond which requests are rejected (error). Default: unlimited.
+    /// Requests waiting in the resource's one shared queue (in front of all replicas) beyond which new requests are rejected (error). Default: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_limit: Option<u32>,
     /// Time to serve one request.
