@@ -51,7 +51,9 @@ impl SimDuration {
         if secs.is_nan() || secs <= 0.0 {
             return SimDuration(0);
         }
-        let nanos = (secs * NANOS_PER_SEC).round();
+        // Round half up; `secs` is positive here, so this equals `f64::round`
+        // without the library call (this conversion is on the hot path).
+        let nanos = secs * NANOS_PER_SEC + 0.5;
         if nanos >= u64::MAX as f64 {
             SimDuration(u64::MAX)
         } else {

@@ -10,7 +10,7 @@
 use sim_core::{CampaignSeed, LatencyHistogram, SimTime, Simulation, stream_key};
 
 use crate::actors::{
-    FailureActor, HandlerActor, Layout, LinkActor, Node, RequestStats, ResourceActor, SourceActor,
+    Arrivals, FailureActor, HandlerActor, Layout, LinkActor, Node, RequestStats, ResourceActor,
 };
 use crate::model::{FaultScope, Model};
 
@@ -134,19 +134,23 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
         );
     }
     for (i, h) in model.handlers.iter().enumerate() {
-        sim.add_actor(
-            Node::Handler(HandlerActor::new(model, i, layout)),
+        let arrivals = model
+            .workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.handler == i)
+            .map(|(wi, w)| {
+                let key = stream_key(&format!("workload/{}/{wi}", h.id));
+                Arrivals::new(w, seed.stream(key), horizon)
+            })
+            .collect();
+        let id = sim.add_actor(
+            Node::Handler(HandlerActor::new(model, i, layout, arrivals)),
             stream_key(&format!("handler/{}", h.id)),
         );
-    }
-    for (i, w) in model.workloads.iter().enumerate() {
-        let id = sim.add_actor(
-            Node::Source(SourceActor::new(w, layout.handler(w.handler), horizon)),
-            stream_key(&format!("workload/{}/{i}", model.handlers[w.handler].id)),
-        );
         sim.with_context(id, |a, ctx| {
-            if let Node::Source(s) = a {
-                s.start(ctx)
+            if let Node::Handler(h) = a {
+                h.start_workload(ctx)
             }
         });
     }
@@ -218,7 +222,7 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
         let Node::Handler(h) = &actors[layout.handler(i).index()] else {
             unreachable!("layout")
         };
-        let summary = RequestSummary::of(&h.all);
+        let summary = RequestSummary::of(&h.all());
         let slo_breached = breached(&summary, &def.slo);
         let path: Vec<&[(SimTime, bool)]> = def.hard_path.iter().map(|r| logs[*r]).collect();
         handlers.push(HandlerResult {

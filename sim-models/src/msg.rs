@@ -54,8 +54,11 @@ pub const ALL_REPLICAS: u16 = u16::MAX;
 /// Every message of the domain.
 #[derive(Debug, Clone, Copy)]
 pub enum Msg {
-    /// Source: time for the next arrival.
-    Arrive,
+    /// Handler: the next candidate arrival of one of its workloads.
+    Arrive {
+        /// Index among the handler's workloads.
+        workload: u16,
+    },
     /// Handler: a new request for operation `op` (or [`crate::model::ANY_OP`]).
     Start {
         /// Operation index.
@@ -111,7 +114,9 @@ pub enum Msg {
         /// Generation when the tick was set.
         tag: u32,
     },
-    /// Resource: a handler request wants a slot, held until [`Msg::Release`].
+    /// Resource: a handler request wants a slot. With `hold`, the slot stays
+    /// taken after the service time until [`Msg::Release`]; without (an
+    /// operation with no steps), it is freed when the service time ends.
     Acquire {
         /// The handler actor.
         holder: ActorId,
@@ -119,6 +124,8 @@ pub enum Msg {
         req: u32,
         /// Its request serial.
         serial: u32,
+        /// Keep the slot after the service time.
+        hold: bool,
     },
     /// Resource: serve one call with the resource's service time, answer over `link`.
     Serve {

@@ -13,7 +13,7 @@
 use rand::RngExt;
 use sim_core::{ActorId, Context, LatencyHistogram, SimDuration, SimRng, SimTime, TimerKey};
 
-use super::Layout;
+use super::{Arrivals, Layout};
 use crate::model::{ANY_OP, BreakerDef, CallDef, HandlerDef, HandlerIx, Model, RetryDef, StepDef};
 use crate::msg::{CallRef, Msg, Origin, Ticket};
 use crate::spec::{Backoff, Jitter};
@@ -32,6 +32,14 @@ pub struct RequestStats {
 }
 
 impl RequestStats {
+    /// Adds every request of `other`.
+    pub fn merge(&mut self, other: &RequestStats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.degraded += other.degraded;
+        self.latency.merge(&other.latency);
+    }
+
     fn record(&mut self, ok: bool, degraded: bool, latency: SimDuration) {
         self.requests += 1;
         if !ok {
@@ -180,15 +188,16 @@ pub struct HandlerActor<'m> {
     free: Vec<u32>,
     next_serial: u32,
     breakers: Vec<Option<Breaker>>,
-    /// Every request this handler served (workload and calls from other handlers).
-    pub all: RequestStats,
-    /// Only the requests that came from the workload.
+    arrivals: Vec<Arrivals>,
+    /// The requests that came from the workload.
     pub external: RequestStats,
+    /// The requests that came from other handlers' calls.
+    pub internal: RequestStats,
 }
 
 impl<'m> HandlerActor<'m> {
-    /// A handler with no request in flight.
-    pub fn new(model: &'m Model, ix: HandlerIx, layout: Layout) -> Self {
+    /// A handler with no request in flight, fed by `arrivals` (its workloads).
+    pub fn new(model: &'m Model, ix: HandlerIx, layout: Layout, arrivals: Vec<Arrivals>) -> Self {
         let def = &model.handlers[ix];
         let mut breakers = vec![None; def.breakers];
         for op in &def.ops {
@@ -210,14 +219,41 @@ impl<'m> HandlerActor<'m> {
             free: Vec::new(),
             next_serial: 0,
             breakers,
-            all: RequestStats::default(),
+            arrivals,
             external: RequestStats::default(),
+            internal: RequestStats::default(),
         }
+    }
+
+    /// Schedules the first arrival of every workload feeding this handler.
+    pub fn start_workload(&mut self, ctx: &mut Context<'_, Msg>) {
+        for (w, a) in self.arrivals.iter_mut().enumerate() {
+            if let Some(gap) = a.gap() {
+                ctx.send_self(gap, Msg::Arrive { workload: w as u16 });
+            }
+        }
+    }
+
+    /// Workload requests started.
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals.iter().map(|a| a.sent).sum()
     }
 
     /// Handles one message.
     pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
         match msg {
+            Msg::Arrive { workload } => {
+                let a = &mut self.arrivals[workload as usize];
+                let Some(keep) = a.arrive(ctx.now()) else {
+                    return; // the horizon: no more arrivals
+                };
+                if let Some(gap) = a.gap() {
+                    ctx.send_self(gap, Msg::Arrive { workload });
+                }
+                if keep {
+                    self.start(ANY_OP, Origin::External, ctx);
+                }
+            }
             Msg::Start { op, origin } => self.start(op, origin, ctx),
             Msg::Granted {
                 req,
@@ -323,6 +359,8 @@ impl<'m> HandlerActor<'m> {
                 (self.reqs.len() - 1) as u32
             }
         };
+        // An operation without steps needs the slot only for the service time.
+        let hold = !self.def.ops[op as usize].steps.is_empty();
         ctx.send(
             self.resource,
             SimDuration::ZERO,
@@ -330,6 +368,7 @@ impl<'m> HandlerActor<'m> {
                 holder: ctx.me(),
                 req: ix,
                 serial,
+                hold,
             },
         );
     }
@@ -517,13 +556,13 @@ impl<'m> HandlerActor<'m> {
         r.tag = r.tag.wrapping_add(1);
         let latency = ctx.now() - r.start;
         let (origin, ticket, degraded) = (r.origin, r.ticket, r.degraded);
-        self.all.record(ok, degraded, latency);
         if ticket != Ticket::NONE {
             ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
         }
         match origin {
             Origin::External => self.external.record(ok, degraded, latency),
             Origin::Call { link, call } => {
+                self.internal.record(ok, degraded, latency);
                 ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok })
             }
         }
@@ -537,13 +576,21 @@ impl<'m> HandlerActor<'m> {
         for r in self.reqs.iter_mut().filter(|r| r.live) {
             r.live = false;
             let latency = now - r.start;
-            self.all.record(false, false, latency);
             if r.origin == Origin::External {
                 self.external.record(false, false, latency);
+            } else {
+                self.internal.record(false, false, latency);
             }
             n += 1;
         }
         n
+    }
+
+    /// Every request this handler served: from the workload and from calls.
+    pub fn all(&self) -> RequestStats {
+        let mut all = self.external.clone();
+        all.merge(&self.internal);
+        all
     }
 
     /// Requests in flight.

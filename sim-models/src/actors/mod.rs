@@ -1,6 +1,6 @@
 //! The actors of a campaign and how they are laid out.
 //!
-//! Resources, links, handlers, workload sources and failure processes are
+//! Resources, links, handlers and failure processes are
 //! each actors of the kernel. [`Node`] is the one actor type of the
 //! simulation: an enum, so dispatch is a `match` and not a virtual call.
 
@@ -8,7 +8,7 @@ pub mod failure;
 pub mod handler;
 pub mod link;
 pub mod resource;
-pub mod source;
+pub mod workload;
 
 use sim_core::{Actor, ActorId, Context};
 
@@ -19,15 +19,14 @@ pub use failure::FailureActor;
 pub use handler::{HandlerActor, RequestStats};
 pub use link::LinkActor;
 pub use resource::ResourceActor;
-pub use source::SourceActor;
+pub use workload::Arrivals;
 
 /// Where each kind of actor starts in the actor table. Actors are added in
-/// this order: resources, links, handlers, sources, failure processes.
+/// this order: resources, links, handlers, failure processes.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
     links: u32,
     handlers: u32,
-    sources: u32,
     failures: u32,
 }
 
@@ -36,12 +35,10 @@ impl Layout {
     pub fn new(model: &Model) -> Self {
         let links = model.resources.len() as u32;
         let handlers = links + model.links.len() as u32;
-        let sources = handlers + model.handlers.len() as u32;
-        let failures = sources + model.workloads.len() as u32;
+        let failures = handlers + model.handlers.len() as u32;
         Layout {
             links,
             handlers,
-            sources,
             failures,
         }
     }
@@ -64,12 +61,6 @@ impl Layout {
         ActorId(self.handlers + h as u32)
     }
 
-    /// The actor of workload source `w`.
-    #[inline]
-    pub fn source(self, w: usize) -> ActorId {
-        ActorId(self.sources + w as u32)
-    }
-
     /// The first failure-process actor.
     #[inline]
     pub fn first_failure(self) -> ActorId {
@@ -78,6 +69,11 @@ impl Layout {
 }
 
 /// Any actor of a campaign.
+// Variants differ in size (a handler carries its histograms inline). The
+// actors of a campaign live in one `Vec` created once per campaign, so the
+// padding costs a few hundred bytes per actor, while boxing would add a
+// pointer chase to every message delivered.
+#[allow(clippy::large_enum_variant)]
 pub enum Node<'m> {
     /// A resource.
     Resource(ResourceActor<'m>),
@@ -85,8 +81,6 @@ pub enum Node<'m> {
     Link(LinkActor<'m>),
     /// A handler.
     Handler(HandlerActor<'m>),
-    /// A workload source.
-    Source(SourceActor),
     /// A failure process or injection.
     Failure(FailureActor<'m>),
 }
@@ -100,7 +94,6 @@ impl Actor for Node<'_> {
             Node::Resource(a) => a.handle(msg, ctx),
             Node::Link(a) => a.handle(msg, ctx),
             Node::Handler(a) => a.handle(msg, ctx),
-            Node::Source(a) => a.handle(msg, ctx),
             Node::Failure(a) => a.handle(msg, ctx),
         }
     }

@@ -26,6 +26,8 @@ enum Occupant {
         holder: ActorId,
         req: u32,
         serial: u32,
+        /// Keep the slot after the service time (false: free it then).
+        hold: bool,
     },
     Serve {
         link: ActorId,
@@ -79,6 +81,8 @@ pub struct ResourceActor<'m> {
     free_slots: Vec<u32>,
     /// Active faults that make the whole resource unreachable.
     net_down: u16,
+    /// Replicas the router sends requests to.
+    routable: u16,
     serving: bool,
     /// Changes of "can serve" over time, starting with the state at time zero.
     pub serving_log: Vec<(SimTime, bool)>,
@@ -110,6 +114,7 @@ impl<'m> ResourceActor<'m> {
             slots: Vec::new(),
             free_slots: Vec::new(),
             net_down: 0,
+            routable: def.replicas,
             serving: true,
             serving_log: vec![(SimTime::ZERO, true)],
             rejected: 0,
@@ -123,11 +128,13 @@ impl<'m> ResourceActor<'m> {
                 holder,
                 req,
                 serial,
+                hold,
             } => self.admit(
                 Occupant::Hold {
                     holder,
                     req,
                     serial,
+                    hold,
                 },
                 ctx,
             ),
@@ -145,9 +152,9 @@ impl<'m> ResourceActor<'m> {
                 on,
             } => self.fault(effect as usize, replica, on, ctx),
             Msg::Detected { replica, epoch } => {
-                let r = &mut self.replicas[replica as usize];
+                let r = &self.replicas[replica as usize];
                 if r.epoch == epoch && !r.up() {
-                    r.routable = false;
+                    self.set_routable(replica, false);
                     self.after_routing_change(ctx);
                 }
             }
@@ -155,8 +162,20 @@ impl<'m> ResourceActor<'m> {
         }
     }
 
-    fn routable_count(&self) -> usize {
-        self.replicas.iter().filter(|r| r.routable).count()
+    fn set_routable(&mut self, replica: u16, routable: bool) {
+        let r = &mut self.replicas[replica as usize];
+        if r.routable != routable {
+            r.routable = routable;
+            if routable {
+                self.routable += 1;
+            } else {
+                self.routable -= 1;
+            }
+        }
+        debug_assert_eq!(
+            usize::from(self.routable),
+            self.replicas.iter().filter(|r| r.routable).count()
+        );
     }
 
     fn reject(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
@@ -166,6 +185,7 @@ impl<'m> ResourceActor<'m> {
                 holder,
                 req,
                 serial,
+                ..
             } => ctx.send(
                 holder,
                 SimDuration::ZERO,
@@ -183,7 +203,7 @@ impl<'m> ResourceActor<'m> {
     }
 
     fn admit(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
-        if self.net_down > 0 || self.routable_count() == 0 {
+        if self.net_down > 0 || self.routable == 0 {
             self.reject(occ, ctx);
             return;
         }
@@ -309,7 +329,9 @@ impl<'m> ResourceActor<'m> {
                 holder,
                 req,
                 serial,
+                hold,
             } => {
+                let keep = hold && !s.fail;
                 ctx.send(
                     holder,
                     SimDuration::ZERO,
@@ -317,14 +339,14 @@ impl<'m> ResourceActor<'m> {
                         req,
                         serial,
                         ok: !s.fail,
-                        ticket: if s.fail { Ticket::NONE } else { ticket },
+                        ticket: if keep { ticket } else { Ticket::NONE },
                     },
                 );
-                if s.fail {
+                if keep {
+                    self.slots[ticket.slot as usize].in_service = false;
+                } else {
                     self.free(ticket.slot);
                     self.dispatch(ctx);
-                } else {
-                    self.slots[ticket.slot as usize].in_service = false;
                 }
             }
         }
@@ -345,6 +367,7 @@ impl<'m> ResourceActor<'m> {
                     holder,
                     req,
                     serial,
+                    ..
                 } => {
                     let msg = if s.in_service {
                         Msg::Granted {
@@ -374,7 +397,7 @@ impl<'m> ResourceActor<'m> {
         let epoch = r.epoch;
         self.kill_occupants(replica, ctx);
         if self.def.health_check == SimDuration::ZERO {
-            self.replicas[replica as usize].routable = false;
+            self.set_routable(replica, false);
         } else {
             ctx.send_self(self.def.health_check, Msg::Detected { replica, epoch });
         }
@@ -386,7 +409,7 @@ impl<'m> ResourceActor<'m> {
         debug_assert!(r.crashes > 0);
         r.crashes -= 1;
         if r.up() {
-            r.routable = true;
+            self.set_routable(replica, true);
             self.after_routing_change(ctx);
             self.dispatch(ctx);
         }
@@ -394,7 +417,7 @@ impl<'m> ResourceActor<'m> {
 
     /// Re-evaluates "can serve", fails queued requests when nothing is routable.
     fn after_routing_change(&mut self, ctx: &mut Context<'_, Msg>) {
-        if self.routable_count() == 0 || self.net_down > 0 {
+        if self.routable == 0 || self.net_down > 0 {
             while let Some(occ) = self.queue.pop_front() {
                 self.reject(occ, ctx);
             }

@@ -1,0 +1,75 @@
+//! Workload arrivals: Poisson, optionally shaped by hour of day.
+//!
+//! A handler owns the arrival processes of the workloads that feed it, so an
+//! arrival starts a request directly, without a hand-off message. Each
+//! process draws from its own random stream (keyed by the handler and the
+//! workload's position), so its arrival times do not depend on what the
+//! handler itself draws.
+//!
+//! A non-homogeneous Poisson process is drawn by thinning: candidate
+//! arrivals come at the peak rate and each is kept with probability
+//! `shape(hour) / peak shape`.
+
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+use sim_core::{SimDuration, SimRng, SimTime};
+
+use crate::model::WorkloadDef;
+
+/// One workload's arrival process.
+pub struct Arrivals {
+    peak_rate: f64,
+    shape: Option<[f64; 24]>,
+    peak_shape: f64,
+    horizon: SimTime,
+    rng: SimRng,
+    /// Requests started.
+    pub sent: u64,
+}
+
+impl Arrivals {
+    /// The arrival process of `def`, stopping at `horizon`, drawing from `rng`.
+    pub fn new(def: &WorkloadDef, rng: SimRng, horizon: SimTime) -> Self {
+        let peak_shape = def
+            .diurnal
+            .map(|d| d.iter().copied().fold(0.0_f64, f64::max))
+            .unwrap_or(1.0);
+        Arrivals {
+            peak_rate: def.rate * peak_shape,
+            shape: def.diurnal,
+            peak_shape,
+            horizon,
+            rng,
+            sent: 0,
+        }
+    }
+
+    /// The time to the next candidate arrival (`None`: the workload is empty).
+    pub fn gap(&mut self) -> Option<SimDuration> {
+        if self.peak_rate > 0.0 {
+            let e: f64 = Exp1.sample(&mut self.rng);
+            Some(SimDuration::from_secs_f64(e / self.peak_rate))
+        } else {
+            None
+        }
+    }
+
+    /// A candidate arrival at `now`: whether it is kept (and counted), or
+    /// `None` once the horizon is reached (the process stops).
+    pub fn arrive(&mut self, now: SimTime) -> Option<bool> {
+        if now >= self.horizon {
+            return None;
+        }
+        let keep = match &self.shape {
+            None => true,
+            Some(s) => {
+                let hour = ((now.as_secs_f64() / 3600.0) as u64 % 24) as usize;
+                self.rng.random::<f64>() * self.peak_shape < s[hour]
+            }
+        };
+        if keep {
+            self.sent += 1;
+        }
+        Some(keep)
+    }
+}
