@@ -266,8 +266,34 @@ fn fmt_f(x: f64, digits: usize) -> String {
     }
 }
 
-/// Prints the variant × handler table.
+/// Prints the variant × handler table, then the targeted campaigns' table.
 pub fn print_summary(report: &RunReport, plan: &RunPlan) {
+    print_risk(report, plan);
+    if report.injections.is_empty() {
+        return;
+    }
+    println!(
+        "\ntargeted campaigns (the injection is the only fault):\n{:<14} {:<24} {:>10} {:>12} {:>14}",
+        "variant", "injection", "err rate", "availability", "SLO breached"
+    );
+    for t in &report.injections {
+        let err = if t.requests == 0 {
+            f64::NAN
+        } else {
+            t.errors as f64 / t.requests as f64
+        };
+        println!(
+            "{:<14} {:<24} {:>10} {:>12} {:>14}",
+            truncate(&t.variant, 14),
+            truncate(&t.scenario_id, 24),
+            fmt_f(err, 5),
+            fmt_f(t.availability_sum / t.campaigns.max(1) as f64, 4),
+            format!("{}/{}", t.breaches, t.campaigns)
+        );
+    }
+}
+
+fn print_risk(report: &RunReport, plan: &RunPlan) {
     if report.tallies.is_empty() {
         println!("(no natural-mode campaigns: no risk to report)");
         return;

@@ -87,6 +87,25 @@ pub struct HandlerTally {
     pub p99_n: u64,
 }
 
+/// The figures of one injection's targeted campaigns, for the summary.
+#[derive(Debug, Clone)]
+pub struct InjectionTally {
+    /// Variant name.
+    pub variant: Arc<str>,
+    /// Injection id.
+    pub scenario_id: Arc<str>,
+    /// Campaigns run.
+    pub campaigns: u64,
+    /// Campaigns in which some SLO was breached.
+    pub breaches: u64,
+    /// Workload requests.
+    pub requests: u64,
+    /// Failed workload requests.
+    pub errors: u64,
+    /// Sum of per-campaign availability.
+    pub availability_sum: f64,
+}
+
 /// What a finished run reports.
 #[derive(Debug)]
 pub struct RunReport {
@@ -94,6 +113,8 @@ pub struct RunReport {
     pub risk: Vec<RiskRow>,
     /// Per variant × handler tallies, for the summary table.
     pub tallies: Vec<HandlerTally>,
+    /// Per variant × injection tallies of targeted campaigns.
+    pub injections: Vec<InjectionTally>,
     /// Campaigns run in all.
     pub campaigns_run: u64,
     /// Wall time.
@@ -156,6 +177,7 @@ pub fn run_all(
         .build()?;
 
     let mut tallies: Vec<HandlerTally> = Vec::new();
+    let mut injections: Vec<InjectionTally> = Vec::new();
     let mut events = 0u64;
     for job in &jobs {
         let v = job.variant;
@@ -185,6 +207,17 @@ pub fn run_all(
             CampaignMode::Targeted(_) => Mode::Targeted,
             _ => Mode::Natural,
         };
+        if let (CampaignMode::Targeted(_), Some(id)) = (job.mode, &job.scenario_id) {
+            injections.push(InjectionTally {
+                variant: v.name.clone(),
+                scenario_id: id.clone(),
+                campaigns: 0,
+                breaches: 0,
+                requests: 0,
+                errors: 0,
+                availability_sum: 0.0,
+            });
+        }
         let mut next = 0u64;
         while next < plan.campaigns {
             let end = (next + CHUNK).min(plan.campaigns);
@@ -202,6 +235,13 @@ pub fn run_all(
             for (i, (seed, r)) in results.into_iter().enumerate() {
                 let campaign = next + i as u64;
                 events += r.events;
+                if let (CampaignMode::Targeted(_), Some(t)) = (job.mode, injections.last_mut()) {
+                    t.campaigns += 1;
+                    t.breaches += u64::from(r.slo_breached);
+                    t.requests += r.summary.requests;
+                    t.errors += r.summary.errors;
+                    t.availability_sum += r.availability;
+                }
                 writer.write_campaign(&CampaignRow {
                     variant: v.name.clone(),
                     campaign,
@@ -278,6 +318,7 @@ pub fn run_all(
     Ok(RunReport {
         risk,
         tallies,
+        injections,
         campaigns_run: total,
         wall_s: start.elapsed().as_secs_f64(),
         events,

@@ -14,8 +14,8 @@
 //! | failure modes of a resource | its own `failure_modes:`, else the scenario's `resource_failure_modes` for its type, else the built-in defaults for its type (`failure_modes: []` turns failures off) |
 //!
 //! Effect parameters left out take these values: `process_crash` one replica
-//! per replica-scoped process, all for `scope: resource` (or
-//! `replicas_affected`); `latency_spike` / `network_latency` add 100 ms;
+//! per replica-scoped process, all for `scope: resource`, one for an
+//! injection (or `replicas_affected` in each case); `latency_spike` / `network_latency` add 100 ms;
 //! `error_code` fails every request with 503; `cpu_throttle` 50%;
 //! `memory_starvation` 50%; `disk_error` fails 10% and slows the rest 2×;
 //! `disk_io_starvation` slows 5×. Network modes (`network_latency`,
@@ -440,6 +440,10 @@ impl<'a> Compiler<'a> {
             };
             let _ = i;
             let effect = self.effect(&ip, resource, inj.mode, inj.injection_parameters.as_ref());
+            // An injected crash takes down one replica unless `replicas_affected` says more.
+            if let Effect::Crash { replicas: r @ None } = &mut self.effects[effect] {
+                *r = Some(1);
+            }
             injections.push(InjectionDef {
                 id: inj.id.clone(),
                 resource,

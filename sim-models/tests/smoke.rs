@@ -64,3 +64,41 @@ fn bundled_scenarios_run() {
         }
     }
 }
+
+/// Regression: an injected `process_crash` takes down one replica (the
+/// spec's "one replica down"), not all of them, unless `replicas_affected` says so.
+#[test]
+fn injected_crash_takes_one_replica_unless_told_otherwise() {
+    let yaml = |affected: &str| {
+        format!(
+            r#"
+name: inj
+horizon: 100s
+resources:
+  - {{ id: db, type: database, replicas: 2, concurrency: 4, service_time: {{ dist: constant, value: 1ms }}, failure_modes: [] }}
+handlers:
+  - {{ id: h, runs_on: db, operations: [ {{ name: op, steps: [] }} ] }}
+workload:
+  - {{ handler: h, arrivals: {{ process: poisson, rate: 50/s }} }}
+injections:
+  - {{ id: crash, target: db, mode: process_crash, at: 10s, duration: 50s {affected} }}
+"#
+        )
+    };
+    let one = model(&yaml(""));
+    let r = run_campaign(
+        &one,
+        CampaignSeed::derive(3, 0, 0),
+        CampaignMode::Targeted(0),
+    );
+    assert_eq!(r.availability, 1.0);
+    assert_eq!(r.faults, 1);
+    let both = model(&yaml(", injection_parameters: { replicas_affected: 2 }"));
+    let r = run_campaign(
+        &both,
+        CampaignSeed::derive(3, 0, 0),
+        CampaignMode::Targeted(0),
+    );
+    assert!((r.availability - 0.5).abs() < 1e-9, "{}", r.availability);
+    assert!(r.summary.error_rate > 0.4, "{:?}", r.summary);
+}
