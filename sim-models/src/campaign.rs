@@ -90,7 +90,8 @@ pub struct CampaignResult {
     pub availability: f64,
     /// Whether any handler missed its SLO.
     pub slo_breached: bool,
-    /// Faults that started during the campaign (natural failures or injections).
+    /// Faults active during the campaign: those that started in it (natural
+    /// failures or injections) and those already active at its start.
     pub faults: u32,
     /// Events the kernel delivered.
     pub events: u64,
@@ -200,7 +201,7 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
     for a in actors.iter_mut() {
         match a {
             Node::Handler(h) => hung += h.fail_in_flight(now),
-            Node::Failure(f) => faults += f.onsets,
+            Node::Failure(f) => faults += f.onsets + u32::from(f.down_at_start),
             _ => {}
         }
     }
