@@ -39,20 +39,7 @@ mod tests {
     #[test]
     fn every_resource_type_has_sourced_defaults() {
         let entries: Vec<Entry> = serde_saphyr::from_str(DEFAULTS_YAML).unwrap();
-        let all = [
-            ResourceType::Compute,
-            ResourceType::Container,
-            ResourceType::Function,
-            ResourceType::Database,
-            ResourceType::Cache,
-            ResourceType::Queue,
-            ResourceType::Storage,
-            ResourceType::LoadBalancer,
-            ResourceType::NetworkLink,
-            ResourceType::Dns,
-            ResourceType::ExternalApi,
-            ResourceType::Service,
-        ];
+        let all = ResourceType::ALL;
         for t in all {
             let e = entries
                 .iter()

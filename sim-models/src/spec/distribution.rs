@@ -194,13 +194,9 @@ fn take<T, E: de::Error>(v: Option<T>, field: &'static str, kind: &str) -> Resul
     v.ok_or_else(|| {
         E::custom(format!(
             "missing field `{field}` (a {kind} distribution needs {})",
-            list(fields_of(kind).iter().filter(|f| **f != "unit").copied())
+            super::quoted_list(fields_of(kind).iter().filter(|f| **f != "unit").copied())
         ))
     })
-}
-
-fn list<'a>(it: impl Iterator<Item = &'a str>) -> String {
-    it.map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
 }
 
 impl<'de> Visitor<'de> for DistVisitor {
@@ -241,7 +237,7 @@ impl<'de> Visitor<'de> for DistVisitor {
         let Some(kind) = f.dist.take() else {
             return Err(de::Error::custom(format!(
                 "missing field `dist` (one of {})",
-                list(KINDS.iter().copied())
+                super::quoted_list(KINDS.iter().copied())
             )));
         };
         if !KINDS.contains(&kind.as_str()) {
@@ -255,7 +251,7 @@ impl<'de> Visitor<'de> for DistVisitor {
         {
             return Err(de::Error::custom(format!(
                 "unknown field `{extra}` for a {kind} distribution, expected {}",
-                list(std::iter::once("dist").chain(allowed.iter().copied()))
+                super::quoted_list(std::iter::once("dist").chain(allowed.iter().copied()))
             )));
         }
         let k = kind.as_str();

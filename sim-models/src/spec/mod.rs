@@ -16,5 +16,21 @@ pub use scenario::*;
 pub use units::*;
 pub use validate::{Issue, distributions, validate};
 
+/// Names in backticks, comma-separated (`none` when empty; long lists are cut
+/// after twelve), for error messages.
+pub(crate) fn quoted_list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let v: Vec<String> = items
+        .into_iter()
+        .map(|s| format!("`{}`", s.as_ref()))
+        .collect();
+    if v.is_empty() {
+        "none".to_string()
+    } else if v.len() > 12 {
+        format!("{}, ... ({} in all)", v[..12].join(", "), v.len())
+    } else {
+        v.join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -550,14 +550,6 @@ struct StepFields {
     seen: Vec<&'static str>,
 }
 
-fn quoted(fields: &[&str]) -> String {
-    fields
-        .iter()
-        .map(|f| format!("`{f}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl<'de> Visitor<'de> for StepVisitor {
     type Value = Step;
 
@@ -616,7 +608,7 @@ impl<'de> Visitor<'de> for StepVisitor {
         if let Some(extra) = f.seen.iter().find(|s| !allowed.contains(s)) {
             return Err(de::Error::custom(format!(
                 "unknown field `{extra}` for a {what} step, expected one of {}",
-                quoted(allowed)
+                super::quoted_list(allowed)
             )));
         }
         if let Some(call) = f.call {

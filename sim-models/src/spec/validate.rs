@@ -6,6 +6,7 @@
 //! wrong and, where it can, what would fix it. All problems are reported, not
 //! only the first.
 
+use super::quoted_list;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
@@ -148,20 +149,6 @@ struct Checker<'a> {
     node_ids: HashMap<&'a str, usize>,
 }
 
-fn list(ids: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let v: Vec<String> = ids
-        .into_iter()
-        .map(|s| format!("`{}`", s.as_ref()))
-        .collect();
-    if v.is_empty() {
-        "none".to_string()
-    } else if v.len() > 12 {
-        format!("{}, ... ({} in all)", v[..12].join(", "), v.len())
-    } else {
-        v.join(", ")
-    }
-}
-
 fn fmt_num(x: f64) -> String {
     format!("{x}")
 }
@@ -234,7 +221,7 @@ impl<'a> Checker<'a> {
         } else {
             msg.push_str(&format!(
                 " (resources: {})",
-                list(self.s.resources.iter().map(|r| &r.id))
+                quoted_list(self.s.resources.iter().map(|r| &r.id))
             ));
         }
         self.push(path, msg);
@@ -251,7 +238,7 @@ impl<'a> Checker<'a> {
         } else {
             msg.push_str(&format!(
                 " (nodes: {})",
-                list(self.s.nodes.iter().map(|n| &n.id))
+                quoted_list(self.s.nodes.iter().map(|n| &n.id))
             ));
         }
         self.push(path, msg);
@@ -369,7 +356,7 @@ impl<'a> Checker<'a> {
                 let takes = if allowed.is_empty() {
                     "takes no injection parameters".to_string()
                 } else {
-                    format!("takes {}", list(allowed.iter()))
+                    format!("takes {}", quoted_list(allowed.iter()))
                 };
                 self.push(
                     format!("{path}.{g}"),
@@ -565,7 +552,7 @@ impl<'a> Checker<'a> {
                                     format!(
                                         "calls to `{}` are ambiguous: handlers {} all run on it",
                                         c.call,
-                                        list(targets.iter().map(|t| &s.handlers[*t].id))
+                                        quoted_list(targets.iter().map(|t| &s.handlers[*t].id))
                                     ),
                                 );
                             }
@@ -598,9 +585,10 @@ impl<'a> Checker<'a> {
                                     );
                                     match suggest(name, names.iter().copied()) {
                                         Some(b) => msg.push_str(&format!("; did you mean `{b}`?")),
-                                        None => {
-                                            msg.push_str(&format!(" (operations: {})", list(names)))
-                                        }
+                                        None => msg.push_str(&format!(
+                                            " (operations: {})",
+                                            quoted_list(names)
+                                        )),
                                     }
                                     self.push(format!("{sp}.operation"), msg);
                                 }
@@ -674,7 +662,7 @@ impl<'a> Checker<'a> {
                 } else {
                     msg.push_str(&format!(
                         " (handlers: {})",
-                        list(s.handlers.iter().map(|h| &h.id))
+                        quoted_list(s.handlers.iter().map(|h| &h.id))
                     ));
                 }
                 self.push(format!("{p}.handler"), msg);
