@@ -164,6 +164,7 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
             eprintln!("preflight: note: {}: {note}", loaded.file.display());
         }
     }
+    check_size(&loaded, &variants, opts.quiet)?;
     if matches!(opts.mode, ModeSel::Targeted) && s.injections.is_empty() {
         return Err(CliError::input(format!(
             "preflight: {}: injections: --mode targeted needs at least one entry in `injections:`",
@@ -204,6 +205,58 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Workload requests per campaign above which a run is refused: at request
+/// level such a campaign takes many minutes and a run of them days.
+pub const MAX_REQUESTS_PER_CAMPAIGN: f64 = 1e8;
+
+/// Expected workload requests in one campaign of `model`.
+pub fn expected_requests(model: &sim_models::model::Model) -> f64 {
+    let horizon = model.horizon.as_secs_f64();
+    model
+        .workloads
+        .iter()
+        .map(|w| {
+            let shape = w
+                .diurnal
+                .map(|d| d.iter().sum::<f64>() / 24.0)
+                .unwrap_or(1.0);
+            w.rate * shape * horizon
+        })
+        .sum()
+}
+
+/// Refuses campaigns too large for request-level simulation, and says when a
+/// campaign is large enough to take a while.
+fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Result<(), CliError> {
+    let Some((v, n)) = variants
+        .iter()
+        .rev() // on ties, `max_by` keeps the last: report the first variant
+        .map(|v| (v, expected_requests(&v.model)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return Ok(());
+    };
+    if n > MAX_REQUESTS_PER_CAMPAIGN {
+        return Err(CliError::input(format!(
+            "preflight: {}: horizon: variant `{}` expects {:.0} million requests per campaign ({} of simulated time); \
+             request-level simulation of windows this long is not practical (the two-scale method for long windows is not built yet). \
+             Use a shorter `horizon:` (minutes to hours).",
+            loaded.file.display(),
+            v.name,
+            n / 1e6,
+            sim_models::spec::Duration::from_secs(v.model.horizon.as_secs_f64()),
+        )));
+    }
+    if n > 1e7 && !quiet {
+        eprintln!(
+            "preflight: note: {}: about {:.0} million requests per campaign; each campaign may take several seconds",
+            loaded.file.display(),
+            n / 1e6
+        );
+    }
+    Ok(())
 }
 
 /// Sections a scenario may hold that this version parses and validates but

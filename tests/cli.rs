@@ -238,3 +238,31 @@ fn schema_is_json() {
     let text = v.to_string();
     assert!(text.contains("resources") && text.contains("workload"));
 }
+
+#[test]
+fn windows_too_long_for_request_level_are_refused_up_front() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("long.yaml");
+    std::fs::write(
+        &file,
+        SMALL
+            .replace("horizon: 2m", "horizon: 30d")
+            .replace("rate: 100/s", "rate: 200/s"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let msg = stderr(&o);
+    assert!(
+        msg.contains("horizon") && msg.contains("518 million"),
+        "{msg}"
+    );
+    assert!(msg.contains("variant `base`"), "{msg}");
+    assert!(!out.exists());
+}
