@@ -183,6 +183,15 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
         progress: !opts.quiet,
     };
     let out_dir = opts.out.clone().unwrap_or_else(|| default_out_dir(s));
+    tracing::info!(
+        scenario = %loaded.file.display(),
+        variants = variants.len(),
+        campaigns = plan.campaigns,
+        seed = plan.seed,
+        threads = plan.threads,
+        out = %out_dir.display(),
+        "run"
+    );
     let mut writer = RunWriter::create(&out_dir)
         .map_err(|e| CliError::input(format!("preflight: --out {}: {e}", out_dir.display())))?;
     let report = run_all(&variants, &plan, &mut writer).map_err(|e| CliError {

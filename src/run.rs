@@ -203,6 +203,14 @@ pub fn run_all(
                 });
             }
         }
+        tracing::info!(
+            variant = &*v.name,
+            mode = ?job.mode,
+            injection = job.scenario_id.as_deref(),
+            campaigns = plan.campaigns,
+            horizon_s = v.model.horizon.as_secs_f64(),
+            "job"
+        );
         let row_mode = match job.mode {
             CampaignMode::Targeted(_) => Mode::Targeted,
             _ => Mode::Natural,
@@ -290,6 +298,7 @@ pub fn run_all(
                     }
                 }
             }
+            tracing::debug!(variant = &*v.name, done = end, "chunk written");
             next = end;
         }
     }
