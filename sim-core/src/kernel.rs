@@ -60,10 +60,20 @@ pub struct TimerKey {
 
 const NO_TIMER: u32 = u32::MAX;
 
+/// Bits of [`Entry::seq_dst`] that hold the destination actor.
+const DST_BITS: u32 = 24;
+/// Most actors a simulation can hold.
+const MAX_ACTORS: usize = 1 << DST_BITS;
+/// Most events a simulation can schedule (about 10^12).
+const MAX_SEQ: u64 = 1 << (64 - DST_BITS);
+
 struct Entry<M> {
     time: SimTime,
-    seq: u64,
-    dst: u32,
+    /// The sequence number in the high 40 bits, the destination actor in the
+    /// low 24: one word, so an entry is 48 bytes and the heap moves less.
+    /// Sequence numbers are unique, so comparing this word orders by
+    /// sequence; the destination bits never decide.
+    seq_dst: u64,
     timer_slot: u32,
     timer_generation: u32,
     msg: M,
@@ -76,7 +86,17 @@ impl<M> Entry<M> {
     /// the tuple comparison, which branches on the first field).
     #[inline(always)]
     fn key(&self) -> u128 {
-        (u128::from(self.time.0) << 64) | u128::from(self.seq)
+        (u128::from(self.time.0) << 64) | u128::from(self.seq_dst)
+    }
+
+    #[inline(always)]
+    fn seq(&self) -> u64 {
+        self.seq_dst >> DST_BITS
+    }
+
+    #[inline(always)]
+    fn dst(&self) -> u32 {
+        (self.seq_dst & (MAX_ACTORS as u64 - 1)) as u32
     }
 }
 
@@ -249,10 +269,13 @@ impl<M> Core<M> {
             Some(k) => (k.slot, k.generation),
             None => (NO_TIMER, 0),
         };
+        assert!(
+            self.seq < MAX_SEQ,
+            "more than 2^40 events scheduled in one simulation"
+        );
         let e = Entry {
             time,
-            seq: self.seq,
-            dst: dst.0,
+            seq_dst: (self.seq << DST_BITS) | u64::from(dst.0),
             timer_slot,
             timer_generation,
             msg,
@@ -420,7 +443,11 @@ impl<A: Actor> Simulation<A> {
     /// Registers an actor. `stream_key` selects its random stream (use
     /// [`crate::stream_key`] of a stable name); keys should be unique.
     pub fn add_actor(&mut self, actor: A, stream_key: u64) -> ActorId {
-        let id = ActorId(u32::try_from(self.actors.len()).expect("more than 2^32 actors"));
+        assert!(
+            self.actors.len() < MAX_ACTORS,
+            "a simulation holds at most 2^24 actors"
+        );
+        let id = ActorId(self.actors.len() as u32);
         self.actors.push(actor);
         self.rngs.push(self.seed.stream(stream_key));
         id
@@ -519,14 +546,14 @@ impl<A: Actor> Simulation<A> {
         if let Some(t) = &mut self.trace {
             t.push(TraceEntry {
                 time: e.time,
-                seq: e.seq,
-                dst: ActorId(e.dst),
+                seq: e.seq(),
+                dst: ActorId(e.dst()),
             });
         }
-        let i = e.dst as usize;
+        let i = e.dst() as usize;
         let mut ctx = Context {
             now: e.time,
-            me: ActorId(e.dst),
+            me: ActorId(e.dst()),
             rng: &mut self.rngs[i],
             core: &mut self.core,
         };
