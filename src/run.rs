@@ -73,6 +73,8 @@ pub struct HandlerTally {
     pub handler: Arc<str>,
     /// Criticality of the resource the handler runs on.
     pub criticality: Criticality,
+    /// The handler's risk threshold (see [`crate::risk`]).
+    pub threshold: f64,
     /// Natural campaigns.
     pub campaigns: u64,
     /// Natural campaigns with an SLO breach.
@@ -190,10 +192,12 @@ pub fn run_all(
         let tally_base = tallies.len();
         if job.mode == CampaignMode::Natural {
             for (h, name) in v.model.handlers.iter().zip(&handler_names) {
+                let criticality = v.model.resources[h.resource].criticality;
                 tallies.push(HandlerTally {
                     variant: v.name.clone(),
                     handler: name.clone(),
-                    criticality: v.model.resources[h.resource].criticality,
+                    criticality,
+                    threshold: threshold_for(&v.scenario.risk, criticality),
                     campaigns: 0,
                     breaches: 0,
                     requests: 0,
@@ -306,8 +310,7 @@ pub fn run_all(
 
     let risk = tallies
         .iter()
-        .zip(variants_thresholds(variants, &tallies))
-        .map(|(t, threshold)| {
+        .map(|t| {
             let (risk, ci_low, ci_high) = wilson(t.breaches, t.campaigns);
             RiskRow {
                 variant: t.variant.clone(),
@@ -318,8 +321,8 @@ pub fn run_all(
                 campaigns: t.campaigns,
                 breaches: t.breaches,
                 calibrated_risk: None,
-                threshold,
-                over_threshold: risk > threshold,
+                threshold: t.threshold,
+                over_threshold: risk > t.threshold,
                 criticality: Arc::from(criticality_str(t.criticality)),
             }
         })
@@ -332,19 +335,6 @@ pub fn run_all(
         wall_s: start.elapsed().as_secs_f64(),
         events,
     })
-}
-
-fn variants_thresholds(variants: &[PreparedVariant], tallies: &[HandlerTally]) -> Vec<f64> {
-    tallies
-        .iter()
-        .map(|t| {
-            let v = variants
-                .iter()
-                .find(|v| v.name == t.variant)
-                .expect("tallies come from variants");
-            threshold_for(&v.scenario.risk, t.criticality)
-        })
-        .collect()
 }
 
 /// The scenario's name for a criticality.

@@ -433,12 +433,11 @@ impl<'a> Compiler<'a> {
         }
         // Injections.
         let mut injections = Vec::new();
-        for (i, inj) in s.injections.iter().enumerate() {
+        for inj in &s.injections {
             let ip = format!("injections[{}]", inj.id);
             let Some(resource) = self.target(&format!("{ip}.target"), &inj.target) else {
                 continue;
             };
-            let _ = i;
             let effect = self.effect(&ip, resource, inj.mode, inj.injection_parameters.as_ref());
             // An injected crash takes down one replica unless `replicas_affected` says more.
             if let Effect::Crash { replicas: r @ None } = &mut self.effects[effect] {
