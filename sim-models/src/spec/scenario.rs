@@ -780,7 +780,7 @@ impl FailureMode {
             FailureMode::MemoryStarvation => &["percent"],
             FailureMode::DiskError => &["error_fraction", "slowdown"],
             FailureMode::DiskIoStarvation => &["slowdown"],
-            FailureMode::NetworkLatency => &["added"],
+            FailureMode::NetworkLatency => &["added", "links"],
             FailureMode::NetworkPartition => &["links"],
             FailureMode::DependencyFailure => &[],
         }
@@ -861,7 +861,8 @@ pub struct InjectionParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0))]
     pub slowdown: Option<f64>,
-    /// `network_partition`: ids of the resources whose links into the target drop (default: all).
+    /// `network_latency`, `network_partition`: ids of the calling resources whose
+    /// links into the target are affected (default: all links into it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<Vec<String>>,
 }

@@ -471,9 +471,13 @@ fn more_validation_rules() {
     let src = BASE.replace("{ id: b, type: database }", "{ id: b, type: database, concurrency: 0, health_check: 0s, capacity: { cpu: 0, iops: 0 } }");
     let s: Scenario = yaml(&src).expect("parse");
     let issues = validate(&s);
+    // `health_check: 0s` means "noticed at once" and is valid.
+    assert!(
+        !issues.iter().any(|(p, _)| p == "resources[1].health_check"),
+        "{issues:#?}"
+    );
     for path in [
         "resources[1].concurrency",
-        "resources[1].health_check",
         "resources[1].capacity.cpu",
         "resources[1].capacity.iops",
     ] {

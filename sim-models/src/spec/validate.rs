@@ -466,9 +466,7 @@ impl<'a> Checker<'a> {
                     self.push(format!("{p}.capacity.iops"), "must be at least 1, got 0");
                 }
             }
-            if let Some(h) = r.health_check {
-                self.positive_duration(format!("{p}.health_check"), h);
-            }
+            // `health_check: 0s` is allowed: the router notices a dead replica at once.
             if let Some(ms) = &r.failure_modes {
                 for (j, m) in ms.iter().enumerate() {
                     self.mode_spec(&format!("{p}.failure_modes[{j}]"), m, Some(r.replicas));
