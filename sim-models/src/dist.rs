@@ -95,6 +95,23 @@ fn positive(name: &str, v: f64) -> Result<f64, DistError> {
     }
 }
 
+/// Shape parameters outside this range make samplers overflow (or describe
+/// no real failure process): `1/shape` must stay finite for the
+/// equilibrium draw of a Weibull.
+const SHAPE_RANGE: std::ops::RangeInclusive<f64> = 1e-3..=1e3;
+
+fn shape_param(v: f64) -> Result<f64, DistError> {
+    if SHAPE_RANGE.contains(&v) {
+        Ok(v)
+    } else {
+        Err(DistError(format!(
+            "shape must be between {} and {}, got {v:e}",
+            SHAPE_RANGE.start(),
+            SHAPE_RANGE.end()
+        )))
+    }
+}
+
 fn non_negative(name: &str, v: f64) -> Result<f64, DistError> {
     if v.is_finite() && v >= 0.0 {
         Ok(v)
@@ -123,7 +140,7 @@ impl Dist {
     /// A Weibull distribution (shape `k`, scale in seconds).
     pub fn weibull(shape: f64, scale: f64) -> Result<Dist, DistError> {
         Ok(Dist::Weibull {
-            shape: positive("shape", shape)?,
+            shape: shape_param(shape)?,
             scale: positive("scale", scale)?,
         })
     }
@@ -150,7 +167,7 @@ impl Dist {
 
     /// A gamma distribution (shape `k`, scale in seconds).
     pub fn gamma(shape: f64, scale: f64) -> Result<Dist, DistError> {
-        let shape = positive("shape", shape)?;
+        let shape = shape_param(shape)?;
         let scale = positive("scale", scale)?;
         let sampler = Gamma::new(shape, scale).map_err(|e| DistError(e.to_string()))?;
         Ok(Dist::Gamma {
@@ -451,6 +468,11 @@ mod tests {
     fn bad_parameters_are_rejected() {
         assert!(Dist::exponential(0.0).is_err());
         assert!(Dist::weibull(-1.0, 1.0).is_err());
+        assert!(
+            Dist::weibull(1e-320, 1.0).is_err(),
+            "1/shape would overflow"
+        );
+        assert!(Dist::gamma(1e9, 1.0).is_err());
         assert!(Dist::uniform(3.0, 1.0).is_err());
         assert!(Dist::lognormal(f64::NAN, 1.0).is_err());
         assert!(Dist::empirical(&[]).is_err());

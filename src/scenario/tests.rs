@@ -566,7 +566,7 @@ fn distribution_parameters() {
         (
             "{ dist: weibull, shape: 0, scale: 1h }",
             "service_time.shape",
-            "greater than 0",
+            "between 0.001 and 1000",
         ),
         (
             "{ dist: weibull, shape: 1, scale: 0s }",
@@ -591,7 +591,7 @@ fn distribution_parameters() {
         (
             "{ dist: gamma, shape: -1, scale: 1ms }",
             "service_time.shape",
-            "greater than 0",
+            "between 0.001 and 1000",
         ),
         (
             "{ dist: exponential, mean: 0s }",

@@ -296,7 +296,12 @@ impl<'a> Checker<'a> {
                 self.positive_duration(format!("{path}.mean"), *mean);
             }
             Distribution::Weibull { shape, scale } | Distribution::Gamma { shape, scale } => {
-                self.positive(format!("{path}.shape"), *shape);
+                if !(1e-3..=1e3).contains(shape) {
+                    self.push(
+                        format!("{path}.shape"),
+                        format!("must be between 0.001 and 1000, got {shape:e}"),
+                    );
+                }
                 self.positive_duration(format!("{path}.scale"), *scale);
             }
             Distribution::Lognormal { median, sigma } => {
