@@ -18,7 +18,8 @@ use crate::model::WorkloadDef;
 
 /// One workload's arrival process.
 pub struct Arrivals {
-    peak_rate: f64,
+    /// Mean time between candidate arrivals, seconds (0: no arrivals).
+    mean_gap: f64,
     shape: Option<[f64; 24]>,
     peak_shape: f64,
     horizon: SimTime,
@@ -34,8 +35,13 @@ impl Arrivals {
             .diurnal
             .map(|d| d.iter().copied().fold(0.0_f64, f64::max))
             .unwrap_or(1.0);
+        let peak_rate = def.rate * peak_shape;
         Arrivals {
-            peak_rate: def.rate * peak_shape,
+            mean_gap: if peak_rate > 0.0 {
+                1.0 / peak_rate
+            } else {
+                0.0
+            },
             shape: def.diurnal,
             peak_shape,
             horizon,
@@ -46,9 +52,9 @@ impl Arrivals {
 
     /// The time to the next candidate arrival (`None`: the workload is empty).
     pub fn gap(&mut self) -> Option<SimDuration> {
-        if self.peak_rate > 0.0 {
+        if self.mean_gap > 0.0 {
             let e: f64 = Exp1.sample(&mut self.rng);
-            Some(SimDuration::from_secs_f64(e / self.peak_rate))
+            Some(SimDuration::from_secs_f64(e * self.mean_gap))
         } else {
             None
         }
