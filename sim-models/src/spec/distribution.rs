@@ -208,29 +208,20 @@ impl<'de> Visitor<'de> for DistVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Distribution, A::Error> {
         let mut f = DistFields::default();
-        macro_rules! field {
-            ($name:ident) => {{
-                if f.$name.is_some() {
-                    return Err(de::Error::duplicate_field(stringify!($name)));
-                }
-                f.$name = Some(map.next_value()?);
-                f.seen.push(stringify!($name));
-            }};
-        }
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "dist" => field!(dist),
-                "value" => field!(value),
-                "mean" => field!(mean),
-                "shape" => field!(shape),
-                "scale" => field!(scale),
-                "median" => field!(median),
-                "sigma" => field!(sigma),
-                "min" => field!(min),
-                "max" => field!(max),
-                "file" => field!(file),
-                "column" => field!(column),
-                "unit" => field!(unit),
+                "dist" => take_field!(map, f, dist),
+                "value" => take_field!(map, f, value),
+                "mean" => take_field!(map, f, mean),
+                "shape" => take_field!(map, f, shape),
+                "scale" => take_field!(map, f, scale),
+                "median" => take_field!(map, f, median),
+                "sigma" => take_field!(map, f, sigma),
+                "min" => take_field!(map, f, min),
+                "max" => take_field!(map, f, max),
+                "file" => take_field!(map, f, file),
+                "column" => take_field!(map, f, column),
+                "unit" => take_field!(map, f, unit),
                 other => return Err(de::Error::unknown_field(other, ALL_FIELDS)),
             }
         }

@@ -6,6 +6,19 @@
 //! [`Duration`], [`Rate`], [`Size`] and [`Bandwidth`]; probabilities are plain
 //! `f64` whose range is checked by validation.
 
+/// Reads the next map value into `$fields.$name` and records the key,
+/// refusing a key given twice (for the hand-written visitors of
+/// `Distribution` and `Step`, which give precise errors).
+macro_rules! take_field {
+    ($map:ident, $fields:ident, $name:ident) => {{
+        if $fields.$name.is_some() {
+            return Err(::serde::de::Error::duplicate_field(stringify!($name)));
+        }
+        $fields.$name = Some($map.next_value()?);
+        $fields.seen.push(stringify!($name));
+    }};
+}
+
 mod distribution;
 mod scenario;
 mod units;

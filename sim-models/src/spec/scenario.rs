@@ -559,26 +559,17 @@ impl<'de> Visitor<'de> for StepVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
         let mut f = StepFields::default();
-        macro_rules! field {
-            ($name:ident) => {{
-                if f.$name.is_some() {
-                    return Err(de::Error::duplicate_field(stringify!($name)));
-                }
-                f.$name = Some(map.next_value()?);
-                f.seen.push(stringify!($name));
-            }};
-        }
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
-                "call" => field!(call),
-                "poll" => field!(poll),
-                "operation" => field!(operation),
-                "timeout" => field!(timeout),
-                "retry" => field!(retry),
-                "circuit_breaker" => field!(circuit_breaker),
-                "fallback" => field!(fallback),
-                "interval" => field!(interval),
-                "ready_after" => field!(ready_after),
+                "call" => take_field!(map, f, call),
+                "poll" => take_field!(map, f, poll),
+                "operation" => take_field!(map, f, operation),
+                "timeout" => take_field!(map, f, timeout),
+                "retry" => take_field!(map, f, retry),
+                "circuit_breaker" => take_field!(map, f, circuit_breaker),
+                "fallback" => take_field!(map, f, fallback),
+                "interval" => take_field!(map, f, interval),
+                "ready_after" => take_field!(map, f, ready_after),
                 other => {
                     let expected = if f.call.is_some() {
                         CALL_FIELDS
