@@ -234,11 +234,6 @@ impl<'m> HandlerActor<'m> {
         }
     }
 
-    /// Workload requests started.
-    pub fn arrivals(&self) -> u64 {
-        self.arrivals.iter().map(|a| a.sent).sum()
-    }
-
     /// Handles one message.
     pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
         match msg {
@@ -591,11 +586,6 @@ impl<'m> HandlerActor<'m> {
         let mut all = self.external.clone();
         all.merge(&self.internal);
         all
-    }
-
-    /// Requests in flight.
-    pub fn in_flight(&self) -> usize {
-        self.reqs.iter().filter(|r| r.live).count()
     }
 
     /// How many times this handler's circuit breakers opened.

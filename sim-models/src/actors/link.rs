@@ -23,8 +23,6 @@ pub struct LinkActor<'m> {
     active: Vec<u32>,
     partitioned: u16,
     refused: u16,
-    /// Requests lost on the way (loss or partition).
-    pub dropped: u64,
 }
 
 impl<'m> LinkActor<'m> {
@@ -39,7 +37,6 @@ impl<'m> LinkActor<'m> {
             active: Vec::new(),
             partitioned: 0,
             refused: 0,
-            dropped: 0,
         }
     }
 
@@ -64,7 +61,6 @@ impl<'m> LinkActor<'m> {
         match msg {
             Msg::Forward { call, op, poll } => {
                 if self.partitioned > 0 {
-                    self.dropped += 1;
                     return;
                 }
                 let d = self.delay(ctx, true);
@@ -83,7 +79,6 @@ impl<'m> LinkActor<'m> {
                     return;
                 }
                 if self.def.loss > 0.0 && ctx.rng().random::<f64>() < self.def.loss {
-                    self.dropped += 1;
                     return;
                 }
                 match self.to_handler {
@@ -110,7 +105,6 @@ impl<'m> LinkActor<'m> {
             }
             Msg::Back { call, ok } => {
                 if self.partitioned > 0 {
-                    self.dropped += 1;
                     return;
                 }
                 let d = self.delay(ctx, false);

@@ -27,7 +27,6 @@ pub use workload::Arrivals;
 pub struct Layout {
     links: u32,
     handlers: u32,
-    failures: u32,
 }
 
 impl Layout {
@@ -35,12 +34,7 @@ impl Layout {
     pub fn new(model: &Model) -> Self {
         let links = model.resources.len() as u32;
         let handlers = links + model.links.len() as u32;
-        let failures = handlers + model.handlers.len() as u32;
-        Layout {
-            links,
-            handlers,
-            failures,
-        }
+        Layout { links, handlers }
     }
 
     /// The actor of resource `r`.
@@ -59,12 +53,6 @@ impl Layout {
     #[inline]
     pub fn handler(self, h: HandlerIx) -> ActorId {
         ActorId(self.handlers + h as u32)
-    }
-
-    /// The first failure-process actor.
-    #[inline]
-    pub fn first_failure(self) -> ActorId {
-        ActorId(self.failures)
     }
 }
 

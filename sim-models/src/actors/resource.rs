@@ -86,8 +86,6 @@ pub struct ResourceActor<'m> {
     serving: bool,
     /// Changes of "can serve" over time, starting with the state at time zero.
     pub serving_log: Vec<(SimTime, bool)>,
-    /// Requests refused (queue full or no routable replica).
-    pub rejected: u64,
 }
 
 impl<'m> ResourceActor<'m> {
@@ -117,7 +115,6 @@ impl<'m> ResourceActor<'m> {
             routable: def.replicas,
             serving: true,
             serving_log: vec![(SimTime::ZERO, true)],
-            rejected: 0,
         }
     }
 
@@ -179,7 +176,6 @@ impl<'m> ResourceActor<'m> {
     }
 
     fn reject(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
-        self.rejected += 1;
         match occ {
             Occupant::Hold {
                 holder,
@@ -521,10 +517,5 @@ impl<'m> ResourceActor<'m> {
         } else {
             self.dispatch(ctx);
         }
-    }
-
-    /// Requests waiting or being served right now.
-    pub fn in_system(&self) -> usize {
-        self.queue.len() + self.slots.iter().filter(|s| s.live).count()
     }
 }

@@ -24,8 +24,6 @@ pub struct Arrivals {
     peak_shape: f64,
     horizon: SimTime,
     rng: SimRng,
-    /// Requests started.
-    pub sent: u64,
 }
 
 impl Arrivals {
@@ -46,7 +44,6 @@ impl Arrivals {
             peak_shape,
             horizon,
             rng,
-            sent: 0,
         }
     }
 
@@ -60,7 +57,7 @@ impl Arrivals {
         }
     }
 
-    /// A candidate arrival at `now`: whether it is kept (and counted), or
+    /// A candidate arrival at `now`: whether it is kept, or
     /// `None` once the horizon is reached (the process stops).
     pub fn arrive(&mut self, now: SimTime) -> Option<bool> {
         if now >= self.horizon {
@@ -73,9 +70,6 @@ impl Arrivals {
                 self.rng.random::<f64>() * self.peak_shape < s[hour]
             }
         };
-        if keep {
-            self.sent += 1;
-        }
         Some(keep)
     }
 }
