@@ -14,6 +14,11 @@
 //!   actor's previous timer and arms a new one far in the future (100 times
 //!   the tick), so most of what is queued is cancelled timers, until the
 //!   kernel sweeps them out.
+//! - `mm1/customers`: an M/M/1 queue written directly on the kernel (a
+//!   source and a server actor, four events per customer: arrival, hand-off
+//!   to the server, end of service, hand-off back), throughput in customers.
+//!   The floor under `preflight`'s own M/M/1 benchmark, which runs the same
+//!   four events through the full domain model.
 //! - `baseline/bare_heap/pending=K`: a bare `BinaryHeap<(time, seq, payload)>`
 //!   loop with K pending events, as a reference point for the machine.
 //!
@@ -22,13 +27,15 @@
 //! events/s through `Throughput::Elements`.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand_core::Rng;
+use rand_distr::{Distribution, Exp1};
 use sim_core::{
-    Actor, ActorId, CampaignSeed, Context, RunOutcome, SimDuration, SimTime, Simulation, TimerKey,
+    Actor, ActorId, CampaignSeed, Context, LatencyHistogram, RunOutcome, SimDuration, SimTime,
+    Simulation, TimerKey,
 };
 
 /// Events delivered per measured iteration.
@@ -151,6 +158,130 @@ fn bench_timers(c: &mut Criterion) {
     g.finish();
 }
 
+enum Mm1Msg {
+    Arrive,
+    Acquire(SimTime),
+    Done,
+    Granted(SimTime),
+}
+
+enum Mm1 {
+    Source {
+        server: ActorId,
+        latency: LatencyHistogram,
+        served: u64,
+    },
+    Server {
+        source: ActorId,
+        busy: bool,
+        queue: VecDeque<SimTime>,
+        current: SimTime,
+    },
+}
+
+/// An exponential draw with the given mean, in seconds.
+fn exp_secs(ctx: &mut Context<'_, Mm1Msg>, mean: f64) -> SimDuration {
+    let e: f64 = Exp1.sample(ctx.rng());
+    SimDuration::from_secs_f64(e * mean)
+}
+
+impl Actor for Mm1 {
+    type Msg = Mm1Msg;
+    fn handle(&mut self, msg: Mm1Msg, ctx: &mut Context<'_, Mm1Msg>) {
+        match (self, msg) {
+            (Mm1::Source { server, .. }, Mm1Msg::Arrive) => {
+                let gap = exp_secs(ctx, 1.0 / 800.0);
+                ctx.send_self(gap, Mm1Msg::Arrive);
+                let now = ctx.now();
+                ctx.send(*server, SimDuration::ZERO, Mm1Msg::Acquire(now));
+            }
+            (
+                Mm1::Source {
+                    latency, served, ..
+                },
+                Mm1Msg::Granted(arrived),
+            ) => {
+                *served += 1;
+                latency.record(ctx.now().saturating_since(arrived));
+            }
+            (
+                Mm1::Server {
+                    busy,
+                    queue,
+                    current,
+                    ..
+                },
+                Mm1Msg::Acquire(arrived),
+            ) => {
+                if *busy {
+                    queue.push_back(arrived);
+                } else {
+                    *busy = true;
+                    *current = arrived;
+                    let service = exp_secs(ctx, 0.001);
+                    ctx.send_self(service, Mm1Msg::Done);
+                }
+            }
+            (
+                Mm1::Server {
+                    source,
+                    busy,
+                    queue,
+                    current,
+                },
+                Mm1Msg::Done,
+            ) => {
+                ctx.send(*source, SimDuration::ZERO, Mm1Msg::Granted(*current));
+                if let Some(next) = queue.pop_front() {
+                    *current = next;
+                    let service = exp_secs(ctx, 0.001);
+                    ctx.send_self(service, Mm1Msg::Done);
+                } else {
+                    *busy = false;
+                }
+            }
+            _ => unreachable!("M/M/1 message sent to the wrong actor"),
+        }
+    }
+}
+
+/// Customers served by one M/M/1 run of `secs` simulated seconds.
+fn mm1_run(secs: f64) -> u64 {
+    let mut sim = Simulation::new(CampaignSeed::derive(1, 0, 0));
+    let source = sim.add_actor(
+        Mm1::Source {
+            server: ActorId(1),
+            latency: LatencyHistogram::new(),
+            served: 0,
+        },
+        1,
+    );
+    sim.add_actor(
+        Mm1::Server {
+            source,
+            busy: false,
+            queue: VecDeque::new(),
+            current: SimTime::ZERO,
+        },
+        2,
+    );
+    sim.schedule(SimTime::ZERO, source, Mm1Msg::Arrive);
+    sim.run_until(SimTime::from_secs_f64(secs));
+    match sim.actor(source) {
+        Mm1::Source { served, .. } => *served,
+        Mm1::Server { .. } => unreachable!(),
+    }
+}
+
+fn bench_mm1(c: &mut Criterion) {
+    let customers = mm1_run(200.0);
+    let mut g = c.benchmark_group("mm1");
+    g.throughput(Throughput::Elements(customers));
+    g.sample_size(20);
+    g.bench_function("customers", |b| b.iter(|| black_box(mm1_run(200.0))));
+    g.finish();
+}
+
 fn bench_bare_heap(c: &mut Criterion) {
     let mut g = c.benchmark_group("baseline");
     g.throughput(Throughput::Elements(BATCH));
@@ -177,5 +308,11 @@ fn bench_bare_heap(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_ring, bench_timers, bench_bare_heap);
+criterion_group!(
+    benches,
+    bench_ring,
+    bench_timers,
+    bench_mm1,
+    bench_bare_heap
+);
 criterion_main!(benches);
