@@ -142,6 +142,7 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 faults_injected: faults,
                 rollbacks: u32::from(targeted),
                 events: 40_000 + mix(key + 8) % 20_000,
+                weight: 1.0,
             })?;
             for f in 0..faults {
                 for kind in ["inject", "recover"] {

@@ -1,5 +1,6 @@
 //! The commands behind the CLI: each returns an exit code or a [`CliError`].
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,7 +9,11 @@ use sim_models::compile::{Empirical, compile};
 use sim_models::spec::Scenario;
 
 use crate::output::RunWriter;
-use crate::run::{ModeSel, PreparedVariant, RunPlan, RunReport, default_out_dir, run_all};
+use crate::risk::{Decision, campaigns_to_decide, decide};
+use crate::run::{
+    ModeSel, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleSel, TWO_SCALE_ABOVE, apply_bias,
+    default_out_dir, run_all,
+};
 use crate::scenario::{Loaded, apply_variant, load};
 
 /// An error that ends a command, with the exit code it deserves.
@@ -62,9 +67,23 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// No progress bar, no summary.
     pub quiet: bool,
+    /// `--until-decided`: the most natural campaigns per variant to run
+    /// while some risk is undecided.
+    pub until_decided: Option<u64>,
+    /// Decide risks against `risk.gate` rather than each handler's threshold.
+    pub against_gate: bool,
+    /// `--rare-event`: importance sampling of rare failures.
+    pub rare_event: Option<RareEvent>,
+    /// `--calibration FILE`: the recalibration map to apply.
+    pub calibration: Option<PathBuf>,
+    /// `--no-calibration`: apply none, even the default one.
+    pub no_calibration: bool,
+    /// Request-level, two-scale, or chosen by size (`--scale`).
+    pub scale: ScaleSel,
 }
 
-fn load_or_report(path: &Path) -> Result<Loaded, CliError> {
+/// Loads a scenario, or the error listing every problem (exit code 2).
+pub fn load_or_report(path: &Path) -> Result<Loaded, CliError> {
     load(path).map_err(|e| {
         let mut msg = String::new();
         for p in e.problems() {
@@ -85,7 +104,13 @@ pub fn prepare_variants(
     loaded: &Loaded,
     selection: &str,
 ) -> Result<Vec<PreparedVariant>, CliError> {
-    let base = &loaded.scenario;
+    // `historical_faults:` refits the base scenario's failure modes first;
+    // variants then apply to the refitted base.
+    let (refitted, refit) = crate::fit::refit_scenario(&loaded.scenario, &loaded.file)?;
+    for note in &refit.notes {
+        tracing::info!("{}: historical_faults: {note}", loaded.file.display());
+    }
+    let base = &refitted;
     let empirical: Empirical = loaded
         .empirical
         .iter()
@@ -150,8 +175,38 @@ pub fn prepare_variants(
 
 /// `preflight run`.
 pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
+    let done = execute(opts)?;
+    if !opts.quiet {
+        print_summary(&done.report, &done.plan);
+        print_footer(&done);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A finished run: what was run and what came out.
+struct Executed {
+    plan: RunPlan,
+    report: RunReport,
+    out_dir: PathBuf,
+    gate: f64,
+}
+
+fn print_footer(done: &Executed) {
+    let report = &done.report;
+    println!(
+        "\n{} campaigns in {:.2} s ({:.0} campaigns/s, {:.1} M events/s) → {}",
+        report.campaigns_run,
+        report.wall_s,
+        report.campaigns_run as f64 / report.wall_s.max(1e-9),
+        report.events as f64 / report.wall_s.max(1e-9) / 1e6,
+        done.out_dir.display()
+    );
+}
+
+/// Loads, checks, runs every campaign and writes the run directory.
+fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     let loaded = load_or_report(&opts.scenario)?;
-    let variants = prepare_variants(&loaded, &opts.variant)?;
+    let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
     if s.workload.is_empty() && !s.paths.is_empty() {
         return Err(CliError::input(format!(
@@ -164,7 +219,31 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
             eprintln!("preflight: note: {}: {note}", loaded.file.display());
         }
     }
-    check_size(&loaded, &variants, opts.quiet)?;
+    let two_scale = choose_two_scale(opts.scale, &variants);
+    if !two_scale {
+        check_size(&loaded, &variants, opts.quiet)?;
+    }
+    if let Some(rare) = opts.rare_event {
+        for v in &mut variants {
+            let factors = apply_bias(&mut v.model, rare);
+            for (f, b) in v.model.faults.iter().zip(&factors) {
+                tracing::info!(
+                    variant = &*v.name,
+                    resource = %v.model.resources[f.resource].id,
+                    mode = %f.mode,
+                    factor = b,
+                    "failure biasing"
+                );
+            }
+            if !opts.quiet && factors.iter().all(|b| *b == 1.0) {
+                eprintln!(
+                    "preflight: note: {}: --rare-event: no failure process of variant `{}` is rare enough to bias (or its law cannot be scaled); the run is plain Monte Carlo",
+                    loaded.file.display(),
+                    v.name
+                );
+            }
+        }
+    }
     if matches!(opts.mode, ModeSel::Targeted) && s.injections.is_empty() {
         return Err(CliError::input(format!(
             "preflight: {}: injections: --mode targeted needs at least one entry in `injections:`",
@@ -181,6 +260,10 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
         }),
         mode: opts.mode,
         progress: !opts.quiet,
+        two_scale,
+        until_decided: opts.until_decided,
+        decide_at: opts.against_gate.then_some(s.risk.gate),
+        rare_event: opts.rare_event,
     };
     let out_dir = opts.out.clone().unwrap_or_else(|| default_out_dir(s));
     tracing::info!(
@@ -192,28 +275,215 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
         out = %out_dir.display(),
         "run"
     );
+    // The recalibration map of `preflight calibrate`, read before any
+    // campaign runs so that a broken file costs nothing.
+    let calibration = find_calibration(opts, s, &loaded)?;
     let mut writer = RunWriter::create(&out_dir)
         .map_err(|e| CliError::input(format!("preflight: --out {}: {e}", out_dir.display())))?;
-    let report = run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
+    let mut report = run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
         message: format!("preflight: run failed: {e:#}"),
         code: 3,
     })?;
-    let manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    if let Some((_, c)) = &calibration {
+        for r in &mut report.risk {
+            let calibrated = c.map.apply(r.risk);
+            r.calibrated_risk = Some(calibrated);
+            r.over_threshold = calibrated > r.threshold;
+        }
+    }
+    let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    if let Some((path, c)) = &calibration {
+        manifest["calibration"] = serde_json::json!({
+            "file": path.display().to_string(),
+            "method": c.method,
+            "history": c.history,
+            "backtest_brier": c.brier,
+            "backtest_ece": c.ece,
+            "predictions": c.predictions,
+        });
+    }
     let summary = writer
         .finish(&report.risk, &manifest)
         .map_err(|e| CliError::input(format!("preflight: writing {}: {e}", out_dir.display())))?;
+    Ok(Executed {
+        plan,
+        report,
+        out_dir: summary.out_dir,
+        gate: s.risk.gate,
+    })
+}
+
+/// Where `preflight calibrate` keeps the map of a scenario by default:
+/// beside its default run directory, `reports/<name>.calibration.json`.
+pub fn default_calibration_path(s: &Scenario) -> PathBuf {
+    let dir = default_out_dir(s);
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    dir.with_file_name(format!("{name}.calibration.json"))
+}
+
+/// The calibration map to apply: `--calibration FILE` (which must exist),
+/// else the default file when it exists; none with `--no-calibration`.
+fn find_calibration(
+    opts: &RunOptions,
+    s: &Scenario,
+    loaded: &Loaded,
+) -> Result<Option<(PathBuf, crate::calibration::CalibrationFile)>, CliError> {
+    let path = match &opts.calibration {
+        Some(p) => p.clone(),
+        None => {
+            let p = default_calibration_path(s);
+            if opts.no_calibration || !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    if opts.no_calibration {
+        return Ok(None);
+    }
+    let c = crate::calibration::CalibrationFile::read(&path)
+        .map_err(|e| CliError::input(format!("preflight: --calibration: {e}")))?;
     if !opts.quiet {
-        print_summary(&report, &plan);
-        println!(
-            "\n{} campaigns in {:.2} s ({:.0} campaigns/s, {:.1} M events/s) → {}",
-            report.campaigns_run,
-            report.wall_s,
-            report.campaigns_run as f64 / report.wall_s.max(1e-9),
-            report.events as f64 / report.wall_s.max(1e-9) / 1e6,
-            summary.out_dir.display()
+        eprintln!(
+            "preflight: note: calibrated_risk from {} (backtest of {} predictions on {}{})",
+            path.display(),
+            c.predictions,
+            c.history,
+            if c.scenario_hash == loaded.source_hash {
+                ""
+            } else {
+                "; the scenario file has changed since"
+            }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Some((path, c)))
+}
+
+/// `preflight gate`: runs natural campaigns and fails (exit 1) when any
+/// handler's risk is above `risk.gate`. The calibrated risk is used where
+/// one exists. Prints a verdict per handler with its interval and top
+/// failure contributors, or the same as JSON with `json`.
+pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
+    let opts = RunOptions {
+        mode: ModeSel::Natural,
+        quiet: opts.quiet || json,
+        against_gate: true,
+        ..opts.clone()
+    };
+    let done = execute(&opts)?;
+    let mut failed = false;
+    let mut rows = Vec::new();
+    for (t, r) in done.report.tallies.iter().zip(&done.report.risk) {
+        let risk = r.calibrated_risk.unwrap_or(r.risk);
+        let fail = risk > done.gate;
+        failed |= fail;
+        let decision = decide(t.breaches, t.campaigns, done.gate);
+        rows.push(serde_json::json!({
+            "variant": &*t.variant,
+            "handler": &*t.handler,
+            "verdict": if fail { "fail" } else { "pass" },
+            "risk": r.risk,
+            "calibrated_risk": r.calibrated_risk,
+            "ci_low": r.ci_low,
+            "ci_high": r.ci_high,
+            "campaigns": t.campaigns,
+            "breaches": t.breaches,
+            "gate": done.gate,
+            "decided": decision != Decision::Undecided,
+            "campaigns_to_decide": (decision == Decision::Undecided)
+                .then(|| campaigns_to_decide(r.risk, done.gate, t.campaigns))
+                .flatten(),
+            "threshold": r.threshold,
+            "criticality": &*r.criticality,
+            "top_contributors": t.top_contributors(3),
+        }));
+    }
+    if json {
+        let out = serde_json::json!({
+            "scenario": opts.scenario.display().to_string(),
+            "verdict": if failed { "fail" } else { "pass" },
+            "gate": done.gate,
+            "seed": done.plan.seed,
+            "campaigns_run": done.report.campaigns_run,
+            "run_dir": done.out_dir.display().to_string(),
+            "handlers": rows,
+        });
+        let text = serde_json::to_string_pretty(&out).expect("JSON of plain values");
+        let mut stdout = std::io::stdout().lock();
+        // A reader that stops early (`| head`) is not an error of the gate.
+        if let Err(e) = writeln!(stdout, "{text}")
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(CliError {
+                message: format!("preflight: writing the verdict: {e}"),
+                code: 3,
+            });
+        }
+    } else {
+        print_gate(&done, &rows);
+        if !opts.quiet {
+            print_footer(&done);
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
+    println!(
+        "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7}  top failure contributors (share of breaches)",
+        "variant", "handler", "verdict", "risk", "95% CI", "gate"
+    );
+    for (t, row) in done.report.tallies.iter().zip(rows) {
+        let f = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
+        let contributors: Vec<String> = t
+            .top_contributors(3)
+            .iter()
+            .map(|c| format!("{} {:.0}%", c.fault, 100.0 * c.share_of_breaches))
+            .collect();
+        println!(
+            "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7}  {}",
+            truncate(&t.variant, 14),
+            truncate(&t.handler, 24),
+            if row["verdict"] == "fail" {
+                "FAIL"
+            } else {
+                "pass"
+            },
+            fmt_f(f("risk"), 4),
+            format!("[{}, {}]", fmt_f(f("ci_low"), 4), fmt_f(f("ci_high"), 4)),
+            fmt_f(done.gate, 3),
+            if contributors.is_empty() {
+                "-".to_string()
+            } else {
+                contributors.join(", ")
+            }
+        );
+        if let Some(n) = row["campaigns_to_decide"].as_u64() {
+            println!(
+                "{:<40} the interval straddles the gate: about {n} campaigns would decide it (--until-decided)",
+                ""
+            );
+        }
+    }
+    let failed = rows.iter().filter(|r| r["verdict"] == "fail").count();
+    if failed > 0 {
+        println!(
+            "gate: FAIL ({failed} handler(s) with risk above {})",
+            done.gate
+        );
+    } else {
+        println!(
+            "gate: pass (every handler's risk is at or below {})",
+            done.gate
+        );
+    }
 }
 
 /// Workload requests per campaign above which a run is refused: at request
@@ -236,6 +506,19 @@ pub fn expected_requests(model: &sim_models::model::Model) -> f64 {
         .sum()
 }
 
+/// Whether campaigns run by the two-scale method: as asked, or with
+/// `--scale auto` when some variant expects more than
+/// [`TWO_SCALE_ABOVE`] workload requests per campaign.
+pub fn choose_two_scale(scale: ScaleSel, variants: &[PreparedVariant]) -> bool {
+    match scale {
+        ScaleSel::Request => false,
+        ScaleSel::TwoScale => true,
+        ScaleSel::Auto => variants
+            .iter()
+            .any(|v| expected_requests(&v.model) > TWO_SCALE_ABOVE),
+    }
+}
+
 /// Refuses campaigns too large for request-level simulation, and says when a
 /// campaign is large enough to take a while.
 fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Result<(), CliError> {
@@ -250,8 +533,8 @@ fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Res
     if n > MAX_REQUESTS_PER_CAMPAIGN {
         return Err(CliError::input(format!(
             "preflight: {}: horizon: variant `{}` expects {:.0} million requests per campaign ({} of simulated time); \
-             request-level simulation of windows this long is not practical (the two-scale method for long windows is not built yet). \
-             Use a shorter `horizon:` (minutes to hours).",
+             request-level simulation of windows this long is not practical. \
+             Use `--scale two-scale` (or `auto`), or a shorter `horizon:` (minutes to hours).",
             loaded.file.display(),
             v.name,
             n / 1e6,
@@ -277,9 +560,6 @@ pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
         .is_some_and(|p| p.enabled)
     {
         notes.push("failure_injection_profile: the runtime injection module is not built yet; natural campaigns run without scheduled injections");
-    }
-    if s.historical_faults.is_some() {
-        notes.push("historical_faults: refitting failure modes from incident history is not built yet; the file is not read");
     }
     if s.telemetry.is_some() {
         notes.push("telemetry: forecasting is not built yet; the file is not read");
@@ -317,6 +597,8 @@ fn manifest(
         "campaigns_run": report.campaigns_run,
         "events": report.events,
         "risk_definition": "breaches / campaigns over natural-mode campaigns; 95% Wilson interval",
+        "until_decided": plan.until_decided,
+        "scale": if plan.two_scale { "two-scale" } else { "request" },
     })
 }
 
@@ -361,9 +643,18 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         return;
     }
     println!(
-        "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9}",
-        "variant", "handler", "requests", "err rate", "p99 ms", "risk", "95% CI", "threshold"
+        "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
+        "variant",
+        "handler",
+        "requests",
+        "err rate",
+        "p99 ms",
+        "risk",
+        "95% CI",
+        "threshold",
+        "decision"
     );
+    let mut undecided = Vec::new();
     for (t, r) in report.tallies.iter().zip(&report.risk) {
         let err = if t.requests == 0 {
             f64::NAN
@@ -375,8 +666,12 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         } else {
             t.p99_sum_ms / t.p99_n as f64
         };
+        let decision = decide(t.breaches, t.campaigns, r.threshold);
+        if decision == Decision::Undecided {
+            undecided.push((t, campaigns_to_decide(r.risk, r.threshold, t.campaigns)));
+        }
         println!(
-            "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9}{}",
+            "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
             t.requests,
@@ -385,13 +680,39 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
             fmt_f(r.risk, 4),
             format!("[{}, {}]", fmt_f(r.ci_low, 4), fmt_f(r.ci_high, 4)),
             fmt_f(r.threshold, 3),
-            if r.over_threshold { "  OVER" } else { "" }
+            decision.as_str().to_uppercase()
         );
+        if let Some(c) = r.calibrated_risk {
+            println!("{:<40} calibrated risk {}", "", fmt_f(c, 4));
+        }
     }
+    let campaigns: Vec<u64> = report.tallies.iter().map(|t| t.campaigns).collect();
+    let (lo, hi) = (
+        campaigns.iter().min().copied().unwrap_or(0),
+        campaigns.iter().max().copied().unwrap_or(0),
+    );
     println!(
         "risk = P(SLO breached within a campaign) over {} natural campaigns per variant (seed {}); p99 is the mean of per-campaign p99s",
-        plan.campaigns, plan.seed
+        if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        },
+        plan.seed
     );
+    println!(
+        "decision: OVER/UNDER when the whole 95% interval lies above / at or below the threshold; UNDECIDED when it straddles it"
+    );
+    for (t, need) in undecided {
+        let need = match need {
+            Some(n) => format!("about {n} campaigns in all would decide it"),
+            None => "its risk sits on the threshold; no number of campaigns decides it".into(),
+        };
+        println!(
+            "  {} / {}: undecided after {} campaigns; {need} (`--until-decided` runs until it is)",
+            t.variant, t.handler, t.campaigns
+        );
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

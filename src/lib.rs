@@ -2,13 +2,18 @@
 //!
 //! The library behind the `preflight` binary: loading scenario files
 //! ([`scenario`]), running campaigns in parallel ([`run`]), computing risk
-//! ([`risk`]) and writing the run directory ([`output`]). The simulation
+//! ([`risk`]), writing the run directory ([`output`]) and fitting failure
+//! distributions to incident history ([`fit`]). The simulation
 //! itself lives in the `sim-core` (kernel) and `sim-models` (domain) crates.
 #![warn(missing_docs)]
 
+pub mod calibrate;
+pub mod calibration;
 pub mod commands;
 pub mod defaults;
+pub mod fit;
 pub mod output;
 pub mod risk;
 pub mod run;
 pub mod scenario;
+pub mod synth;

@@ -27,6 +27,13 @@ struct Cli {
 enum Command {
     /// Run Monte Carlo campaigns and write a run directory of Parquet results.
     Run(RunArgs),
+    /// Run natural campaigns and exit 1 when any handler's risk is above
+    /// `risk.gate` (for deployment pipelines).
+    Gate(GateArgs),
+    /// Backtest predicted risk against an incident history; save the recalibration map.
+    Calibrate(preflight::calibrate::CalibrateOptions),
+    /// Write an incident history drawn from the scenario's own failure model (CSV).
+    Synth(preflight::synth::SynthOptions),
     /// Parse and check a scenario; list every problem (exit 0 or 2).
     Validate {
         /// Scenario file (.yaml, .yml, .toml or .json).
@@ -34,6 +41,8 @@ enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Fit failure and repair distributions to an incident history (CSV or Parquet).
+    Fit(preflight::fit::FitOptions),
 }
 
 /// Options of `preflight run`.
@@ -63,6 +72,74 @@ pub struct RunArgs {
     /// No progress bar and no summary table.
     #[arg(short, long)]
     pub quiet: bool,
+    /// request: every request of the horizon; two-scale: fault timeline,
+    /// episodes around faults and a healthy baseline (docs/two-scale.md);
+    /// auto: two-scale above 10 million expected requests per campaign.
+    #[arg(long, value_enum, default_value_t = preflight::run::ScaleSel::Auto)]
+    pub scale: preflight::run::ScaleSel,
+    /// While some handler's risk interval straddles its threshold, keep
+    /// doubling the natural campaigns, up to CAP per variant.
+    #[arg(long, value_name = "CAP", num_args = 0..=1, default_missing_value = "100000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub until_decided: Option<u64>,
+    /// Importance sampling for rare failures: speed up rare failure
+    /// processes (`auto`, the default: about one failure per campaign in
+    /// all; or a factor) and weight each campaign by its likelihood ratio.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "auto")]
+    pub rare_event: Option<preflight::run::RareEvent>,
+    /// Recalibration map for `calibrated_risk` (default:
+    /// reports/<scenario name>.calibration.json when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// Leave `calibrated_risk` empty even when a map exists.
+    #[arg(long, conflicts_with = "calibration")]
+    pub no_calibration: bool,
+}
+
+/// Options of `preflight gate`.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Scenario file (.yaml, .yml, .toml or .json).
+    pub scenario: PathBuf,
+    /// Natural campaigns per variant (default: the scenario's `campaigns`, else 1000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub campaigns: Option<u64>,
+    /// Master seed (default: the scenario's `seed`, else 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// `base` (default): the scenario as written; `all`: every variant too;
+    /// NAME: the base and that variant.
+    #[arg(long, default_value = "base")]
+    pub variant: String,
+    /// Run directory (default: reports/<scenario name>). Replaced atomically.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the verdict as JSON on stdout (nothing else).
+    #[arg(long)]
+    pub json: bool,
+    /// While some handler's risk interval straddles its threshold, keep
+    /// doubling the campaigns, up to CAP per variant.
+    #[arg(long, value_name = "CAP", num_args = 0..=1, default_missing_value = "100000",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub until_decided: Option<u64>,
+    /// Importance sampling for rare failures: speed up rare failure
+    /// processes (`auto`, the default: about one failure per campaign in
+    /// all; or a factor) and weight each campaign by its likelihood ratio.
+    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "auto")]
+    pub rare_event: Option<preflight::run::RareEvent>,
+    /// Recalibration map for `calibrated_risk` (default:
+    /// reports/<scenario name>.calibration.json when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// Leave `calibrated_risk` empty even when a map exists.
+    #[arg(long, conflicts_with = "calibration")]
+    pub no_calibration: bool,
 }
 
 fn main() -> ExitCode {
@@ -78,9 +155,37 @@ fn main() -> ExitCode {
             mode: args.mode,
             out: args.out,
             quiet: args.quiet,
+            until_decided: args.until_decided,
+            against_gate: false,
+            scale: args.scale,
+            rare_event: args.rare_event,
+            calibration: args.calibration,
+            no_calibration: args.no_calibration,
         }),
+        Command::Gate(args) => preflight::commands::gate(
+            &preflight::commands::RunOptions {
+                scenario: args.scenario,
+                campaigns: args.campaigns,
+                seed: args.seed,
+                threads: args.threads.map(|t| t as usize),
+                variant: args.variant,
+                mode: preflight::run::ModeSel::Natural,
+                out: args.out,
+                quiet: args.quiet,
+                until_decided: args.until_decided,
+                against_gate: true,
+                scale: preflight::run::ScaleSel::Auto,
+                rare_event: args.rare_event,
+                calibration: args.calibration,
+                no_calibration: args.no_calibration,
+            },
+            args.json,
+        ),
         Command::Validate { scenario } => preflight::commands::validate(&scenario),
         Command::Schema => preflight::commands::schema(),
+        Command::Synth(opts) => preflight::synth::synth(&opts),
+        Command::Calibrate(opts) => preflight::calibrate::calibrate(&opts),
+        Command::Fit(opts) => preflight::fit::fit(&opts),
     };
     match result {
         Ok(code) => code,

@@ -240,6 +240,47 @@ fn schema_is_json() {
 }
 
 #[test]
+fn two_scale_runs_are_the_same_whatever_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write_small(tmp.path());
+    let file = file.to_str().unwrap();
+    let mut dirs = Vec::new();
+    for (i, threads) in ["1", "2"].iter().enumerate() {
+        let out = tmp.path().join(format!("run{i}"));
+        let o = preflight(&[
+            "run",
+            file,
+            "--scale",
+            "two-scale",
+            "--threads",
+            threads,
+            "--mode",
+            "both",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dirs.push(out);
+    }
+    for table in ["campaigns.parquet", "handlers.parquet", "risk.parquet"] {
+        let a = read(&dirs[0].join(table));
+        assert_eq!(a, read(&dirs[1].join(table)), "{table}: 1 vs 2 threads");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&dirs[0].join("manifest.json"))).unwrap();
+    assert_eq!(manifest["scale"], "two-scale");
+    assert_eq!(manifest["row_counts"]["campaigns"], 24);
+    // `auto` keeps a two-minute horizon at request level.
+    let out = tmp.path().join("auto");
+    let o = preflight(&["run", file, "--quiet", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&read(&out.join("manifest.json"))).unwrap();
+    assert_eq!(manifest["scale"], "request");
+}
+
+#[test]
 fn windows_too_long_for_request_level_are_refused_up_front() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("long.yaml");
@@ -254,11 +295,14 @@ fn windows_too_long_for_request_level_are_refused_up_front() {
     let o = preflight(&[
         "run",
         file.to_str().unwrap(),
+        "--scale",
+        "request",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let msg = stderr(&o);
+    assert!(msg.contains("--scale two-scale"), "{msg}");
     assert!(
         msg.contains("horizon") && msg.contains("518 million"),
         "{msg}"

@@ -157,6 +157,7 @@ fn campaign(variant: &Arc<str>, i: u64) -> CampaignRow {
         faults_injected: u32::MAX - i as u32,
         rollbacks: (i % 2) as u32,
         events: 50_000 + i,
+        weight: 1.0,
     }
 }
 
@@ -345,6 +346,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
             faults_injected: faults[i],
             rollbacks: rollbacks[i],
             events: events[i],
+            weight: 1.0,
         })
         .collect()
 }

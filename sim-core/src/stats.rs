@@ -111,6 +111,53 @@ impl LatencyHistogram {
         self.clamped += other.clamped;
     }
 
+    /// Adds every value of `other` as if it had been recorded `weight` times
+    /// (`weight` ≥ 0, not necessarily whole): a sample of a population
+    /// scaled up to the population's size.
+    ///
+    /// Each bucket's count is multiplied by `weight` and rounded, carrying
+    /// the rounding remainder from bucket to bucket in value order, so the
+    /// total count grows by `round(weight × other.count())` and no bucket is
+    /// off by more than one. The sum behind the mean is scaled exactly (up
+    /// to floating point), so the mean of `other` is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sim_core::{LatencyHistogram, SimDuration};
+    /// let mut sample = LatencyHistogram::new();
+    /// for ms in 1..=100 {
+    ///     sample.record(SimDuration::from_millis(ms));
+    /// }
+    /// let mut window = LatencyHistogram::new();
+    /// window.merge_scaled(&sample, 2.5);
+    /// assert_eq!(window.count(), 250);
+    /// assert!((window.mean().as_millis_f64() - 50.5).abs() < 0.5);
+    /// ```
+    pub fn merge_scaled(&mut self, other: &LatencyHistogram, weight: f64) {
+        assert!(
+            weight.is_finite() && weight >= 0.0,
+            "weight must be finite and non-negative, got {weight}"
+        );
+        if weight == 1.0 {
+            self.merge(other);
+            return;
+        }
+        let mut exact = 0.0_f64;
+        let mut emitted = 0u64;
+        for v in other.h.iter_recorded() {
+            exact += v.count_at_value() as f64 * weight;
+            let target = exact.round() as u64;
+            let n = target.saturating_sub(emitted);
+            if n > 0 {
+                self.h.saturating_record_n(v.value_iterated_to(), n);
+                emitted += n;
+            }
+        }
+        self.sum_nanos += (other.sum_nanos as f64 * weight).round() as u128;
+        self.clamped += (other.clamped as f64 * weight).round() as u64;
+    }
+
     /// Empties the histogram, keeping its memory.
     pub fn reset(&mut self) {
         self.h.reset();
@@ -259,6 +306,39 @@ mod tests {
         b.reset();
         assert_eq!(b.count(), 0);
         assert_eq!(b.quantile(0.5), SimDuration::ZERO);
+    }
+
+    #[test]
+    fn scaled_merge_keeps_shape_and_total() {
+        // 1,000 values from 1 to 1,000 ms, scaled by 37.3: the total count is
+        // the rounded product, quantiles and the mean stay where they were.
+        let mut sample = LatencyHistogram::new();
+        for ms in 1..=1000 {
+            sample.record(SimDuration::from_millis(ms));
+        }
+        let mut h = LatencyHistogram::new();
+        h.record(SimDuration::from_millis(5));
+        h.merge_scaled(&sample, 37.3);
+        assert_eq!(h.count(), 1 + 37_300);
+        for q in [0.1, 0.5, 0.9, 0.99] {
+            let got = h.quantile(q).as_millis_f64();
+            let want = sample.quantile(q).as_millis_f64();
+            assert!((got - want).abs() / want < 0.01, "q={q}: {got} vs {want}");
+        }
+        let mean = h.mean().as_millis_f64();
+        let want = (5.0 + 37.3 * 500.5 * 1000.0) / 37_301.0;
+        assert!((mean - want).abs() / want < 1e-3, "{mean} vs {want}");
+        // A weight below one thins the sample without losing its total.
+        let mut thin = LatencyHistogram::new();
+        thin.merge_scaled(&sample, 0.25);
+        assert_eq!(thin.count(), 250);
+        assert!((thin.quantile(0.5).as_millis_f64() - 500.0).abs() < 10.0);
+        // Weight one is a plain merge; weight zero adds nothing.
+        let mut a = LatencyHistogram::new();
+        a.merge_scaled(&sample, 1.0);
+        assert_eq!(a.count(), 1000);
+        a.merge_scaled(&sample, 0.0);
+        assert_eq!(a.count(), 1000);
     }
 
     #[test]

@@ -49,7 +49,9 @@ impl RequestSummary {
         Self::from_parts(s.requests, s.errors, s.degraded, &s.latency)
     }
 
-    fn from_parts(requests: u64, errors: u64, degraded: u64, h: &LatencyHistogram) -> Self {
+    /// The summary of `requests` requests of which `errors` failed and
+    /// `degraded` succeeded degraded, with latencies `h`.
+    pub fn from_parts(requests: u64, errors: u64, degraded: u64, h: &LatencyHistogram) -> Self {
         RequestSummary {
             requests,
             errors,
@@ -93,6 +95,15 @@ pub struct CampaignResult {
     /// Faults active during the campaign: those that started in it (natural
     /// failures or injections) and those already active at its start.
     pub faults: u32,
+    /// Which failure processes were active during the campaign (failed in
+    /// it or were down at its start), as indices into `Model::faults`, in
+    /// increasing order. Empty in targeted and healthy campaigns (the
+    /// targeted campaign's fault is its injection).
+    pub faults_seen: Vec<u32>,
+    /// Importance-sampling weight of the campaign: the likelihood ratio of
+    /// its failure paths, true over biased (exactly 1 without biasing; see
+    /// [`crate::rare`]).
+    pub weight: f64,
     /// Events the kernel delivered.
     pub events: u64,
     /// Requests still in flight when the drain ended (counted as errors).
@@ -116,79 +127,63 @@ pub struct CampaignResult {
 pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> CampaignResult {
     let layout = Layout::new(model);
     let horizon = SimTime::ZERO + model.horizon;
-    let mut sim: Simulation<Node<'_>> = Simulation::new(seed);
-
-    for (i, r) in model.resources.iter().enumerate() {
-        sim.add_actor(
-            Node::Resource(ResourceActor::new(model, i, layout)),
-            stream_key(&format!("resource/{}", r.id)),
-        );
-    }
-    for (i, l) in model.links.iter().enumerate() {
-        let key = format!(
-            "link/{}/{}",
-            model.resources[l.from].id, model.resources[l.to].id
-        );
-        sim.add_actor(
-            Node::Link(LinkActor::new(model, i, layout)),
-            stream_key(&key),
-        );
-    }
-    for (i, h) in model.handlers.iter().enumerate() {
-        let arrivals = model
-            .workloads
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.handler == i)
-            .map(|(wi, w)| {
-                let key = stream_key(&format!("workload/{}/{wi}", h.id));
-                Arrivals::new(w, seed.stream(key), horizon)
-            })
-            .collect();
-        let id = sim.add_actor(
-            Node::Handler(HandlerActor::new(model, i, layout, arrivals)),
-            stream_key(&format!("handler/{}", h.id)),
-        );
-        sim.with_context(id, |a, ctx| {
-            if let Node::Handler(h) = a {
-                h.start_workload(ctx)
-            }
-        });
-    }
+    let mut sim = build(model, layout, seed, horizon, 0.0);
     match mode {
         CampaignMode::Natural => {
             for (i, f) in model.faults.iter().enumerate() {
                 let r = &model.resources[f.resource];
-                let replica = match f.scope {
-                    FaultScope::Replica(k) => k.to_string(),
-                    FaultScope::Resource => "all".into(),
-                };
-                let key = format!("fault/{}/{i}/{replica}", r.id);
                 let actor = FailureActor::process(f, layout.resource(f.resource), r.age, horizon);
-                let id = sim.add_actor(Node::Failure(actor), stream_key(&key));
-                sim.with_context(id, |a, ctx| {
-                    if let Node::Failure(f) = a {
-                        f.start(ctx)
-                    }
-                });
+                add_failure(&mut sim, actor, &fault_stream_name(model, i));
             }
         }
         CampaignMode::Targeted(k) => {
             let inj = &model.injections[k];
             let actor = FailureActor::injection(inj, layout.resource(inj.resource), horizon);
-            let id = sim.add_actor(
-                Node::Failure(actor),
-                stream_key(&format!("injection/{}", inj.id)),
-            );
-            sim.with_context(id, |a, ctx| {
-                if let Node::Failure(f) = a {
-                    f.start(ctx)
-                }
-            });
+            add_failure(&mut sim, actor, &injection_stream_name(model, k));
         }
         CampaignMode::Healthy => {}
     }
+    finish(model, layout, sim, matches!(mode, CampaignMode::Natural))
+}
 
+/// Runs one campaign of `model` with no failure process of its own, the
+/// given faults replayed at their times instead (an observed incident
+/// history, say: `preflight calibrate` replays each window of history to see
+/// whether it breached the SLOs). Faults are `(on, off)` from the start of
+/// the campaign; `process` is ignored.
+pub fn run_replay(
+    model: &Model,
+    seed: CampaignSeed,
+    faults: &[crate::window::FaultInterval],
+) -> CampaignResult {
+    let layout = Layout::new(model);
+    let horizon = SimTime::ZERO + model.horizon;
+    let mut sim = build(model, layout, seed, horizon, 0.0);
+    for (j, f) in faults.iter().enumerate() {
+        if f.on >= horizon || f.off <= f.on {
+            continue;
+        }
+        let actor = FailureActor::scheduled(
+            layout.resource(f.resource),
+            f.effect as u32,
+            f.replica,
+            f.on - SimTime::ZERO,
+            f.off - f.on,
+        );
+        add_failure(&mut sim, actor, &format!("replay/{j}"));
+    }
+    finish(model, layout, sim, false)
+}
+
+/// Runs a built campaign to its horizon and drain, and summarises it.
+/// `natural`: the failure actors are the model's processes, in order.
+fn finish(
+    model: &Model,
+    layout: Layout,
+    mut sim: Simulation<Node<'_>>,
+    natural: bool,
+) -> CampaignResult {
+    let horizon = SimTime::ZERO + model.horizon;
     sim.run_until(horizon);
     let end = horizon + model.drain;
     sim.run_until(end);
@@ -198,10 +193,24 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
 
     let mut hung = 0;
     let mut faults = 0;
+    let mut faults_seen = Vec::new();
+    let mut ln_weight = 0.0;
+    // In natural mode the failure actors come last, one per `model.faults`
+    // entry and in its order.
+    let mut fault_ix = 0u32;
     for a in actors.iter_mut() {
         match a {
             Node::Handler(h) => hung += h.fail_in_flight(now),
-            Node::Failure(f) => faults += f.onsets + u32::from(f.down_at_start),
+            Node::Failure(f) => {
+                f.finish();
+                ln_weight += f.weight.ln();
+                let active = f.onsets + u32::from(f.down_at_start);
+                faults += active;
+                if natural && active > 0 {
+                    faults_seen.push(fault_ix);
+                }
+                fault_ix += 1;
+            }
             _ => {}
         }
     }
@@ -250,10 +259,90 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
         availability: availability(&entry_logs, horizon),
         slo_breached: handlers.iter().any(|h| h.slo_breached),
         faults,
+        faults_seen,
+        weight: ln_weight.exp(),
         events,
         hung,
         handlers,
     }
+}
+
+/// Builds the resources, links and handlers of a campaign, without any
+/// fault, with workload arrivals from time zero until `arrivals_end`.
+/// `clock_offset` is the day-clock (seconds) at time zero, for diurnal
+/// workloads. Actors are added in [`Layout`] order, each on the random
+/// stream of its stable name.
+pub(crate) fn build<'m>(
+    model: &'m Model,
+    layout: Layout,
+    seed: CampaignSeed,
+    arrivals_end: SimTime,
+    clock_offset: f64,
+) -> Simulation<Node<'m>> {
+    let mut sim: Simulation<Node<'m>> = Simulation::new(seed);
+    for (i, r) in model.resources.iter().enumerate() {
+        sim.add_actor(
+            Node::Resource(ResourceActor::new(model, i, layout)),
+            stream_key(&format!("resource/{}", r.id)),
+        );
+    }
+    for (i, l) in model.links.iter().enumerate() {
+        let key = format!(
+            "link/{}/{}",
+            model.resources[l.from].id, model.resources[l.to].id
+        );
+        sim.add_actor(
+            Node::Link(LinkActor::new(model, i, layout)),
+            stream_key(&key),
+        );
+    }
+    for (i, h) in model.handlers.iter().enumerate() {
+        let arrivals = model
+            .workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.handler == i)
+            .map(|(wi, w)| {
+                let key = stream_key(&format!("workload/{}/{wi}", h.id));
+                Arrivals::new(w, seed.stream(key), arrivals_end).with_clock_offset(clock_offset)
+            })
+            .collect();
+        let id = sim.add_actor(
+            Node::Handler(HandlerActor::new(model, i, layout, arrivals)),
+            stream_key(&format!("handler/{}", h.id)),
+        );
+        sim.with_context(id, |a, ctx| {
+            if let Node::Handler(h) = a {
+                h.start_workload(ctx)
+            }
+        });
+    }
+    sim
+}
+
+/// The stable name of the random stream of natural failure process `i`.
+pub(crate) fn fault_stream_name(model: &Model, i: usize) -> String {
+    let f = &model.faults[i];
+    let replica = match f.scope {
+        FaultScope::Replica(k) => k.to_string(),
+        FaultScope::Resource => "all".into(),
+    };
+    format!("fault/{}/{i}/{replica}", model.resources[f.resource].id)
+}
+
+/// The stable name of the random stream of injection `k`.
+pub(crate) fn injection_stream_name(model: &Model, k: usize) -> String {
+    format!("injection/{}", model.injections[k].id)
+}
+
+/// Adds a failure actor and lets it schedule its first transition.
+pub(crate) fn add_failure<'m>(sim: &mut Simulation<Node<'m>>, actor: FailureActor<'m>, name: &str) {
+    let id = sim.add_actor(Node::Failure(actor), stream_key(name));
+    sim.with_context(id, |a, ctx| {
+        if let Node::Failure(f) = a {
+            f.start(ctx)
+        }
+    });
 }
 
 /// Whether a handler's figures miss its SLO. A handler without requests

@@ -427,6 +427,7 @@ impl<'a> Compiler<'a> {
                         scope,
                         time_between: time_between.clone(),
                         repair: repair.clone(),
+                        bias: 1.0,
                     });
                 }
             }

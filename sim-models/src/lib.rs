@@ -18,4 +18,6 @@ pub mod compile;
 pub mod dist;
 pub mod model;
 pub mod msg;
+pub mod rare;
 pub mod spec;
+pub mod window;

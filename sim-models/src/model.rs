@@ -330,6 +330,10 @@ pub struct FaultDef {
     pub time_between: Dist,
     /// Time to repair.
     pub repair: Dist,
+    /// Importance-sampling time scale of the up-times (1: the true process;
+    /// see [`crate::rare`]). Set by the runner for `--rare-event`, never by
+    /// the scenario.
+    pub bias: f64,
 }
 
 /// An explicit injection: one fault, at a fixed time, for a fixed duration.

@@ -16,7 +16,7 @@
 //!     scenario_id: None, horizon_s: 3600.0, requests: 1000, errors: 3,
 //!     error_rate: 0.003, latency_mean_ms: 12.0, latency_p50_ms: 10.0,
 //!     latency_p99_ms: 40.0, availability: 1.0, slo_breached: false,
-//!     faults_injected: 1, rollbacks: 0, events: 52_000,
+//!     faults_injected: 1, rollbacks: 0, events: 52_000, weight: 1.0,
 //! })?;
 //! // ... write_handler for each campaign × handler ...
 //! let summary = run.finish(&[], &serde_json::json!({ "seed": 7 }))?;

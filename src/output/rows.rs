@@ -104,6 +104,10 @@ pub struct CampaignRow {
     pub rollbacks: u32,
     /// Simulation events processed.
     pub events: u64,
+    /// Importance-sampling weight (likelihood ratio, true over biased): 1
+    /// unless the run used `--rare-event`. Weighted means (`Σ w·x / n`)
+    /// estimate the true model's means.
+    pub weight: f64,
 }
 
 /// One handler within one campaign: a row of `handlers.parquet`.

@@ -170,6 +170,7 @@ table! {
         faults_injected: U32 = row.faults_injected,
         rollbacks: U32 = row.rollbacks,
         events: U64 = row.events,
+        weight: F64 = row.weight,
     }
 }
 

@@ -48,7 +48,7 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("latency_mean_ms", F64, False), ("latency_p50_ms", F64, False),
         ("latency_p99_ms", F64, False), ("availability", F64, False),
         ("slo_breached", BOOL, False), ("faults_injected", U32, False),
-        ("rollbacks", U32, False), ("events", U64, False),
+        ("rollbacks", U32, False), ("events", U64, False), ("weight", F64, False),
     ],
     "handlers": [
         ("variant", STR, False), ("campaign", U64, False), ("scenario_id", STR, True),

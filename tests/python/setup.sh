@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv in the repository root with the readers that
 # tests/python/check_outputs.py checks a run directory with (pyarrow, pandas,
-# DuckDB, polars), pinned in requirements.txt. Idempotent: does nothing when
+# DuckDB, polars) and SciPy for tests/python/check_fit.py, pinned in
+# requirements.txt. Idempotent: does nothing when
 # the pinned versions are already installed.
 #
 #   bash tests/python/setup.sh && .venv/bin/python tests/python/check_outputs.py RUN_DIR

@@ -193,6 +193,65 @@ pub struct HandlerActor<'m> {
     pub external: RequestStats,
     /// The requests that came from other handlers' calls.
     pub internal: RequestStats,
+    /// When set, requests are counted per arrival-time segment instead of
+    /// in `external` / `internal` (the two-scale method's episodes).
+    pub segments: Option<Box<Segments>>,
+}
+
+/// Outcomes counted by the time requests started, in consecutive segments
+/// `[bounds[i], bounds[i + 1])`. Requests that started before `bounds[0]`
+/// (a warm-up) are not counted; those that started at or after the last
+/// bound count in the last segment.
+#[derive(Debug, Clone)]
+pub struct Segments {
+    bounds: Vec<SimTime>,
+    /// Per segment: requests from the workload.
+    pub external: Vec<RequestStats>,
+    /// Per segment: requests from other handlers' calls.
+    pub internal: Vec<RequestStats>,
+}
+
+impl Segments {
+    /// Segments between consecutive `bounds` (sorted, at least two).
+    pub fn new(bounds: Vec<SimTime>) -> Self {
+        debug_assert!(bounds.len() >= 2 && bounds.is_sorted());
+        let n = bounds.len() - 1;
+        Segments {
+            bounds,
+            external: vec![RequestStats::default(); n],
+            internal: vec![RequestStats::default(); n],
+        }
+    }
+
+    /// The segment of a request that started at `start` (`None`: warm-up).
+    #[inline]
+    pub fn index(&self, start: SimTime) -> Option<usize> {
+        let k = self.bounds.partition_point(|b| *b <= start);
+        if k == 0 {
+            None
+        } else {
+            Some((k - 1).min(self.external.len() - 1))
+        }
+    }
+
+    #[inline]
+    fn record(
+        &mut self,
+        external: bool,
+        start: SimTime,
+        ok: bool,
+        degraded: bool,
+        latency: SimDuration,
+    ) {
+        if let Some(i) = self.index(start) {
+            let s = if external {
+                &mut self.external[i]
+            } else {
+                &mut self.internal[i]
+            };
+            s.record(ok, degraded, latency);
+        }
+    }
 }
 
 impl<'m> HandlerActor<'m> {
@@ -222,6 +281,7 @@ impl<'m> HandlerActor<'m> {
             arrivals,
             external: RequestStats::default(),
             internal: RequestStats::default(),
+            segments: None,
         }
     }
 
@@ -550,16 +610,20 @@ impl<'m> HandlerActor<'m> {
         r.live = false;
         r.tag = r.tag.wrapping_add(1);
         let latency = ctx.now() - r.start;
-        let (origin, ticket, degraded) = (r.origin, r.ticket, r.degraded);
+        let (origin, ticket, degraded, start) = (r.origin, r.ticket, r.degraded, r.start);
         if ticket != Ticket::NONE {
             ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
         }
-        match origin {
-            Origin::External => self.external.record(ok, degraded, latency),
-            Origin::Call { link, call } => {
-                self.internal.record(ok, degraded, latency);
-                ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok })
-            }
+        let external = origin == Origin::External;
+        if let Some(seg) = &mut self.segments {
+            seg.record(external, start, ok, degraded, latency);
+        } else if external {
+            self.external.record(ok, degraded, latency);
+        } else {
+            self.internal.record(ok, degraded, latency);
+        }
+        if let Origin::Call { link, call } = origin {
+            ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok })
         }
         self.free.push(req);
     }
@@ -571,7 +635,10 @@ impl<'m> HandlerActor<'m> {
         for r in self.reqs.iter_mut().filter(|r| r.live) {
             r.live = false;
             let latency = now - r.start;
-            if r.origin == Origin::External {
+            let external = r.origin == Origin::External;
+            if let Some(seg) = &mut self.segments {
+                seg.record(external, r.start, false, false, latency);
+            } else if external {
                 self.external.record(false, false, latency);
             } else {
                 self.internal.record(false, false, latency);

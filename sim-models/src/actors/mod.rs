@@ -16,7 +16,7 @@ use crate::model::{HandlerIx, LinkIx, Model, ResourceIx};
 use crate::msg::Msg;
 
 pub use failure::FailureActor;
-pub use handler::{HandlerActor, RequestStats};
+pub use handler::{HandlerActor, RequestStats, Segments};
 pub use link::LinkActor;
 pub use resource::ResourceActor;
 pub use workload::Arrivals;

@@ -23,6 +23,8 @@ pub struct Arrivals {
     shape: Option<[f64; 24]>,
     peak_shape: f64,
     horizon: SimTime,
+    /// Seconds of the day-clock at simulated time zero (for the diurnal shape).
+    clock_offset: f64,
     rng: SimRng,
 }
 
@@ -43,8 +45,17 @@ impl Arrivals {
             shape: def.diurnal,
             peak_shape,
             horizon,
+            clock_offset: 0.0,
             rng,
         }
+    }
+
+    /// The same process in a simulation whose time zero is `secs` into the
+    /// window (an episode of the two-scale method): the diurnal shape follows
+    /// window time.
+    pub fn with_clock_offset(mut self, secs: f64) -> Self {
+        self.clock_offset = secs;
+        self
     }
 
     /// The time to the next candidate arrival (`None`: the workload is empty).
@@ -66,7 +77,8 @@ impl Arrivals {
         let keep = match &self.shape {
             None => true,
             Some(s) => {
-                let hour = ((now.as_secs_f64() / 3600.0) as u64 % 24) as usize;
+                let hour =
+                    (((now.as_secs_f64() + self.clock_offset) / 3600.0) as u64 % 24) as usize;
                 self.rng.random::<f64>() * self.peak_shape < s[hour]
             }
         };
