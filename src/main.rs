@@ -123,6 +123,11 @@ pub struct GateArgs {
     /// Print the verdict as JSON on stdout (nothing else).
     #[arg(long)]
     pub json: bool,
+    /// request: every request of the horizon; two-scale: fault timeline,
+    /// episodes around faults and a healthy baseline (docs/two-scale.md);
+    /// auto: two-scale above 10 million expected requests per campaign.
+    #[arg(long, value_enum, default_value_t = preflight::run::ScaleSel::Auto)]
+    pub scale: preflight::run::ScaleSel,
     /// While some handler's risk interval straddles its threshold, keep
     /// doubling the campaigns, up to CAP per variant.
     #[arg(long, value_name = "CAP", num_args = 0..=1, default_missing_value = "100000",
@@ -174,7 +179,7 @@ fn main() -> ExitCode {
                 quiet: args.quiet,
                 until_decided: args.until_decided,
                 against_gate: true,
-                scale: preflight::run::ScaleSel::Auto,
+                scale: args.scale,
                 rare_event: args.rare_event,
                 calibration: args.calibration,
                 no_calibration: args.no_calibration,
