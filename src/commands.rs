@@ -437,8 +437,8 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
 
 fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
     println!(
-        "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7}  top failure contributors (share of breaches)",
-        "variant", "handler", "verdict", "risk", "95% CI", "gate"
+        "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  top failure contributors (share of breaches)",
+        "variant", "handler", "verdict", "risk", "95% CI", "gate", "threshold"
     );
     for (t, row) in done.report.tallies.iter().zip(rows) {
         let f = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
@@ -448,7 +448,7 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
             .map(|c| format!("{} {:.0}%", c.fault, 100.0 * c.share_of_breaches))
             .collect();
         println!(
-            "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7}  {}",
+            "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  {}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
             if row["verdict"] == "fail" {
@@ -459,12 +459,20 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
             fmt_f(f("risk"), 4),
             format!("[{}, {}]", fmt_f(f("ci_low"), 4), fmt_f(f("ci_high"), 4)),
             fmt_f(done.gate, 3),
+            fmt_f(f("threshold"), 3),
             if contributors.is_empty() {
                 "-".to_string()
             } else {
                 contributors.join(", ")
             }
         );
+        if let Some(c) = row["calibrated_risk"].as_f64() {
+            println!(
+                "{:<40} calibrated risk {} (the verdict uses it)",
+                "",
+                fmt_f(c, 4)
+            );
+        }
         if let Some(n) = row["campaigns_to_decide"].as_u64() {
             println!(
                 "{:<40} the interval straddles the gate: about {n} campaigns would decide it (--until-decided)",
