@@ -48,6 +48,34 @@ enum Command {
 /// Options of `preflight run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// `all` (default): the base and every variant; `base`: the base only;
+    /// NAME: the base and that variant.
+    #[arg(long, default_value = "all")]
+    pub variant: String,
+    /// natural: failure processes; targeted: one set of campaigns per explicit injection; both.
+    #[arg(long, value_enum, default_value_t = preflight::run::ModeSel::Natural)]
+    pub mode: preflight::run::ModeSel,
+    #[command(flatten)]
+    pub common: CampaignArgs,
+}
+
+/// Options of `preflight gate`.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// `base` (default): the scenario as written; `all`: every variant too;
+    /// NAME: the base and that variant.
+    #[arg(long, default_value = "base")]
+    pub variant: String,
+    /// Print the verdict as JSON on stdout (nothing else).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub common: CampaignArgs,
+}
+
+/// Options `run` and `gate` share.
+#[derive(Debug, clap::Args)]
+pub struct CampaignArgs {
     /// Scenario file (.yaml, .yml, .toml or .json).
     pub scenario: PathBuf,
     /// Campaigns per variant and per injection (default: the scenario's `campaigns`, else 1000).
@@ -59,17 +87,10 @@ pub struct RunArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-    /// `all` (default): the base and every variant; `base`: the base only;
-    /// NAME: the base and that variant.
-    #[arg(long, default_value = "all")]
-    pub variant: String,
-    /// natural: failure processes; targeted: one set of campaigns per explicit injection; both.
-    #[arg(long, value_enum, default_value_t = preflight::run::ModeSel::Natural)]
-    pub mode: preflight::run::ModeSel,
     /// Run directory (default: reports/<scenario name>). Replaced atomically.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// No progress bar and no summary table.
+    /// No progress bar (and, for `run`, no summary table).
     #[arg(short, long)]
     pub quiet: bool,
     /// request: every request of the horizon; two-scale: fault timeline,
@@ -77,8 +98,9 @@ pub struct RunArgs {
     /// auto: two-scale above 10 million expected requests per campaign.
     #[arg(long, value_enum, default_value_t = preflight::run::ScaleSel::Auto)]
     pub scale: preflight::run::ScaleSel,
-    /// While some handler's risk interval straddles its threshold, keep
-    /// doubling the natural campaigns, up to CAP per variant.
+    /// While some handler's risk interval straddles its threshold (the
+    /// gate, for `gate`), keep doubling the natural campaigns, up to CAP
+    /// per variant.
     #[arg(long, value_name = "CAP", num_args = 0..=1, default_missing_value = "100000",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub until_decided: Option<u64>,
@@ -96,94 +118,44 @@ pub struct RunArgs {
     pub no_calibration: bool,
 }
 
-/// Options of `preflight gate`.
-#[derive(Debug, clap::Args)]
-pub struct GateArgs {
-    /// Scenario file (.yaml, .yml, .toml or .json).
-    pub scenario: PathBuf,
-    /// Natural campaigns per variant (default: the scenario's `campaigns`, else 1000).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub campaigns: Option<u64>,
-    /// Master seed (default: the scenario's `seed`, else 0).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub threads: Option<u64>,
-    /// `base` (default): the scenario as written; `all`: every variant too;
-    /// NAME: the base and that variant.
-    #[arg(long, default_value = "base")]
-    pub variant: String,
-    /// Run directory (default: reports/<scenario name>). Replaced atomically.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// No progress bar.
-    #[arg(short, long)]
-    pub quiet: bool,
-    /// Print the verdict as JSON on stdout (nothing else).
-    #[arg(long)]
-    pub json: bool,
-    /// request: every request of the horizon; two-scale: fault timeline,
-    /// episodes around faults and a healthy baseline (docs/two-scale.md);
-    /// auto: two-scale above 10 million expected requests per campaign.
-    #[arg(long, value_enum, default_value_t = preflight::run::ScaleSel::Auto)]
-    pub scale: preflight::run::ScaleSel,
-    /// While some handler's risk interval straddles its threshold, keep
-    /// doubling the campaigns, up to CAP per variant.
-    #[arg(long, value_name = "CAP", num_args = 0..=1, default_missing_value = "100000",
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub until_decided: Option<u64>,
-    /// Importance sampling for rare failures: speed up rare failure
-    /// processes (`auto`, the default: about one failure per campaign in
-    /// all; or a factor) and weight each campaign by its likelihood ratio.
-    #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "auto")]
-    pub rare_event: Option<preflight::run::RareEvent>,
-    /// Recalibration map for `calibrated_risk` (default:
-    /// reports/<scenario name>.calibration.json when it exists).
-    #[arg(long, value_name = "FILE")]
-    pub calibration: Option<PathBuf>,
-    /// Leave `calibrated_risk` empty even when a map exists.
-    #[arg(long, conflicts_with = "calibration")]
-    pub no_calibration: bool,
+impl CampaignArgs {
+    /// The command-layer options, with what differs between `run` and `gate`.
+    fn options(
+        self,
+        variant: String,
+        mode: preflight::run::ModeSel,
+        against_gate: bool,
+    ) -> preflight::commands::RunOptions {
+        preflight::commands::RunOptions {
+            scenario: self.scenario,
+            campaigns: self.campaigns,
+            seed: self.seed,
+            threads: self.threads.map(|t| t as usize),
+            variant,
+            mode,
+            out: self.out,
+            quiet: self.quiet,
+            until_decided: self.until_decided,
+            against_gate,
+            scale: self.scale,
+            rare_event: self.rare_event,
+            calibration: self.calibration,
+            no_calibration: self.no_calibration,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result = match cli.command {
-        Command::Run(args) => preflight::commands::run(&preflight::commands::RunOptions {
-            scenario: args.scenario,
-            campaigns: args.campaigns,
-            seed: args.seed,
-            threads: args.threads.map(|t| t as usize),
-            variant: args.variant,
-            mode: args.mode,
-            out: args.out,
-            quiet: args.quiet,
-            until_decided: args.until_decided,
-            against_gate: false,
-            scale: args.scale,
-            rare_event: args.rare_event,
-            calibration: args.calibration,
-            no_calibration: args.no_calibration,
-        }),
+        Command::Run(args) => {
+            preflight::commands::run(&args.common.options(args.variant, args.mode, false))
+        }
         Command::Gate(args) => preflight::commands::gate(
-            &preflight::commands::RunOptions {
-                scenario: args.scenario,
-                campaigns: args.campaigns,
-                seed: args.seed,
-                threads: args.threads.map(|t| t as usize),
-                variant: args.variant,
-                mode: preflight::run::ModeSel::Natural,
-                out: args.out,
-                quiet: args.quiet,
-                until_decided: args.until_decided,
-                against_gate: true,
-                scale: args.scale,
-                rare_event: args.rare_event,
-                calibration: args.calibration,
-                no_calibration: args.no_calibration,
-            },
+            &args
+                .common
+                .options(args.variant, preflight::run::ModeSel::Natural, true),
             args.json,
         ),
         Command::Validate { scenario } => preflight::commands::validate(&scenario),
