@@ -139,12 +139,23 @@ pub fn ln_sf(d: &Dist, x: f64) -> f64 {
     match d {
         Dist::Exponential { mean } => -x / mean,
         Dist::Weibull { shape, scale } => -(x / scale).powf(*shape),
-        Dist::Lognormal { mu, sigma } => match LogNormalLaw::new(*mu, *sigma) {
-            Ok(l) => l.sf(x).ln(),
-            Err(_) => f64::NEG_INFINITY,
-        },
+        Dist::Lognormal { mu, sigma } => ln_normal_sf((x.ln() - mu) / sigma),
         Dist::Gamma { shape, scale, .. } => gamma_ur(*shape, x / scale).ln(),
         other => other.survival(x).ln(),
+    }
+}
+
+/// `ln P(Z > z)` for a standard normal Z, accurate in the far tail.
+pub fn ln_normal_sf(z: f64) -> f64 {
+    if z < 8.0 {
+        (0.5 * statrs::function::erf::erfc(z / std::f64::consts::SQRT_2))
+            .max(f64::MIN_POSITIVE)
+            .ln()
+    } else {
+        // Mills ratio asymptotic series.
+        let z2 = z * z;
+        -0.5 * z2 - z.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
+            + (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)).ln()
     }
 }
 
@@ -359,6 +370,19 @@ mod tests {
                 assert!(rel < 0.03, "{d:?} {start:?}: {est} vs exact {exact}");
             }
         }
+    }
+
+    #[test]
+    fn lognormal_survival_stays_finite_in_the_far_tail() {
+        // Both branches of ln_normal_sf agree where they meet.
+        let below = ln_normal_sf(8.0 - 1e-9);
+        let above = ln_normal_sf(8.0);
+        assert!((below - above).abs() < 1e-4, "{below} vs {above}");
+        // Forty standard deviations out, where P(Z > z) underflows to 0.
+        let d = Dist::lognormal(1.0, 0.5).unwrap();
+        let x = (20.0f64).exp(); // ln x = 20, z = 40
+        let l = ln_sf(&d, x);
+        assert!(l.is_finite() && l < -700.0, "{l}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 use argmin::core::{CostFunction, Error as ArgminError, Executor, State};
 use argmin::solver::neldermead::NelderMead;
+use sim_models::rare::ln_normal_sf;
 use statrs::function::erf::erfc;
 use statrs::function::gamma::{gamma_lr, gamma_ur, ln_gamma};
 
@@ -188,20 +189,6 @@ impl Family {
                 scale: scale * c,
             },
         }
-    }
-}
-
-/// `ln P(Z > z)` for a standard normal Z, accurate in the far tail.
-fn ln_normal_sf(z: f64) -> f64 {
-    if z < 8.0 {
-        (0.5 * erfc(z / std::f64::consts::SQRT_2))
-            .max(f64::MIN_POSITIVE)
-            .ln()
-    } else {
-        // Mills ratio asymptotic series.
-        let z2 = z * z;
-        -0.5 * z2 - z.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln()
-            + (1.0 - 1.0 / z2 + 3.0 / (z2 * z2)).ln()
     }
 }
 
