@@ -394,7 +394,7 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
             "gate": done.gate,
             "decided": decision != Decision::Undecided,
             "campaigns_to_decide": (decision == Decision::Undecided)
-                .then(|| campaigns_to_decide(r.risk, done.gate, t.campaigns))
+                .then(|| campaigns_to_decide(r.risk, done.gate))
                 .flatten(),
             "threshold": r.threshold,
             "criticality": &*r.criticality,
@@ -676,7 +676,7 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         };
         let decision = decide(t.breaches, t.campaigns, r.threshold);
         if decision == Decision::Undecided {
-            undecided.push((t, campaigns_to_decide(r.risk, r.threshold, t.campaigns)));
+            undecided.push((t, campaigns_to_decide(r.risk, r.threshold)));
         }
         println!(
             "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
@@ -713,11 +713,15 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
     );
     for (t, need) in undecided {
         let need = match need {
-            Some(n) => format!("about {n} campaigns in all would decide it"),
-            None => "its risk sits on the threshold; no number of campaigns decides it".into(),
+            Some(n) => format!(
+                "about {n} campaigns in all would decide it (`--until-decided` runs until it is)"
+            ),
+            None => {
+                "its risk sits on the threshold, where no number of campaigns decides it".into()
+            }
         };
         println!(
-            "  {} / {}: undecided after {} campaigns; {need} (`--until-decided` runs until it is)",
+            "  {} / {}: undecided after {} campaigns; {need}",
             t.variant, t.handler, t.campaigns
         );
     }

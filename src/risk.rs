@@ -145,22 +145,27 @@ pub fn decide_interval(low: f64, high: f64, threshold: f64) -> Decision {
 /// interval clears `threshold` (normal approximation: the half-width
 /// `z·sqrt(p(1-p)/n)` must fall below `|p - threshold|`). `None` when `p`
 /// equals the threshold (no number of campaigns decides it) or is not a
-/// number. A risk of exactly 0 is treated as one breach in `n_now`
-/// campaigns would be, so the estimate stays finite and honest.
-pub fn campaigns_to_decide(p: f64, threshold: f64, n_now: u64) -> Option<u64> {
-    if !p.is_finite() {
+/// number. With no breach at all (or only breaches) the normal
+/// approximation says nothing; there the Wilson bound itself is solved: the
+/// upper bound of 0 breaches in `n` is `z²/(n + z²)`, at or below
+/// `threshold` from `n = z²(1 − threshold)/threshold` on (and symmetrically
+/// when every campaign breached).
+pub fn campaigns_to_decide(p: f64, threshold: f64) -> Option<u64> {
+    if !p.is_finite() || !(0.0..=1.0).contains(&threshold) {
         return None;
     }
-    let p = if p <= 0.0 {
-        1.0 / (n_now.max(1) as f64 + 1.0)
-    } else {
-        p.min(1.0 - 1e-12)
-    };
+    let z2 = Z95 * Z95;
+    if p <= 0.0 {
+        return (threshold > 0.0).then(|| (z2 * (1.0 - threshold) / threshold).ceil() as u64);
+    }
+    if p >= 1.0 {
+        return (threshold < 1.0).then(|| (z2 * threshold / (1.0 - threshold)).ceil() as u64);
+    }
     let gap = (p - threshold).abs();
     if gap < 1e-12 {
         return None;
     }
-    let n = Z95 * Z95 * p * (1.0 - p) / (gap * gap);
+    let n = z2 * p * (1.0 - p) / (gap * gap);
     (n < 1e15).then(|| n.ceil() as u64)
 }
 
@@ -226,19 +231,24 @@ mod tests {
     #[test]
     fn campaigns_to_decide_is_enough_and_not_wasteful() {
         // p = 0.1 against 0.05: n = z^2 * 0.09 / 0.0025 = 138.3 -> 139.
-        let n = campaigns_to_decide(0.1, 0.05, 100).unwrap();
+        let n = campaigns_to_decide(0.1, 0.05).unwrap();
         assert_eq!(n, 139);
         // At about that many campaigns the Wilson interval clears the
         // threshold (the two intervals differ a little near the bound).
         let k = (0.1 * 2.0 * n as f64).round() as u64;
         assert_eq!(decide(k, 2 * n, 0.05), Decision::Over);
-        assert_eq!(campaigns_to_decide(0.05, 0.05, 100), None);
-        assert_eq!(campaigns_to_decide(f64::NAN, 0.05, 100), None);
-        assert!(campaigns_to_decide(0.0, 0.005, 100).is_some());
+        assert_eq!(campaigns_to_decide(0.05, 0.05), None);
+        assert_eq!(campaigns_to_decide(f64::NAN, 0.05), None);
+        // No breach: the Wilson upper bound z²/(n + z²) reaches 0.005 at
+        // n = z² · 0.995 / 0.005 = 764.4.
+        let n0 = campaigns_to_decide(0.0, 0.005).unwrap();
+        assert_eq!(n0, 765);
+        assert_eq!(decide(0, n0, 0.005), Decision::Under);
+        assert_eq!(decide(0, n0 - 1, 0.005), Decision::Undecided);
+        assert_eq!(campaigns_to_decide(0.0, 0.0), None);
+        let n1 = campaigns_to_decide(1.0, 0.9).unwrap();
+        assert_eq!(decide(n1, n1, 0.9), Decision::Over);
         // Closer to the threshold needs more.
-        assert!(
-            campaigns_to_decide(0.06, 0.05, 100).unwrap()
-                > campaigns_to_decide(0.1, 0.05, 100).unwrap()
-        );
+        assert!(campaigns_to_decide(0.06, 0.05).unwrap() > campaigns_to_decide(0.1, 0.05).unwrap());
     }
 }
