@@ -186,18 +186,25 @@ impl<M> EventHeap<M> {
     /// two 16-byte loads, which stalls store forwarding on every push.
     #[inline(always)]
     fn sift_up(&mut self, k: HeapKey) {
-        let key = k.key();
-        let mut i = self.keys.len();
+        let hole = self.keys.len();
         self.keys.push(k);
-        while i > 0 {
-            let parent = (i - 1) / 2;
+        self.place_up(hole, k);
+    }
+
+    /// Puts `k` in the hole at `hole` or above it, moving larger parents
+    /// down into the hole until its place is found.
+    #[inline(always)]
+    fn place_up(&mut self, mut hole: usize, k: HeapKey) {
+        let key = k.key();
+        while hole > 0 {
+            let parent = (hole - 1) / 2;
             if self.keys[parent].key() <= key {
                 break;
             }
-            self.keys[i] = self.keys[parent];
-            i = parent;
+            self.keys[hole] = self.keys[parent];
+            hole = parent;
         }
-        self.keys[i] = k;
+        self.keys[hole] = k;
     }
 
     /// Removes the earliest event. The heap must not be empty.
@@ -242,16 +249,7 @@ impl<M> EventHeap<M> {
             self.keys[hole] = self.keys[child];
             hole = child;
         }
-        let key = last.key();
-        while hole > 0 {
-            let parent = (hole - 1) / 2;
-            if self.keys[parent].key() <= key {
-                break;
-            }
-            self.keys[hole] = self.keys[parent];
-            hole = parent;
-        }
-        self.keys[hole] = last;
+        self.place_up(hole, last);
     }
 
     /// Places `k` at `i` or below, moving smaller children up into the hole.
