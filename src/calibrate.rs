@@ -44,7 +44,7 @@ use crate::calibration::{
 };
 use crate::commands::{CliError, default_calibration_path, load_or_report, prepare_variants};
 use crate::fit::history::{History, Mapping, load_history};
-use crate::fit::{parse_mode, refit_with_history};
+use crate::fit::{history_error, parse_mode, refit_with_history};
 
 /// Options of `preflight calibrate`.
 #[derive(Debug, Clone, clap::Args)]
@@ -402,15 +402,8 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
             "preflight: --window: must be longer than zero",
         ));
     }
-    let history = load_history(&opts.history, &Mapping::default()).map_err(|e| {
-        CliError::input(
-            e.problems
-                .iter()
-                .map(|p| format!("preflight: --history: {p}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    let history = load_history(&opts.history, &Mapping::default())
+        .map_err(|e| history_error(e, "--history: "))?;
     // The scenario as written (no `historical_faults:` refit: the backtest
     // does its own, window by window).
     let mut as_written = loaded.clone();

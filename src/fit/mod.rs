@@ -474,11 +474,13 @@ pub struct FitReport {
     pub default_grouping: bool,
 }
 
-fn history_error(e: HistoryError) -> CliError {
+/// The problems of a history as one exit-2 error, a line each, each
+/// after `preflight: ` and `context` (say `--history: `).
+pub fn history_error(e: HistoryError, context: &str) -> CliError {
     CliError::input(
         e.problems
             .iter()
-            .map(|p| format!("preflight: {p}"))
+            .map(|p| format!("preflight: {context}{p}"))
             .collect::<Vec<_>>()
             .join("\n"),
     )
@@ -487,7 +489,7 @@ fn history_error(e: HistoryError) -> CliError {
 /// Loads, groups and fits (no printing).
 pub fn fit_history(opts: &FitOptions) -> Result<FitReport, CliError> {
     let mapping = opts.mapping()?;
-    let mut history = load_history(&opts.input, &mapping).map_err(history_error)?;
+    let mut history = load_history(&opts.input, &mapping).map_err(|e| history_error(e, ""))?;
     let mut defaulted = (false, false);
     for i in &mut history.incidents {
         if i.resource_type.is_none() {
@@ -818,17 +820,9 @@ pub fn refit_scenario(
     };
     let path = scenario_file.parent().unwrap_or(Path::new("")).join(file);
     let history = load_history(&path, &Mapping::default()).map_err(|e| {
-        CliError::input(
-            e.problems
-                .iter()
-                .map(|p| {
-                    format!(
-                        "preflight: {}: historical_faults: {p}",
-                        scenario_file.display()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
+        history_error(
+            e,
+            &format!("{}: historical_faults: ", scenario_file.display()),
         )
     })?;
     Ok(refit_with_history(scenario, &history))
