@@ -177,7 +177,7 @@ pub fn run_replay(
 
 /// Runs a built campaign to its horizon and drain, and summarises it.
 /// `natural`: the failure actors are the model's processes, in order.
-fn finish(
+pub(crate) fn finish(
     model: &Model,
     layout: Layout,
     mut sim: Simulation<Node<'_>>,

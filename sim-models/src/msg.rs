@@ -176,6 +176,23 @@ pub enum Msg {
         /// Success.
         ok: bool,
     },
+    /// Handler: calls to a resource that the request can do without (soft
+    /// dependencies, fallbacks) are skipped (`on`) or made again (live
+    /// injection's graceful degradation; see [`crate::live`]).
+    Degrade {
+        /// The callee resource.
+        resource: u32,
+        /// Start or end.
+        on: bool,
+    },
+    /// Resource: the router takes a replica out of rotation (`on`) or puts
+    /// it back (live injection's automatic failover; see [`crate::live`]).
+    Failover {
+        /// Replica.
+        replica: u16,
+        /// Start or end.
+        on: bool,
+    },
     /// Failure process: the component fails now.
     FailNow,
     /// Failure process: the component is repaired now.

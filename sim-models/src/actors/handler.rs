@@ -181,6 +181,7 @@ impl Breaker {
 
 /// A handler and its requests in flight.
 pub struct HandlerActor<'m> {
+    model: &'m Model,
     def: &'m HandlerDef,
     layout: Layout,
     resource: ActorId,
@@ -196,6 +197,12 @@ pub struct HandlerActor<'m> {
     /// When set, requests are counted per arrival-time segment instead of
     /// in `external` / `internal` (the two-scale method's episodes).
     pub segments: Option<Box<Segments>>,
+    /// When set, the workload's requests are also counted here by the time
+    /// they finish (what a live monitor sees; [`crate::live`] reads and
+    /// resets it every tick).
+    pub window: Option<Box<RequestStats>>,
+    /// Callee resources whose tolerated calls are skipped (graceful degradation).
+    skip: Vec<u32>,
 }
 
 /// Outcomes counted by the time requests started, in consecutive segments
@@ -271,6 +278,7 @@ impl<'m> HandlerActor<'m> {
             }
         }
         HandlerActor {
+            model,
             def,
             layout,
             resource: layout.resource(def.resource),
@@ -282,6 +290,8 @@ impl<'m> HandlerActor<'m> {
             external: RequestStats::default(),
             internal: RequestStats::default(),
             segments: None,
+            window: None,
+            skip: Vec::new(),
         }
     }
 
@@ -350,6 +360,13 @@ impl<'m> HandlerActor<'m> {
                     } else {
                         self.send_poll(req, ctx);
                     }
+                }
+            }
+            Msg::Degrade { resource, on } => {
+                if on {
+                    self.skip.push(resource);
+                } else if let Some(p) = self.skip.iter().position(|r| *r == resource) {
+                    self.skip.swap_remove(p);
                 }
             }
             _ => debug_assert!(false, "handler got {msg:?}"),
@@ -470,6 +487,16 @@ impl<'m> HandlerActor<'m> {
         };
         r.attempt = 0;
         match step {
+            StepDef::Call(c)
+                if c.tolerate_failure
+                    && !self.skip.is_empty()
+                    && self.skip.contains(&(self.model.links[c.link].to as u32)) =>
+            {
+                // Graceful degradation: do without the callee at once.
+                r.degraded = true;
+                r.step += 1;
+                self.run_step(req, ctx);
+            }
             StepDef::Call(_) => self.attempt(req, ctx),
             StepDef::Poll(p) => {
                 let now = ctx.now();
@@ -615,6 +642,9 @@ impl<'m> HandlerActor<'m> {
             ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
         }
         let external = origin == Origin::External;
+        if external && let Some(w) = &mut self.window {
+            w.record(ok, degraded, latency);
+        }
         if let Some(seg) = &mut self.segments {
             seg.record(external, start, ok, degraded, latency);
         } else if external {

@@ -51,6 +51,8 @@ struct Replica {
     active: Vec<u32>,
     /// Whether memory starvation has crashed the replica (counted in `crashes`).
     oom: bool,
+    /// Taken out of rotation by a failover (routable again only when undone).
+    drained: bool,
 }
 
 impl Replica {
@@ -101,6 +103,7 @@ impl<'m> ResourceActor<'m> {
                 epoch: 0,
                 active: Vec::new(),
                 oom: false,
+                drained: false,
             })
             .collect();
         ResourceActor {
@@ -155,6 +158,7 @@ impl<'m> ResourceActor<'m> {
                     self.after_routing_change(ctx);
                 }
             }
+            Msg::Failover { replica, on } => self.failover(replica, on, ctx),
             _ => debug_assert!(false, "resource got {msg:?}"),
         }
     }
@@ -405,8 +409,25 @@ impl<'m> ResourceActor<'m> {
         debug_assert!(r.crashes > 0);
         r.crashes -= 1;
         if r.up() {
-            self.set_routable(replica, true);
+            if !r.drained {
+                self.set_routable(replica, true);
+            }
             self.after_routing_change(ctx);
+            self.dispatch(ctx);
+        }
+    }
+
+    /// Takes a replica out of rotation or puts it back. Requests it holds
+    /// finish normally; new ones go to the other routable replicas.
+    fn failover(&mut self, replica: u16, on: bool, ctx: &mut Context<'_, Msg>) {
+        let Some(r) = self.replicas.get_mut(replica as usize) else {
+            return;
+        };
+        r.drained = on;
+        let routable = !on && r.up();
+        self.set_routable(replica, routable);
+        self.after_routing_change(ctx);
+        if routable {
             self.dispatch(ctx);
         }
     }

@@ -1,0 +1,739 @@
+//! Live-style injection inside the simulation: scheduled injections, a
+//! monitor that sees breaches late, and rollback.
+//!
+//! A live chaos experiment injects a fault into a running system while
+//! monitoring watches the workload's error rate and p99 latency; when the
+//! abort condition holds long enough, the experiment is rolled back. This
+//! module runs the same loop inside a campaign, so its outcome (how long a
+//! breach lasts, how often an experiment must be stopped) is predicted
+//! before anyone runs the real thing.
+//!
+//! # The loop
+//!
+//! Injections come one at a time, from a [`Schedule`]: Poisson starts (mean
+//! gap `injection_frequency`, each gap counted from the nominal end of the
+//! previous injection, so the schedule does not depend on what the
+//! injections do) or fixed times. While an injection is on, and until the
+//! workload has recovered after it, the campaign advances in monitoring
+//! ticks (`tick`, 1 s by default). At the end of each tick the monitored
+//! handlers' requests *finished* during the tick are checked against their
+//! [`AbortRule`]: the tick is *breaching* when some handler's error rate or
+//! p99 is at or above its limit.
+//!
+//! A breach starts at the start of its first breaching tick (time `B`).
+//! Monitoring sees a tick `detection_delay` after it ends. When every tick
+//! in `[B, B + for)` breached, the monitor knows it at
+//! `R = B + for + detection_delay` and rolls back then, unless the
+//! injection ended by itself before `R`:
+//!
+//! - `abort`: the injection stops at `R`.
+//! - `automatic_failover`: the router takes the injected replica out of
+//!   rotation at `R` (back in when the injection ends). An injection that
+//!   strikes every replica leaves nowhere to fail over to: it is stopped, as
+//!   with `abort`, and the event says so.
+//! - `graceful_degradation`: from `R` to the end of the injection, callers
+//!   skip the calls to the injected resource that they can do without (soft
+//!   dependencies and fallbacks) instead of waiting for them to fail. Hard
+//!   dependencies are untouched, so this may not end the breach.
+//!
+//! The breach ends at the start of the first tick after `B` that does not
+//! breach (event `recover`). Event times are simulation truth; the detail
+//! says when monitoring saw what.
+//!
+//! Ticking stops once the injection is off and a tick no longer breaches,
+//! or [`RECOVERY_LIMIT`] after the injection's end, or at the horizon.
+//! Between injections the campaign runs without ticks, at full speed.
+
+use rand::RngExt;
+use rand_distr::{Distribution, Exp1};
+use sim_core::{CampaignSeed, SimDuration, SimTime, stream_key};
+
+use crate::actors::{FailureActor, Layout, Node, RequestStats};
+use crate::campaign::{
+    CampaignMode, CampaignResult, RequestSummary, add_failure, build, fault_stream_name, finish,
+    injection_stream_name,
+};
+use crate::model::{EffectIx, HandlerIx, Model, ResourceIx};
+use crate::msg::{ALL_REPLICAS, Msg};
+pub use crate::spec::RollbackPolicy;
+
+/// How long after an injection ends monitoring keeps ticking while the
+/// workload has not recovered.
+pub const RECOVERY_LIMIT: SimDuration = SimDuration(600 * 1_000_000_000);
+
+/// One fault a live experiment can inject.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFault {
+    /// Scenario id (events and rows name it).
+    pub id: String,
+    /// The resource it strikes.
+    pub resource: ResourceIx,
+    /// What it does while active.
+    pub effect: EffectIx,
+    /// One replica, or [`ALL_REPLICAS`].
+    pub replica: u16,
+    /// How long it lasts unless rolled back.
+    pub duration: SimDuration,
+}
+
+/// When a monitored handler's tick counts as breaching.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AbortRule {
+    /// Error rate at or above which the tick breaches.
+    pub error_rate: Option<f64>,
+    /// p99 latency at or above which the tick breaches.
+    pub latency_p99: Option<SimDuration>,
+}
+
+impl AbortRule {
+    fn breached(&self, s: &RequestStats) -> bool {
+        if s.requests == 0 {
+            return false;
+        }
+        let rate = s.errors as f64 / s.requests as f64;
+        self.error_rate.is_some_and(|r| rate >= r)
+            || self
+                .latency_p99
+                .is_some_and(|l| s.latency.quantile(0.99) >= l)
+    }
+}
+
+/// What monitoring watches and what it does about a breach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Monitoring {
+    /// Monitoring resolution.
+    pub tick: SimDuration,
+    /// How late monitoring sees a tick.
+    pub detection_delay: SimDuration,
+    /// How long a breach must last before the rollback (`for:`).
+    pub hold: SimDuration,
+    /// The handlers watched, each with its limits.
+    pub rules: Vec<(HandlerIx, AbortRule)>,
+    /// What a rollback does; `None`: watch only, never roll back.
+    pub policy: Option<RollbackPolicy>,
+}
+
+/// When injections start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Poisson starts with mean gap `mean_gap` (counted from the nominal end
+    /// of the previous injection), each drawing one of `eligible` (indices
+    /// into the plan's faults) uniformly.
+    Poisson {
+        /// Mean time between injections.
+        mean_gap: SimDuration,
+        /// Faults that may be injected.
+        eligible: Vec<usize>,
+    },
+    /// Fault `k` at time `t`, in order of time; an injection that would
+    /// start while the previous one is still being watched is skipped.
+    Fixed(Vec<(usize, SimDuration)>),
+}
+
+/// A live-injection plan for a campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivePlan {
+    /// The faults the schedule refers to.
+    pub faults: Vec<LiveFault>,
+    /// When injections start.
+    pub schedule: Schedule,
+    /// The monitor.
+    pub monitoring: Monitoring,
+    /// Keep every tick in the result (for impact measurement).
+    pub keep_ticks: bool,
+}
+
+/// Kinds of injection-log events (in the order simultaneous events are logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EventKind {
+    /// An injection started.
+    Inject,
+    /// The watched handlers started breaching their limits.
+    Breach,
+    /// Monitoring rolled the injection back.
+    Rollback,
+    /// The injection ended (its own duration, or stopped by a rollback).
+    End,
+    /// The breach ended.
+    Recover,
+}
+
+impl EventKind {
+    /// The name written in `events.parquet`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Inject => "inject",
+            EventKind::Breach => "breach",
+            EventKind::Rollback => "rollback",
+            EventKind::End => "end",
+            EventKind::Recover => "recover",
+        }
+    }
+}
+
+/// One entry of the injection log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveEvent {
+    /// When it happened (simulation truth).
+    pub time: SimTime,
+    /// What happened.
+    pub kind: EventKind,
+    /// Which fault (index into the plan's faults).
+    pub fault: usize,
+    /// Words for people: values, thresholds, when monitoring saw it.
+    pub detail: String,
+}
+
+/// One monitoring tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Tick {
+    /// End of the tick (it covers `[end - tick, end)`).
+    pub end: SimTime,
+    /// Requests of the watched handlers finished in the tick.
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Their p99 latency, ms (NaN without requests).
+    pub p99_ms: f64,
+    /// Whether some watched handler breached its rule.
+    pub breaching: bool,
+    /// Whether the injection was on during the tick.
+    pub injected: bool,
+}
+
+/// How one injection went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Which fault.
+    pub fault: usize,
+    /// When it started.
+    pub on: SimTime,
+    /// When it actually ended (earlier than nominal when rolled back).
+    pub off: SimTime,
+    /// When a rollback happened.
+    pub rollback: Option<SimTime>,
+    /// The first breach it caused: start and end (`None` end: not recovered
+    /// while watched).
+    pub breach: Option<(SimTime, Option<SimTime>)>,
+    /// Requests of the watched handlers finished while it was on.
+    pub during: RequestSummary,
+    /// Time from its end to the end of the breach (zero when the breach
+    /// ended before it, or there was none; `None`: not recovered while watched).
+    pub recovery: Option<SimDuration>,
+}
+
+/// A campaign with live injection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveResult {
+    /// The campaign's figures, as for any campaign (injections count in `faults`).
+    pub result: CampaignResult,
+    /// The injection log.
+    pub events: Vec<LiveEvent>,
+    /// Each injection.
+    pub outcomes: Vec<Outcome>,
+    /// Every tick, when asked for.
+    pub ticks: Vec<Tick>,
+    /// Rollbacks.
+    pub rollbacks: u32,
+}
+
+/// Runs one campaign of `model` (`Natural` or `Healthy`; a targeted
+/// campaign's injection runs as well) with the live injections of `plan`.
+pub fn run_live(
+    model: &Model,
+    seed: CampaignSeed,
+    mode: CampaignMode,
+    plan: &LivePlan,
+) -> LiveResult {
+    let layout = Layout::new(model);
+    let horizon = SimTime::ZERO + model.horizon;
+    let mut sim = build(model, layout, seed, horizon, 0.0);
+    match mode {
+        CampaignMode::Natural => {
+            for (i, f) in model.faults.iter().enumerate() {
+                let r = &model.resources[f.resource];
+                let actor = FailureActor::process(f, layout.resource(f.resource), r.age, horizon);
+                add_failure(&mut sim, actor, &fault_stream_name(model, i));
+            }
+        }
+        CampaignMode::Targeted(k) => {
+            let inj = &model.injections[k];
+            let actor = FailureActor::injection(inj, layout.resource(inj.resource), horizon);
+            add_failure(&mut sim, actor, &injection_stream_name(model, k));
+        }
+        CampaignMode::Healthy => {}
+    }
+    let mon = &plan.monitoring;
+    let tick = SimDuration(mon.tick.0.max(1_000_000));
+    for (h, _) in &mon.rules {
+        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
+            a.window = Some(Box::default());
+        }
+    }
+    let mut rng = seed.stream(stream_key("live/schedule"));
+    let mut fixed = 0usize;
+    let mut nominal_end = SimTime::ZERO;
+    let mut watched_until = SimTime::ZERO;
+    let mut events = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut ticks = Vec::new();
+    let mut rollbacks = 0u32;
+    loop {
+        // The next injection.
+        let next = match &plan.schedule {
+            Schedule::Poisson { mean_gap, eligible } => {
+                if eligible.is_empty() || mean_gap.0 == 0 {
+                    None
+                } else {
+                    let e: f64 = Exp1.sample(&mut rng);
+                    let gap = SimDuration::from_secs_f64(e * mean_gap.as_secs_f64());
+                    let k = eligible[rng.random_range(0..eligible.len())];
+                    Some((k, nominal_end + gap))
+                }
+            }
+            Schedule::Fixed(list) => loop {
+                let Some(&(k, at)) = list.get(fixed) else {
+                    break None;
+                };
+                fixed += 1;
+                let at = SimTime::ZERO + at;
+                if at >= watched_until {
+                    break Some((k, at));
+                }
+            },
+        };
+        let Some((k, on)) = next else { break };
+        let on = on.max(watched_until);
+        let f = &plan.faults[k];
+        nominal_end = on + f.duration;
+        if on >= horizon {
+            break;
+        }
+        sim.run_until(on);
+        let out = watch(&mut sim, model, layout, plan, k, tick, horizon, &mut events);
+        watched_until = out.watched_until;
+        rollbacks += u32::from(out.outcome.rollback.is_some());
+        outcomes.push(out.outcome);
+        ticks.extend(out.ticks);
+    }
+    // Stop counting windows: the rest of the campaign runs at full speed.
+    for (h, _) in &mon.rules {
+        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
+            a.window = None;
+        }
+    }
+    let mut result = finish(model, layout, sim, matches!(mode, CampaignMode::Natural));
+    result.faults += outcomes.len() as u32;
+    LiveResult {
+        result,
+        events,
+        outcomes,
+        ticks: if plan.keep_ticks { ticks } else { Vec::new() },
+        rollbacks,
+    }
+}
+
+struct Watched {
+    outcome: Outcome,
+    ticks: Vec<Tick>,
+    watched_until: SimTime,
+}
+
+/// What a rollback does to the running campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// The fault is switched off.
+    Stop,
+    /// The replica is out of rotation until the fault ends.
+    Failover,
+    /// Tolerated calls to the resource are skipped until the fault ends.
+    Degrade,
+}
+
+/// Injects fault `k` now and watches it until the workload recovers.
+#[allow(clippy::too_many_arguments)]
+fn watch(
+    sim: &mut sim_core::Simulation<Node<'_>>,
+    model: &Model,
+    layout: Layout,
+    plan: &LivePlan,
+    k: usize,
+    tick: SimDuration,
+    horizon: SimTime,
+    events: &mut Vec<LiveEvent>,
+) -> Watched {
+    let mon = &plan.monitoring;
+    let f = &plan.faults[k];
+    let target = layout.resource(f.resource);
+    let on = sim.now();
+    let nominal_off = on + f.duration;
+    let fault_msg = |on: bool| Msg::Fault {
+        effect: f.effect as u32,
+        replica: f.replica,
+        on,
+    };
+    sim.schedule(on, target, fault_msg(true));
+    let rid = &model.resources[f.resource].id;
+    events.push(LiveEvent {
+        time: on,
+        kind: EventKind::Inject,
+        fault: k,
+        detail: format!(
+            "{} on {}{} for {:.1} s",
+            f.id,
+            rid,
+            if f.replica == ALL_REPLICAS {
+                " (all replicas)".to_string()
+            } else {
+                format!(" (replica {})", f.replica)
+            },
+            f.duration.as_secs_f64()
+        ),
+    });
+    // Drop what the windows counted before the injection.
+    take_windows(sim, layout, mon);
+
+    let mut off: Option<SimTime> = None; // when the fault was switched off
+    let mut planned: Option<(SimTime, Action)> = None; // a rollback decided, not yet due
+    let mut applied: Option<(SimTime, Action)> = None; // the rollback done
+    let mut breach_start: Option<SimTime> = None;
+    let mut first_breach: Option<(SimTime, Option<SimTime>)> = None;
+    let mut during = RequestStats::default();
+    let mut ticks = Vec::new();
+    let mut t = on;
+    loop {
+        let end = (t + tick).min(horizon);
+        // A rollback and the fault's own end that fall in this tick, at their times.
+        if let Some((at, a)) = planned
+            && at < end
+        {
+            planned = None;
+            applied = Some((at, a));
+            apply(sim, model, layout, f, a, true, at, &mut off);
+        }
+        if off.is_none() && nominal_off < end {
+            sim.schedule(nominal_off, target, fault_msg(false));
+            off = Some(nominal_off);
+            if let Some((_, a)) = applied
+                && a != Action::Stop
+            {
+                apply(sim, model, layout, f, a, false, nominal_off, &mut None);
+            }
+        }
+        let injected = t < off.unwrap_or(SimTime::MAX);
+        sim.run_until(end);
+        let windows = take_windows(sim, layout, mon);
+        let breaching = mon
+            .rules
+            .iter()
+            .zip(&windows)
+            .any(|((_, rule), w)| rule.breached(w));
+        let mut all = RequestStats::default();
+        for w in &windows {
+            all.merge(w);
+        }
+        if injected {
+            during.merge(&all);
+        }
+        ticks.push(Tick {
+            end,
+            requests: all.requests,
+            errors: all.errors,
+            p99_ms: if all.requests == 0 {
+                f64::NAN
+            } else {
+                all.latency.quantile(0.99).as_millis_f64()
+            },
+            breaching,
+            injected,
+        });
+        match (breaching, breach_start) {
+            (true, None) => {
+                breach_start = Some(t);
+                if first_breach.is_none() {
+                    first_breach = Some((t, None));
+                }
+                events.push(LiveEvent {
+                    time: t,
+                    kind: EventKind::Breach,
+                    fault: k,
+                    detail: format!(
+                        "error rate {:.3}, p99 {:.1} ms over the tick; monitoring sees it at {:.1} s",
+                        ratio(all.errors, all.requests),
+                        all.latency.quantile(0.99).as_millis_f64(),
+                        (end + mon.detection_delay).as_secs_f64()
+                    ),
+                });
+            }
+            (false, Some(b)) => {
+                breach_start = None;
+                if let Some((s, e @ None)) = &mut first_breach
+                    && *s == b
+                {
+                    *e = Some(t);
+                }
+                events.push(LiveEvent {
+                    time: t,
+                    kind: EventKind::Recover,
+                    fault: k,
+                    detail: format!("breach lasted {:.1} s", (t - b).as_secs_f64()),
+                });
+            }
+            _ => {}
+        }
+        // The rollback decision: the breach has lasted `hold`, as monitoring
+        // will see `detection_delay` after this tick.
+        if let (Some(b), Some(policy)) = (breach_start, mon.policy)
+            && applied.is_none()
+            && planned.is_none()
+            && end.saturating_since(b) >= mon.hold
+        {
+            let at = (b + mon.hold).max(end) + mon.detection_delay;
+            if at < nominal_off && at < horizon {
+                let (a, why) = match policy {
+                    RollbackPolicy::Abort => (Action::Stop, "abort: injection stopped".to_string()),
+                    RollbackPolicy::AutomaticFailover => {
+                        if can_fail_over(model, f) {
+                            (
+                                Action::Failover,
+                                format!(
+                                    "automatic failover: replica {} out of rotation",
+                                    f.replica
+                                ),
+                            )
+                        } else {
+                            (
+                                Action::Stop,
+                                "automatic failover: no healthy replica to fail over to; injection stopped".to_string(),
+                            )
+                        }
+                    }
+                    RollbackPolicy::GracefulDegradation => {
+                        let n = soft_callers(model, f.resource);
+                        (
+                            Action::Degrade,
+                            if n == 0 {
+                                format!(
+                                    "graceful degradation: nothing calls {rid} as a soft dependency; nothing to skip"
+                                )
+                            } else {
+                                format!(
+                                    "graceful degradation: {n} tolerated call step(s) to {rid} skipped"
+                                )
+                            },
+                        )
+                    }
+                };
+                planned = Some((at, a));
+                rollbacks_push(events, at, k, why, b, mon);
+            }
+        }
+        t = end;
+        let done = off.is_some_and(|o| t >= o) && breach_start.is_none();
+        let gave_up = t >= nominal_off.min(off.unwrap_or(SimTime::MAX)) + RECOVERY_LIMIT;
+        if done || gave_up || t >= horizon {
+            break;
+        }
+    }
+    // An injection still on at the end of the watch (the horizon) is
+    // switched off there, so the drain runs without it; a rollback planned
+    // after the watch is moot.
+    let actual_off = match off {
+        Some(o) => o,
+        None => {
+            sim.schedule(t, target, fault_msg(false));
+            if let Some((_, a)) = applied
+                && a != Action::Stop
+            {
+                apply(sim, model, layout, f, a, false, t, &mut None);
+            }
+            t
+        }
+    };
+    let rollback_at = applied.map(|(at, _)| at);
+    events.push(LiveEvent {
+        time: actual_off,
+        kind: EventKind::End,
+        fault: k,
+        detail: if applied.is_some_and(|(_, a)| a == Action::Stop) {
+            "stopped by the rollback".to_string()
+        } else {
+            "ended after its duration".to_string()
+        },
+    });
+    events.sort_by_key(|e| (e.time, e.kind));
+    let recovery = match first_breach {
+        None => Some(SimDuration::ZERO),
+        Some((_, None)) => None,
+        Some((_, Some(e))) => Some(e.saturating_since(actual_off)),
+    };
+    Watched {
+        outcome: Outcome {
+            fault: k,
+            on,
+            off: actual_off,
+            rollback: rollback_at,
+            breach: first_breach,
+            during: RequestSummary::from_parts(
+                during.requests,
+                during.errors,
+                during.degraded,
+                &during.latency,
+            ),
+            recovery,
+        },
+        ticks,
+        watched_until: t.max(nominal_off),
+    }
+}
+
+fn rollbacks_push(
+    events: &mut Vec<LiveEvent>,
+    at: SimTime,
+    k: usize,
+    why: String,
+    breach: SimTime,
+    mon: &Monitoring,
+) {
+    events.push(LiveEvent {
+        time: at,
+        kind: EventKind::Rollback,
+        fault: k,
+        detail: format!(
+            "{why}; breach since {:.1} s held {:.1} s, seen {:.1} s late",
+            breach.as_secs_f64(),
+            mon.hold.as_secs_f64(),
+            mon.detection_delay.as_secs_f64()
+        ),
+    });
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        f64::NAN
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Whether a failover has somewhere to send traffic: the fault strikes one
+/// replica of several.
+fn can_fail_over(model: &Model, f: &LiveFault) -> bool {
+    f.replica != ALL_REPLICAS && model.resources[f.resource].replicas > 1
+}
+
+/// How many call steps tolerate the failure of `resource` (soft
+/// dependencies and fallbacks), over every handler.
+pub fn soft_callers(model: &Model, resource: ResourceIx) -> usize {
+    model
+        .handlers
+        .iter()
+        .flat_map(|h| &h.ops)
+        .flat_map(|o| &o.steps)
+        .filter(|s| match s {
+            crate::model::StepDef::Call(c) => {
+                c.tolerate_failure && model.links[c.link].to == resource
+            }
+            crate::model::StepDef::Poll(_) => false,
+        })
+        .count()
+}
+
+/// Applies (or, with `on` false, undoes) a rollback action at `at`.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    sim: &mut sim_core::Simulation<Node<'_>>,
+    model: &Model,
+    layout: Layout,
+    f: &LiveFault,
+    a: Action,
+    on: bool,
+    at: SimTime,
+    off: &mut Option<SimTime>,
+) {
+    let target = layout.resource(f.resource);
+    match a {
+        Action::Stop => {
+            if on && off.is_none() {
+                sim.schedule(
+                    at,
+                    target,
+                    Msg::Fault {
+                        effect: f.effect as u32,
+                        replica: f.replica,
+                        on: false,
+                    },
+                );
+                *off = Some(at);
+            }
+        }
+        Action::Failover => sim.schedule(
+            at,
+            target,
+            Msg::Failover {
+                replica: f.replica,
+                on,
+            },
+        ),
+        Action::Degrade => {
+            for h in 0..model.handlers.len() {
+                sim.schedule(
+                    at,
+                    layout.handler(h),
+                    Msg::Degrade {
+                        resource: f.resource as u32,
+                        on,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The monitored handlers' windows since the last call, in rule order; resets them.
+fn take_windows(
+    sim: &mut sim_core::Simulation<Node<'_>>,
+    layout: Layout,
+    mon: &Monitoring,
+) -> Vec<RequestStats> {
+    mon.rules
+        .iter()
+        .map(|(h, _)| match sim.actor_mut(layout.handler(*h)) {
+            Node::Handler(a) => a
+                .window
+                .as_mut()
+                .map(|w| std::mem::take(&mut **w))
+                .unwrap_or_default(),
+            _ => unreachable!("layout"),
+        })
+        .collect()
+}
+
+/// The SLO of each workload handler as a breach rule (error rate at or
+/// above `1 - success_rate`, p99 at or above `latency_p99`): the monitoring
+/// the predicted scenarios are measured with.
+pub fn slo_rules(model: &Model) -> Vec<(HandlerIx, AbortRule)> {
+    let mut out: Vec<(HandlerIx, AbortRule)> = Vec::new();
+    for w in &model.workloads {
+        if out.iter().any(|(h, _)| *h == w.handler) {
+            continue;
+        }
+        let slo = &model.handlers[w.handler].slo;
+        out.push((
+            w.handler,
+            AbortRule {
+                error_rate: slo.success_rate.map(|s| (1.0 - s).max(f64::MIN_POSITIVE)),
+                latency_p99: slo.latency_p99,
+            },
+        ));
+    }
+    out
+}
+
+/// The same rule for every workload handler.
+pub fn uniform_rules(model: &Model, rule: AbortRule) -> Vec<(HandlerIx, AbortRule)> {
+    let mut hs: Vec<HandlerIx> = model.workloads.iter().map(|w| w.handler).collect();
+    hs.sort_unstable();
+    hs.dedup();
+    hs.into_iter().map(|h| (h, rule)).collect()
+}
