@@ -2,7 +2,8 @@
 //!
 //! Requests wait in one queue per resource (a load balancer in front of the
 //! replicas) and are dispatched to the routable replica with the fewest busy
-//! slots (ties: lowest index). A replica that died is still routable until
+//! slots; ties go round-robin (the first tied replica after the one chosen
+//! last), so an idle pool spreads requests evenly as real balancers do. A replica that died is still routable until
 //! the health check notices (`health_check`); requests sent to it meanwhile
 //! fail at once. When no replica is routable, new requests are refused and
 //! queued ones fail.
@@ -85,6 +86,8 @@ pub struct ResourceActor<'m> {
     net_down: u16,
     /// Replicas the router sends requests to.
     routable: u16,
+    /// Where the next tie-break scan starts (after the replica chosen last).
+    next_rr: u16,
     serving: bool,
     /// Changes of "can serve" over time, starting with the state at time zero.
     pub serving_log: Vec<(SimTime, bool)>,
@@ -116,6 +119,7 @@ impl<'m> ResourceActor<'m> {
             free_slots: Vec::new(),
             net_down: 0,
             routable: def.replicas,
+            next_rr: 0,
             serving: true,
             serving_log: vec![(SimTime::ZERO, true)],
         }
@@ -220,10 +224,19 @@ impl<'m> ResourceActor<'m> {
         }
     }
 
-    /// The routable replica with a free slot and the fewest busy slots.
+    /// The routable replica with a free slot and the fewest busy slots;
+    /// among ties, the first from `next_rr` on (round-robin).
     fn pick_replica(&self) -> Option<u16> {
+        let n = self.replicas.len();
+        if n == 1 {
+            let r = &self.replicas[0];
+            return (r.routable && r.in_use < r.capacity).then_some(0);
+        }
         let mut best: Option<(u32, u16)> = None;
-        for (i, r) in self.replicas.iter().enumerate() {
+        let start = usize::from(self.next_rr);
+        for k in 0..n {
+            let i = if start + k < n { start + k } else { start + k - n };
+            let r = &self.replicas[i];
             if r.routable && r.in_use < r.capacity && best.is_none_or(|(b, _)| r.in_use < b) {
                 best = Some((r.in_use, i as u16));
             }
@@ -269,6 +282,11 @@ impl<'m> ResourceActor<'m> {
             }
         }
         self.replicas[replica as usize].in_use += 1;
+        self.next_rr = if usize::from(replica) + 1 < self.replicas.len() {
+            replica + 1
+        } else {
+            0
+        };
         let slot = Slot {
             tag: 0,
             live: true,
