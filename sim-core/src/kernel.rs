@@ -68,6 +68,9 @@ const MAX_ACTORS: usize = 1 << DST_BITS;
 /// Most events a simulation can schedule (about 10^12).
 const MAX_SEQ: u64 = 1 << (64 - DST_BITS);
 
+/// Aligned to 16 bytes so that an entry (and the message in it) is copied
+/// as aligned 16-byte words; 1–2% on the M/M/1 benchmark.
+#[repr(C, align(16))]
 struct Entry<M> {
     time: SimTime,
     /// The sequence number in the high 40 bits, the destination actor in the

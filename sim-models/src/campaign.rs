@@ -198,20 +198,17 @@ pub(crate) fn finish(
     // In natural mode the failure actors come last, one per `model.faults`
     // entry and in its order.
     let mut fault_ix = 0u32;
+    hung += fail_in_flight(model, layout, &mut actors, now);
     for a in actors.iter_mut() {
-        match a {
-            Node::Handler(h) => hung += h.fail_in_flight(now),
-            Node::Failure(f) => {
-                f.finish();
-                ln_weight += f.weight.ln();
-                let active = f.onsets + u32::from(f.down_at_start);
-                faults += active;
-                if natural && active > 0 {
-                    faults_seen.push(fault_ix);
-                }
-                fault_ix += 1;
+        if let Node::Failure(f) = a {
+            f.finish();
+            ln_weight += f.weight.ln();
+            let active = f.onsets + u32::from(f.down_at_start);
+            faults += active;
+            if natural && active > 0 {
+                faults_seen.push(fault_ix);
             }
-            _ => {}
+            fault_ix += 1;
         }
     }
 
@@ -267,6 +264,36 @@ pub(crate) fn finish(
     }
 }
 
+/// Counts every request still in flight at `now` as failed, with the
+/// latency it has accumulated (the drain is over): those in the handlers'
+/// tables, and workload requests still queued or served at their resource.
+/// Returns how many.
+pub(crate) fn fail_in_flight(
+    model: &Model,
+    layout: Layout,
+    actors: &mut [Node<'_>],
+    now: SimTime,
+) -> u64 {
+    let mut hung = 0;
+    for (i, r) in model.resources.iter().enumerate() {
+        let Some(h) = r.handler else { continue };
+        let starts = match &mut actors[layout.resource(i).index()] {
+            Node::Resource(a) => a.take_arrivals_in_flight(),
+            _ => unreachable!("layout"),
+        };
+        if let Node::Handler(a) = &mut actors[layout.handler(h).index()] {
+            a.fail_arrivals(&starts, now);
+        }
+        hung += starts.len() as u64;
+    }
+    for a in actors.iter_mut() {
+        if let Node::Handler(h) = a {
+            hung += h.fail_in_flight(now);
+        }
+    }
+    hung
+}
+
 /// Builds the resources, links and handlers of a campaign, without any
 /// fault, with workload arrivals from time zero until `arrivals_end`.
 /// `clock_offset` is the day-clock (seconds) at time zero, for diurnal
@@ -281,10 +308,29 @@ pub(crate) fn build<'m>(
 ) -> Simulation<Node<'m>> {
     let mut sim: Simulation<Node<'m>> = Simulation::new(seed);
     for (i, r) in model.resources.iter().enumerate() {
-        sim.add_actor(
-            Node::Resource(ResourceActor::new(model, i, layout)),
+        // The workloads of the handler running here arrive here.
+        let arrivals = match r.handler {
+            Some(h) => model
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| w.handler == h)
+                .map(|(wi, w)| {
+                    let key = stream_key(&format!("workload/{}/{wi}", model.handlers[h].id));
+                    Arrivals::new(w, seed.stream(key), arrivals_end).with_clock_offset(clock_offset)
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let id = sim.add_actor(
+            Node::Resource(ResourceActor::new(model, i, layout, arrivals)),
             stream_key(&format!("resource/{}", r.id)),
         );
+        sim.with_context(id, |a, ctx| {
+            if let Node::Resource(r) = a {
+                r.start_workload(ctx)
+            }
+        });
     }
     for (i, l) in model.links.iter().enumerate() {
         let key = format!(
@@ -297,37 +343,34 @@ pub(crate) fn build<'m>(
         );
     }
     for (i, h) in model.handlers.iter().enumerate() {
-        let arrivals = model
-            .workloads
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.handler == i)
-            .map(|(wi, w)| {
-                let key = stream_key(&format!("workload/{}/{wi}", h.id));
-                Arrivals::new(w, seed.stream(key), arrivals_end).with_clock_offset(clock_offset)
-            })
-            .collect();
-        let id = sim.add_actor(
-            Node::Handler(HandlerActor::new(model, i, layout, arrivals)),
+        sim.add_actor(
+            Node::Handler(HandlerActor::new(model, i, layout)),
             stream_key(&format!("handler/{}", h.id)),
         );
-        sim.with_context(id, |a, ctx| {
-            if let Node::Handler(h) = a {
-                h.start_workload(ctx)
-            }
-        });
     }
     sim
 }
 
-/// The stable name of the random stream of natural failure process `i`.
+/// The stable name of the random stream of natural failure process `i`:
+/// its resource, mode, replica, and how many processes of the same
+/// resource, mode and replica come before it (0 unless a mode is listed
+/// twice). No global position: a variant that adds a replica, or changes
+/// another resource, leaves every other process on the same stream, which
+/// is what makes variants comparable with common random numbers.
 pub(crate) fn fault_stream_name(model: &Model, i: usize) -> String {
     let f = &model.faults[i];
     let replica = match f.scope {
         FaultScope::Replica(k) => k.to_string(),
         FaultScope::Resource => "all".into(),
     };
-    format!("fault/{}/{i}/{replica}", model.resources[f.resource].id)
+    let k = model.faults[..i]
+        .iter()
+        .filter(|g| g.resource == f.resource && g.mode == f.mode && g.scope == f.scope)
+        .count();
+    format!(
+        "fault/{}/{}/{k}/{replica}",
+        model.resources[f.resource].id, f.mode
+    )
 }
 
 /// The stable name of the random stream of injection `k`.

@@ -526,9 +526,10 @@ fn simulate_raw(
         events,
         hung: 0,
     };
-    for a in sim.into_actors().iter_mut() {
+    let mut actors = sim.into_actors();
+    out.hung += crate::campaign::fail_in_flight(model, layout, &mut actors, now);
+    for a in actors.iter_mut() {
         if let Node::Handler(h) = a {
-            out.hung += h.fail_in_flight(now);
             out.segments
                 .push(*h.segments.take().expect("segments were set"));
             out.openings.push(h.breaker_openings());

@@ -4,6 +4,9 @@
 //! then the resource's service time), keeps it while the steps run, and
 //! releases it at the end, so a slow dependency ties up the caller's
 //! concurrency exactly as threads or connections do in a real service.
+//! Workload requests arrive at the resource itself (see
+//! [`super::resource`]) and come here once admitted; calls from other
+//! handlers come here first and ask the resource for a slot.
 //!
 //! Per call step, each attempt goes over the link to the callee; a per-attempt
 //! timeout, retries with backoff and jitter, a circuit breaker and a fallback
@@ -13,7 +16,7 @@
 use rand::RngExt;
 use sim_core::{ActorId, Context, LatencyHistogram, SimDuration, SimRng, SimTime, TimerKey};
 
-use super::{Arrivals, Layout};
+use super::Layout;
 use crate::model::{ANY_OP, BreakerDef, CallDef, HandlerDef, HandlerIx, Model, RetryDef, StepDef};
 use crate::msg::{CallRef, Msg, Origin, Ticket};
 use crate::spec::{Backoff, Jitter};
@@ -189,7 +192,6 @@ pub struct HandlerActor<'m> {
     free: Vec<u32>,
     next_serial: u32,
     breakers: Vec<Option<Breaker>>,
-    arrivals: Vec<Arrivals>,
     /// The requests that came from the workload.
     pub external: RequestStats,
     /// The requests that came from other handlers' calls.
@@ -262,8 +264,8 @@ impl Segments {
 }
 
 impl<'m> HandlerActor<'m> {
-    /// A handler with no request in flight, fed by `arrivals` (its workloads).
-    pub fn new(model: &'m Model, ix: HandlerIx, layout: Layout, arrivals: Vec<Arrivals>) -> Self {
+    /// A handler with no request in flight.
+    pub fn new(model: &'m Model, ix: HandlerIx, layout: Layout) -> Self {
         let def = &model.handlers[ix];
         let mut breakers = vec![None; def.breakers];
         for op in &def.ops {
@@ -286,7 +288,6 @@ impl<'m> HandlerActor<'m> {
             free: Vec::new(),
             next_serial: 0,
             breakers,
-            arrivals,
             external: RequestStats::default(),
             internal: RequestStats::default(),
             segments: None,
@@ -295,28 +296,51 @@ impl<'m> HandlerActor<'m> {
         }
     }
 
-    /// Schedules the first arrival of every workload feeding this handler.
-    pub fn start_workload(&mut self, ctx: &mut Context<'_, Msg>) {
-        for (w, a) in self.arrivals.iter_mut().enumerate() {
-            if let Some(gap) = a.gap() {
-                ctx.send_self(gap, Msg::Arrive { workload: w as u16 });
-            }
-        }
-    }
-
     /// Handles one message.
     pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
         match msg {
-            Msg::Arrive { workload } => {
-                let a = &mut self.arrivals[workload as usize];
-                let Some(keep) = a.arrive(ctx.now()) else {
-                    return; // the horizon: no more arrivals
-                };
-                if let Some(gap) = a.gap() {
-                    ctx.send_self(gap, Msg::Arrive { workload });
+            Msg::Admitted {
+                start,
+                op,
+                ok,
+                ticket,
+            } => {
+                if ticket == Ticket::NONE {
+                    // Refused or failed at the resource, or served: an
+                    // operation without steps is over once served.
+                    self.record(true, start, ok, false, ctx.now() - start);
+                } else {
+                    let req = self.alloc(Req {
+                        live: true,
+                        serial: 0,
+                        tag: 0,
+                        op,
+                        step: 0,
+                        attempt: 0,
+                        phase: Phase::Steps,
+                        degraded: false,
+                        origin: Origin::External,
+                        start,
+                        ticket,
+                        timer: None,
+                        poll_ready: SimTime::ZERO,
+                        poll_deadline: SimTime::ZERO,
+                    });
+                    self.run_step(req, ctx);
                 }
-                if keep {
-                    self.start(ANY_OP, Origin::External, ctx);
+            }
+            Msg::AbortHeld { ticket } => {
+                if let Some(req) = self
+                    .reqs
+                    .iter()
+                    .position(|r| r.live && r.ticket == ticket && r.origin == Origin::External)
+                {
+                    let r = &mut self.reqs[req];
+                    r.ticket = Ticket::NONE; // the slot died with the replica
+                    if let Some(t) = r.timer.take() {
+                        ctx.cancel(t);
+                    }
+                    self.finish(req as u32, false, ctx);
                 }
             }
             Msg::Start { op, origin } => self.start(op, origin, ctx),
@@ -385,26 +409,15 @@ impl<'m> HandlerActor<'m> {
             .is_some_and(|r| r.live && r.tag == tag && r.phase == Phase::Steps)
     }
 
-    fn draw_op(&self, rng: &mut SimRng) -> u16 {
-        if self.def.ops.len() == 1 {
-            return 0;
-        }
-        let u: f64 = rng.random();
-        let i = self.def.cumulative_weights.partition_point(|c| *c <= u);
-        i.min(self.def.ops.len() - 1) as u16
-    }
-
     fn start(&mut self, op: u16, origin: Origin, ctx: &mut Context<'_, Msg>) {
         let op = if op == ANY_OP {
-            self.draw_op(ctx.rng())
+            draw_op(self.def, ctx.rng())
         } else {
             op
         };
-        let serial = self.next_serial;
-        self.next_serial = self.next_serial.wrapping_add(1);
-        let req = Req {
+        let req = self.alloc(Req {
             live: true,
-            serial,
+            serial: 0,
             tag: 0,
             op,
             step: 0,
@@ -417,8 +430,27 @@ impl<'m> HandlerActor<'m> {
             timer: None,
             poll_ready: SimTime::ZERO,
             poll_deadline: SimTime::ZERO,
-        };
-        let ix = match self.free.pop() {
+        });
+        let serial = self.reqs[req as usize].serial;
+        // An operation without steps needs the slot only for the service time.
+        let hold = !self.def.ops[op as usize].steps.is_empty();
+        ctx.send(
+            self.resource,
+            SimDuration::ZERO,
+            Msg::Acquire {
+                holder: ctx.me(),
+                req,
+                serial,
+                hold,
+            },
+        );
+    }
+
+    /// Puts a new request in the table (with the next serial) and returns its slot.
+    fn alloc(&mut self, mut req: Req) -> u32 {
+        req.serial = self.next_serial;
+        self.next_serial = self.next_serial.wrapping_add(1);
+        match self.free.pop() {
             Some(i) => {
                 self.reqs[i as usize] = Req {
                     tag: self.reqs[i as usize].tag.wrapping_add(1),
@@ -430,19 +462,37 @@ impl<'m> HandlerActor<'m> {
                 self.reqs.push(req);
                 (self.reqs.len() - 1) as u32
             }
-        };
-        // An operation without steps needs the slot only for the service time.
-        let hold = !self.def.ops[op as usize].steps.is_empty();
-        ctx.send(
-            self.resource,
-            SimDuration::ZERO,
-            Msg::Acquire {
-                holder: ctx.me(),
-                req: ix,
-                serial,
-                hold,
-            },
-        );
+        }
+    }
+
+    /// Counts one finished request.
+    #[inline]
+    fn record(
+        &mut self,
+        external: bool,
+        start: SimTime,
+        ok: bool,
+        degraded: bool,
+        latency: SimDuration,
+    ) {
+        if external && let Some(w) = &mut self.window {
+            w.record(ok, degraded, latency);
+        }
+        if let Some(seg) = &mut self.segments {
+            seg.record(external, start, ok, degraded, latency);
+        } else if external {
+            self.external.record(ok, degraded, latency);
+        } else {
+            self.internal.record(ok, degraded, latency);
+        }
+    }
+
+    /// Counts workload requests that never got out of the resource (still
+    /// queued or served when the drain ended) as failed.
+    pub fn fail_arrivals(&mut self, starts: &[SimTime], now: SimTime) {
+        for &s in starts {
+            self.record(true, s, false, false, now - s);
+        }
     }
 
     fn granted(
@@ -641,17 +691,7 @@ impl<'m> HandlerActor<'m> {
         if ticket != Ticket::NONE {
             ctx.send(self.resource, SimDuration::ZERO, Msg::Release { ticket });
         }
-        let external = origin == Origin::External;
-        if external && let Some(w) = &mut self.window {
-            w.record(ok, degraded, latency);
-        }
-        if let Some(seg) = &mut self.segments {
-            seg.record(external, start, ok, degraded, latency);
-        } else if external {
-            self.external.record(ok, degraded, latency);
-        } else {
-            self.internal.record(ok, degraded, latency);
-        }
+        self.record(origin == Origin::External, start, ok, degraded, latency);
         if let Origin::Call { link, call } = origin {
             ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok })
         }
@@ -689,6 +729,17 @@ impl<'m> HandlerActor<'m> {
     pub fn breaker_openings(&self) -> u32 {
         self.breakers.iter().flatten().map(|b| b.opened).sum()
     }
+}
+
+/// An operation of `def` drawn by weight.
+#[inline]
+pub(crate) fn draw_op(def: &HandlerDef, rng: &mut SimRng) -> u16 {
+    if def.ops.len() == 1 {
+        return 0;
+    }
+    let u: f64 = rng.random();
+    let i = def.cumulative_weights.partition_point(|c| *c <= u);
+    i.min(def.ops.len() - 1) as u16
 }
 
 /// The wait before attempt `failed + 1`, after `failed` failed attempts.

@@ -8,17 +8,26 @@
 //! fail at once. When no replica is routable, new requests are refused and
 //! queued ones fail.
 //!
-//! Two kinds of occupants hold a slot: a plain call (`Serve`), which frees
-//! the slot after the service time, and a handler request (`Acquire`), which
-//! keeps its slot while the handler runs its steps, until `Release`.
+//! Three kinds of occupants hold a slot: a plain call (`Serve`), which frees
+//! the slot after the service time; a handler request for a call
+//! (`Acquire`), which keeps its slot while the handler runs its steps, until
+//! `Release`; and a workload request (`Arrival`).
+//!
+//! Workload requests arrive here, at the front of the handler's resource,
+//! as they do at a real service's load balancer: the resource runs the
+//! arrival processes of the workloads of its handler, draws each request's
+//! operation, queues and serves it, and only then hands it to the handler
+//! (`Admitted`, carrying the arrival time), which runs the operation's
+//! steps. A request whose operation has no steps is finished at that point,
+//! so it costs the handler no bookkeeping at all.
 
 use std::collections::VecDeque;
 
 use rand::RngExt;
 use sim_core::{ActorId, Context, SimDuration, SimTime};
 
-use super::Layout;
-use crate::model::{Effect, Model, ResourceDef, ResourceIx};
+use super::{Arrivals, Layout};
+use crate::model::{Effect, HandlerDef, Model, ResourceDef, ResourceIx};
 use crate::msg::{ALL_REPLICAS, CallRef, Msg, Ticket};
 
 #[derive(Debug, Clone, Copy)]
@@ -33,6 +42,10 @@ enum Occupant {
     Serve {
         link: ActorId,
         call: CallRef,
+    },
+    Arrival {
+        start: SimTime,
+        op: u16,
     },
 }
 
@@ -77,6 +90,12 @@ struct Slot {
 pub struct ResourceActor<'m> {
     model: &'m Model,
     def: &'m ResourceDef,
+    /// The handler running here, its actor, and which of its operations
+    /// have steps (and so keep their slot).
+    handler: Option<(&'m HandlerDef, ActorId)>,
+    keeps_slot: Vec<bool>,
+    /// The arrival processes of the handler's workloads.
+    arrivals: Vec<Arrivals>,
     layout: Layout,
     replicas: Vec<Replica>,
     queue: VecDeque<Occupant>,
@@ -94,9 +113,14 @@ pub struct ResourceActor<'m> {
 }
 
 impl<'m> ResourceActor<'m> {
-    /// A resource with every replica up.
-    pub fn new(model: &'m Model, ix: ResourceIx, layout: Layout) -> Self {
+    /// A resource with every replica up, fed by `arrivals` (the workloads
+    /// of the handler running on it).
+    pub fn new(model: &'m Model, ix: ResourceIx, layout: Layout, arrivals: Vec<Arrivals>) -> Self {
         let def = &model.resources[ix];
+        let handler = def.handler.map(|h| (&model.handlers[h], layout.handler(h)));
+        let keeps_slot = handler
+            .map(|(h, _)| h.ops.iter().map(|o| !o.steps.is_empty()).collect())
+            .unwrap_or_default();
         let replicas = (0..def.replicas)
             .map(|_| Replica {
                 crashes: 0,
@@ -112,6 +136,9 @@ impl<'m> ResourceActor<'m> {
         ResourceActor {
             model,
             def,
+            handler,
+            keeps_slot,
+            arrivals,
             layout,
             replicas,
             queue: VecDeque::new(),
@@ -125,9 +152,60 @@ impl<'m> ResourceActor<'m> {
         }
     }
 
+    /// Schedules the first arrival of every workload.
+    pub fn start_workload(&mut self, ctx: &mut Context<'_, Msg>) {
+        for (w, a) in self.arrivals.iter_mut().enumerate() {
+            if let Some(gap) = a.gap() {
+                ctx.send_self(gap, Msg::Arrive { workload: w as u16 });
+            }
+        }
+    }
+
+    /// Workload requests still here (queued or in service) at `now`, as
+    /// arrival times; they are removed (the drain is over: they failed).
+    pub fn take_arrivals_in_flight(&mut self) -> Vec<SimTime> {
+        let mut out: Vec<SimTime> = self
+            .queue
+            .drain(..)
+            .filter_map(|o| match o {
+                Occupant::Arrival { start, .. } => Some(start),
+                _ => None,
+            })
+            .collect();
+        for s in &mut self.slots {
+            if s.live
+                && s.in_service
+                && let Occupant::Arrival { start, .. } = s.occupant
+            {
+                s.live = false;
+                out.push(start);
+            }
+        }
+        out
+    }
+
     /// Handles one message.
     pub fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
         match msg {
+            Msg::Arrive { workload } => {
+                let a = &mut self.arrivals[workload as usize];
+                let Some(keep) = a.arrive(ctx.now()) else {
+                    return; // the horizon: no more arrivals
+                };
+                if let Some(gap) = a.gap() {
+                    ctx.send_self(gap, Msg::Arrive { workload });
+                }
+                if keep && let Some((h, _)) = self.handler {
+                    let op = super::handler::draw_op(h, ctx.rng());
+                    self.admit(
+                        Occupant::Arrival {
+                            start: ctx.now(),
+                            op,
+                        },
+                        ctx,
+                    );
+                }
+            }
             Msg::Acquire {
                 holder,
                 req,
@@ -203,7 +281,31 @@ impl<'m> ResourceActor<'m> {
             Occupant::Serve { link, call } => {
                 ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: false })
             }
+            Occupant::Arrival { start, op } => self.admitted(start, op, false, Ticket::NONE, ctx),
         }
+    }
+
+    /// Hands a workload request to the handler.
+    #[inline]
+    fn admitted(
+        &self,
+        start: SimTime,
+        op: u16,
+        ok: bool,
+        ticket: Ticket,
+        ctx: &mut Context<'_, Msg>,
+    ) {
+        let (_, holder) = self.handler.expect("arrivals come with a handler");
+        ctx.send(
+            holder,
+            SimDuration::ZERO,
+            Msg::Admitted {
+                start,
+                op,
+                ok,
+                ticket,
+            },
+        );
     }
 
     fn admit(&mut self, occ: Occupant, ctx: &mut Context<'_, Msg>) {
@@ -235,7 +337,11 @@ impl<'m> ResourceActor<'m> {
         let mut best: Option<(u32, u16)> = None;
         let start = usize::from(self.next_rr);
         for k in 0..n {
-            let i = if start + k < n { start + k } else { start + k - n };
+            let i = if start + k < n {
+                start + k
+            } else {
+                start + k - n
+            };
             let r = &self.replicas[i];
             if r.routable && r.in_use < r.capacity && best.is_none_or(|(b, _)| r.in_use < b) {
                 best = Some((r.in_use, i as u16));
@@ -338,6 +444,22 @@ impl<'m> ResourceActor<'m> {
         }
         let s = self.slots[ticket.slot as usize];
         match s.occupant {
+            Occupant::Arrival { start, op } => {
+                let keep = self.keeps_slot[op as usize] && !s.fail;
+                self.admitted(
+                    start,
+                    op,
+                    !s.fail,
+                    if keep { ticket } else { Ticket::NONE },
+                    ctx,
+                );
+                if keep {
+                    self.slots[ticket.slot as usize].in_service = false;
+                } else {
+                    self.free(ticket.slot);
+                    self.dispatch(ctx);
+                }
+            }
             Occupant::Serve { link, call } => {
                 ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: !s.fail });
                 self.free(ticket.slot);
@@ -380,6 +502,18 @@ impl<'m> ResourceActor<'m> {
             match s.occupant {
                 Occupant::Serve { link, call } => {
                     ctx.send(link, SimDuration::ZERO, Msg::Back { call, ok: false })
+                }
+                Occupant::Arrival { start, op } => {
+                    if s.in_service {
+                        self.admitted(start, op, false, Ticket::NONE, ctx);
+                    } else {
+                        let (_, holder) = self.handler.expect("arrivals come with a handler");
+                        let ticket = Ticket {
+                            slot: i as u32,
+                            tag: s.tag,
+                        };
+                        ctx.send(holder, SimDuration::ZERO, Msg::AbortHeld { ticket });
+                    }
                 }
                 Occupant::Hold {
                     holder,
