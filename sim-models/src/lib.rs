@@ -19,6 +19,7 @@ pub mod dist;
 pub mod live;
 pub mod model;
 pub mod msg;
+pub mod paths;
 pub mod rare;
 pub mod spec;
 pub mod window;

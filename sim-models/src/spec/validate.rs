@@ -883,13 +883,33 @@ impl<'a> Checker<'a> {
             }
             self.probability(format!("{p}.loss"), l.loss);
         }
+        // An operator no node could ever host.
+        let biggest = s.nodes.iter().map(|n| n.cpu).fold(f64::NAN, f64::max);
+        if biggest.is_finite() && biggest > 0.0 {
+            for (i, o) in s.operators.iter().enumerate() {
+                if o.cpu.is_finite() && o.cpu > biggest {
+                    self.push(
+                        format!("operators[{i}].cpu"),
+                        format!(
+                            "needs {} CPU, but the largest node has {}",
+                            fmt_num(o.cpu),
+                            fmt_num(biggest)
+                        ),
+                    );
+                }
+            }
+        }
         // Which types can be produced from which, through operators.
-        let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
-        for o in &s.operators {
-            edges
-                .entry(o.input.as_str())
-                .or_default()
-                .push(o.output.as_str());
+        let types = crate::paths::TypeGraph::new(
+            s.operators
+                .iter()
+                .map(|o| (o.input.as_str(), o.output.as_str(), o.cost)),
+        );
+        // Which nodes the links join (links carry data both ways).
+        let mut net: HashMap<&str, Vec<&str>> = HashMap::new();
+        for l in &s.links {
+            net.entry(l.from.as_str()).or_default().push(l.to.as_str());
+            net.entry(l.to.as_str()).or_default().push(l.from.as_str());
         }
         for (i, path) in s.paths.iter().enumerate() {
             let p = format!("paths[{i}]");
@@ -914,22 +934,46 @@ impl<'a> Checker<'a> {
                 self.positive_duration(format!("{p}.monitoring.heartbeat"), m.heartbeat);
                 self.at_least_one(format!("{p}.monitoring.missed"), m.missed.into());
             }
-            // A chain of operators must turn the source type into the sink type.
+            // A chain of operators (none when the types are equal) must turn
+            // the source type into the sink type.
             let (from, to) = (path.source.kind.as_str(), path.sink.kind.as_str());
-            let mut seen = BTreeSet::from([from]);
-            let mut queue = VecDeque::from([from]);
-            while let Some(t) = queue.pop_front() {
-                for n in edges.get(t).into_iter().flatten() {
-                    if seen.insert(n) {
-                        queue.push_back(n);
+            let reachable = types.reachable(from);
+            if !reachable.contains(to) {
+                let mut msg = format!(
+                    "no chain of operators turns `{from}` into `{to}`: the types reachable from `{from}` are {}, and `{to}` is not among them",
+                    quoted_list(&reachable)
+                );
+                if !types.is_produced(to) {
+                    msg.push_str(&format!("; no operator outputs `{to}`"));
+                }
+                if let Some(best) = suggest(to, reachable.iter().map(String::as_str))
+                    && best != from
+                {
+                    msg.push_str(&format!("; did you mean `{best}`?"));
+                }
+                self.push(format!("{p}.sink.type"), msg);
+            }
+            // Some chain of links must join the source node to the sink node.
+            let (a, b) = (path.source.node.as_str(), path.sink.node.as_str());
+            if a != b && self.node_ids.contains_key(a) && self.node_ids.contains_key(b) {
+                let mut seen = BTreeSet::from([a]);
+                let mut queue = VecDeque::from([a]);
+                while let Some(n) = queue.pop_front() {
+                    for m in net.get(n).into_iter().flatten() {
+                        if seen.insert(m) {
+                            queue.push_back(m);
+                        }
                     }
                 }
-            }
-            if !seen.contains(to) {
-                self.push(
-                    format!("{p}.sink.type"),
-                    format!("no chain of operators turns `{from}` into `{to}`"),
-                );
+                if !seen.contains(b) {
+                    self.push(
+                        format!("{p}.sink.node"),
+                        format!(
+                            "no chain of links joins the source node `{a}` to `{b}` (nodes linked to `{a}`: {})",
+                            quoted_list(seen.iter().filter(|n| **n != a))
+                        ),
+                    );
+                }
             }
         }
     }
