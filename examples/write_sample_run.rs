@@ -174,6 +174,9 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 threshold: 0.05,
                 over_threshold: p > 0.05,
                 criticality: Arc::from(if h == 0 { "critical" } else { "normal" }),
+                risk_diff: None,
+                risk_diff_low: None,
+                risk_diff_high: None,
             });
         }
     }
@@ -198,6 +201,14 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
             rollback_plan: Arc::from("restart the target"),
             abort_error_rate: 0.05,
             abort_latency_p99_ms: 800.0,
+            replicas: Arc::from("0"),
+            error_rate_during: 0.3,
+            latency_p99_during_ms: 900.0,
+            recovery_s: 15.0,
+            excess_errors: 2000.0,
+            campaigns: 20,
+            source: Arc::from("failure_mode"),
+            failure_points: Arc::from("single_point_of_failure"),
         })
         .collect();
     run.write_scenarios(&scenarios)?;
@@ -208,6 +219,17 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
         change: Arc::from("resources.db.replicas = 2"),
         risk_before: risk[0].risk,
         risk_after: risk[HANDLERS.len()].risk,
+        handler: risk[0].handler.clone(),
+        kind: Arc::from("add_replica"),
+        risk_before_low: risk[0].ci_low,
+        risk_before_high: risk[0].ci_high,
+        risk_after_low: risk[HANDLERS.len()].ci_low,
+        risk_after_high: risk[HANDLERS.len()].ci_high,
+        risk_diff: risk[HANDLERS.len()].risk - risk[0].risk,
+        risk_diff_low: -1.0,
+        risk_diff_high: 1.0,
+        campaigns: risk[0].campaigns,
+        relevance: 1.0,
     }])?;
 
     let manifest = json!({

@@ -78,8 +78,19 @@ pub struct RunOptions {
     pub calibration: Option<PathBuf>,
     /// `--no-calibration`: apply none, even the default one.
     pub no_calibration: bool,
+    /// `--events`: write the injection log (`events.parquet`).
+    pub events: bool,
+    /// `--scenario-campaigns`: targeted campaigns per predicted scenario.
+    pub scenario_campaigns: Option<u64>,
     /// Request-level, two-scale, or chosen by size (`--scale`).
     pub scale: ScaleSel,
+    /// `--independent-streams`: seed each variant apart instead of reusing
+    /// the base's seeds (common random numbers).
+    pub independent_streams: bool,
+    /// Re-simulate at most this many remediation candidates when a handler
+    /// of the base is over its threshold (`--remediate-max`); `None`: no
+    /// remediation (`--no-remediate`, and always for `gate`).
+    pub remediate: Option<usize>,
 }
 
 /// Loads a scenario, or the error listing every problem (exit code 2).
@@ -178,6 +189,10 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
     let done = execute(opts)?;
     if !opts.quiet {
         print_summary(&done.report, &done.plan);
+        crate::scenarios::print_top(&done.predicted, 10);
+        if let Some(rem) = &done.remediation {
+            crate::remediate::print(rem, done.report.base.as_ref());
+        }
         print_footer(&done);
     }
     Ok(ExitCode::SUCCESS)
@@ -189,6 +204,10 @@ struct Executed {
     report: RunReport,
     out_dir: PathBuf,
     gate: f64,
+    /// Ranked injection scenarios (empty when none were predicted).
+    predicted: Vec<crate::output::ScenarioRow>,
+    /// Remediation, when it ran (`run` with natural campaigns).
+    remediation: Option<crate::remediate::Remediation>,
 }
 
 fn print_footer(done: &Executed) {
@@ -201,6 +220,12 @@ fn print_footer(done: &Executed) {
         report.events as f64 / report.wall_s.max(1e-9) / 1e6,
         done.out_dir.display()
     );
+    if let Some(rem) = done.remediation.as_ref().filter(|r| r.campaigns_run > 0) {
+        println!(
+            "remediation: {} more campaigns in {:.2} s (not written to campaigns/handlers.parquet)",
+            rem.campaigns_run, rem.wall_s
+        );
+    }
 }
 
 /// Loads, checks, runs every campaign and writes the run directory.
@@ -244,9 +269,12 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             }
         }
     }
-    if matches!(opts.mode, ModeSel::Targeted) && s.injections.is_empty() {
+    if matches!(opts.mode, ModeSel::Targeted)
+        && s.injections.is_empty()
+        && variants[0].model.faults.is_empty()
+    {
         return Err(CliError::input(format!(
-            "preflight: {}: injections: --mode targeted needs at least one entry in `injections:`",
+            "preflight: {}: injections: --mode targeted has nothing to inject: no entry in `injections:` and no failure mode to predict scenarios from",
             loaded.file.display()
         )));
     }
@@ -264,6 +292,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         until_decided: opts.until_decided,
         decide_at: opts.against_gate.then_some(s.risk.gate),
         rare_event: opts.rare_event,
+        independent_streams: opts.independent_streams,
+        live: None,
+        events: opts.events,
     };
     let out_dir = opts.out.clone().unwrap_or_else(|| default_out_dir(s));
     tracing::info!(
@@ -280,6 +311,56 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     let calibration = find_calibration(opts, s, &loaded)?;
     let mut writer = RunWriter::create(&out_dir)
         .map_err(|e| CliError::input(format!("preflight: --out {}: {e}", out_dir.display())))?;
+    // Predicted injection scenarios: in targeted mode, and for the live
+    // injections of an enabled `failure_injection_profile`.
+    let profile = s.failure_injection_profile.as_ref().filter(|p| p.enabled);
+    let predicted = if matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some() {
+        crate::scenarios::predict(
+            &variants[0],
+            crate::scenarios::PredictOptions {
+                campaigns: opts.scenario_campaigns.unwrap_or(20),
+                seed: plan.seed,
+                threads: plan.threads,
+                progress: !opts.quiet,
+            },
+        )
+        .map_err(|e| CliError {
+            message: format!("preflight: predicting injection scenarios failed: {e:#}"),
+            code: 3,
+        })?
+    } else {
+        Vec::new()
+    };
+    if !predicted.is_empty() {
+        let rows: Vec<_> = predicted.iter().map(|p| p.row.clone()).collect();
+        writer.write_scenarios(&rows).map_err(|e| {
+            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
+        })?;
+    }
+    let mut plan = plan;
+    if let Some(p) = profile {
+        if plan.two_scale {
+            if !opts.quiet {
+                eprintln!(
+                    "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
+                    loaded.file.display()
+                );
+            }
+        } else {
+            plan.live = crate::scenarios::live_spec(p, &predicted);
+        }
+    }
+    if opts.events {
+        if plan.live.is_none() && !opts.quiet {
+            eprintln!(
+                "preflight: note: {}: --events: no live injection in this run (enable `failure_injection_profile`); events.parquet will be empty",
+                loaded.file.display()
+            );
+        }
+        writer.enable_events().map_err(|e| {
+            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
+        })?;
+    }
     let mut report = run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
         message: format!("preflight: run failed: {e:#}"),
         code: 3,
@@ -291,7 +372,38 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             r.over_threshold = calibrated > r.threshold;
         }
     }
+    // Remediation: candidates re-simulated on the base's campaigns. The file
+    // is written whenever remediation is on and natural campaigns ran
+    // (empty when no handler is over its threshold).
+    let remediation = match opts.remediate {
+        Some(max) if plan.mode != ModeSel::Targeted => {
+            let rem = crate::remediate::remediate(&loaded, &variants[0], &report, &plan, max)
+                .map_err(|e| CliError {
+                    message: format!("preflight: remediation failed: {e:#}"),
+                    code: 3,
+                })?;
+            writer.write_remediations(&rem.rows()).map_err(|e| {
+                CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
+            })?;
+            Some(rem)
+        }
+        _ => None,
+    };
     let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    if let Some(rem) = &remediation {
+        manifest["remediation"] = serde_json::json!({
+            "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            "proposed": rem.proposed,
+            "simulated": rem.verified.len(),
+            "max": opts.remediate,
+            "campaigns_run": rem.campaigns_run,
+            "rejected": rem
+                .rejected
+                .iter()
+                .map(|(n, why)| serde_json::json!({ "name": n, "why": why }))
+                .collect::<Vec<_>>(),
+        });
+    }
     if let Some((path, c)) = &calibration {
         manifest["calibration"] = serde_json::json!({
             "file": path.display().to_string(),
@@ -310,6 +422,8 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         report,
         out_dir: summary.out_dir,
         gate: s.risk.gate,
+        predicted: predicted.into_iter().map(|p| p.row).collect(),
+        remediation,
     })
 }
 
@@ -371,6 +485,7 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
         mode: ModeSel::Natural,
         quiet: opts.quiet || json,
         against_gate: true,
+        remediate: None,
         ..opts.clone()
     };
     let done = execute(&opts)?;
@@ -563,17 +678,13 @@ fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Res
 /// does not simulate yet: said once per run, so nobody mistakes them for used.
 pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
     let mut notes = Vec::new();
-    if s.failure_injection_profile
-        .as_ref()
-        .is_some_and(|p| p.enabled)
-    {
-        notes.push("failure_injection_profile: the runtime injection module is not built yet; natural campaigns run without scheduled injections");
-    }
     if s.telemetry.is_some() {
         notes.push("telemetry: forecasting is not built yet; the file is not read");
     }
     if !s.paths.is_empty() {
-        notes.push("paths: service paths are not simulated yet");
+        notes.push(
+            "paths: service paths are not simulated yet (`preflight paths` shows their compositions and placements)",
+        );
     }
     notes
 }
@@ -607,6 +718,7 @@ fn manifest(
         "risk_definition": "breaches / campaigns over natural-mode campaigns; 95% Wilson interval",
         "until_decided": plan.until_decided,
         "scale": if plan.two_scale { "two-scale" } else { "request" },
+        "streams": if plan.independent_streams { "independent" } else { "common" },
     })
 }
 
@@ -618,9 +730,11 @@ fn fmt_f(x: f64, digits: usize) -> String {
     }
 }
 
-/// Prints the variant × handler table, then the targeted campaigns' table.
+/// Prints the variant × handler table, the what-if differences of the
+/// variants, then the targeted campaigns' table.
 pub fn print_summary(report: &RunReport, plan: &RunPlan) {
     print_risk(report, plan);
+    print_what_if(report, plan);
     if report.injections.is_empty() {
         return;
     }
@@ -727,7 +841,62 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
     }
 }
 
-fn truncate(s: &str, n: usize) -> String {
+/// The variants' risk differences with the base, paired campaign by
+/// campaign, with their 95% intervals.
+fn print_what_if(report: &RunReport, plan: &RunPlan) {
+    let rows: Vec<_> = report
+        .tallies
+        .iter()
+        .zip(&report.risk)
+        .filter_map(|(t, r)| t.paired.filter(|p| p.campaigns > 0).map(|p| (t, r, p)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "\nwhat-if ({}): risk(variant) − risk(base) over the same campaigns",
+        if plan.independent_streams {
+            "independent streams: each variant seeded apart"
+        } else {
+            "common random numbers: each variant reuses the base's campaign seeds"
+        }
+    );
+    println!(
+        "{:<14} {:<24} {:>9} {:>12} {:>10} {:>19} {:>11}",
+        "variant", "handler", "base risk", "variant risk", "difference", "95% CI", "significant"
+    );
+    for (t, r, p) in rows {
+        let (d, lo, hi) = (
+            r.risk_diff.unwrap_or(f64::NAN),
+            r.risk_diff_low.unwrap_or(f64::NAN),
+            r.risk_diff_high.unwrap_or(f64::NAN),
+        );
+        println!(
+            "{:<14} {:<24} {:>9} {:>12} {:>10} {:>19} {:>11}",
+            truncate(&t.variant, 14),
+            truncate(&t.handler, 24),
+            fmt_f(p.base_risk(plan.rare_event.is_some()), 4),
+            fmt_f(r.risk, 4),
+            fmt_f(d, 4),
+            format!("[{}, {}]", fmt_f(lo, 4), fmt_f(hi, 4)),
+            if crate::risk::significant(lo, hi) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+    println!(
+        "interval: {}",
+        if plan.rare_event.is_some() {
+            "normal interval of the mean paired weighted difference (importance sampling)"
+        } else {
+            "Newcombe's paired score interval (method 10); significant when it excludes 0"
+        }
+    );
+}
+
+pub(crate) fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -755,6 +924,75 @@ pub fn validate(path: &Path) -> Result<ExitCode, CliError> {
     );
     for note in unsupported_notes(s) {
         eprintln!("preflight: note: {}: {note}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight analyze`: the static failure points of the selected variants
+/// (`crate::analyze`), as a table or, with `json`, a JSON array on stdout.
+/// Advisory: exit 0 whatever it finds; 2 on bad input.
+pub fn analyze(path: &Path, selection: &str, json: bool) -> Result<ExitCode, CliError> {
+    let loaded = load_or_report(path)?;
+    let mut findings = Vec::new();
+    for v in prepare_variants(&loaded, selection)? {
+        findings.extend(crate::analyze::analyze(&v.model).into_iter().map(|mut f| {
+            f.variant = v.name.to_string();
+            f
+        }));
+    }
+    crate::analyze::sort(&mut findings);
+    let text = if json {
+        crate::analyze::render_json(&findings)
+    } else {
+        crate::analyze::render_table(&findings)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{}", text.trim_end())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(CliError {
+            message: format!("preflight: writing the findings: {e}"),
+            code: 3,
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight paths`: for each service path, the `k` cheapest compositions
+/// and the placement chosen (`crate::paths`) with the nodes of `down`
+/// failed, as a table or, with `json`, a JSON array on stdout. Advisory:
+/// exit 0 even when a path misses its QoS; 2 on bad input.
+pub fn paths(path: &Path, k: usize, down: &[String], json: bool) -> Result<ExitCode, CliError> {
+    let loaded = load_or_report(path)?;
+    let empirical: Empirical = loaded
+        .empirical
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let model =
+        sim_models::paths::PathModel::compile(&loaded.scenario, &empirical).map_err(|errs| {
+            let lines: Vec<String> = errs
+                .iter()
+                .map(|e| format!("preflight: {}: {e}", path.display()))
+                .collect();
+            CliError::input(lines.join("\n"))
+        })?;
+    let down = crate::paths::exclusions(&model, down)
+        .map_err(|m| CliError::input(format!("preflight: {}: {m}", path.display())))?;
+    let outcomes = crate::paths::report(&model, k, &down);
+    let text = if json {
+        crate::paths::render_json(&model, &outcomes)
+    } else {
+        crate::paths::render_text(&model, k, &down, &outcomes)
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{}", text.trim_end())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(CliError {
+            message: format!("preflight: writing the paths: {e}"),
+            code: 3,
+        });
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,13 +7,17 @@
 //! itself lives in the `sim-core` (kernel) and `sim-models` (domain) crates.
 #![warn(missing_docs)]
 
+pub mod analyze;
 pub mod calibrate;
 pub mod calibration;
 pub mod commands;
 pub mod defaults;
 pub mod fit;
 pub mod output;
+pub mod paths;
+pub mod remediate;
 pub mod risk;
 pub mod run;
 pub mod scenario;
+pub mod scenarios;
 pub mod synth;

@@ -39,6 +39,37 @@ enum Command {
         /// Scenario file (.yaml, .yml, .toml or .json).
         scenario: PathBuf,
     },
+    /// Static failure points: single points of failure, calls without
+    /// timeouts, retry amplification, missing breakers, capacity headroom
+    /// (docs/analyze.md). Advisory: exit 0 whatever it finds, 2 on bad input.
+    Analyze {
+        /// Scenario file (.yaml, .yml, .toml or .json).
+        scenario: PathBuf,
+        /// `base` (default): the scenario as written; `all`: every variant
+        /// too; NAME: the base and that variant.
+        #[arg(long, default_value = "base")]
+        variant: String,
+        /// Print the findings as a JSON array on stdout (nothing else).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Service paths: the k cheapest operator compositions of each path and
+    /// where to place them (operator → node, route, delay and loss against
+    /// the QoS; docs/paths.md). Advisory: exit 0 whatever it finds, 2 on bad input.
+    Paths {
+        /// Scenario file (.yaml, .yml, .toml or .json).
+        scenario: PathBuf,
+        /// Compositions listed (and tried, cheapest first) per path.
+        #[arg(short, long, value_name = "N", default_value_t = sim_models::paths::DEFAULT_K, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
+        k: usize,
+        /// Place as if this node were down (repeatable): the re-placement
+        /// a `repair: reroute` would make.
+        #[arg(long, value_name = "NODE")]
+        down: Vec<String>,
+        /// Print the paths as a JSON array on stdout (nothing else).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of the scenario format.
     Schema,
     /// Fit failure and repair distributions to an incident history (CSV or Parquet).
@@ -52,9 +83,32 @@ pub struct RunArgs {
     /// NAME: the base and that variant.
     #[arg(long, default_value = "all")]
     pub variant: String,
-    /// natural: failure processes; targeted: one set of campaigns per explicit injection; both.
+    /// natural: failure processes; targeted: one set of campaigns per explicit
+    /// injection, and the predicted injection scenarios (scenarios.parquet); both.
     #[arg(long, value_enum, default_value_t = preflight::run::ModeSel::Natural)]
     pub mode: preflight::run::ModeSel,
+    /// Write every inject / breach / rollback / end / recover of the live
+    /// injections (`failure_injection_profile`) to events.parquet.
+    #[arg(long)]
+    pub events: bool,
+    /// Targeted campaigns per predicted injection scenario (default 20);
+    /// scenarios are predicted in targeted mode and for an enabled
+    /// `failure_injection_profile`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub scenario_campaigns: Option<u64>,
+    /// Seed each variant's campaigns apart. By default every variant reuses
+    /// the base's campaign seeds (common random numbers), so the risk
+    /// difference between a variant and the base is measured on paired
+    /// campaigns, with a much tighter interval (docs/what-if.md).
+    #[arg(long)]
+    pub independent_streams: bool,
+    /// Re-simulate at most N remediation candidates (ranked by relevance)
+    /// when a handler of the base is over its threshold (docs/remediation.md).
+    #[arg(long, value_name = "N", default_value_t = preflight::remediate::DEFAULT_MAX)]
+    pub remediate_max: usize,
+    /// Do not propose and re-simulate remediations (no remediations.parquet).
+    #[arg(long)]
+    pub no_remediate: bool,
     #[command(flatten)]
     pub common: CampaignArgs,
 }
@@ -141,6 +195,10 @@ impl CampaignArgs {
             rare_event: self.rare_event,
             calibration: self.calibration,
             no_calibration: self.no_calibration,
+            events: false,
+            scenario_campaigns: None,
+            independent_streams: false,
+            remediate: None,
         }
     }
 }
@@ -150,7 +208,12 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Run(args) => {
-            preflight::commands::run(&args.common.options(args.variant, args.mode, false))
+            let mut opts = args.common.options(args.variant, args.mode, false);
+            opts.events = args.events;
+            opts.scenario_campaigns = args.scenario_campaigns;
+            opts.independent_streams = args.independent_streams;
+            opts.remediate = (!args.no_remediate).then_some(args.remediate_max);
+            preflight::commands::run(&opts)
         }
         Command::Gate(args) => preflight::commands::gate(
             &args
@@ -159,6 +222,17 @@ fn main() -> ExitCode {
             args.json,
         ),
         Command::Validate { scenario } => preflight::commands::validate(&scenario),
+        Command::Analyze {
+            scenario,
+            variant,
+            json,
+        } => preflight::commands::analyze(&scenario, &variant, json),
+        Command::Paths {
+            scenario,
+            k,
+            down,
+            json,
+        } => preflight::commands::paths(&scenario, k, &down, json),
         Command::Schema => preflight::commands::schema(),
         Command::Synth(opts) => preflight::synth::synth(&opts),
         Command::Calibrate(opts) => preflight::calibrate::calibrate(&opts),

@@ -92,6 +92,113 @@ pub fn weighted(sum_w: f64, sum_w2: f64, n: u64) -> (f64, f64, f64) {
     (p, (p - half).max(0.0), (p + half).min(1.0))
 }
 
+/// `(difference, low, high)`: the difference `p_variant − p_base` of two
+/// proportions observed on the same `n` campaigns (paired data), with
+/// Newcombe's (1998) hybrid score interval for paired proportions, his
+/// method 10.
+///
+/// The paired table counts campaigns in which the handler breached under
+/// `both` runs, under the base only (`base_only`), under the variant only
+/// (`variant_only`) and under `neither`; `n` is their sum. The difference is
+/// `(variant_only − base_only) / n`. The interval is built from the 95%
+/// Wilson intervals `[l, u]` of the two marginal proportions and the phi
+/// coefficient of the table:
+///
+/// ```text
+/// low  = d − sqrt((p_v − l_v)² − 2φ(p_v − l_v)(u_b − p_b) + (u_b − p_b)²)
+/// high = d + sqrt((p_b − l_b)² − 2φ(p_b − l_b)(u_v − p_v) + (u_v − p_v)²)
+/// ```
+///
+/// with φ = (ad − bc)/√(efgh) over the table's cells and margins, taken as
+/// `(ad − bc − n/2)/√(efgh)` when `ad − bc > n/2`, as 0 when
+/// `0 ≤ ad − bc ≤ n/2` or a margin is empty (Newcombe's correction, as in
+/// Altman et al., *Statistics with Confidence*, 2000, and Fagerland, Lydersen
+/// and Laake, *Statistical Analysis of Contingency Tables*, 2017). When most
+/// campaigns agree (φ near 1, which common random numbers give), the
+/// interval is much narrower than the two marginal intervals suggest. With
+/// `n = 0` the difference is NaN and the interval [−1, 1].
+///
+/// # Examples
+///
+/// ```
+/// // 161 campaigns: 59 breached under both, 16 under the base only, 6 under the variant only.
+/// let (d, lo, hi) = preflight::risk::newcombe_paired(59, 16, 6, 80);
+/// assert!((d + 0.0621).abs() < 1e-4);
+/// assert!((lo + 0.1186).abs() < 1e-4 && (hi + 0.0046).abs() < 1e-4);
+/// ```
+pub fn newcombe_paired(
+    both: u64,
+    base_only: u64,
+    variant_only: u64,
+    neither: u64,
+) -> (f64, f64, f64) {
+    let n = both + base_only + variant_only + neither;
+    if n == 0 {
+        return (f64::NAN, -1.0, 1.0);
+    }
+    // Newcombe's notation: the first proportion is the variant's.
+    let (a, b, c, d) = (
+        both as f64,
+        variant_only as f64,
+        base_only as f64,
+        neither as f64,
+    );
+    let n_f = n as f64;
+    let (p_v, l_v, u_v) = wilson(both + variant_only, n);
+    let (p_b, l_b, u_b) = wilson(both + base_only, n);
+    let margins = [a + b, c + d, a + c, b + d];
+    let phi = if margins.contains(&0.0) {
+        0.0
+    } else {
+        let cross = a * d - b * c;
+        let corrected = if cross > n_f / 2.0 {
+            cross - n_f / 2.0
+        } else if cross >= 0.0 {
+            0.0
+        } else {
+            cross
+        };
+        corrected / margins.iter().product::<f64>().sqrt()
+    };
+    let diff = p_v - p_b;
+    let (dl_v, du_v, dl_b, du_b) = (p_v - l_v, u_v - p_v, p_b - l_b, u_b - p_b);
+    let delta = (dl_v * dl_v - 2.0 * phi * dl_v * du_b + du_b * du_b)
+        .max(0.0)
+        .sqrt();
+    let epsilon = (dl_b * dl_b - 2.0 * phi * dl_b * du_v + du_v * du_v)
+        .max(0.0)
+        .sqrt();
+    (diff, (diff - delta).max(-1.0), (diff + epsilon).min(1.0))
+}
+
+/// `(difference, low, high)` of a risk difference estimated by importance
+/// sampling on paired campaigns: `n` campaigns whose paired differences
+/// `w_v·y_v − w_b·y_b` (weights times breach indicators, variant minus
+/// base) sum to `sum_d` and their squares to `sum_d2`. The 95% interval is
+/// the normal one of the mean difference, clamped to [−1, 1]. `None` when
+/// every difference is zero (the sample variance then says nothing; the
+/// caller falls back on [`newcombe_paired`] of the counts).
+pub fn paired_weighted(sum_d: f64, sum_d2: f64, n: u64) -> Option<(f64, f64, f64)> {
+    if n == 0 || sum_d2 <= 0.0 {
+        return None;
+    }
+    let n_f = n as f64;
+    let mean = sum_d / n_f;
+    let var = if n > 1 {
+        ((sum_d2 / n_f - mean * mean) * n_f / (n_f - 1.0)).max(0.0)
+    } else {
+        0.0
+    };
+    let half = Z95 * (var / n_f).sqrt();
+    Some((mean, (mean - half).max(-1.0), (mean + half).min(1.0)))
+}
+
+/// Whether a difference interval excludes zero (the difference is
+/// significant at the 5% level).
+pub fn significant(low: f64, high: f64) -> bool {
+    low > 0.0 || high < 0.0
+}
+
 /// The risk threshold for a handler on a resource of criticality `c`.
 pub fn threshold_for(risk: &Risk, c: Criticality) -> f64 {
     match c {
@@ -250,5 +357,98 @@ mod tests {
         assert_eq!(decide(n1, n1, 0.9), Decision::Over);
         // Closer to the threshold needs more.
         assert!(campaigns_to_decide(0.06, 0.05).unwrap() > campaigns_to_decide(0.1, 0.05).unwrap());
+    }
+    #[test]
+    fn newcombe_paired_matches_published_and_hand_computed_values() {
+        // Fagerland, Lydersen & Laake (2017), ch. 8, Cavo et al. (2012):
+        // table [[59, 6], [16, 80]], p1 − p2 = −0.0621 (95% CI −0.1186 to
+        // −0.0046). Here the first proportion is the variant's: 6 campaigns
+        // breached under the variant only, 16 under the base only.
+        let (d, lo, hi) = newcombe_paired(59, 16, 6, 80);
+        assert!((d - (-10.0 / 161.0)).abs() < 1e-12);
+        assert!((lo - -0.118_621).abs() < 1e-5, "{lo}");
+        assert!((hi - -0.004_625).abs() < 1e-5, "{hi}");
+        // Altman et al. (2000), table 6.2: [[14, 5], [0, 22]], 0.122 (0.011 to 0.226).
+        let (d, lo, hi) = newcombe_paired(14, 0, 5, 22);
+        assert!((d - 5.0 / 41.0).abs() < 1e-12);
+        assert!((lo - 0.011_483).abs() < 1e-5 && (hi - 0.226_493).abs() < 1e-5);
+        // By hand (Wilson limits, phi = (10·20 − 15·5 − 25)/sqrt(25·25·15·35)
+        // = 0.1746): a = 10, b = 15 (variant only), c = 5, d = 20.
+        let (d, lo, hi) = newcombe_paired(10, 5, 15, 20);
+        assert!((d - 0.2).abs() < 1e-12);
+        assert!((lo - 0.025_838).abs() < 1e-5 && (hi - 0.356_937).abs() < 1e-5);
+        // Swapping the roles mirrors the interval.
+        let (d2, lo2, hi2) = newcombe_paired(10, 15, 5, 20);
+        assert!((d2 + d).abs() < 1e-12 && (lo2 + hi).abs() < 1e-12 && (hi2 + lo).abs() < 1e-12);
+        // Perfect agreement: difference 0, a narrow interval (phi = 0.976).
+        let (d, lo, hi) = newcombe_paired(30, 0, 0, 70);
+        assert_eq!(d, 0.0);
+        assert!((hi - 0.024_267).abs() < 1e-5 && (lo + hi).abs() < 1e-12);
+        // An empty margin: phi = 0, the interval of two independent Wilson intervals.
+        let (d, lo, hi) = newcombe_paired(0, 0, 0, 50);
+        assert_eq!(d, 0.0);
+        assert!((hi - 0.071_348).abs() < 1e-5 && (lo + hi).abs() < 1e-12);
+        let (d, lo, hi) = newcombe_paired(0, 0, 0, 0);
+        assert!(d.is_nan() && lo == -1.0 && hi == 1.0);
+    }
+
+    /// Coverage sanity check: pairs with a known difference and a strong
+    /// correlation (what common random numbers give); the 95% interval
+    /// must hold the true difference in about 95% of replications.
+    #[test]
+    fn newcombe_paired_covers_the_true_difference() {
+        let mut state = 0x5EED_u64;
+        let mut uniform = || {
+            state = sim_core::splitmix64(state);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // base breaches when u < 0.3; the variant shares u with
+        // probability 0.8 (else draws its own) and breaches when u < 0.2:
+        // P(variant) = 0.2, true difference −0.1.
+        let (reps, n) = (2000, 200);
+        let mut covered = 0;
+        let mut width = 0.0;
+        for _ in 0..reps {
+            let mut t = [0u64; 4]; // both, base only, variant only, neither
+            for _ in 0..n {
+                let u = uniform();
+                let v = if uniform() < 0.8 { u } else { uniform() };
+                let (yb, yv) = (u < 0.3, v < 0.2);
+                t[match (yb, yv) {
+                    (true, true) => 0,
+                    (true, false) => 1,
+                    (false, true) => 2,
+                    (false, false) => 3,
+                }] += 1;
+            }
+            let (_, lo, hi) = newcombe_paired(t[0], t[1], t[2], t[3]);
+            covered += u64::from(lo <= -0.1 && -0.1 <= hi);
+            width += hi - lo;
+        }
+        let coverage = covered as f64 / reps as f64;
+        // ±5 standard errors of a 95% coverage estimated from 2000 replications.
+        assert!((0.925..=0.975).contains(&coverage), "coverage {coverage}");
+        // And the pairing pays: narrower than two independent Wilson intervals' sum.
+        let (_, l1, h1) = wilson(60, 200);
+        let (_, l2, h2) = wilson(40, 200);
+        let independent = ((h1 - 0.3f64).powi(2) + (0.2 - l2).powi(2)).sqrt()
+            + ((0.3 - l1).powi(2) + (h2 - 0.2f64).powi(2)).sqrt();
+        assert!(
+            width / (reps as f64) < 0.8 * independent,
+            "{} vs {independent}",
+            width / reps as f64
+        );
+    }
+
+    #[test]
+    fn paired_weighted_is_the_normal_interval_of_the_differences() {
+        // Differences: +1 five times, −1 fifteen times, 0 eighty times.
+        let (m, lo, hi) = paired_weighted(-10.0, 20.0, 100).unwrap();
+        assert!((m + 0.1).abs() < 1e-12);
+        let var = (0.2 - 0.01) * 100.0 / 99.0;
+        let half = Z95 * (var / 100.0f64).sqrt();
+        assert!((lo - (m - half)).abs() < 1e-12 && (hi - (m + half)).abs() < 1e-12);
+        assert!(paired_weighted(0.0, 0.0, 100).is_none());
+        assert!(significant(lo, hi) == (hi < 0.0));
     }
 }

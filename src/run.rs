@@ -1,8 +1,13 @@
 //! The campaign runner: variants × modes × campaigns, in parallel, into a run directory.
 //!
 //! Campaigns are identified by index and seeded from
-//! `(master seed, variant, campaign index)`, so a campaign's rows do not
-//! depend on the thread that ran it. Work is cut into chunks of
+//! `(master seed, campaign index)` (and the injection of targeted
+//! campaigns), so a campaign's rows do not depend on the thread that ran
+//! it. By default every variant reuses the base's seeds (*common random
+//! numbers*): campaign `c` of a variant draws, for everything it shares with
+//! the base, the same numbers as campaign `c` of the base, so differences
+//! between variants are measured on paired campaigns ([`PairedTally`],
+//! `docs/what-if.md`); `--independent-streams` seeds each variant apart. Work is cut into chunks of
 //! [`CHUNK`] campaigns; a chunk runs in parallel on the rayon pool and its
 //! results are collected *in index order*, then written and folded into the
 //! risk counters in that order. So the output files are byte-for-byte the
@@ -16,12 +21,15 @@ use std::time::Instant;
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, splitmix64, stream_key};
 use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
+use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
 use sim_models::window::{Baseline, LIBRARY_REPS, run_window};
 
-use crate::output::{CampaignRow, HandlerRow, Mode, RiskRow, RunWriter};
-use crate::risk::{Decision, decide_interval, threshold_for, wilson};
+use crate::output::{CampaignRow, EventRow, HandlerRow, Mode, OutputError, RiskRow, RunWriter};
+use crate::risk::{
+    Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,
+};
 
 /// Campaigns per parallel chunk: results of one chunk are held in memory at once.
 pub const CHUNK: u64 = 2048;
@@ -59,7 +67,8 @@ pub const TWO_SCALE_ABOVE: f64 = 1e7;
 pub struct PreparedVariant {
     /// `base`, or the variant's name.
     pub name: Arc<str>,
-    /// 0 for the base, 1.. for `variants:` in file order (seeds derive from it).
+    /// 0 for the base, 1.. for `variants:` in file order (seeds derive
+    /// from it with `--independent-streams` only).
     pub index: u64,
     /// The scenario after the variant's changes.
     pub scenario: Scenario,
@@ -93,6 +102,182 @@ pub struct RunPlan {
     /// Importance sampling of rare failures (`--rare-event`): the variants'
     /// models carry the biases, and risks are weighted estimates.
     pub rare_event: Option<RareEvent>,
+    /// Seed each variant's campaigns apart (`--independent-streams`) rather
+    /// than reuse the base's seeds (common random numbers, the default).
+    pub independent_streams: bool,
+    /// Live injection of `failure_injection_profile` in natural campaigns
+    /// (request-level runs only; see `docs/injection.md`).
+    pub live: Option<crate::scenarios::LiveSpec>,
+    /// Write the injection log (`--events`).
+    pub events: bool,
+}
+
+impl RunPlan {
+    /// The stream index campaigns of `v` are seeded with: 0 for every
+    /// variant under common random numbers, the variant's index with
+    /// independent streams.
+    pub fn stream_index(&self, v: &PreparedVariant) -> u64 {
+        if self.independent_streams { v.index } else { 0 }
+    }
+}
+
+/// Where the runner sends campaign and handler rows: the run directory
+/// ([`RunWriter`]), nowhere ([`Discard`], for the re-simulations of
+/// remediation candidates), or anything a test wants to look at.
+pub trait RowSink {
+    /// One row of `campaigns.parquet`.
+    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError>;
+    /// One row of `handlers.parquet`.
+    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError>;
+    /// One row of `events.parquet` (dropped unless the sink keeps them).
+    fn event(&mut self, _row: &EventRow) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+impl RowSink for RunWriter {
+    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
+        self.write_campaign(row)
+    }
+    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
+        self.write_handler(row)
+    }
+    fn event(&mut self, row: &EventRow) -> Result<(), OutputError> {
+        self.write_event(row)
+    }
+}
+
+/// A [`RowSink`] that drops every row: only the tallies of the run are kept.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl RowSink for Discard {
+    fn campaign(&mut self, _: &CampaignRow) -> Result<(), OutputError> {
+        Ok(())
+    }
+    fn handler(&mut self, _: &HandlerRow) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
+
+/// The base variant's outcome of each natural campaign, kept so that
+/// variants can be paired with it campaign by campaign: one breach bit per
+/// campaign and handler (memory: campaigns × handlers bits), and with
+/// `--rare-event` each campaign's weight.
+#[derive(Debug, Clone, Default)]
+pub struct BaseOutcomes {
+    /// The base's handler ids, in model order.
+    pub handlers: Vec<Arc<str>>,
+    /// Campaigns recorded (0..campaigns).
+    pub campaigns: u64,
+    /// Per handler: bit `c % 64` of word `c / 64` says whether campaign `c` breached.
+    bits: Vec<Vec<u64>>,
+    /// Per campaign: its importance-sampling weight (empty without `--rare-event`).
+    weights: Vec<f64>,
+}
+
+impl BaseOutcomes {
+    fn new(handlers: Vec<Arc<str>>) -> Self {
+        let bits = vec![Vec::new(); handlers.len()];
+        BaseOutcomes {
+            handlers,
+            campaigns: 0,
+            bits,
+            weights: Vec::new(),
+        }
+    }
+
+    /// Records the next campaign: its breach per handler, its weight.
+    fn push(&mut self, breached: impl Iterator<Item = bool>, weight: Option<f64>) {
+        let (word, bit) = ((self.campaigns / 64) as usize, self.campaigns % 64);
+        for (h, b) in breached.enumerate() {
+            let words = &mut self.bits[h];
+            if words.len() <= word {
+                words.push(0);
+            }
+            words[word] |= u64::from(b) << bit;
+        }
+        if let Some(w) = weight {
+            self.weights.push(w);
+        }
+        self.campaigns += 1;
+    }
+
+    /// Whether handler `h` (index into [`Self::handlers`]) breached in campaign `c`.
+    pub fn breached(&self, h: usize, c: u64) -> bool {
+        self.bits[h]
+            .get((c / 64) as usize)
+            .is_some_and(|w| w >> (c % 64) & 1 == 1)
+    }
+
+    /// The weight of campaign `c` (1 without `--rare-event`).
+    pub fn weight(&self, c: u64) -> f64 {
+        self.weights.get(c as usize).copied().unwrap_or(1.0)
+    }
+}
+
+/// One handler's breaches under a variant paired, campaign by campaign,
+/// with the same handler's (matched by name) under the base: the paired
+/// 2×2 table, and with `--rare-event` the sums of the weighted differences.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PairedTally {
+    /// Paired campaigns (those both ran).
+    pub campaigns: u64,
+    /// Breached under both.
+    pub both: u64,
+    /// Breached under the base only.
+    pub base_only: u64,
+    /// Breached under the variant only.
+    pub variant_only: u64,
+    /// Breached under neither.
+    pub neither: u64,
+    /// Sum of `w_v·y_v − w_b·y_b` (weights times breach indicators).
+    pub sum_d: f64,
+    /// Sum of `w_b·y_b`: the base's weighted breaches over the paired campaigns.
+    pub sum_base: f64,
+    /// Sum of their squares.
+    pub sum_d2: f64,
+}
+
+impl PairedTally {
+    fn add(&mut self, base: bool, variant: bool, w_base: f64, w_variant: f64) {
+        self.campaigns += 1;
+        match (base, variant) {
+            (true, true) => self.both += 1,
+            (true, false) => self.base_only += 1,
+            (false, true) => self.variant_only += 1,
+            (false, false) => self.neither += 1,
+        }
+        let wb = if base { w_base } else { 0.0 };
+        let d = if variant { w_variant } else { 0.0 } - wb;
+        self.sum_base += wb;
+        self.sum_d += d;
+        self.sum_d2 += d * d;
+    }
+
+    /// The base's risk over the paired campaigns: its breach frequency, or
+    /// under importance sampling (`weighted`) its weighted estimate.
+    pub fn base_risk(&self, weighted: bool) -> f64 {
+        if weighted {
+            self.sum_base / self.campaigns as f64
+        } else {
+            (self.both + self.base_only) as f64 / self.campaigns as f64
+        }
+    }
+
+    /// `(difference, low, high)`: risk(variant) − risk(base) over the
+    /// paired campaigns with its 95% interval: Newcombe's paired interval
+    /// ([`newcombe_paired`]), or under importance sampling the normal
+    /// interval of the mean weighted difference ([`paired_weighted`];
+    /// Newcombe's when every difference is zero).
+    pub fn interval(&self, weighted: bool) -> (f64, f64, f64) {
+        let counts = || newcombe_paired(self.both, self.base_only, self.variant_only, self.neither);
+        if weighted {
+            paired_weighted(self.sum_d, self.sum_d2, self.campaigns).unwrap_or_else(counts)
+        } else {
+            counts()
+        }
+    }
 }
 
 /// How failure processes are biased for `--rare-event`.
@@ -175,6 +360,9 @@ pub struct HandlerTally {
     pub weighted_breaches: f64,
     /// Sum of their squares.
     pub weighted_breaches_sq: f64,
+    /// For a variant's handler that the base also has: its breaches paired
+    /// with the base's, campaign by campaign. `None` for the base.
+    pub paired: Option<PairedTally>,
 }
 
 /// A failure process's share in a handler's breaches.
@@ -291,9 +479,14 @@ pub struct RunReport {
     pub wall_s: f64,
     /// Kernel events delivered in all.
     pub events: u64,
+    /// The base's per-campaign breaches (natural campaigns), which the
+    /// variants were paired with; `None` without natural campaigns of the base.
+    pub base: Option<BaseOutcomes>,
 }
 
-/// The seed of campaign `campaign` of a job (variant, and injection when targeted).
+/// The seed of campaign `campaign` of a job: `variant` is the job's stream
+/// index ([`RunPlan::stream_index`]: 0 for every variant under common random
+/// numbers), mixed with the injection when targeted.
 pub fn campaign_seed(
     master: u64,
     variant: u64,
@@ -313,13 +506,32 @@ struct Job<'a> {
     scenario_id: Option<Arc<str>>,
 }
 
-/// Runs every campaign of every variant and writes rows to `writer`.
-pub fn run_all(
+/// Runs every campaign of every variant and sends rows to `sink`. The
+/// natural campaigns of the base (the variant of index 0) are recorded, and
+/// every other variant's handlers are paired with them
+/// ([`HandlerTally::paired`]).
+pub fn run_all<S: RowSink + ?Sized>(
     variants: &[PreparedVariant],
     plan: &RunPlan,
-    writer: &mut RunWriter,
+    sink: &mut S,
+) -> anyhow::Result<RunReport> {
+    run_paired(variants, plan, sink, None)
+}
+
+/// [`run_all`], pairing every variant's natural campaigns with `base` when
+/// given (the outcomes of an earlier run of the base with the same seeds,
+/// as remediation candidates are), else with the base among `variants`.
+pub fn run_paired<S: RowSink + ?Sized>(
+    variants: &[PreparedVariant],
+    plan: &RunPlan,
+    sink: &mut S,
+    base: Option<&BaseOutcomes>,
 ) -> anyhow::Result<RunReport> {
     let start = Instant::now();
+    let weighted = plan.rare_event.is_some();
+    // The base's outcomes, recorded during its natural job (which comes
+    // first) unless given.
+    let mut recorded: Option<BaseOutcomes> = None;
     let mut jobs: Vec<Job<'_>> = Vec::new();
     for v in variants {
         if matches!(plan.mode, ModeSel::Natural | ModeSel::Both) {
@@ -351,6 +563,28 @@ pub fn run_all(
     let mut events = 0u64;
     for job in &jobs {
         let v = job.variant;
+        let natural = job.mode == CampaignMode::Natural;
+        let mut recording = (natural && v.index == 0 && base.is_none()).then(|| {
+            BaseOutcomes::new(
+                v.model
+                    .handlers
+                    .iter()
+                    .map(|h| Arc::from(h.id.as_str()))
+                    .collect(),
+            )
+        });
+        let pair_with: Option<&BaseOutcomes> = if natural && recording.is_none() {
+            base.or(recorded.as_ref())
+        } else {
+            None
+        };
+        // Per handler of this variant: the index of the base's handler of the same name.
+        let pair_ix: Vec<Option<usize>> = v
+            .model
+            .handlers
+            .iter()
+            .map(|h| pair_with.and_then(|b| b.handlers.iter().position(|n| **n == *h.id)))
+            .collect();
         let handler_names: Vec<Arc<str>> = v
             .model
             .handlers
@@ -383,6 +617,7 @@ pub fn run_all(
                     breaches_with: vec![0; fault_labels.len()],
                     weighted_breaches: 0.0,
                     weighted_breaches_sq: 0.0,
+                    paired: pair_ix[tallies.len() - tally_base].map(|_| PairedTally::default()),
                 });
             }
         }
@@ -413,8 +648,16 @@ pub fn run_all(
         // its campaigns, seeded from the master seed and the variant only.
         // Its library of isolated-fault episodes is simulated on the pool;
         // the result does not depend on the thread count.
+        // Live injection (natural campaigns at request level): this
+        // variant's plan and the (target, mode) of each of its scenarios.
+        let live = match (&plan.live, plan.two_scale) {
+            (Some(spec), false) if job.mode == CampaignMode::Natural => Some(
+                crate::scenarios::live_plan(&v.model, v.scenario.risk.window.secs(), spec),
+            ),
+            _ => None,
+        };
         let baseline = plan.two_scale.then(|| {
-            let b = Baseline::for_variant(&v.model, plan.seed, v.index);
+            let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
             let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
             let entries = pool.install(|| tasks.par_iter().map(|t| t.run(&v.model)).collect());
             b.with_library(&v.model, LIBRARY_REPS, entries)
@@ -431,7 +674,7 @@ pub fn run_all(
                 // campaigns run is the same for any thread count.
                 let undecided = tallies[job_tallies.clone()].iter().any(|t| {
                     let at = plan.decide_at.unwrap_or(t.threshold);
-                    let (_, low, high) = t.interval(plan.rare_event.is_some());
+                    let (_, low, high) = t.interval(weighted);
                     decide_interval(low, high, at) == Decision::Undecided
                 });
                 match plan.until_decided {
@@ -450,22 +693,47 @@ pub fn run_all(
                 }
             }
             let end = (next + CHUNK).min(target);
-            let results: Vec<(u64, CampaignResult)> = pool.install(|| {
+            let results: Vec<(u64, CampaignResult, Vec<LiveEvent>, u32)> = pool.install(|| {
                 (next..end)
                     .into_par_iter()
                     .map(|c| {
-                        let seed = campaign_seed(plan.seed, v.index, job.scenario_id.as_deref(), c);
-                        let r = match &baseline {
-                            Some(b) => run_window(&v.model, seed, job.mode, b),
-                            None => run_campaign(&v.model, seed, job.mode),
+                        let seed = campaign_seed(
+                            plan.seed,
+                            plan.stream_index(v),
+                            job.scenario_id.as_deref(),
+                            c,
+                        );
+                        let (r, log, rollbacks) = match (&baseline, &live) {
+                            (Some(b), _) => {
+                                (run_window(&v.model, seed, job.mode, b), Vec::new(), 0)
+                            }
+                            (None, Some(lv)) if job.mode == CampaignMode::Natural => {
+                                let l = run_live(&lv.model, seed, job.mode, &lv.plan);
+                                (l.result, l.events, l.rollbacks)
+                            }
+                            (None, _) => (run_campaign(&v.model, seed, job.mode), Vec::new(), 0),
                         };
                         bar.inc(1);
-                        (seed.as_u64(), r)
+                        (seed.as_u64(), r, log, rollbacks)
                     })
                     .collect()
             });
-            for (i, (seed, r)) in results.into_iter().enumerate() {
+            for (i, (seed, r, log, rollbacks)) in results.into_iter().enumerate() {
                 let campaign = next + i as u64;
+                if let (true, Some(lv)) = (plan.events, &live) {
+                    for e in &log {
+                        let (target, mode) = &lv.labels[e.fault];
+                        sink.event(&EventRow {
+                            variant: v.name.clone(),
+                            campaign,
+                            time_s: e.time.as_secs_f64(),
+                            kind: Arc::from(e.kind.as_str()),
+                            target: Arc::from(target.as_str()),
+                            mode: Arc::from(mode.as_str()),
+                            detail: Arc::from(e.detail.as_str()),
+                        })?;
+                    }
+                }
                 events += r.events;
                 if let (CampaignMode::Targeted(_), Some(t)) = (job.mode, injections.last_mut()) {
                     t.campaigns += 1;
@@ -474,7 +742,13 @@ pub fn run_all(
                     t.errors += r.summary.errors;
                     t.availability_sum += r.availability;
                 }
-                writer.write_campaign(&CampaignRow {
+                if let Some(rec) = &mut recording {
+                    rec.push(
+                        r.handlers.iter().map(|h| h.slo_breached),
+                        weighted.then_some(r.weight),
+                    );
+                }
+                sink.campaign(&CampaignRow {
                     variant: v.name.clone(),
                     campaign,
                     seed,
@@ -490,12 +764,12 @@ pub fn run_all(
                     availability: r.availability,
                     slo_breached: r.slo_breached,
                     faults_injected: r.faults,
-                    rollbacks: 0,
+                    rollbacks,
                     events: r.events,
                     weight: r.weight,
                 })?;
                 for (hi, h) in r.handlers.iter().enumerate() {
-                    writer.write_handler(&HandlerRow {
+                    sink.handler(&HandlerRow {
                         variant: v.name.clone(),
                         campaign,
                         mode: row_mode,
@@ -524,6 +798,17 @@ pub fn run_all(
                                 t.breaches_with[f as usize] += 1;
                             }
                         }
+                        if let (Some(p), Some(b), Some(bi)) =
+                            (&mut t.paired, pair_with, pair_ix[hi])
+                            && campaign < b.campaigns
+                        {
+                            p.add(
+                                b.breached(bi, campaign),
+                                h.slo_breached,
+                                b.weight(campaign),
+                                r.weight,
+                            );
+                        }
                         t.requests += h.summary.requests;
                         t.errors += h.summary.errors;
                         if h.summary.requests > 0 {
@@ -536,13 +821,20 @@ pub fn run_all(
             tracing::debug!(variant = &*v.name, done = end, "chunk written");
             next = end;
         }
+        if let Some(rec) = recording {
+            recorded = Some(rec);
+        }
     }
     bar.finish_and_clear();
 
     let risk = tallies
         .iter()
         .map(|t| {
-            let (risk, ci_low, ci_high) = t.interval(plan.rare_event.is_some());
+            let (risk, ci_low, ci_high) = t.interval(weighted);
+            let diff = t
+                .paired
+                .filter(|p| p.campaigns > 0)
+                .map(|p| p.interval(weighted));
             RiskRow {
                 variant: t.variant.clone(),
                 handler: t.handler.clone(),
@@ -555,6 +847,9 @@ pub fn run_all(
                 threshold: t.threshold,
                 over_threshold: risk > t.threshold,
                 criticality: Arc::from(criticality_str(t.criticality)),
+                risk_diff: diff.map(|d| d.0),
+                risk_diff_low: diff.map(|d| d.1),
+                risk_diff_high: diff.map(|d| d.2),
             }
         })
         .collect();
@@ -565,6 +860,7 @@ pub fn run_all(
         campaigns_run: total,
         wall_s: start.elapsed().as_secs_f64(),
         events,
+        base: base.cloned().or(recorded),
     })
 }
 
@@ -608,4 +904,50 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
         })
         .collect();
     PathBuf::from("reports").join(if safe.is_empty() { "run".into() } else { safe })
+}
+
+#[cfg(test)]
+mod pairing_tests {
+    use super::*;
+
+    #[test]
+    fn base_outcomes_keep_one_bit_per_campaign_and_handler() {
+        let mut b = BaseOutcomes::new(vec![Arc::from("a"), Arc::from("b")]);
+        for c in 0..130u64 {
+            b.push([c % 3 == 0, c % 64 == 63].into_iter(), None);
+        }
+        assert_eq!(b.campaigns, 130);
+        assert!((0..130).all(|c| b.breached(0, c) == (c % 3 == 0)));
+        assert!((0..130).all(|c| b.breached(1, c) == (c % 64 == 63)));
+        assert!(!b.breached(0, 1000), "beyond the campaigns recorded");
+        assert_eq!(b.weight(5), 1.0);
+    }
+
+    #[test]
+    fn paired_tally_counts_the_table_and_the_weighted_sums() {
+        let mut p = PairedTally::default();
+        // (base, variant, w_base, w_variant)
+        for (yb, yv, wb, wv) in [
+            (true, true, 0.5, 0.25),
+            (true, false, 0.5, 1.0),
+            (false, true, 2.0, 0.25),
+            (false, false, 1.0, 1.0),
+            (true, false, 0.5, 0.5),
+        ] {
+            p.add(yb, yv, wb, wv);
+        }
+        assert_eq!(
+            (p.campaigns, p.both, p.base_only, p.variant_only, p.neither),
+            (5, 1, 2, 1, 1)
+        );
+        assert!((p.base_risk(false) - 0.6).abs() < 1e-12);
+        // Weighted: base 0.5 + 0.5 + 0.5 over 5; differences −0.25, −0.5, 0.25, 0, −0.5.
+        assert!((p.base_risk(true) - 0.3).abs() < 1e-12);
+        assert!((p.sum_d - -1.0).abs() < 1e-12);
+        assert!((p.sum_d2 - 0.625).abs() < 1e-12);
+        let (d, lo, hi) = p.interval(false);
+        assert!((d - (-0.2)).abs() < 1e-12 && lo < d && d < hi);
+        let (d, lo, hi) = p.interval(true);
+        assert!((d - (-0.2)).abs() < 1e-12 && lo < d && d < hi);
+    }
 }

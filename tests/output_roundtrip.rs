@@ -70,6 +70,10 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("calibrated_risk", F64, true),
             ("threshold", F64, false),
             ("over_threshold", BOOL, false),
+            // Documented additions (docs/results.md).
+            ("risk_diff", F64, true),
+            ("risk_diff_low", F64, true),
+            ("risk_diff_high", F64, true),
         ],
         "scenarios" => vec![
             ("rank", U32, false),
@@ -92,6 +96,18 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("change", STR, false),
             ("risk_before", F64, false),
             ("risk_after", F64, false),
+            // Documented additions (docs/results.md).
+            ("handler", STR, false),
+            ("kind", STR, false),
+            ("risk_before_low", F64, false),
+            ("risk_before_high", F64, false),
+            ("risk_after_low", F64, false),
+            ("risk_after_high", F64, false),
+            ("risk_diff", F64, false),
+            ("risk_diff_low", F64, false),
+            ("risk_diff_high", F64, false),
+            ("campaigns", U64, false),
+            ("relevance", F64, false),
         ],
         "events" => vec![
             ("variant", STR, false),
@@ -194,6 +210,9 @@ fn risk_rows() -> Vec<RiskRow> {
             threshold: 0.1,
             over_threshold: true,
             criticality: Arc::from("critical"),
+            risk_diff: None,
+            risk_diff_low: None,
+            risk_diff_high: None,
         },
         RiskRow {
             variant: Arc::from("base"),
@@ -207,6 +226,9 @@ fn risk_rows() -> Vec<RiskRow> {
             threshold: 0.1,
             over_threshold: false,
             criticality: Arc::from("normal"),
+            risk_diff: Some(-0.25),
+            risk_diff_low: Some(-0.5),
+            risk_diff_high: Some(-0.01),
         },
     ]
 }
@@ -459,6 +481,11 @@ fn tables_follow_the_contract_and_round_trip() {
         .flat_map(|b| f64s(b, "calibrated_risk"))
         .collect();
     assert_eq!(calibrated, [Some(0.2), None]);
+    let diff_high: Vec<_> = batches
+        .iter()
+        .flat_map(|b| f64s(b, "risk_diff_high"))
+        .collect();
+    assert_eq!(diff_high, [None, Some(-0.01)]);
     let criticality: Vec<_> = batches
         .iter()
         .flat_map(|b| strs(b, "criticality"))
@@ -519,6 +546,14 @@ fn optional_tables_follow_the_contract() {
             rollback_plan: Arc::from("restart db"),
             abort_error_rate: 0.05,
             abort_latency_p99_ms: 500.0,
+            replicas: Arc::from("0"),
+            error_rate_during: 0.4,
+            latency_p99_during_ms: 800.0,
+            recovery_s: 12.0,
+            excess_errors: 1500.0,
+            campaigns: 20,
+            source: Arc::from("failure_mode"),
+            failure_points: Arc::from("single_point_of_failure"),
         }])
         .unwrap();
     assert_eq!(scenarios, 1);
@@ -529,6 +564,17 @@ fn optional_tables_follow_the_contract() {
         change: Arc::from("resources.db.replicas = 2"),
         risk_before: 0.25,
         risk_after: 0.01,
+        handler: Arc::from("checkout"),
+        kind: Arc::from("add_replica"),
+        risk_before_low: 0.2,
+        risk_before_high: 0.3,
+        risk_after_low: 0.0,
+        risk_after_high: 0.03,
+        risk_diff: -0.24,
+        risk_diff_low: -0.3,
+        risk_diff_high: -0.18,
+        campaigns: 200,
+        relevance: 0.9,
     }])
     .unwrap();
     let summary = run.finish(&[], &serde_json::Value::Null).unwrap();

@@ -217,6 +217,11 @@ pub struct Outcome {
     pub breach: Option<(SimTime, Option<SimTime>)>,
     /// Requests of the watched handlers finished while it was on.
     pub during: RequestSummary,
+    /// Requests of the watched handlers finished between the end of the
+    /// previous watch (or time zero) and this injection: the background.
+    pub before: RequestSummary,
+    /// How long that background span was.
+    pub before_span: SimDuration,
     /// Time from its end to the end of the breach (zero when the breach
     /// ended before it, or there was none; `None`: not recovered while watched).
     pub recovery: Option<SimDuration>,
@@ -310,7 +315,9 @@ pub fn run_live(
             break;
         }
         sim.run_until(on);
-        let out = watch(&mut sim, model, layout, plan, k, tick, horizon, &mut events);
+        let since = watched_until.min(on);
+        let mut out = watch(&mut sim, model, layout, plan, k, tick, horizon, &mut events);
+        out.outcome.before_span = on.saturating_since(since);
         watched_until = out.watched_until;
         rollbacks += u32::from(out.outcome.rollback.is_some());
         outcomes.push(out.outcome);
@@ -390,8 +397,11 @@ fn watch(
             f.duration.as_secs_f64()
         ),
     });
-    // Drop what the windows counted before the injection.
-    take_windows(sim, layout, mon);
+    // What the windows counted before the injection: the background.
+    let mut before = RequestStats::default();
+    for w in take_windows(sim, layout, mon) {
+        before.merge(&w);
+    }
 
     let mut off: Option<SimTime> = None; // when the fault was switched off
     let mut planned: Option<(SimTime, Action)> = None; // a rollback decided, not yet due
@@ -580,6 +590,13 @@ fn watch(
                 during.degraded,
                 &during.latency,
             ),
+            before: RequestSummary::from_parts(
+                before.requests,
+                before.errors,
+                before.degraded,
+                &before.latency,
+            ),
+            before_span: SimDuration::ZERO,
             recovery,
         },
         ticks,

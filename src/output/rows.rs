@@ -166,6 +166,14 @@ pub struct RiskRow {
     pub over_threshold: bool,
     /// The handler's criticality as declared in the scenario.
     pub criticality: Arc<str>,
+    /// For a variant: `risk` minus the base's risk over the same (paired)
+    /// campaigns; `None` for the base and for handlers the base lacks.
+    pub risk_diff: Option<f64>,
+    /// Lower bound of the 95% interval of `risk_diff` (Newcombe's paired
+    /// interval; under importance sampling, the normal one).
+    pub risk_diff_low: Option<f64>,
+    /// Upper bound of the 95% interval of `risk_diff`.
+    pub risk_diff_high: Option<f64>,
 }
 
 /// One ranked injection scenario: a row of `scenarios.parquet`.
@@ -195,12 +203,32 @@ pub struct ScenarioRow {
     pub abort_error_rate: f64,
     /// Abort the live experiment above this p99 latency, in milliseconds.
     pub abort_latency_p99_ms: f64,
+    /// Replicas struck: an index, or `all`.
+    pub replicas: Arc<str>,
+    /// Workload error rate while the fault was on (mean over campaigns).
+    pub error_rate_during: f64,
+    /// Workload p99 latency while the fault was on, ms (mean over campaigns).
+    pub latency_p99_during_ms: f64,
+    /// Seconds from the end of the fault until the SLOs held again (p90
+    /// over campaigns; NaN when some campaign did not recover while watched).
+    pub recovery_s: f64,
+    /// Workload errors caused by one occurrence (mean over campaigns,
+    /// against a healthy run with the same seed).
+    pub excess_errors: f64,
+    /// Targeted campaigns simulated for this scenario.
+    pub campaigns: u64,
+    /// `failure_mode` or `failure_point` (see `docs/injection.md`).
+    pub source: Arc<str>,
+    /// Kinds of static failure points on the target (`preflight analyze`), comma-separated.
+    pub failure_points: Arc<str>,
 }
 
-/// One remediation suggestion: a row of `remediations.parquet`.
+/// One remediation candidate checked against one handler over its
+/// threshold: a row of `remediations.parquet`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemediationRow {
-    /// Variant the suggestion was verified on.
+    /// The name the candidate was simulated as (the `name:` of the variant
+    /// to paste); its changes apply to the base scenario.
     pub variant: Arc<str>,
     /// The resource, handler or link to change.
     pub target: Arc<str>,
@@ -212,6 +240,28 @@ pub struct RemediationRow {
     pub risk_before: f64,
     /// Risk after the change (verified by simulation).
     pub risk_after: f64,
+    /// The handler over its threshold whose risk is compared.
+    pub handler: Arc<str>,
+    /// What kind of change (`add_replica`, `add_timeout`, ...).
+    pub kind: Arc<str>,
+    /// Lower bound of the 95% interval of `risk_before`.
+    pub risk_before_low: f64,
+    /// Upper bound of the 95% interval of `risk_before`.
+    pub risk_before_high: f64,
+    /// Lower bound of the 95% interval of `risk_after`.
+    pub risk_after_low: f64,
+    /// Upper bound of the 95% interval of `risk_after`.
+    pub risk_after_high: f64,
+    /// `risk_after − risk_before` over the paired campaigns.
+    pub risk_diff: f64,
+    /// Lower bound of the 95% paired interval of `risk_diff`.
+    pub risk_diff_low: f64,
+    /// Upper bound of the 95% paired interval of `risk_diff`.
+    pub risk_diff_high: f64,
+    /// Campaigns behind each risk (the same, paired, campaigns before and after).
+    pub campaigns: u64,
+    /// Relevance score the candidate was ranked by (`docs/remediation.md`).
+    pub relevance: f64,
 }
 
 /// One injection-log event: a row of `events.parquet` (written with `--events`).

@@ -6,7 +6,8 @@
 //! on in the writer properties, never an Arrow `Dictionary` type, so every
 //! reader sees plain strings), `u64` is `UInt64`, `u32` is `UInt32`, `f64` is
 //! `Float64`, `bool` is `Boolean`. Columns are non-nullable unless the contract
-//! says otherwise (`scenario_id` of campaigns and handlers, `calibrated_risk`).
+//! says otherwise (`scenario_id` of campaigns and handlers, `calibrated_risk`,
+//! and the `risk_diff*` columns of `risk.parquet`, null for the base).
 //!
 //! To add a column: add the field to the row in [`rows`](super::rows) and
 //! one line to the table below. Name, type, nullability and value are bound
@@ -207,6 +208,9 @@ table! {
         threshold: F64 = row.threshold,
         over_threshold: Bool = row.over_threshold,
         criticality: Str = &row.criticality,
+        risk_diff: OptF64 = row.risk_diff,
+        risk_diff_low: OptF64 = row.risk_diff_low,
+        risk_diff_high: OptF64 = row.risk_diff_high,
     }
 }
 
@@ -225,6 +229,14 @@ table! {
         rollback_plan: Str = &row.rollback_plan,
         abort_error_rate: F64 = row.abort_error_rate,
         abort_latency_p99_ms: F64 = row.abort_latency_p99_ms,
+        replicas: Str = &row.replicas,
+        error_rate_during: F64 = row.error_rate_during,
+        latency_p99_during_ms: F64 = row.latency_p99_during_ms,
+        recovery_s: F64 = row.recovery_s,
+        excess_errors: F64 = row.excess_errors,
+        campaigns: U64 = row.campaigns,
+        source: Str = &row.source,
+        failure_points: Str = &row.failure_points,
     }
 }
 
@@ -237,6 +249,17 @@ table! {
         change: Str = &row.change,
         risk_before: F64 = row.risk_before,
         risk_after: F64 = row.risk_after,
+        handler: Str = &row.handler,
+        kind: Str = &row.kind,
+        risk_before_low: F64 = row.risk_before_low,
+        risk_before_high: F64 = row.risk_before_high,
+        risk_after_low: F64 = row.risk_after_low,
+        risk_after_high: F64 = row.risk_after_high,
+        risk_diff: F64 = row.risk_diff,
+        risk_diff_low: F64 = row.risk_diff_low,
+        risk_diff_high: F64 = row.risk_diff_high,
+        campaigns: U64 = row.campaigns,
+        relevance: F64 = row.relevance,
     }
 }
 

@@ -61,6 +61,9 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("ci_low", F64, False), ("ci_high", F64, False), ("campaigns", U64, False),
         ("breaches", U64, False), ("calibrated_risk", F64, True),
         ("threshold", F64, False), ("over_threshold", BOOL, False),
+        # Documented additions (docs/results.md).
+        ("risk_diff", F64, True), ("risk_diff_low", F64, True),
+        ("risk_diff_high", F64, True),
     ],
     "scenarios": [
         ("rank", U32, False), ("scenario_id", STR, False), ("target", STR, False),
@@ -72,6 +75,13 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     "remediations": [
         ("variant", STR, False), ("target", STR, False), ("suggestion", STR, False),
         ("change", STR, False), ("risk_before", F64, False), ("risk_after", F64, False),
+        # Documented additions (docs/results.md).
+        ("handler", STR, False), ("kind", STR, False),
+        ("risk_before_low", F64, False), ("risk_before_high", F64, False),
+        ("risk_after_low", F64, False), ("risk_after_high", F64, False),
+        ("risk_diff", F64, False), ("risk_diff_low", F64, False),
+        ("risk_diff_high", F64, False), ("campaigns", U64, False),
+        ("relevance", F64, False),
     ],
     "events": [
         ("variant", STR, False), ("campaign", U64, False), ("time_s", F64, False),

@@ -1,0 +1,1128 @@
+//! Remediation, verified by re-simulation.
+//!
+//! For every handler whose risk (natural campaigns of the base) is over its
+//! threshold, [`candidates`] proposes changes to the scenario, each exactly
+//! a `set:` expression a user could paste into `variants:`: add a replica
+//! or raise the concurrency of a resource the handler depends on, add or
+//! tighten a timeout, retry with exponential backoff and full jitter, add a
+//! circuit breaker, or a fallback on the calls to those resources. The most
+//! relevant ones (at most `--remediate-max`) are then simulated by
+//! [`remediate`] as variants on the base's own campaigns and seeds (common
+//! random numbers), so that each risk after is paired with the risk before
+//! and their difference has a tight interval. The rules, the values chosen
+//! and the ranking are in `docs/remediation.md`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+use sim_core::{CampaignSeed, stream_key};
+use sim_models::compile::{Empirical, compile};
+use sim_models::dist::Dist;
+use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
+use sim_models::spec::{
+    Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
+};
+
+use crate::output::RemediationRow;
+use crate::risk::significant;
+use crate::run::{
+    BaseOutcomes, Discard, HandlerTally, ModeSel, PreparedVariant, RunPlan, RunReport, apply_bias,
+    run_paired,
+};
+use crate::scenario::{Loaded, apply_variant};
+
+/// Default of `--remediate-max`: candidates re-simulated at most.
+pub const DEFAULT_MAX: usize = 8;
+
+/// Variant indices of candidates start here (they only name the variant:
+/// candidates always share the base's seeds).
+const CANDIDATE_INDEX: u64 = 1_000_000;
+
+/// What a candidate changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `resources[X].replicas: n + 1`.
+    AddReplica,
+    /// `resources[X].concurrency: 2c`.
+    RaiseConcurrency,
+    /// A timeout on a call that has none.
+    AddTimeout,
+    /// A shorter timeout on a call whose timeout exceeds the handler's SLO latency.
+    TightenTimeout,
+    /// A retry (3 attempts, exponential backoff, full jitter) on a call without one.
+    AddRetry,
+    /// Exponential backoff with full jitter on a retry that lacks them.
+    RetryBackoff,
+    /// A circuit breaker on a call without one.
+    AddBreaker,
+    /// `fallback: cached` on a call whose failure fails the request.
+    AddFallback,
+}
+
+impl Kind {
+    /// The word written to the `kind` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::AddReplica => "add_replica",
+            Kind::RaiseConcurrency => "raise_concurrency",
+            Kind::AddTimeout => "add_timeout",
+            Kind::TightenTimeout => "tighten_timeout",
+            Kind::AddRetry => "add_retry",
+            Kind::RetryBackoff => "retry_backoff_jitter",
+            Kind::AddBreaker => "add_breaker",
+            Kind::AddFallback => "add_fallback",
+        }
+    }
+
+    /// How directly a kind of change addresses breaches caused by a
+    /// resource's faults, before the evidence of the run (the prior of the
+    /// ranking rule, `docs/remediation.md`).
+    fn prior(self) -> f64 {
+        match self {
+            Kind::AddReplica => 1.0,
+            Kind::AddTimeout => 0.7,
+            Kind::TightenTimeout => 0.6,
+            Kind::AddRetry => 0.6,
+            Kind::RetryBackoff => 0.5,
+            Kind::AddFallback => 0.5,
+            Kind::AddBreaker => 0.4,
+            Kind::RaiseConcurrency => 0.3,
+        }
+    }
+}
+
+/// One proposed change: a variant of the base scenario with one `set:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The variant name it is simulated (and pasted) as.
+    pub name: String,
+    /// What kind of change.
+    pub kind: Kind,
+    /// The resource or handler changed.
+    pub target: String,
+    /// The change in words.
+    pub suggestion: String,
+    /// The `set:` path (`resources[orders-db].replicas`).
+    pub path: String,
+    /// The new value (JSON: a number, a string, or an object).
+    pub value: Value,
+    /// The ranking score (`docs/remediation.md`): higher first.
+    pub relevance: f64,
+    /// The handlers over their threshold it was proposed for.
+    pub handlers: Vec<String>,
+}
+
+impl Candidate {
+    /// The `set:` mapping as one line of YAML flow (and JSON) syntax:
+    /// `{ "resources[orders-db].replicas": 2 }`.
+    pub fn set_expr(&self) -> String {
+        format!("{{ {}: {} }}", Value::String(self.path.clone()), self.value)
+    }
+
+    /// The candidate as a scenario variant.
+    pub fn variant(&self) -> Variant {
+        Variant {
+            name: self.name.clone(),
+            set: BTreeMap::from([(self.path.clone(), self.value.clone())]),
+        }
+    }
+
+    /// The YAML to paste into a scenario (a top-level `variants:` list
+    /// with this one entry).
+    pub fn yaml_block(&self) -> String {
+        let plain = self
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let name = if plain {
+            self.name.clone()
+        } else {
+            Value::String(self.name.clone()).to_string()
+        };
+        format!(
+            "variants:\n  - name: {name}\n    set: {}\n",
+            self.set_expr()
+        )
+    }
+}
+
+/// The figures of one candidate for one handler over its threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The handler.
+    pub handler: Arc<str>,
+    /// `(risk, low, high)` of the base.
+    pub before: (f64, f64, f64),
+    /// `(risk, low, high)` with the change.
+    pub after: (f64, f64, f64),
+    /// `(after − before, low, high)` over the paired campaigns.
+    pub diff: (f64, f64, f64),
+    /// Paired campaigns.
+    pub campaigns: u64,
+}
+
+/// A candidate and what its simulation showed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The change.
+    pub candidate: Candidate,
+    /// One per handler over its threshold.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// What remediation did.
+#[derive(Debug, Clone, Default)]
+pub struct Remediation {
+    /// Handlers of the base over their threshold.
+    pub over: Vec<Arc<str>>,
+    /// Candidates proposed in all (before the cap).
+    pub proposed: usize,
+    /// The candidates simulated, in rank order.
+    pub verified: Vec<Verified>,
+    /// Candidates that did not apply or compile, with why (a bug of a rule
+    /// when it happens: they are logged and left out).
+    pub rejected: Vec<(String, String)>,
+    /// Campaigns run for remediation.
+    pub campaigns_run: u64,
+    /// Kernel events of those campaigns.
+    pub events: u64,
+    /// Wall time.
+    pub wall_s: f64,
+    /// Whether the risks are importance-sampling estimates.
+    pub weighted: bool,
+}
+
+impl Remediation {
+    /// One row per (candidate, handler over its threshold), for `remediations.parquet`.
+    pub fn rows(&self) -> Vec<RemediationRow> {
+        let mut rows = Vec::new();
+        for v in &self.verified {
+            let c = &v.candidate;
+            for o in &v.outcomes {
+                rows.push(RemediationRow {
+                    variant: Arc::from(c.name.as_str()),
+                    target: Arc::from(c.target.as_str()),
+                    suggestion: Arc::from(c.suggestion.as_str()),
+                    change: Arc::from(c.set_expr().as_str()),
+                    risk_before: o.before.0,
+                    risk_after: o.after.0,
+                    handler: o.handler.clone(),
+                    kind: Arc::from(c.kind.as_str()),
+                    risk_before_low: o.before.1,
+                    risk_before_high: o.before.2,
+                    risk_after_low: o.after.1,
+                    risk_after_high: o.after.2,
+                    risk_diff: o.diff.0,
+                    risk_diff_low: o.diff.1,
+                    risk_diff_high: o.diff.2,
+                    campaigns: o.campaigns,
+                    relevance: c.relevance,
+                });
+            }
+        }
+        rows
+    }
+
+    /// The best change for `handler`: the lowest risk after among the
+    /// candidates whose paired difference is significantly below zero
+    /// (ties: the lower upper bound of the difference, then rank order). A
+    /// fallback changes what users receive (a cached answer instead of an
+    /// error, which the SLO does not count), so it is the best change only
+    /// when no other kind of change lowered the risk significantly. `None`
+    /// when no candidate did.
+    pub fn best(&self, handler: &str) -> Option<(&Verified, &Outcome)> {
+        let lowered = |fallback: bool| {
+            self.verified
+                .iter()
+                .filter(|v| (v.candidate.kind == Kind::AddFallback) == fallback)
+                .filter_map(|v| {
+                    v.outcomes
+                        .iter()
+                        .find(|o| &*o.handler == handler)
+                        .map(|o| (v, o))
+                })
+                .filter(|(_, o)| o.diff.2 < 0.0)
+                .min_by(|(_, a), (_, b)| {
+                    a.after
+                        .0
+                        .total_cmp(&b.after.0)
+                        .then(a.diff.2.total_cmp(&b.diff.2))
+                })
+        };
+        lowered(false).or_else(|| lowered(true))
+    }
+}
+
+/// Per resource: the evidence of the run about its failure processes for
+/// one handler.
+#[derive(Debug, Clone, Default)]
+struct Evidence {
+    /// The largest share of the handler's breaches in which one of the
+    /// resource's failure processes was active.
+    share: f64,
+    /// Whether a replica-scoped process of the resource was active in a breach.
+    replica_scoped: bool,
+    /// Whether a capacity-like mode (cpu_throttle, memory_starvation,
+    /// disk_io_starvation, latency_spike) was active in a breach.
+    capacity: bool,
+}
+
+fn evidence(model: &Model, tally: &HandlerTally) -> BTreeMap<ResourceIx, Evidence> {
+    let mut out: BTreeMap<ResourceIx, Evidence> = BTreeMap::new();
+    if tally.fault_present.len() != model.faults.len() {
+        return out;
+    }
+    for (i, f) in model.faults.iter().enumerate() {
+        let b = tally.breaches_with[i];
+        if b == 0 {
+            continue;
+        }
+        let e = out.entry(f.resource).or_default();
+        e.share = e.share.max(b as f64 / tally.breaches.max(1) as f64);
+        e.replica_scoped |= matches!(f.scope, FaultScope::Replica(_));
+        e.capacity |= matches!(
+            f.mode,
+            FailureMode::CpuThrottle
+                | FailureMode::MemoryStarvation
+                | FailureMode::DiskIoStarvation
+                | FailureMode::LatencySpike
+        );
+    }
+    out
+}
+
+/// `[x]` for a `set:` path: the id, or the index when the id would read as one.
+fn sel(id: &str, index: usize) -> String {
+    if id.parse::<usize>().is_ok() || id.contains(']') {
+        format!("[{index}]")
+    } else {
+        format!("[{id}]")
+    }
+}
+
+/// Rounds a duration in seconds up to 1, 2 or 5 times a power of ten
+/// milliseconds (at least 1 ms).
+fn nice_ceil(secs: f64) -> f64 {
+    let ms = (secs * 1e3).max(1.0);
+    let mut p = 10f64.powf(ms.log10().floor());
+    // Guard against log10 rounding just below a power of ten.
+    if p * 10.0 <= ms {
+        p *= 10.0;
+    }
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * p >= ms * (1.0 - 1e-9) {
+            return m * p / 1e3;
+        }
+    }
+    10.0 * p / 1e3
+}
+
+fn dur(secs: f64) -> Value {
+    Value::String(Duration::from_secs(secs).to_string())
+}
+
+/// The 99th percentile of `d`, in seconds, from 4,000 draws of a stream of
+/// its own (deterministic).
+fn p99(d: &Dist, key: &str) -> f64 {
+    let mut rng = CampaignSeed::from_u64(0).stream(stream_key(&format!("remediate/{key}")));
+    let mut xs: Vec<f64> = (0..4000).map(|_| d.sample_secs(&mut rng)).collect();
+    xs.sort_by(f64::total_cmp);
+    xs[3959]
+}
+
+/// The healthy latency of one attempt of a call from `from` to `to`, in
+/// seconds: the simulated p99 of the handler running on `to` (the mean of
+/// its per-campaign p99s in the run), or else the p99 of `to`'s service
+/// time; plus twice the p99 of the link's one-way latency (the sum of the
+/// p99s, which errs long).
+fn callee_p99(model: &Model, tallies: &[&HandlerTally], from: ResourceIx, to: ResourceIx) -> f64 {
+    let link = model
+        .links
+        .iter()
+        .find(|l| l.from == from && l.to == to)
+        .and_then(|l| l.latency.as_ref())
+        .map_or(0.0, |d| {
+            p99(
+                d,
+                &format!(
+                    "link/{}/{}",
+                    model.resources[from].id, model.resources[to].id
+                ),
+            )
+        });
+    let serve = model.resources[to]
+        .handler
+        .and_then(|h| {
+            tallies
+                .iter()
+                .find(|t| *t.handler == model.handlers[h].id && t.p99_n > 0)
+                .map(|t| t.p99_sum_ms / t.p99_n as f64 / 1e3)
+        })
+        .or_else(|| {
+            model.resources[to]
+                .service
+                .as_ref()
+                .map(|d| p99(d, &format!("resource/{}", model.resources[to].id)))
+        })
+        .unwrap_or(0.0);
+    serve + 2.0 * link
+}
+
+/// The candidates for the handlers over their threshold (`over`, tallies of
+/// the base's natural campaigns), deduplicated and ranked (most relevant
+/// first). `tallies` are all the base's tallies (for callees' latencies).
+pub fn candidates(
+    base: &PreparedVariant,
+    over: &[&HandlerTally],
+    tallies: &[&HandlerTally],
+) -> Vec<Candidate> {
+    let mut all: Vec<Candidate> = Vec::new();
+    for t in over {
+        for c in for_handler(base, t, tallies) {
+            match all
+                .iter_mut()
+                .find(|x| x.path == c.path && x.value == c.value)
+            {
+                Some(x) => {
+                    x.relevance = x.relevance.max(c.relevance);
+                    for h in c.handlers {
+                        if !x.handlers.contains(&h) {
+                            x.handlers.push(h);
+                        }
+                    }
+                }
+                None => all.push(c),
+            }
+        }
+    }
+    all.sort_by(|a, b| {
+        b.relevance
+            .total_cmp(&a.relevance)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.name.cmp(&b.name))
+    });
+    // Names are unique among the candidates and the scenario's own variants.
+    let mut taken: Vec<String> = base
+        .scenario
+        .variants
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    for c in &mut all {
+        let stem = c.name.clone();
+        let mut k = 2;
+        while taken.contains(&c.name) {
+            c.name = format!("{stem}-{k}");
+            k += 1;
+        }
+        taken.push(c.name.clone());
+    }
+    all
+}
+
+fn for_handler(
+    base: &PreparedVariant,
+    t: &HandlerTally,
+    tallies: &[&HandlerTally],
+) -> Vec<Candidate> {
+    let model = &base.model;
+    let sc = &base.scenario;
+    let mut out = Vec::new();
+    let Some(hix) = model.handlers.iter().position(|h| *h.id == *t.handler) else {
+        return out;
+    };
+    let Some((spec_hix, spec_h)) = sc
+        .handlers
+        .iter()
+        .enumerate()
+        .find(|(_, h)| *h.id == *t.handler)
+    else {
+        return out;
+    };
+    let hd = &model.handlers[hix];
+    let ev = evidence(model, t);
+    let no_fault_evidence = ev.values().all(|e| e.share == 0.0);
+    // The resources to act on: the handler's hard path and every resource
+    // whose faults were active in its breaches.
+    let mut targets: Vec<ResourceIx> = hd.hard_path.clone();
+    targets.extend(ev.keys());
+    targets.sort_unstable();
+    targets.dedup();
+    let share = |r: ResourceIx| ev.get(&r).map_or(0.0, |e| e.share);
+    // The ranking rule: a kind's prior times (the resource's share of the
+    // handler's breaches + 0.05), so that the evidence of the run orders
+    // resources and the prior orders kinds of change on one resource.
+    let score = |r: ResourceIx, prior: f64| prior * (share(r) + 0.05);
+    let h_sel = sel(&spec_h.id, spec_hix);
+    let handler = t.handler.to_string();
+    let mut push = |kind: Kind,
+                    name: String,
+                    target: &str,
+                    suggestion: String,
+                    path: String,
+                    value: Value,
+                    relevance: f64| {
+        out.push(Candidate {
+            name,
+            kind,
+            target: target.to_string(),
+            suggestion,
+            path,
+            value,
+            relevance,
+            handlers: vec![handler.clone()],
+        });
+    };
+
+    for &rx in &targets {
+        let r = &model.resources[rx];
+        let Some((spec_rx, spec_r)) = sc.resources.iter().enumerate().find(|(_, s)| s.id == r.id)
+        else {
+            continue;
+        };
+        let e = ev.get(&rx).cloned().unwrap_or_default();
+        let r_sel = sel(&spec_r.id, spec_rx);
+        let replica_faults = model
+            .faults
+            .iter()
+            .any(|f| f.resource == rx && matches!(f.scope, FaultScope::Replica(_)));
+        if replica_faults {
+            // A replica helps against replica-scoped faults, not common
+            // causes: less so when only resource-wide processes of this
+            // resource were active in the breaches.
+            let prior = if e.share > 0.0 && !e.replica_scoped {
+                0.4
+            } else {
+                1.0
+            };
+            push(
+                Kind::AddReplica,
+                format!("add-replica-{}", r.id),
+                &r.id,
+                format!(
+                    "add a replica to {} ({} -> {})",
+                    r.id,
+                    spec_r.replicas,
+                    spec_r.replicas + 1
+                ),
+                format!("resources{r_sel}.replicas"),
+                Value::from(spec_r.replicas + 1),
+                score(rx, prior),
+            );
+        }
+        if let Some(c) = spec_r.concurrency {
+            let prior = if e.capacity || no_fault_evidence {
+                0.6
+            } else {
+                0.3
+            };
+            push(
+                Kind::RaiseConcurrency,
+                format!("concurrency-{}", r.id),
+                &r.id,
+                format!(
+                    "double the concurrency of {} ({c} -> {})",
+                    r.id,
+                    c.saturating_mul(2)
+                ),
+                format!("resources{r_sel}.concurrency"),
+                Value::from(c.saturating_mul(2)),
+                score(rx, prior),
+            );
+        }
+    }
+
+    let slo_latency = hd.slo.latency_p99.map(|d| d.as_secs_f64());
+    for (oi, op) in spec_h.operations.iter().enumerate() {
+        let o_sel = sel(&op.name, oi);
+        for (si, step) in op.steps.iter().enumerate() {
+            let Step::Call(cs) = step else { continue };
+            let Some(rx) = model.resources.iter().position(|r| r.id == cs.call) else {
+                continue;
+            };
+            if !targets.contains(&rx) {
+                continue;
+            }
+            let compiled = hd.ops.get(oi).and_then(|o| o.steps.get(si));
+            let tolerates = matches!(compiled, Some(StepDef::Call(c)) if c.tolerate_failure);
+            let callee = callee_p99(model, tallies, hd.resource, rx);
+            let attempts = cs.retry.as_ref().map_or(1, |r| r.max_attempts.max(1));
+            let step_path = format!("handlers{h_sel}.operations{o_sel}.steps[{si}]");
+            let where_ = format!("{}/{}/step {si} (call {})", spec_h.id, op.name, cs.call);
+            let stem = format!("{}-{}-{si}", spec_h.id, op.name);
+            let base_score = |k: Kind| score(rx, k.prior());
+
+            // Timeout: twice the callee's healthy p99, rounded up to 1-2-5,
+            // but no more than the SLO latency shared by the attempts (when
+            // that still leaves room above the callee's p99).
+            let mut timeout = nice_ceil((2.0 * callee).max(1e-3));
+            if let Some(l) = slo_latency {
+                let cap = ((l / f64::from(attempts)) * 1e3).floor() / 1e3;
+                if timeout > cap && cap > callee && cap >= 1e-3 {
+                    timeout = cap;
+                }
+            }
+            match cs.timeout {
+                None => push(
+                    Kind::AddTimeout,
+                    format!("timeout-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "add a {} timeout to {where_} (2 x the callee's p99 of {:.1} ms)",
+                        Duration::from_secs(timeout),
+                        callee * 1e3
+                    ),
+                    format!("{step_path}.timeout"),
+                    dur(timeout),
+                    base_score(Kind::AddTimeout),
+                ),
+                Some(cur)
+                    if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() =>
+                {
+                    push(
+                        Kind::TightenTimeout,
+                        format!("timeout-{stem}"),
+                        &spec_h.id,
+                        format!(
+                            "tighten the timeout of {where_} from {cur} to {} (longer than the SLO latency)",
+                            Duration::from_secs(timeout)
+                        ),
+                        format!("{step_path}.timeout"),
+                        dur(timeout),
+                        base_score(Kind::TightenTimeout),
+                    )
+                }
+                Some(_) => {}
+            }
+
+            // Retry with exponential backoff and full jitter.
+            let existing = cs.retry.as_ref();
+            let b = existing
+                .and_then(|r| r.base)
+                .map(|d| d.secs())
+                .filter(|s| *s > 0.0)
+                .unwrap_or_else(|| nice_ceil(callee.max(0.01)));
+            let m = existing
+                .and_then(|r| r.max)
+                .map(|d| d.secs())
+                .unwrap_or_else(|| nice_ceil(10.0 * b));
+            let retry = |max_attempts: u32| Retry {
+                max_attempts,
+                backoff: Backoff::Exponential,
+                base: Some(Duration::from_secs(b)),
+                max: Some(Duration::from_secs(m)),
+                jitter: Jitter::Full,
+            };
+            match existing {
+                None => push(
+                    Kind::AddRetry,
+                    format!("retry-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "retry {where_}: 3 attempts, exponential backoff from {} (max {}), full jitter",
+                        Duration::from_secs(b),
+                        Duration::from_secs(m)
+                    ),
+                    format!("{step_path}.retry"),
+                    serde_json::to_value(retry(3)).expect("plain values"),
+                    base_score(Kind::AddRetry),
+                ),
+                Some(r) if r.max_attempts <= 1 => push(
+                    Kind::AddRetry,
+                    format!("retry-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "retry {where_}: 3 attempts, exponential backoff from {} (max {}), full jitter",
+                        Duration::from_secs(b),
+                        Duration::from_secs(m)
+                    ),
+                    format!("{step_path}.retry"),
+                    serde_json::to_value(retry(3)).expect("plain values"),
+                    base_score(Kind::AddRetry),
+                ),
+                Some(r) if r.backoff != Backoff::Exponential || r.jitter == Jitter::None => push(
+                    Kind::RetryBackoff,
+                    format!("backoff-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "retry {where_} with exponential backoff from {} (max {}) and full jitter ({} attempts, as now)",
+                        Duration::from_secs(b),
+                        Duration::from_secs(m),
+                        r.max_attempts
+                    ),
+                    format!("{step_path}.retry"),
+                    serde_json::to_value(retry(r.max_attempts)).expect("plain values"),
+                    base_score(Kind::RetryBackoff),
+                ),
+                Some(_) => {}
+            }
+
+            if cs.circuit_breaker.is_none() {
+                let breaker = CircuitBreaker {
+                    failure_rate: 0.5,
+                    min_calls: 20,
+                    window: Duration::from_secs(10.0),
+                    open_for: Duration::from_secs(30.0),
+                };
+                push(
+                    Kind::AddBreaker,
+                    format!("breaker-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "put a circuit breaker on {where_} (opens at 50% failures of at least 20 calls in 10s, for 30s)"
+                    ),
+                    format!("{step_path}.circuit_breaker"),
+                    serde_json::to_value(breaker).expect("plain values"),
+                    base_score(Kind::AddBreaker),
+                );
+            }
+
+            if cs.fallback == Fallback::None && !tolerates {
+                push(
+                    Kind::AddFallback,
+                    format!("fallback-{stem}"),
+                    &spec_h.id,
+                    format!(
+                        "serve a cached answer when {where_} fails (only if a stale answer is acceptable)"
+                    ),
+                    format!("{step_path}.fallback"),
+                    serde_json::to_value(Fallback::Cached).expect("plain values"),
+                    base_score(Kind::AddFallback),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Proposes candidates for every handler of the base over its threshold in
+/// `report` (natural campaigns), and re-simulates the `max` most relevant
+/// as variants on the base's campaigns and seeds (common random numbers,
+/// whatever `plan.independent_streams` says), with no rows written: only
+/// the risks are kept. `base` is the base variant the run ran (with
+/// `--rare-event`, its model already biased), `loaded` the scenario file
+/// (for empirical samples).
+pub fn remediate(
+    loaded: &Loaded,
+    base: &PreparedVariant,
+    report: &RunReport,
+    plan: &RunPlan,
+    max: usize,
+) -> anyhow::Result<Remediation> {
+    let start = Instant::now();
+    let weighted = plan.rare_event.is_some();
+    let base_tallies: Vec<(&HandlerTally, bool)> = report
+        .tallies
+        .iter()
+        .zip(&report.risk)
+        .filter(|(t, _)| t.variant == base.name)
+        .map(|(t, r)| (t, r.over_threshold))
+        .collect();
+    let all: Vec<&HandlerTally> = base_tallies.iter().map(|(t, _)| *t).collect();
+    let over: Vec<&HandlerTally> = base_tallies
+        .iter()
+        .filter(|(_, o)| *o)
+        .map(|(t, _)| *t)
+        .collect();
+    let mut rem = Remediation {
+        over: over.iter().map(|t| t.handler.clone()).collect(),
+        weighted,
+        ..Remediation::default()
+    };
+    let Some(outcomes) = report.base.as_ref().filter(|b| b.campaigns > 0) else {
+        return Ok(rem);
+    };
+    if over.is_empty() {
+        return Ok(rem);
+    }
+    let proposed = candidates(base, &over, &all);
+    rem.proposed = proposed.len();
+    for c in &proposed {
+        tracing::info!(
+            candidate = %c.name,
+            relevance = c.relevance,
+            change = %c.set_expr(),
+            "remediation candidate"
+        );
+    }
+
+    let empirical: Empirical = loaded
+        .empirical
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let defaults = crate::defaults::default_failure_modes();
+    let mut chosen: Vec<Candidate> = Vec::new();
+    let mut prepared: Vec<PreparedVariant> = Vec::new();
+    for c in proposed {
+        if prepared.len() >= max {
+            break;
+        }
+        let scenario = match apply_variant(&base.scenario, &c.variant()) {
+            Ok(s) => s,
+            Err(problems) => {
+                let why: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                tracing::warn!(candidate = %c.name, "remediation candidate does not apply: {}", why.join("; "));
+                rem.rejected.push((c.name.clone(), why.join("; ")));
+                continue;
+            }
+        };
+        let mut model = match compile(&scenario, &defaults, &empirical) {
+            Ok(m) => m,
+            Err(errs) => {
+                let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+                tracing::warn!(candidate = %c.name, "remediation candidate does not compile: {}", why.join("; "));
+                rem.rejected.push((c.name.clone(), why.join("; ")));
+                continue;
+            }
+        };
+        if let Some(rare) = plan.rare_event {
+            apply_bias(&mut model, rare);
+        }
+        prepared.push(PreparedVariant {
+            name: Arc::from(c.name.as_str()),
+            index: CANDIDATE_INDEX + prepared.len() as u64,
+            scenario,
+            model,
+        });
+        chosen.push(c);
+    }
+    if prepared.is_empty() {
+        return Ok(rem);
+    }
+    let plan = RunPlan {
+        campaigns: outcomes.campaigns,
+        mode: ModeSel::Natural,
+        until_decided: None,
+        decide_at: None,
+        independent_streams: false,
+        ..plan.clone()
+    };
+    tracing::info!(
+        candidates = prepared.len(),
+        campaigns = plan.campaigns,
+        "remediation: re-simulating candidates"
+    );
+    let run = run_paired(&prepared, &plan, &mut Discard, Some(outcomes))?;
+    rem.campaigns_run = run.campaigns_run;
+    rem.events = run.events;
+    for (c, v) in chosen.into_iter().zip(&prepared) {
+        let mut outcomes_c = Vec::new();
+        for t0 in &over {
+            let Some(t) = run
+                .tallies
+                .iter()
+                .find(|t| t.variant == v.name && t.handler == t0.handler)
+            else {
+                continue;
+            };
+            let Some(p) = t.paired.filter(|p| p.campaigns > 0) else {
+                continue;
+            };
+            outcomes_c.push(Outcome {
+                handler: t0.handler.clone(),
+                before: t0.interval(weighted),
+                after: t.interval(weighted),
+                diff: p.interval(weighted),
+                campaigns: p.campaigns,
+            });
+        }
+        rem.verified.push(Verified {
+            candidate: c,
+            outcomes: outcomes_c,
+        });
+    }
+    rem.wall_s = start.elapsed().as_secs_f64();
+    Ok(rem)
+}
+
+fn f4(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn ci(t: (f64, f64, f64)) -> String {
+    format!("{} [{}, {}]", f4(t.0), f4(t.1), f4(t.2))
+}
+
+/// Prints the candidates (sorted by risk after, per handler) and, per
+/// handler over its threshold, the best change as a block to paste.
+pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
+    if rem.over.is_empty() {
+        println!(
+            "\nremediation: no handler of the base is over its threshold; nothing to remediate"
+        );
+        return;
+    }
+    if rem.verified.is_empty() {
+        println!(
+            "\nremediation: {} over its threshold, but no candidate change could be simulated ({} proposed)",
+            rem.over.join(", "),
+            rem.proposed
+        );
+        return;
+    }
+    println!(
+        "\nremediation: {} of {} candidate change(s) re-simulated on the base's {} campaigns (same seeds: common random numbers)",
+        rem.verified.len(),
+        rem.proposed,
+        base_campaigns.map_or(0, |b| b.campaigns)
+    );
+    let w = rem
+        .verified
+        .iter()
+        .map(|v| v.candidate.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(9, 48);
+    println!(
+        "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+        "handler",
+        "candidate",
+        "risk before [95% CI]",
+        "risk after [95% CI]",
+        "difference [95% CI]",
+        "sig."
+    );
+    for h in &rem.over {
+        let mut rows: Vec<(&Verified, &Outcome)> = rem
+            .verified
+            .iter()
+            .filter_map(|v| v.outcomes.iter().find(|o| o.handler == *h).map(|o| (v, o)))
+            .collect();
+        rows.sort_by(|a, b| {
+            a.1.after
+                .0
+                .total_cmp(&b.1.after.0)
+                .then(a.1.diff.2.total_cmp(&b.1.diff.2))
+        });
+        for (v, o) in rows {
+            println!(
+                "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+                truncate(h, 24),
+                truncate(&v.candidate.name, w),
+                ci(o.before),
+                ci(o.after),
+                ci(o.diff),
+                if significant(o.diff.1, o.diff.2) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            );
+        }
+    }
+    if rem.weighted {
+        println!("(importance-sampling estimates: normal intervals of the weighted differences)");
+    }
+    for h in &rem.over {
+        match rem.best(h) {
+            Some((v, o)) => {
+                println!(
+                    "\nbest change for {h}: risk {} [{}, {}] -> {} [{}, {}] ({})",
+                    f4(o.before.0),
+                    f4(o.before.1),
+                    f4(o.before.2),
+                    f4(o.after.0),
+                    f4(o.after.1),
+                    f4(o.after.2),
+                    v.candidate.suggestion
+                );
+                print!("{}", v.candidate.yaml_block());
+            }
+            None => println!(
+                "\nno candidate lowered the risk of {h} significantly; see remediations.parquet"
+            ),
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: &str = r#"
+name: rules
+horizon: 1m
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 8, failure_modes: [] }
+  - { id: db, type: database, replicas: 1, concurrency: 4,
+      service_time: { dist: constant, value: 10ms },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 1h },
+                         repair: { dist: constant, value: 30s } } ] }
+  - { id: cache, type: cache, service_time: { dist: constant, value: 30ms },
+      failure_modes: [ { mode: process_crash, scope: resource,
+                         time_between: { dist: exponential, mean: 1h },
+                         repair: { dist: constant, value: 30s } } ] }
+dependencies:
+  - { from: api, to: cache, kind: soft }
+handlers:
+  - id: h
+    runs_on: api
+    operations:
+      - name: read
+        steps:
+          - { call: db, retry: { max_attempts: 3, base: 50ms } }
+          - { call: cache, timeout: 5s, circuit_breaker: { failure_rate: 0.5, min_calls: 5, window: 10s, open_for: 10s } }
+    slo: { success_rate: 0.999, latency_p99: 200ms }
+workload:
+  - { handler: h, arrivals: { process: poisson, rate: 10/s } }
+"#;
+
+    /// A tally in which the db's failure process was active in 8 of 10
+    /// breaches, the cache's in 1.
+    fn tally(base: &PreparedVariant) -> HandlerTally {
+        let m = &base.model;
+        let per_fault = |f: &sim_models::model::FaultDef| match m.resources[f.resource].id.as_str()
+        {
+            "db" => 8,
+            "cache" => 1,
+            _ => 0,
+        };
+        HandlerTally {
+            variant: base.name.clone(),
+            handler: Arc::from("h"),
+            criticality: m.resources[0].criticality,
+            threshold: 0.05,
+            campaigns: 40,
+            breaches: 10,
+            requests: 1000,
+            errors: 10,
+            p99_sum_ms: 0.0,
+            p99_n: 0,
+            fault_labels: m.faults.iter().map(|_| String::new()).collect(),
+            fault_present: m.faults.iter().map(|f| 2 * per_fault(f)).collect(),
+            breaches_with: m.faults.iter().map(per_fault).collect(),
+            weighted_breaches: 10.0,
+            weighted_breaches_sq: 10.0,
+            paired: None,
+        }
+    }
+
+    #[test]
+    fn rules_give_the_documented_candidates_and_each_applies() {
+        let loaded = crate::scenario::load_bytes(
+            RULES.as_bytes(),
+            crate::scenario::Format::Yaml,
+            std::path::Path::new("rules.yaml"),
+        )
+        .unwrap();
+        let base = crate::commands::prepare_variants(&loaded, "base")
+            .unwrap()
+            .remove(0);
+        let t = tally(&base);
+        let cands = candidates(&base, &[&t], &[&t]);
+        let find = |name: &str| {
+            cands.iter().find(|c| c.name == name).unwrap_or_else(|| {
+                panic!(
+                    "no {name} in {:?}",
+                    cands.iter().map(|c| &c.name).collect::<Vec<_>>()
+                )
+            })
+        };
+        // Ranked by evidence and prior: the db's replica first.
+        assert_eq!(cands[0].name, "add-replica-db");
+        assert_eq!(cands[0].value, Value::from(2));
+        assert!((cands[0].relevance - 1.0 * (0.8 + 0.05)).abs() < 1e-12);
+        // No timeout on the db call: 2 x its p99 (10 ms), rounded up: 20 ms.
+        let t0 = find("timeout-h-read-0");
+        assert_eq!(t0.kind, Kind::AddTimeout);
+        assert_eq!(t0.path, "handlers[h].operations[read].steps[0].timeout");
+        assert_eq!(t0.value, Value::from("20ms"));
+        // The cache call's 5 s timeout exceeds the 200 ms SLO: 2 x 30 ms -> 100 ms.
+        let t1 = find("timeout-h-read-1");
+        assert_eq!(t1.kind, Kind::TightenTimeout);
+        assert_eq!(t1.value, Value::from("100ms"));
+        // The db retry keeps its attempts and base; gains backoff and jitter.
+        let b = find("backoff-h-read-0");
+        assert_eq!(b.kind, Kind::RetryBackoff);
+        assert_eq!(b.value["max_attempts"], 3);
+        assert_eq!(b.value["base"], "50ms");
+        assert_eq!(b.value["max"], "500ms");
+        assert_eq!(b.value["backoff"], "exponential");
+        assert_eq!(b.value["jitter"], "full");
+        // The cache call has no retry: a modest one, based on its p99 (30 ms -> 50 ms).
+        let r = find("retry-h-read-1");
+        assert_eq!(r.value["base"], "50ms");
+        assert_eq!(r.value["max_attempts"], 3);
+        // Breaker on the db call only (the cache call has one); fallback on
+        // the db call only (the cache is a soft dependency already).
+        find("breaker-h-read-0");
+        assert!(cands.iter().all(|c| c.name != "breaker-h-read-1"));
+        assert_eq!(find("fallback-h-read-0").value, Value::from("cached"));
+        assert!(cands.iter().all(|c| c.name != "fallback-h-read-1"));
+        // The cache fails as a whole (scope: resource) and has no replica-scoped process.
+        assert!(cands.iter().all(|c| c.name != "add-replica-cache"));
+        // Sorted by relevance, and every candidate applies and compiles.
+        assert!(cands.windows(2).all(|w| w[0].relevance >= w[1].relevance));
+        let defaults = crate::defaults::default_failure_modes();
+        for c in &cands {
+            let s = apply_variant(&base.scenario, &c.variant())
+                .unwrap_or_else(|e| panic!("{}: {:?}", c.name, e));
+            compile(&s, &defaults, &Empirical::default())
+                .unwrap_or_else(|e| panic!("{}: {:?}", c.name, e));
+        }
+    }
+
+    #[test]
+    fn nice_ceil_rounds_up_to_one_two_five() {
+        let ms = |s: f64| (nice_ceil(s) * 1e3 * 1e6).round() / 1e6;
+        assert_eq!(ms(0.0), 1.0);
+        assert_eq!(ms(0.0012), 2.0);
+        assert_eq!(ms(0.002), 2.0);
+        assert_eq!(ms(0.0021), 5.0);
+        assert_eq!(ms(0.006), 10.0);
+        assert_eq!(ms(0.01), 10.0);
+        assert_eq!(ms(0.13), 200.0);
+        assert_eq!(ms(0.5), 500.0);
+        assert_eq!(ms(0.7), 1000.0);
+        assert_eq!(ms(1.0), 1000.0);
+    }
+
+    #[test]
+    fn selectors_fall_back_to_indices() {
+        assert_eq!(sel("orders-db", 2), "[orders-db]");
+        assert_eq!(sel("7", 2), "[2]");
+        assert_eq!(sel("a]b", 0), "[0]");
+    }
+
+    #[test]
+    fn a_candidate_renders_as_a_set_expression_and_a_block() {
+        let c = Candidate {
+            name: "add-replica-orders-db".into(),
+            kind: Kind::AddReplica,
+            target: "orders-db".into(),
+            suggestion: "add a replica".into(),
+            path: "resources[orders-db].replicas".into(),
+            value: Value::from(2),
+            relevance: 1.0,
+            handlers: vec!["checkout-handler".into()],
+        };
+        assert_eq!(c.set_expr(), r#"{ "resources[orders-db].replicas": 2 }"#);
+        assert_eq!(
+            c.yaml_block(),
+            "variants:\n  - name: add-replica-orders-db\n    set: { \"resources[orders-db].replicas\": 2 }\n"
+        );
+        assert_eq!(c.variant().set.len(), 1);
+    }
+}

@@ -1,0 +1,275 @@
+//! Predicted injection scenarios (`scenarios.parquet`) and live injection
+//! with rollback in natural campaigns (`events.parquet`), through the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Float64Type, UInt32Type, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn preflight(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_preflight"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn read(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .expect("at least one batch");
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+fn strings(b: &RecordBatch, col: &str) -> Vec<String> {
+    let a = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("column {col}"));
+    let a = arrow::compute::cast(a, &arrow::datatypes::DataType::Utf8).unwrap();
+    let a = a.as_string::<i32>();
+    (0..a.len()).map(|i| a.value(i).to_string()).collect()
+}
+
+fn floats(b: &RecordBatch, col: &str) -> Vec<f64> {
+    let a = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("column {col}"));
+    a.as_primitive::<Float64Type>().values().to_vec()
+}
+
+/// A database that fails often, behind a service, with a live-injection profile.
+const LIVE: &str = r#"
+name: live
+seed: 3
+campaigns: 8
+horizon: 10m
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 32,
+      service_time: { dist: constant, value: 1ms }, failure_modes: [] }
+  - { id: db, type: database, replicas: 2, concurrency: 32, service_time: { dist: constant, value: 2ms },
+      failure_modes: [
+        { mode: error_code, time_between: { dist: exponential, mean: 2h },
+          repair: { dist: lognormal, median: 90s, sigma: 0.3 },
+          injection_parameters: { code: 503, error_fraction: 1.0 } },
+        { mode: latency_spike, time_between: { dist: exponential, mean: 50h },
+          repair: { dist: constant, value: 60s },
+          injection_parameters: { added: { dist: constant, value: 1ms } } } ] }
+handlers:
+  - id: front
+    runs_on: api
+    operations:
+      - { name: get, steps: [ { call: db, timeout: 1s } ] }
+    slo: { success_rate: 0.999, latency_p99: 500ms }
+workload:
+  - { handler: front, arrivals: { process: poisson, rate: 100/s } }
+failure_injection_profile:
+  enabled: true
+  injection_frequency: 2m
+  severity_threshold: medium
+  rollback_policy: abort
+  abort_when: { error_rate: 0.2, for: 10s }
+  detection_delay: 5s
+risk: { window: 30d }
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn targeted_mode_ranks_predicted_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "live.yaml", LIVE);
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--mode",
+        "targeted",
+        "--campaigns",
+        "2",
+        "--scenario-campaigns",
+        "3",
+        "--threads",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("predicted injection scenarios"), "{stdout}");
+    let b = read(&out.join("scenarios.parquet"));
+    let ids = strings(&b, "scenario_id");
+    // error_code and latency_spike on db: typical, long and all-replicas each.
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    let ranks: Vec<u32> = b
+        .column_by_name("rank")
+        .unwrap()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec();
+    assert_eq!(ranks, (1..=6).collect::<Vec<u32>>());
+    let (l, i, s) = (
+        floats(&b, "likelihood"),
+        floats(&b, "impact"),
+        floats(&b, "score"),
+    );
+    for k in 0..ids.len() {
+        assert!((s[k] - l[k] * i[k]).abs() <= 1e-12 * s[k].abs().max(1.0));
+        assert!((0.0..=1.0).contains(&l[k]), "likelihood {}", l[k]);
+        if k > 0 {
+            assert!(s[k - 1] >= s[k], "ranked by score");
+        }
+    }
+    // The 503 on every request of one replica of two: half the traffic fails.
+    let k = ids
+        .iter()
+        .position(|x| x == "db-error-code")
+        .expect("typical 503");
+    let rate = floats(&b, "error_rate_during")[k];
+    assert!((rate - 0.5).abs() < 0.05, "error rate while on: {rate}");
+    let sev = strings(&b, "severity");
+    assert_eq!(sev[k], "critical", "error rate ≥ 0.5 is critical: {rate}");
+    let all = ids.iter().position(|x| x == "db-error-code-all").unwrap();
+    assert!((floats(&b, "error_rate_during")[all] - 1.0).abs() < 1e-9);
+    // The 1 ms latency spike barely matters.
+    let lat = ids.iter().position(|x| x == "db-latency-spike").unwrap();
+    assert_eq!(sev[lat], "low");
+    assert!(floats(&b, "impact")[lat] < floats(&b, "impact")[k]);
+    // Abort thresholds: at least the SLO allowance, at most everything failing.
+    for a in floats(&b, "abort_error_rate") {
+        assert!((0.001..=1.0).contains(&a), "{a}");
+    }
+    for a in floats(&b, "abort_latency_p99_ms") {
+        assert!(a >= 500.0, "never below the SLO latency: {a}");
+    }
+    let plans = strings(&b, "rollback_plan");
+    assert!(
+        plans[k].contains("503") && plans[k].contains("db"),
+        "{}",
+        plans[k]
+    );
+    let dur = floats(&b, "duration_s");
+    assert!((dur[k] - 90.0).abs() < 1.0, "median repair: {}", dur[k]);
+}
+
+#[test]
+fn live_profile_rolls_back_and_logs_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "live.yaml", LIVE);
+    let out = dir.path().join("run");
+    let run = |threads: &str, out: &Path| {
+        preflight(&[
+            "run",
+            file.to_str().unwrap(),
+            "--events",
+            "--scenario-campaigns",
+            "2",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+    };
+    let o = run("2", &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ev = read(&out.join("events.parquet"));
+    let kinds = strings(&ev, "kind");
+    for k in ["inject", "breach", "rollback", "end", "recover"] {
+        assert!(kinds.iter().any(|x| x == k), "no {k} event in {kinds:?}");
+    }
+    // Every rollback comes detection (5 s) + hold (10 s) after its breach.
+    let times = floats(&ev, "time_s");
+    let camps: Vec<u64> = ev
+        .column_by_name("campaign")
+        .unwrap()
+        .as_primitive::<UInt64Type>()
+        .values()
+        .to_vec();
+    let mut checked = 0;
+    for i in 0..kinds.len() {
+        if kinds[i] != "rollback" {
+            continue;
+        }
+        let b = (0..i)
+            .rev()
+            .find(|&j| kinds[j] == "breach" && camps[j] == camps[i])
+            .expect("a breach before the rollback");
+        let gap = times[i] - times[b];
+        assert!(
+            (gap - 15.0).abs() <= 1.0 + 1e-9,
+            "rollback {gap} s after the breach"
+        );
+        checked += 1;
+    }
+    assert!(checked > 0);
+    let targets = strings(&ev, "target");
+    assert!(targets.iter().all(|t| t == "db"));
+    // The campaigns count their rollbacks.
+    let c = read(&out.join("campaigns.parquet"));
+    let rollbacks: u32 = c
+        .column_by_name("rollbacks")
+        .unwrap()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .iter()
+        .sum();
+    assert_eq!(rollbacks as usize, checked);
+    // Same rows with one thread.
+    let out1 = dir.path().join("run1");
+    let o = run("1", &out1);
+    assert!(o.status.success());
+    assert_eq!(read(&out1.join("events.parquet")), ev);
+}
+
+#[test]
+fn failure_points_add_candidates_where_failure_modes_are_silent() {
+    // `db` has no failure mode, one replica, and is called without a
+    // timeout: `analyze` flags it, so it gets a crash and a hang candidate.
+    let yaml = r#"
+name: points
+horizon: 1m
+resources:
+  - { id: api, type: service, replicas: 2, service_time: { dist: constant, value: 1ms }, failure_modes: [] }
+  - { id: db, type: database, service_time: { dist: constant, value: 2ms }, failure_modes: [] }
+handlers:
+  - id: front
+    runs_on: api
+    operations:
+      - { name: get, steps: [ { call: db } ] }
+    slo: { success_rate: 0.99 }
+workload:
+  - { handler: front, arrivals: { process: poisson, rate: 50/s } }
+"#;
+    let s: sim_models::spec::Scenario = serde_saphyr::from_str(yaml).unwrap();
+    let m = sim_models::compile::compile(&s, &[], &sim_models::compile::Empirical::new()).unwrap();
+    let (aug, cands) = preflight::scenarios::all_candidates(&m, 30.0 * 86_400.0);
+    let ids: Vec<&str> = cands.iter().map(|c| c.fault.id.as_str()).collect();
+    assert!(ids.contains(&"db-process-crash-point"), "{ids:?}");
+    assert!(ids.contains(&"db-latency-spike-point"), "{ids:?}");
+    for c in &cands {
+        assert_eq!(c.source, "failure_point");
+        assert_eq!(c.likelihood, 0.0);
+        assert!(c.fault.effect < aug.effects.len());
+        assert!(!c.failure_points.is_empty());
+    }
+    // The copy only adds effects.
+    assert_eq!(aug.effects.len(), m.effects.len() + cands.len());
+    assert_eq!(aug.faults.len(), m.faults.len());
+}
