@@ -323,7 +323,13 @@ pub(crate) fn build<'m>(
             None => Vec::new(),
         };
         let id = sim.add_actor(
-            Node::Resource(ResourceActor::new(model, i, layout, arrivals)),
+            Node::Resource(ResourceActor::new(
+                model,
+                i,
+                layout,
+                arrivals,
+                seed.stream(stream_key(&format!("service/{}", r.id))),
+            )),
             stream_key(&format!("resource/{}", r.id)),
         );
         sim.with_context(id, |a, ctx| {

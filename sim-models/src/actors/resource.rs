@@ -24,10 +24,45 @@
 use std::collections::VecDeque;
 
 use rand::RngExt;
-use sim_core::{ActorId, Context, SimDuration, SimTime};
+use sim_core::{ActorId, Context, SimDuration, SimRng, SimTime};
 
 use super::{Arrivals, Layout};
+use crate::dist::Dist;
 use crate::model::{Effect, HandlerDef, Model, ResourceDef, ResourceIx};
+
+/// Service times drawn at a time (see [`ServiceTimes`]).
+const SERVICE_BLOCK: usize = 32;
+
+/// A resource's service times, from their own stream, drawn a block at a
+/// time: independent draws overlap in the processor where one draw per
+/// request sits on the critical path of the event it schedules (as for
+/// arrival gaps; see [`super::workload`]). Each request takes the next one.
+struct ServiceTimes<'m> {
+    dist: &'m Dist,
+    rng: SimRng,
+    buf: [f64; SERVICE_BLOCK],
+    next: usize,
+}
+
+impl ServiceTimes<'_> {
+    #[inline]
+    fn next(&mut self) -> f64 {
+        if self.next == SERVICE_BLOCK {
+            self.refill();
+        }
+        let x = self.buf[self.next];
+        self.next += 1;
+        x
+    }
+
+    #[inline(never)]
+    fn refill(&mut self) {
+        for x in &mut self.buf {
+            *x = self.dist.sample_secs(&mut self.rng);
+        }
+        self.next = 0;
+    }
+}
 use crate::msg::{ALL_REPLICAS, CallRef, Msg, Ticket};
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +131,8 @@ pub struct ResourceActor<'m> {
     keeps_slot: Vec<bool>,
     /// The arrival processes of the handler's workloads.
     arrivals: Vec<Arrivals>,
+    /// Service times (none: zero).
+    service: Option<ServiceTimes<'m>>,
     layout: Layout,
     replicas: Vec<Replica>,
     queue: VecDeque<Occupant>,
@@ -114,8 +151,14 @@ pub struct ResourceActor<'m> {
 
 impl<'m> ResourceActor<'m> {
     /// A resource with every replica up, fed by `arrivals` (the workloads
-    /// of the handler running on it).
-    pub fn new(model: &'m Model, ix: ResourceIx, layout: Layout, arrivals: Vec<Arrivals>) -> Self {
+    /// of the handler running on it), drawing service times from `service_rng`.
+    pub fn new(
+        model: &'m Model,
+        ix: ResourceIx,
+        layout: Layout,
+        arrivals: Vec<Arrivals>,
+        service_rng: SimRng,
+    ) -> Self {
         let def = &model.resources[ix];
         let handler = def.handler.map(|h| (&model.handlers[h], layout.handler(h)));
         let keeps_slot = handler
@@ -139,6 +182,12 @@ impl<'m> ResourceActor<'m> {
             handler,
             keeps_slot,
             arrivals,
+            service: def.service.as_ref().map(|dist| ServiceTimes {
+                dist,
+                rng: service_rng,
+                buf: [0.0; SERVICE_BLOCK],
+                next: SERVICE_BLOCK,
+            }),
             layout,
             replicas,
             queue: VecDeque::new(),
@@ -365,11 +414,11 @@ impl<'m> ResourceActor<'m> {
             self.reject(occ, ctx);
             return;
         }
-        let rng = ctx.rng();
-        let mut st = match &self.def.service {
-            Some(d) => d.sample_secs(rng),
+        let mut st = match &mut self.service {
+            Some(s) => s.next(),
             None => 0.0,
         };
+        let rng = ctx.rng();
         let mut fail = false;
         for &e in &rep.active {
             match &self.model.effects[e as usize] {
