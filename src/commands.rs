@@ -80,6 +80,9 @@ pub struct RunOptions {
     pub no_calibration: bool,
     /// `--events`: write the injection log (`events.parquet`).
     pub events: bool,
+    /// Apply an enabled `failure_injection_profile` (live injections in
+    /// natural campaigns); `gate` turns it off.
+    pub live_injection: bool,
     /// `--scenario-campaigns`: targeted campaigns per predicted scenario.
     pub scenario_campaigns: Option<u64>,
     /// Request-level, two-scale, or chosen by size (`--scale`).
@@ -313,7 +316,11 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         .map_err(|e| CliError::input(format!("preflight: --out {}: {e}", out_dir.display())))?;
     // Predicted injection scenarios: in targeted mode, and for the live
     // injections of an enabled `failure_injection_profile`.
-    let profile = s.failure_injection_profile.as_ref().filter(|p| p.enabled);
+    // (The gate decides on natural risk: no live injection there.)
+    let profile = s
+        .failure_injection_profile
+        .as_ref()
+        .filter(|p| p.enabled && opts.live_injection);
     let predicted = if matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some() {
         crate::scenarios::predict(
             &variants[0],
@@ -486,6 +493,7 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
         quiet: opts.quiet || json,
         against_gate: true,
         remediate: None,
+        live_injection: false,
         ..opts.clone()
     };
     let done = execute(&opts)?;

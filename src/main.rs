@@ -196,6 +196,7 @@ impl CampaignArgs {
             calibration: self.calibration,
             no_calibration: self.no_calibration,
             events: false,
+            live_injection: true,
             scenario_campaigns: None,
             independent_streams: false,
             remediate: None,
