@@ -55,6 +55,7 @@
 pub mod cache;
 pub mod logical;
 pub mod physical;
+pub mod sim;
 #[cfg(test)]
 mod tests;
 
