@@ -9,21 +9,23 @@
 //! The rows are synthetic (a deterministic formula, no simulation) but cover
 //! what readers trip on: several row groups, nulls in the nullable columns,
 //! NaN error rates of campaigns without requests, the full `u64` range, and
-//! two variants.
+//! two variants. `paths.parquet` (service paths) is written too, with NaN
+//! times to repair of campaigns without a repair.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use preflight::output::{
-    CampaignRow, EventRow, HandlerRow, Mode, OutputError, RemediationRow, RiskRow, RunWriter,
-    ScenarioRow, Severity, WriteOptions,
+    CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
+    RunWriter, ScenarioRow, Severity, WriteOptions,
 };
 use serde_json::json;
 
 const CAMPAIGNS: u64 = 300;
 const HANDLERS: [&str; 3] = ["checkout", "search", "login"];
 const VARIANTS: [&str; 2] = ["base", "db-replica"];
+const PATHS: [&str; 3] = ["mobile-video", "mobile-audio", "archive"];
 
 fn main() -> ExitCode {
     let Some(out_dir) = std::env::args_os().nth(1).map(PathBuf::from) else {
@@ -158,6 +160,33 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                     event_rows += 1;
                 }
             }
+            for (p, path) in PATHS.iter().enumerate() {
+                let pk = key ^ ((p as u64 + 1) << 48);
+                let sent = 2_592_000 * (p as u64 + 1) + mix(pk) % 1000;
+                let lost = mix(pk + 1) % 5000;
+                let repairs = (mix(pk + 2) % 3) as u32;
+                let downtime_s = f64::from(repairs) * 30.0 * (0.5 + unit(pk + 3));
+                run.write_path(&PathRow {
+                    variant: variant.clone(),
+                    campaign,
+                    path: Arc::from(*path),
+                    adus_sent: sent,
+                    adus_delivered: sent - lost,
+                    adus_lost: lost,
+                    loss_rate: lost as f64 / sent as f64,
+                    delay_mean_ms: 20.0 + 10.0 * unit(pk + 4),
+                    delay_p99_ms: 40.0 + 20.0 * unit(pk + 5),
+                    availability: 1.0 - downtime_s / (30.0 * 86_400.0),
+                    repairs,
+                    time_to_repair_s: if repairs == 0 {
+                        f64::NAN
+                    } else {
+                        downtime_s / f64::from(repairs)
+                    },
+                    downtime_s,
+                    moves_back: repairs.saturating_sub(1),
+                })?;
+            }
         }
         for (h, handler) in handlers.iter().enumerate() {
             let p = breaches[h] as f64 / natural as f64;
@@ -253,6 +282,10 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
     assert_eq!(summary.risk, variants * HANDLERS.len() as u64);
     assert_eq!(summary.row_counts.get("events"), Some(&event_rows));
     assert_eq!(summary.row_counts.get("scenarios"), Some(&4));
+    assert_eq!(
+        summary.row_counts.get("paths"),
+        Some(&(variants * CAMPAIGNS * PATHS.len() as u64))
+    );
     println!(
         "wrote {}: {}",
         summary.out_dir.display(),

@@ -94,6 +94,9 @@ pub struct RunOptions {
     /// of the base is over its threshold (`--remediate-max`); `None`: no
     /// remediation (`--no-remediate`, and always for `gate`).
     pub remediate: Option<usize>,
+    /// Simulate the scenario's service paths (`paths:`) too; `gate`, which
+    /// decides on handler risks only, does not.
+    pub service_paths: bool,
 }
 
 /// Loads a scenario, or the error listing every problem (exit code 2).
@@ -191,7 +194,10 @@ pub fn prepare_variants(
 pub fn run(opts: &RunOptions) -> Result<ExitCode, CliError> {
     let done = execute(opts)?;
     if !opts.quiet {
-        print_summary(&done.report, &done.plan);
+        if done.handler_campaigns {
+            print_summary(&done.report, &done.plan);
+        }
+        crate::paths_run::print_summary(&done.paths);
         crate::scenarios::print_top(&done.predicted, 10);
         if let Some(rem) = &done.remediation {
             crate::remediate::print(rem, done.report.base.as_ref());
@@ -211,18 +217,39 @@ struct Executed {
     predicted: Vec<crate::output::ScenarioRow>,
     /// Remediation, when it ran (`run` with natural campaigns).
     remediation: Option<crate::remediate::Remediation>,
+    /// Whether handler campaigns ran (not for a scenario with service
+    /// paths and no workload).
+    handler_campaigns: bool,
+    /// Service paths: one summary per variant × path (empty without `paths:`).
+    paths: Vec<crate::paths_run::PathSummary>,
+    /// Wall time of the service-path campaigns, seconds.
+    paths_wall_s: f64,
 }
 
 fn print_footer(done: &Executed) {
     let report = &done.report;
-    println!(
-        "\n{} campaigns in {:.2} s ({:.0} campaigns/s, {:.1} M events/s) → {}",
-        report.campaigns_run,
-        report.wall_s,
-        report.campaigns_run as f64 / report.wall_s.max(1e-9),
-        report.events as f64 / report.wall_s.max(1e-9) / 1e6,
-        done.out_dir.display()
-    );
+    if done.handler_campaigns {
+        println!(
+            "\n{} campaigns in {:.2} s ({:.0} campaigns/s, {:.1} M events/s) → {}",
+            report.campaigns_run,
+            report.wall_s,
+            report.campaigns_run as f64 / report.wall_s.max(1e-9),
+            report.events as f64 / report.wall_s.max(1e-9) / 1e6,
+            done.out_dir.display()
+        );
+    }
+    if let Some(first) = done.paths.first() {
+        let variants = done.paths.iter().filter(|p| p.path == first.path).count();
+        let campaigns = first.campaigns * variants as u64;
+        println!(
+            "{}{} service-path campaigns in {:.2} s ({:.1} campaigns/s) → {}",
+            if done.handler_campaigns { "" } else { "\n" },
+            campaigns,
+            done.paths_wall_s,
+            campaigns as f64 / done.paths_wall_s.max(1e-9),
+            done.out_dir.display()
+        );
+    }
     if let Some(rem) = done.remediation.as_ref().filter(|r| r.campaigns_run > 0) {
         println!(
             "remediation: {} more campaigns in {:.2} s (not written to campaigns/handlers.parquet)",
@@ -236,12 +263,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     let loaded = load_or_report(&opts.scenario)?;
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
-    if s.workload.is_empty() && !s.paths.is_empty() {
-        return Err(CliError::input(format!(
-            "preflight: {}: paths: service paths are not simulated yet; `preflight run` needs handlers with a `workload:`",
-            loaded.file.display()
-        )));
-    }
+    // A scenario of service paths alone (no workload) runs path campaigns
+    // only: handler campaigns would simulate nothing.
+    let handler_campaigns = !s.workload.is_empty() || s.paths.is_empty();
     if !opts.quiet {
         for note in unsupported_notes(s) {
             eprintln!("preflight: note: {}: {note}", loaded.file.display());
@@ -368,10 +392,38 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
         })?;
     }
-    let mut report = run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
-        message: format!("preflight: run failed: {e:#}"),
-        code: 3,
-    })?;
+    let mut report = if handler_campaigns {
+        run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
+            message: format!("preflight: run failed: {e:#}"),
+            code: 3,
+        })?
+    } else {
+        RunReport::default()
+    };
+    // Service paths: their own campaigns, after the handlers' (same seeds).
+    let paths_start = std::time::Instant::now();
+    let paths = if opts.service_paths
+        && crate::paths_run::has_paths(&variants)
+        && plan.mode != ModeSel::Targeted
+    {
+        writer.enable_paths().map_err(|e| {
+            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
+        })?;
+        let empirical: Empirical = loaded
+            .empirical
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        crate::paths_run::run_paths(&variants, &empirical, &plan, &mut writer).map_err(|e| {
+            CliError {
+                message: format!("preflight: service paths failed: {e:#}"),
+                code: 3,
+            }
+        })?
+    } else {
+        Vec::new()
+    };
+    let paths_wall_s = paths_start.elapsed().as_secs_f64();
     if let Some((_, c)) = &calibration {
         for r in &mut report.risk {
             let calibrated = c.map.apply(r.risk);
@@ -383,7 +435,7 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     // is written whenever remediation is on and natural campaigns ran
     // (empty when no handler is over its threshold).
     let remediation = match opts.remediate {
-        Some(max) if plan.mode != ModeSel::Targeted => {
+        Some(max) if plan.mode != ModeSel::Targeted && handler_campaigns => {
             let rem = crate::remediate::remediate(&loaded, &variants[0], &report, &plan, max)
                 .map_err(|e| CliError {
                     message: format!("preflight: remediation failed: {e:#}"),
@@ -397,6 +449,32 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         _ => None,
     };
     let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    if !handler_campaigns {
+        manifest["handler_campaigns"] = serde_json::json!(false);
+    }
+    if !paths.is_empty() {
+        // NaN (no ADU delivered, no outage ended) is written as null.
+        manifest["paths"] = serde_json::json!({
+            "campaigns": plan.campaigns,
+            "wall_s": paths_wall_s,
+            "summary": paths
+                .iter()
+                .map(|p| serde_json::json!({
+                    "variant": &*p.variant,
+                    "path": &*p.path,
+                    "campaigns": p.campaigns,
+                    "horizon_s": p.horizon_s,
+                    "availability": p.availability,
+                    "availability_low": p.availability_low,
+                    "availability_high": p.availability_high,
+                    "loss_rate": p.loss_rate,
+                    "delay_p99_ms": p.delay_p99_ms,
+                    "repairs_per_campaign": p.repairs_per_campaign,
+                    "time_to_repair_s": p.time_to_repair_s,
+                }))
+                .collect::<Vec<_>>(),
+        });
+    }
     if let Some(rem) = &remediation {
         manifest["remediation"] = serde_json::json!({
             "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
@@ -431,6 +509,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         gate: s.risk.gate,
         predicted: predicted.into_iter().map(|p| p.row).collect(),
         remediation,
+        handler_campaigns,
+        paths,
+        paths_wall_s,
     })
 }
 
@@ -494,6 +575,7 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
         against_gate: true,
         remediate: None,
         live_injection: false,
+        service_paths: false,
         ..opts.clone()
     };
     let done = execute(&opts)?;
@@ -688,11 +770,6 @@ pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
     let mut notes = Vec::new();
     if s.telemetry.is_some() {
         notes.push("telemetry: forecasting is not built yet; the file is not read");
-    }
-    if !s.paths.is_empty() {
-        notes.push(
-            "paths: service paths are not simulated yet (`preflight paths` shows their compositions and placements)",
-        );
     }
     notes
 }

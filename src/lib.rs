@@ -15,6 +15,7 @@ pub mod defaults;
 pub mod fit;
 pub mod output;
 pub mod paths;
+pub mod paths_run;
 pub mod remediate;
 pub mod risk;
 pub mod run;

@@ -200,6 +200,7 @@ impl CampaignArgs {
             scenario_campaigns: None,
             independent_streams: false,
             remediate: None,
+            service_paths: true,
         }
     }
 }

@@ -26,7 +26,9 @@ use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
 use sim_models::window::{Baseline, LIBRARY_REPS, run_window};
 
-use crate::output::{CampaignRow, EventRow, HandlerRow, Mode, OutputError, RiskRow, RunWriter};
+use crate::output::{
+    CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RiskRow, RunWriter,
+};
 use crate::risk::{
     Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,
 };
@@ -133,6 +135,10 @@ pub trait RowSink {
     fn event(&mut self, _row: &EventRow) -> Result<(), OutputError> {
         Ok(())
     }
+    /// One row of `paths.parquet` (dropped unless the sink keeps them).
+    fn path(&mut self, _row: &PathRow) -> Result<(), OutputError> {
+        Ok(())
+    }
 }
 
 impl RowSink for RunWriter {
@@ -144,6 +150,9 @@ impl RowSink for RunWriter {
     }
     fn event(&mut self, row: &EventRow) -> Result<(), OutputError> {
         self.write_event(row)
+    }
+    fn path(&mut self, row: &PathRow) -> Result<(), OutputError> {
+        self.write_path(row)
     }
 }
 
@@ -464,8 +473,8 @@ pub struct InjectionTally {
     pub availability_sum: f64,
 }
 
-/// What a finished run reports.
-#[derive(Debug)]
+/// What a finished run reports (empty by default: no campaign ran).
+#[derive(Debug, Default)]
 pub struct RunReport {
     /// Risk rows as written.
     pub risk: Vec<RiskRow>,
@@ -874,7 +883,7 @@ pub fn criticality_str(c: Criticality) -> &'static str {
     }
 }
 
-fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !enabled || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();

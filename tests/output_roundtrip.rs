@@ -11,8 +11,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 use preflight::output::{
-    CampaignRow, EventRow, HandlerRow, Mode, OutputError, RemediationRow, RiskRow, RunWriter,
-    ScenarioRow, Severity, TableRow, VERSION_METADATA_KEY, WriteOptions, write_table,
+    CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
+    RunWriter, ScenarioRow, Severity, TableRow, VERSION_METADATA_KEY, WriteOptions, write_table,
 };
 use serde_json::json;
 
@@ -117,6 +117,23 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("target", STR, false),
             ("mode", STR, false),
             ("detail", STR, false),
+        ],
+        // A documented addition (docs/results.md): scenarios with `paths:`.
+        "paths" => vec![
+            ("variant", STR, false),
+            ("campaign", U64, false),
+            ("path", STR, false),
+            ("adus_sent", U64, false),
+            ("adus_delivered", U64, false),
+            ("adus_lost", U64, false),
+            ("loss_rate", F64, false),
+            ("delay_mean_ms", F64, false),
+            ("delay_p99_ms", F64, false),
+            ("availability", F64, false),
+            ("repairs", U32, false),
+            ("time_to_repair_s", F64, false),
+            ("downtime_s", F64, false),
+            ("moves_back", U32, false),
         ],
         other => panic!("no contract for {other}"),
     }
@@ -373,6 +390,110 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
         .collect()
 }
 
+fn path_row(i: u64, path: &str) -> PathRow {
+    let sent = if i == 3 { 0 } else { 100_000 + i };
+    let lost = if sent == 0 { 0 } else { 17 * i };
+    let repairs = (i % 3) as u32;
+    PathRow {
+        variant: Arc::from(if i < 4 { "base" } else { "more-edges" }),
+        campaign: i % 4,
+        path: Arc::from(path),
+        adus_sent: sent,
+        adus_delivered: sent - lost,
+        adus_lost: lost,
+        loss_rate: if sent == 0 {
+            f64::NAN
+        } else {
+            lost as f64 / sent as f64
+        },
+        delay_mean_ms: if sent == 0 { f64::NAN } else { 27.4 + i as f64 },
+        delay_p99_ms: if sent == 0 { f64::NAN } else { 41.0 + i as f64 },
+        availability: 1.0 - i as f64 * 1e-4,
+        repairs,
+        time_to_repair_s: if repairs == 0 {
+            f64::NAN
+        } else {
+            2.5 * f64::from(repairs)
+        },
+        downtime_s: i as f64 * 3.25,
+        moves_back: u32::MAX - i as u32, // exercises the unsigned range
+    }
+}
+
+fn paths_from(batch: &RecordBatch) -> Vec<PathRow> {
+    let (variant, path) = (strs(batch, "variant"), strs(batch, "path"));
+    let (campaign, sent, delivered, lost) = (
+        u64s(batch, "campaign"),
+        u64s(batch, "adus_sent"),
+        u64s(batch, "adus_delivered"),
+        u64s(batch, "adus_lost"),
+    );
+    let (repairs, moves_back) = (u32s(batch, "repairs"), u32s(batch, "moves_back"));
+    let f = |name| {
+        f64s(batch, name)
+            .into_iter()
+            .map(|v| v.unwrap_or_else(|| panic!("{name} is null")))
+            .collect::<Vec<_>>()
+    };
+    let (loss, mean, p99, avail, ttr, down) = (
+        f("loss_rate"),
+        f("delay_mean_ms"),
+        f("delay_p99_ms"),
+        f("availability"),
+        f("time_to_repair_s"),
+        f("downtime_s"),
+    );
+    (0..batch.num_rows())
+        .map(|i| PathRow {
+            variant: Arc::from(variant[i].as_deref().unwrap()),
+            campaign: campaign[i],
+            path: Arc::from(path[i].as_deref().unwrap()),
+            adus_sent: sent[i],
+            adus_delivered: delivered[i],
+            adus_lost: lost[i],
+            loss_rate: loss[i],
+            delay_mean_ms: mean[i],
+            delay_p99_ms: p99[i],
+            availability: avail[i],
+            repairs: repairs[i],
+            time_to_repair_s: ttr[i],
+            downtime_s: down[i],
+            moves_back: moves_back[i],
+        })
+        .collect()
+}
+
+/// `a == b` where NaN equals NaN (compared bit for bit).
+fn same_path(a: &PathRow, b: &PathRow) -> bool {
+    let bits = |r: &PathRow| {
+        [
+            r.loss_rate,
+            r.delay_mean_ms,
+            r.delay_p99_ms,
+            r.availability,
+            r.time_to_repair_s,
+            r.downtime_s,
+        ]
+        .map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() })
+    };
+    (
+        &a.variant,
+        a.campaign,
+        &a.path,
+        a.adus_sent,
+        a.adus_delivered,
+        a.adus_lost,
+    ) == (
+        &b.variant,
+        b.campaign,
+        &b.path,
+        b.adus_sent,
+        b.adus_delivered,
+        b.adus_lost,
+    ) && (a.repairs, a.moves_back) == (b.repairs, b.moves_back)
+        && bits(a) == bits(b)
+}
+
 /// `a == b` where NaN equals NaN.
 fn same_campaign(a: &CampaignRow, b: &CampaignRow) -> bool {
     let (mut a, mut b) = (a.clone(), b.clone());
@@ -599,6 +720,70 @@ fn optional_tables_follow_the_contract() {
         json!({ "campaigns": 10, "handlers": 20, "risk": 0, "scenarios": 1, "remediations": 1, "events": 5 })
     );
     assert_eq!(summary.row_counts.get("events"), Some(&5));
+}
+
+#[test]
+fn paths_table_round_trips() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    // Batches of 2 rows and row groups of 4: the 24 rows span several of each.
+    let mut run = write_sample(&out, tiny()).with_batch_rows(2);
+    let names = ["mobile-video", "mobile-audio", "archive"];
+    let want: Vec<PathRow> = (0..8u64)
+        .flat_map(|i| names.map(|p| path_row(i, p)))
+        .collect();
+    for row in &want {
+        run.write_path(row).unwrap();
+    }
+    let summary = run.finish(&[], &json!({})).unwrap();
+    assert_eq!(summary.row_counts.get("paths"), Some(&24));
+
+    let (schema, batches, metadata) = read(&out.join("paths.parquet"));
+    assert_contract("paths", &schema);
+    assert_eq!(
+        schema.fields(),
+        PathRow::schema().fields(),
+        "file schema is the table definition"
+    );
+    assert!(metadata.num_row_groups() > 1);
+    let got: Vec<PathRow> = batches.iter().flat_map(paths_from).collect();
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(same_path(g, w), "row {i}: {g:?} != {w:?}");
+    }
+    assert!(
+        got[9].loss_rate.is_nan(),
+        "NaN loss rate kept (nothing sent)"
+    );
+    assert!(got[0].time_to_repair_s.is_nan(), "NaN time to repair kept");
+    let m = manifest(&out);
+    assert_eq!(m["row_counts"]["paths"], 24);
+    assert!(
+        m["files"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("paths.parquet"))
+    );
+}
+
+#[test]
+fn paths_file_exists_when_enabled_without_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut run = RunWriter::create(&out).unwrap();
+    run.enable_paths().unwrap();
+    run.finish(&[], &json!({})).unwrap();
+    let (schema, batches, _) = read(&out.join("paths.parquet"));
+    assert_contract("paths", &schema);
+    assert!(batches.iter().all(|b| b.num_rows() == 0));
+    assert_eq!(manifest(&out)["row_counts"]["paths"], 0);
+    // Without enable_paths, no file.
+    let plain = tmp.path().join("plain");
+    RunWriter::create(&plain)
+        .unwrap()
+        .finish(&[], &json!({}))
+        .unwrap();
+    assert!(!plain.join("paths.parquet").exists());
 }
 
 #[test]

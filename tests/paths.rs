@@ -201,3 +201,185 @@ paths:
     let o = preflight(&["paths", "no/such/file.yaml"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The columns of `paths.parquet` the test looks at, in file order.
+struct PathRows {
+    variant: Vec<String>,
+    campaign: Vec<u64>,
+    path: Vec<String>,
+    sent: Vec<u64>,
+    delivered: Vec<u64>,
+    lost: Vec<u64>,
+    availability: Vec<f64>,
+}
+
+fn read_paths(file: &std::path::Path) -> PathRows {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, UInt64Type};
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(file).expect("paths.parquet opens"),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut rows = PathRows {
+        variant: Vec::new(),
+        campaign: Vec::new(),
+        path: Vec::new(),
+        sent: Vec::new(),
+        delivered: Vec::new(),
+        lost: Vec::new(),
+        availability: Vec::new(),
+    };
+    for batch in reader {
+        let b = batch.unwrap();
+        let s = |name: &str| -> Vec<String> {
+            let c = b.column_by_name(name).unwrap().as_string::<i32>();
+            (0..c.len()).map(|i| c.value(i).to_owned()).collect()
+        };
+        let u = |name: &str| -> Vec<u64> {
+            let c = b.column_by_name(name).unwrap();
+            c.as_primitive::<UInt64Type>().values().to_vec()
+        };
+        rows.variant.extend(s("variant"));
+        rows.path.extend(s("path"));
+        rows.campaign.extend(u("campaign"));
+        rows.sent.extend(u("adus_sent"));
+        rows.delivered.extend(u("adus_delivered"));
+        rows.lost.extend(u("adus_lost"));
+        let a = b.column_by_name("availability").unwrap();
+        rows.availability
+            .extend(a.as_primitive::<Float64Type>().values().iter().copied());
+    }
+    rows
+}
+
+/// `preflight run` on the media scenario: a paths-only scenario runs path
+/// campaigns alone and writes one `paths.parquet` row per campaign × path,
+/// the same bytes for 1 and 2 threads. (The bundled file, 12-hour
+/// campaigns, is run as it is, base variant only.)
+#[test]
+fn run_simulates_the_media_paths() {
+    let file = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/media-paths.yaml"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("run-{threads}"));
+        let o = preflight(&[
+            "run",
+            file.to_str().unwrap(),
+            "--campaigns",
+            "4",
+            "--variant",
+            "base",
+            "--threads",
+            threads,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(
+            text.contains("service paths (4 campaigns of 12h each)"),
+            "{text}"
+        );
+        for id in ["mobile-video", "mobile-audio", "archive"] {
+            assert!(text.contains(id), "{text}");
+        }
+        assert!(!stderr(&o).contains("not simulated"), "{}", stderr(&o));
+
+        let rows = read_paths(&out.join("paths.parquet"));
+        assert_eq!(rows.path.len(), 4 * 3);
+        assert!(rows.variant.iter().all(|v| v == "base"));
+        let want_paths: Vec<&str> = (0..4)
+            .flat_map(|_| ["mobile-video", "mobile-audio", "archive"])
+            .collect();
+        assert_eq!(rows.path, want_paths);
+        assert_eq!(
+            rows.campaign,
+            (0..4u64).flat_map(|c| [c; 3]).collect::<Vec<_>>()
+        );
+        for i in 0..rows.path.len() {
+            // 30 to 50 ADU/s over 12 hours.
+            assert!(rows.sent[i] > 1_000_000, "row {i}: {}", rows.sent[i]);
+            assert!(rows.delivered[i] + rows.lost[i] <= rows.sent[i], "row {i}");
+            assert!(rows.delivered[i] > rows.sent[i] / 2, "row {i}");
+            assert!((0.0..=1.0).contains(&rows.availability[i]), "row {i}");
+        }
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["row_counts"]["paths"], 12);
+        assert_eq!(
+            manifest["row_counts"]["campaigns"], 0,
+            "no handler campaign"
+        );
+        assert_eq!(manifest["paths"]["summary"].as_array().unwrap().len(), 3);
+        bytes.push(std::fs::read(out.join("paths.parquet")).unwrap());
+    }
+    assert!(
+        bytes[0] == bytes[1],
+        "paths.parquet depends on the thread count"
+    );
+}
+
+/// A scenario with a workload and service paths runs both kinds of
+/// campaigns: `campaigns.parquet` and `paths.parquet` both get rows.
+#[test]
+fn run_with_a_workload_and_paths_runs_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("both.yaml");
+    std::fs::write(
+        &file,
+        "name: both
+horizon: 200s
+resources:
+  - { id: server, type: service, concurrency: 1, service_time: { dist: exponential, mean: 1ms }, failure_modes: [] }
+handlers:
+  - { id: h, runs_on: server, operations: [ { name: op, steps: [] } ] }
+workload:
+  - { handler: h, arrivals: { process: poisson, rate: 50/s } }
+operators:
+  - { id: zip, input: raw, output: gz, cost: 1, cpu: 1, service_time: { dist: constant, value: 2ms } }
+nodes:
+  - { id: a, cpu: 2 }
+  - { id: b, cpu: 2 }
+links:
+  - { from: a, to: b, delay: 5ms }
+paths:
+  - { id: p, source: { node: a, type: raw }, sink: { node: b, type: gz }, adu_rate: 10/s }
+",
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--campaigns",
+        "3",
+        "--no-remediate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("service paths (3 campaigns of 200s each)"),
+        "{text}"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["row_counts"]["campaigns"], 3, "{manifest}");
+    assert_eq!(manifest["row_counts"]["paths"], 3, "{manifest}");
+    let rows = read_paths(&out.join("paths.parquet"));
+    assert_eq!(rows.path, ["p", "p", "p"]);
+    assert_eq!(rows.campaign, [0, 1, 2]);
+    for i in 0..3 {
+        // 10 ADU/s over 200 s, no loss, no failure.
+        assert!((1_700..2_300).contains(&rows.sent[i]), "{}", rows.sent[i]);
+        assert_eq!(rows.lost[i], 0);
+        assert_eq!(rows.availability[i], 1.0);
+    }
+}

@@ -57,7 +57,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 
 pub use error::OutputError;
 pub use rows::{
-    CampaignRow, EventRow, HandlerRow, Mode, RemediationRow, RiskRow, ScenarioRow, Severity,
+    CampaignRow, EventRow, HandlerRow, Mode, PathRow, RemediationRow, RiskRow, ScenarioRow,
+    Severity,
 };
 pub use tables::{RowBuilder, TableRow};
 pub use writer::{
@@ -84,9 +85,10 @@ pub struct RunSummary {
 }
 
 /// Writes one run directory: `campaigns.parquet` and `handlers.parquet`
-/// streamed row by row, optionally `events.parquet`, `scenarios.parquet` and
-/// `remediations.parquet`, then `risk.parquet` and `manifest.json` in
-/// [`finish`](Self::finish), which publishes the directory atomically.
+/// streamed row by row, optionally `events.parquet` and `paths.parquet`
+/// (streamed too), `scenarios.parquet` and `remediations.parquet`, then
+/// `risk.parquet` and `manifest.json` in [`finish`](Self::finish), which
+/// publishes the directory atomically.
 ///
 /// One writer per run; rows are written in the order given (the runner
 /// folds per-campaign results in index order, so files are deterministic).
@@ -99,6 +101,7 @@ pub struct RunWriter {
     campaigns: TableWriter<CampaignRow>,
     handlers: TableWriter<HandlerRow>,
     events: Option<TableWriter<EventRow>>,
+    paths: Option<TableWriter<PathRow>>,
     // Declared last: dropped after the files above are closed.
     staging: StagingDir,
 }
@@ -133,6 +136,7 @@ impl RunWriter {
             campaigns,
             handlers,
             events: None,
+            paths: None,
             staging,
         })
     }
@@ -146,6 +150,9 @@ impl RunWriter {
         self.handlers.set_batch_rows(rows);
         if let Some(events) = &mut self.events {
             events.set_batch_rows(rows);
+        }
+        if let Some(paths) = &mut self.paths {
+            paths.set_batch_rows(rows);
         }
         self
     }
@@ -191,6 +198,25 @@ impl RunWriter {
         }
     }
 
+    /// Opens `paths.parquet` (a scenario with service paths), so that the
+    /// file exists even when no row is written. Does nothing when it is
+    /// already open.
+    pub fn enable_paths(&mut self) -> Result<(), OutputError> {
+        if self.paths.is_none() {
+            self.paths = Some(TableWriter::create(self.staging.path(), &self.options)?);
+        }
+        Ok(())
+    }
+
+    /// Appends a row to `paths.parquet`, opening it first if needed.
+    pub fn write_path(&mut self, row: &PathRow) -> Result<(), OutputError> {
+        self.enable_paths()?;
+        match &mut self.paths {
+            Some(paths) => paths.push(row),
+            None => unreachable!("enable_paths opened paths.parquet"),
+        }
+    }
+
     /// Writes `scenarios.parquet` (ranked injection scenarios), replacing it
     /// if written before. Returns the number of rows.
     pub fn write_scenarios(&mut self, rows: &[ScenarioRow]) -> Result<u64, OutputError> {
@@ -228,6 +254,7 @@ impl RunWriter {
             campaigns,
             handlers,
             events,
+            paths,
             staging,
         } = self;
         let mut manifest = match manifest {
@@ -246,6 +273,9 @@ impl RunWriter {
         let handlers = handlers.finish()?;
         if let Some(events) = events {
             events.finish()?;
+        }
+        if let Some(paths) = paths {
+            paths.finish()?;
         }
         let risk = write_rows(dir, risk, &options)?;
 

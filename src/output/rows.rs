@@ -285,3 +285,43 @@ pub struct EventRow {
     /// Free-form detail, or empty.
     pub detail: Arc<str>,
 }
+
+/// One service path in one campaign: a row of `paths.parquet` (scenarios
+/// with `paths:`).
+///
+/// ADUs are counted at the source (`adus_sent`) and at the sink
+/// (`adus_delivered`); `adus_lost` were sent but not delivered (lost on a
+/// link, or sent while the path was down or being repaired).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathRow {
+    /// Scenario variant name.
+    pub variant: Arc<str>,
+    /// Campaign index within the variant.
+    pub campaign: u64,
+    /// The path's id.
+    pub path: Arc<str>,
+    /// ADUs the source emitted.
+    pub adus_sent: u64,
+    /// ADUs that reached the sink.
+    pub adus_delivered: u64,
+    /// ADUs that did not.
+    pub adus_lost: u64,
+    /// `adus_lost / adus_sent` (NaN when nothing was sent).
+    pub loss_rate: f64,
+    /// Mean end-to-end delay of the delivered ADUs, milliseconds (NaN when none).
+    pub delay_mean_ms: f64,
+    /// 99th percentile of that delay, milliseconds (NaN when none).
+    pub delay_p99_ms: f64,
+    /// Fraction of the horizon during which the path was up (placed and
+    /// every node and link it uses alive).
+    pub availability: f64,
+    /// Repairs: re-placements after a failure of one of its nodes or links.
+    pub repairs: u32,
+    /// Mean time from a failure to the path working again, seconds (NaN
+    /// when there was no repair).
+    pub time_to_repair_s: f64,
+    /// Simulated time the path was down, seconds.
+    pub downtime_s: f64,
+    /// Times the path moved back to a better placement after a recovery.
+    pub moves_back: u32,
+}

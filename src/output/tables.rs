@@ -21,7 +21,9 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::rows::{CampaignRow, EventRow, HandlerRow, RemediationRow, RiskRow, ScenarioRow};
+use super::rows::{
+    CampaignRow, EventRow, HandlerRow, PathRow, RemediationRow, RiskRow, ScenarioRow,
+};
 
 /// A row type that is written as one Parquet table of the run directory.
 pub trait TableRow: Sized {
@@ -273,5 +275,25 @@ table! {
         target: Str = &row.target,
         mode: Str = &row.mode,
         detail: Str = &row.detail,
+    }
+}
+
+table! {
+    /// Column builders of `paths.parquet` (one row per campaign × service path).
+    PathRow as row => PathColumns, "paths" {
+        variant: Str = &row.variant,
+        campaign: U64 = row.campaign,
+        path: Str = &row.path,
+        adus_sent: U64 = row.adus_sent,
+        adus_delivered: U64 = row.adus_delivered,
+        adus_lost: U64 = row.adus_lost,
+        loss_rate: F64 = row.loss_rate,
+        delay_mean_ms: F64 = row.delay_mean_ms,
+        delay_p99_ms: F64 = row.delay_p99_ms,
+        availability: F64 = row.availability,
+        repairs: U32 = row.repairs,
+        time_to_repair_s: F64 = row.time_to_repair_s,
+        downtime_s: F64 = row.downtime_s,
+        moves_back: U32 = row.moves_back,
     }
 }

@@ -9,7 +9,8 @@ installed) and DuckDB, as a notebook user would, and checks:
   - each known table has the contract's columns with the contract's types and
     nullability (more columns are welcome), in every reader;
   - a few value rules (mode and severity vocabularies, probabilities in [0, 1],
-    errors <= requests, ci_low <= risk <= ci_high);
+    errors <= requests, ci_low <= risk <= ci_high, ADUs delivered + lost <=
+    sent);
   - manifest.json's row_counts and files match the directory;
   - DuckDB reads `SELECT * FROM 'file'` and a GROUP BY over the directory glob.
 
@@ -87,6 +88,17 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("variant", STR, False), ("campaign", U64, False), ("time_s", F64, False),
         ("kind", STR, False), ("target", STR, False), ("mode", STR, False),
         ("detail", STR, False),
+    ],
+    # Optional, a documented addition (docs/results.md): runs of scenarios
+    # with service paths (`paths:`).
+    "paths": [
+        ("variant", STR, False), ("campaign", U64, False), ("path", STR, False),
+        ("adus_sent", U64, False), ("adus_delivered", U64, False),
+        ("adus_lost", U64, False), ("loss_rate", F64, False),
+        ("delay_mean_ms", F64, False), ("delay_p99_ms", F64, False),
+        ("availability", F64, False), ("repairs", U32, False),
+        ("time_to_repair_s", F64, False), ("downtime_s", F64, False),
+        ("moves_back", U32, False),
     ],
 }
 REQUIRED_TABLES = ("campaigns", "handlers", "risk")
@@ -214,6 +226,14 @@ def value_problems(table: str, data: pa.Table) -> list[str]:
     if table == "scenarios":
         rule(one_of("severity", SEVERITIES), f"severity in {sorted(SEVERITIES)}")
         rule(prob("likelihood"), "likelihood in [0, 1]")
+    if table == "paths":
+        # ADUs in flight at the horizon are neither delivered nor lost.
+        accounted = pc.add(data.column("adus_delivered"), data.column("adus_lost"))
+        rule(pc.less_equal(accounted, data.column("adus_sent")),
+             "adus_delivered + adus_lost <= adus_sent")
+        rule(prob("loss_rate"), "loss_rate in [0, 1] or NaN")
+        rule(prob("availability"), "availability in [0, 1]")
+        rule(pc.greater_equal(data.column("downtime_s"), 0.0), "downtime_s >= 0")
     return problems
 
 
