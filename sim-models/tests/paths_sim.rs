@@ -405,3 +405,87 @@ fn detection_delay_stays_in_its_range() {
     assert!(lo > 4.0 && hi <= 6.0 + 1e-9, "[{lo}, {hi}]");
     assert!(lo < 4.1 && hi > 5.9, "the range is covered: [{lo}, {hi}]");
 }
+
+/// A path whose direct link `src–dst` is cut and repaired (MTTF 1 h, MTTR
+/// 6 min); a detour `src–mid–dst` never fails. The operator sits on `src`.
+fn cut_link(repair: &str, monitoring: &str) -> String {
+    format!(
+        r#"
+name: cut
+operators:
+  - {{ id: f, input: a, output: b, cost: 1, cpu: 1, service_time: {{ dist: constant, value: 1ms }} }}
+nodes:
+  - {{ id: src, cpu: 1 }}
+  - {{ id: mid, cpu: 0 }}
+  - {{ id: dst, cpu: 0 }}
+links:
+  - from: src
+    to: dst
+    delay: 2ms
+    failure: {{ time_between: {{ dist: exponential, mean: 1h }}, repair: {{ dist: exponential, mean: 6m }} }}
+  - {{ from: src, to: mid, delay: 5ms }}
+  - {{ from: mid, to: dst, delay: 5ms }}
+paths:
+  - id: p
+    source: {{ node: src, type: a }}
+    sink: {{ node: dst, type: b }}
+    adu_rate: 0.01/s
+    optimise: delay
+    repair: {repair}
+    {monitoring}
+    cache_paths: true
+"#
+    )
+}
+
+/// Link faults: without repair the path is available while its link is
+/// (MTTF / (MTTF + MTTR)); with reroute over the detour each cut costs the
+/// detection delay, and the path moves back when the link is seen again.
+#[test]
+fn a_cut_link_is_repaired_around() {
+    let m = model(&cut_link("none", ""));
+    let mut cache = PathCache::new();
+    let mut a = Moments::default();
+    for i in 0..200 {
+        let o = run_path_campaign(&m, CampaignSeed::derive(4, 0, i), hours(500.0), &mut cache);
+        a.add(o[0].availability);
+    }
+    let exact = 60.0 / 66.0;
+    let (mean, se) = (a.mean(), a.std_error());
+    eprintln!("cut link, no repair: availability {mean:.5} ± {se:.5} (exact {exact:.5})");
+    assert!(
+        se < 0.001 && (mean - exact).abs() <= 4.0 * se,
+        "{mean} vs {exact} ± {se}"
+    );
+
+    let m = model(&cut_link(
+        "reroute",
+        "monitoring: { heartbeat: 2s, missed: 3 }",
+    ));
+    let mut cache = PathCache::new();
+    let (mut outages, mut downtime, mut repairs, mut moves) = (0u64, 0.0, 0u64, 0u64);
+    let mut avail = Moments::default();
+    for i in 0..100 {
+        let o = run_path_campaign(&m, CampaignSeed::derive(5, 0, i), hours(500.0), &mut cache);
+        outages += u64::from(o[0].outages);
+        downtime += o[0].downtime_s;
+        repairs += u64::from(o[0].repairs);
+        moves += u64::from(o[0].moves_back);
+        avail.add(o[0].availability);
+    }
+    let per = downtime / outages as f64;
+    let want = expected_outage(4.0, 6.0, 360.0);
+    eprintln!(
+        "cut link, reroute: {outages} outages, {repairs} reroutes, {moves} moves back, \
+         {per:.3} s per outage (expected {want:.3}), availability {:.7}",
+        avail.mean()
+    );
+    assert!(outages > 1000, "{outages}");
+    assert!((per - want).abs() < 0.05, "{per} vs {want}");
+    assert!(
+        repairs as f64 > 0.95 * outages as f64,
+        "{repairs} of {outages}"
+    );
+    assert!(moves as f64 > 0.95 * repairs as f64, "{moves} of {repairs}");
+    assert!(avail.mean() > 0.998, "{}", avail.mean());
+}

@@ -126,6 +126,8 @@ pub struct NetLink {
     pub bandwidth: Option<f64>,
     /// Probability an ADU is lost crossing the link.
     pub loss: f64,
+    /// Its failure process; `None`: never fails.
+    pub failure: Option<NodeFailureDef>,
 }
 
 /// Quality of service a path requires; `None`: no bound.
@@ -304,6 +306,17 @@ impl PathModel {
                 }),
             })
             .collect();
+        let link_failures: Vec<Option<NodeFailureDef>> = s
+            .links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.failure.as_ref().map(|f| NodeFailureDef {
+                    time_between: dist(format!("links[{i}].failure.time_between"), &f.time_between),
+                    repair: dist(format!("links[{i}].failure.repair"), &f.repair),
+                })
+            })
+            .collect();
         let node_ix: BTreeMap<&str, usize> = s
             .nodes
             .iter()
@@ -329,6 +342,7 @@ impl PathModel {
                 delay: l.delay.secs(),
                 bandwidth: l.bandwidth.map(|b| b.0),
                 loss: l.loss,
+                failure: link_failures[i].clone(),
             })
             .collect();
         let paths: Vec<PathDef> = s

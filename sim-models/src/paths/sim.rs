@@ -135,9 +135,10 @@ pub struct PathOutcome {
 pub enum PathMsg {
     /// To a node: its next up/down transition is due.
     Transition,
-    /// To a path: this node just failed.
+    /// To a path: this element (a node, or a link: index `nodes + link`)
+    /// just failed.
     NodeDown(u32),
-    /// To a path: this node just recovered.
+    /// To a path: this element just recovered.
     NodeUp(u32),
     /// To a path: its source emits an ADU.
     Emit,
@@ -167,7 +168,8 @@ pub enum PathMsg {
     Seen(u32),
 }
 
-/// A node's failure process.
+/// The failure process of a node or a link (an *element*: nodes are
+/// `0..nodes`, link `l` is `nodes + l`).
 #[derive(Debug)]
 pub struct NodeProc {
     node: u32,
@@ -299,6 +301,43 @@ impl NodeProc {
 }
 
 impl PathProc<'_> {
+    /// Whether element `e` (node or `nodes + link`) is excluded from placement.
+    fn is_excluded(&self, e: usize) -> bool {
+        let n = self.model.nodes.len();
+        if e < n {
+            self.excluded.nodes.contains(&e)
+        } else {
+            self.excluded.links.contains(&(e - n))
+        }
+    }
+
+    fn set_excluded(&mut self, e: usize, excluded: bool) {
+        let n = self.model.nodes.len();
+        let set = if e < n {
+            &mut self.excluded.nodes
+        } else {
+            &mut self.excluded.links
+        };
+        let k = if e < n { e } else { e - n };
+        if excluded {
+            set.insert(k);
+        } else {
+            set.remove(&k);
+        }
+    }
+
+    /// Whether the current placement runs on or through element `e`.
+    fn placement_uses(&self, e: usize) -> bool {
+        let n = self.model.nodes.len();
+        self.placement.as_ref().is_some_and(|p| {
+            if e < n {
+                p.uses_node(e)
+            } else {
+                p.uses_link(e - n)
+            }
+        })
+    }
+
     /// When the controller declares dead a node that failed at `failed_at`.
     fn detection_time(&self, failed_at: SimTime, now: SimTime) -> SimTime {
         match self.hb_ns {
@@ -345,8 +384,14 @@ impl PathProc<'_> {
         self.generation += 1;
         self.uses.clear();
         if let Some(pl) = &p {
-            self.uses = (0..self.model.nodes.len())
-                .filter(|&n| pl.uses_node(n))
+            let n = self.model.nodes.len();
+            self.uses = (0..n)
+                .filter(|&k| pl.uses_node(k))
+                .chain(
+                    (0..self.model.links.len())
+                        .filter(|&l| pl.uses_link(l))
+                        .map(|l| n + l),
+                )
                 .collect();
             for (&op, &node) in pl.ops.iter().zip(&pl.nodes) {
                 self.next_id += 1;
@@ -425,6 +470,10 @@ impl PathProc<'_> {
         let hops = &pl.legs[leg].hops;
         if hop < hops.len() {
             let h = &hops[hop];
+            if !self.up_view[self.model.nodes.len() + h.link] {
+                self.lost += 1; // the link is cut
+                return;
+            }
             if h.loss > 0.0 && ctx.rng().random::<f64>() < h.loss {
                 self.lost += 1;
                 return;
@@ -488,8 +537,9 @@ impl PathProc<'_> {
                     self.lost += 1;
                     return;
                 };
-                let at = pl.legs[leg].hops[hop].to;
-                if !self.up_view[at] {
+                let h = &pl.legs[leg].hops[hop];
+                let (at, link) = (h.to, self.model.nodes.len() + h.link);
+                if !self.up_view[at] || !self.up_view[link] {
                     self.lost += 1;
                     return;
                 }
@@ -532,7 +582,7 @@ impl PathProc<'_> {
                     if let Some(k) = self.seen[n].take() {
                         // Down again before its first heartbeat: still excluded.
                         ctx.cancel(k);
-                    } else if !self.excluded.nodes.contains(&n) {
+                    } else if !self.is_excluded(n) {
                         let at = self.detection_time(now, now);
                         let k = ctx.set_timer(at.saturating_since(now), PathMsg::Detect(n as u32));
                         self.detect[n] = Some(k);
@@ -546,7 +596,7 @@ impl PathProc<'_> {
                     ctx.cancel(k);
                 }
                 self.refresh(now);
-                if self.repair_reroute() && self.excluded.nodes.contains(&n) {
+                if self.repair_reroute() && self.is_excluded(n) {
                     let at = self.next_tick(now);
                     let k = ctx.set_timer(at.saturating_since(now), PathMsg::Seen(n as u32));
                     self.seen[n] = Some(k);
@@ -555,8 +605,8 @@ impl PathProc<'_> {
             PathMsg::Detect(n) => {
                 let n = n as usize;
                 self.detect[n] = None;
-                self.excluded.nodes.insert(n);
-                if self.placement.as_ref().is_some_and(|p| p.uses_node(n)) && self.replace() {
+                self.set_excluded(n, true);
+                if self.placement_uses(n) && self.replace() {
                     self.repairs += 1;
                 }
                 self.refresh(now);
@@ -564,7 +614,7 @@ impl PathProc<'_> {
             PathMsg::Seen(n) => {
                 let n = n as usize;
                 self.seen[n] = None;
-                self.excluded.nodes.remove(&n);
+                self.set_excluded(n, false);
                 self.try_move_back();
                 self.refresh(now);
             }
@@ -650,16 +700,34 @@ pub fn run_path_campaign(
     }));
     let mut sim: Simulation<PathActor<'_>> = Simulation::new(seed);
     let n_nodes = model.nodes.len();
-    let failing: Vec<usize> = (0..n_nodes)
-        .filter(|&n| model.nodes[n].failure.is_some())
-        .collect();
+    let n_elems = n_nodes + model.links.len();
+    // Elements that fail: nodes, then links (index `nodes + link`).
+    let failure_of = |e: usize| {
+        if e < n_nodes {
+            model.nodes[e].failure.as_ref()
+        } else {
+            model.links[e - n_nodes].failure.as_ref()
+        }
+    };
+    let failing: Vec<usize> = (0..n_elems).filter(|&e| failure_of(e).is_some()).collect();
     // Path actors come right after the node actors.
     let path_ids: Vec<ActorId> = (0..model.paths.len())
         .map(|i| ActorId((failing.len() + i) as u32))
         .collect();
-    let mut up_view = vec![true; n_nodes];
+    let mut up_view = vec![true; n_elems];
     for &n in &failing {
-        let def = model.nodes[n].failure.clone().expect("filtered on failure");
+        let def = failure_of(n).cloned().expect("filtered on failure");
+        let name = if n < n_nodes {
+            format!("path-node/{}", model.nodes[n].id)
+        } else {
+            let l = &model.links[n - n_nodes];
+            format!(
+                "path-link/{}/{}/{}",
+                model.nodes[l.a].id,
+                model.nodes[l.b].id,
+                n - n_nodes
+            )
+        };
         let id = sim.add_actor(
             PathActor::Node(NodeProc {
                 node: n as u32,
@@ -668,7 +736,7 @@ pub fn run_path_campaign(
                 paths: path_ids.clone(),
                 horizon: end,
             }),
-            stream_key(&format!("path-node/{}", model.nodes[n].id)),
+            stream_key(&name),
         );
         up_view[n] = sim.with_context(id, |a, ctx| match a {
             PathActor::Node(p) => {
@@ -678,7 +746,11 @@ pub fn run_path_campaign(
             PathActor::Path(_) => true,
         });
     }
-    let initially_down = Exclusions::nodes((0..n_nodes).filter(|&n| !up_view[n]));
+    let mut initially_down = Exclusions::nodes((0..n_nodes).filter(|&n| !up_view[n]));
+    initially_down.links = (n_nodes..n_elems)
+        .filter(|&e| !up_view[e])
+        .map(|e| e - n_nodes)
+        .collect();
     for (ix, p) in model.paths.iter().enumerate() {
         let reroute = p.repair == PathRepair::Reroute;
         let excluded = if reroute {
@@ -714,8 +786,8 @@ pub fn run_path_campaign(
             missed,
             up_view: up_view.clone(),
             excluded,
-            detect: vec![None; n_nodes],
-            seen: vec![None; n_nodes],
+            detect: vec![None; n_elems],
+            seen: vec![None; n_elems],
             placement: None,
             uses: Vec::new(),
             generation: 0,

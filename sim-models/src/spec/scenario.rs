@@ -1128,6 +1128,10 @@ pub struct Link {
     #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub loss: f64,
+    /// The link's failure process (cut and repaired, like a node's); an
+    /// addition to the spec. Default: never fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<NodeFailure>,
 }
 
 /// A data path from a source to a sink through typed operators.

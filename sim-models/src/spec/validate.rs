@@ -116,6 +116,12 @@ pub fn distributions(s: &Scenario) -> Vec<(String, &Distribution)> {
             out.push((format!("nodes[{i}].failure.repair"), &f.repair));
         }
     }
+    for (i, l) in s.links.iter().enumerate() {
+        if let Some(f) = &l.failure {
+            out.push((format!("links[{i}].failure.time_between"), &f.time_between));
+            out.push((format!("links[{i}].failure.repair"), &f.repair));
+        }
+    }
     out
 }
 
