@@ -112,19 +112,13 @@ pub struct CampaignResult {
     pub handlers: Vec<HandlerResult>,
 }
 
-/// Runs one campaign of `model`.
-///
-/// # Examples
-///
-/// See the crate documentation for a complete scenario; campaigns are
-/// deterministic:
-///
-/// ```ignore
-/// let a = run_campaign(&model, CampaignSeed::derive(1, 0, 7), CampaignMode::Natural);
-/// let b = run_campaign(&model, CampaignSeed::derive(1, 0, 7), CampaignMode::Natural);
-/// assert_eq!(a, b);
-/// ```
-pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> CampaignResult {
+/// Builds a campaign over the model's horizon with the faults of `mode`
+/// (the failure processes, the one injection, or none), ready to run.
+pub(crate) fn start<'m>(
+    model: &'m Model,
+    seed: CampaignSeed,
+    mode: CampaignMode,
+) -> (Layout, Simulation<Node<'m>>) {
     let layout = Layout::new(model);
     let horizon = SimTime::ZERO + model.horizon;
     let mut sim = build(model, layout, seed, horizon, 0.0);
@@ -143,6 +137,23 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
         }
         CampaignMode::Healthy => {}
     }
+    (layout, sim)
+}
+
+/// Runs one campaign of `model`.
+///
+/// # Examples
+///
+/// See the crate documentation for a complete scenario; campaigns are
+/// deterministic:
+///
+/// ```ignore
+/// let a = run_campaign(&model, CampaignSeed::derive(1, 0, 7), CampaignMode::Natural);
+/// let b = run_campaign(&model, CampaignSeed::derive(1, 0, 7), CampaignMode::Natural);
+/// assert_eq!(a, b);
+/// ```
+pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> CampaignResult {
+    let (layout, sim) = start(model, seed, mode);
     finish(model, layout, sim, matches!(mode, CampaignMode::Natural))
 }
 

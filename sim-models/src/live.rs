@@ -48,11 +48,8 @@ use rand::RngExt;
 use rand_distr::{Distribution, Exp1};
 use sim_core::{CampaignSeed, SimDuration, SimTime, stream_key};
 
-use crate::actors::{FailureActor, Layout, Node, RequestStats};
-use crate::campaign::{
-    CampaignMode, CampaignResult, RequestSummary, add_failure, build, fault_stream_name, finish,
-    injection_stream_name,
-};
+use crate::actors::{Layout, Node, RequestStats};
+use crate::campaign::{CampaignMode, CampaignResult, RequestSummary, finish, start};
 use crate::model::{EffectIx, HandlerIx, Model, ResourceIx};
 use crate::msg::{ALL_REPLICAS, Msg};
 pub use crate::spec::RollbackPolicy;
@@ -250,24 +247,8 @@ pub fn run_live(
     mode: CampaignMode,
     plan: &LivePlan,
 ) -> LiveResult {
-    let layout = Layout::new(model);
+    let (layout, mut sim) = start(model, seed, mode);
     let horizon = SimTime::ZERO + model.horizon;
-    let mut sim = build(model, layout, seed, horizon, 0.0);
-    match mode {
-        CampaignMode::Natural => {
-            for (i, f) in model.faults.iter().enumerate() {
-                let r = &model.resources[f.resource];
-                let actor = FailureActor::process(f, layout.resource(f.resource), r.age, horizon);
-                add_failure(&mut sim, actor, &fault_stream_name(model, i));
-            }
-        }
-        CampaignMode::Targeted(k) => {
-            let inj = &model.injections[k];
-            let actor = FailureActor::injection(inj, layout.resource(inj.resource), horizon);
-            add_failure(&mut sim, actor, &injection_stream_name(model, k));
-        }
-        CampaignMode::Healthy => {}
-    }
     let mon = &plan.monitoring;
     let tick = SimDuration(mon.tick.0.max(1_000_000));
     for (h, _) in &mon.rules {
