@@ -51,6 +51,9 @@ use crate::fit::{history_error, parse_mode, refit_with_history};
 pub struct CalibrateOptions {
     /// Scenario file (.yaml, .yml, .toml or .json).
     pub scenario: PathBuf,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    #[arg(skip)]
+    pub file_access: crate::inputs::FileAccess,
     /// Incident history (CSV or Parquet with the canonical columns, see
     /// `preflight fit`).
     #[arg(long)]
@@ -182,6 +185,66 @@ fn map_incident(
         (FaultScope::Replica(_), None) => 0,
     };
     Some((r, def.effect, replica))
+}
+
+/// A backtest needs incidents it can replay: when no row of the history
+/// maps to a fault of the scenario, every window would be healthy and the
+/// figures meaningless (Brier 0), so that is bad input, with what each side
+/// names.
+fn check_history_maps(
+    model: &Model,
+    history: &History,
+    history_file: &std::path::Path,
+    scenario_file: &std::path::Path,
+) -> Result<(), CliError> {
+    let mapped = history.incidents.iter().any(|i| {
+        let mode = i.mode.as_deref().unwrap_or(crate::fit::DEFAULT_MODE);
+        map_incident(model, &i.resource, i.resource_type.as_deref(), mode).is_some()
+    });
+    if mapped {
+        return Ok(());
+    }
+    let mut named: std::collections::BTreeMap<String, usize> = Default::default();
+    for i in &history.incidents {
+        let mode = i.mode.as_deref().unwrap_or(crate::fit::DEFAULT_MODE);
+        let label: String = format!("{} ({mode})", i.resource)
+            .chars()
+            .take(60)
+            .collect();
+        *named.entry(label).or_default() += 1;
+    }
+    let mut shown: Vec<(String, usize)> = named.into_iter().collect();
+    shown.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let listed: Vec<String> = shown
+        .iter()
+        .take(5)
+        .map(|(k, n)| format!("`{k}` × {n}"))
+        .collect();
+    let resources: Vec<String> = model
+        .resources
+        .iter()
+        .take(20)
+        .map(|r| format!("`{}` ({})", r.id, r.kind.as_str()))
+        .collect();
+    Err(CliError::input(format!(
+        "preflight: --history {}: none of its {} incidents maps to a failure mode of {}: an incident \
+         names a resource by id (`ID` or `ID#K` for replica K), or a `resource_type` the scenario has \
+         exactly one resource of, and a `mode` that resource has. The history names {}{}; the scenario has {}",
+        history_file.display(),
+        history.incidents.len(),
+        scenario_file.display(),
+        if listed.is_empty() {
+            "no incidents".to_string()
+        } else {
+            listed.join(", ")
+        },
+        if shown.len() > 5 {
+            format!(" and {} more", shown.len() - 5)
+        } else {
+            String::new()
+        },
+        resources.join(", ")
+    )))
 }
 
 /// Per handler, the breach frequency over `campaigns` natural campaigns.
@@ -387,7 +450,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
             opts.warmup
         )));
     }
-    let loaded = load_or_report(&opts.scenario)?;
+    let loaded = load_or_report(&opts.scenario, opts.file_access)?;
     let window = match &opts.window {
         Some(text) => {
             let d: sim_models::spec::Duration = text
@@ -410,6 +473,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
     as_written.scenario.historical_faults = None;
     let base = prepare_variants(&as_written, "base")?;
     let structure = base[0].model.clone();
+    check_history_maps(&structure, &history, &opts.history, &loaded.file)?;
     let expected = crate::commands::expected_requests(&structure)
         / structure.horizon.as_secs_f64().max(1e-9)
         * window.as_secs_f64();
@@ -506,7 +570,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
             "map_file": map_path.display().to_string(),
             "diagram": diagram.display().to_string(),
         });
-        println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+        crate::outln!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {
         print_backtest(&bt, &fig, &map_path, &diagram);
     }
@@ -525,7 +589,7 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             (id.as_str(), (n, b, p))
         })
         .collect();
-    println!(
+    crate::outln!(
         "backtest: {} windows of {}, {} refits, {} predictions ({} breached){}",
         bt.windows.len(),
         crate::fit::fmt_duration(bt.window_s),
@@ -541,23 +605,32 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             String::new()
         }
     );
-    println!(
+    crate::outln!(
         "{:<24} {:>8} {:>9} {:>14}",
-        "handler", "windows", "breached", "mean predicted"
+        "handler",
+        "windows",
+        "breached",
+        "mean predicted"
     );
     for (h, (n, b, p)) in by_handler {
-        println!("{h:<24} {n:>8} {b:>9} {p:>14.4}");
+        crate::outln!("{h:<24} {n:>8} {b:>9} {p:>14.4}");
     }
-    println!(
+    crate::outln!(
         "Brier score {:.4} (after recalibration {:.4}); expected calibration error {:.4} (after {:.4}, in sample)",
-        fig.brier, fig.brier_recalibrated, fig.ece, fig.ece_recalibrated
+        fig.brier,
+        fig.brier_recalibrated,
+        fig.ece,
+        fig.ece_recalibrated
     );
-    println!(
+    crate::outln!(
         "{:>12} {:>6} {:>10} {:>10}",
-        "bin", "n", "predicted", "observed"
+        "bin",
+        "n",
+        "predicted",
+        "observed"
     );
     for b in fig.bins.iter().filter(|b| b.n > 0) {
-        println!(
+        crate::outln!(
             "{:>12} {:>6} {:>10.4} {:>10.4}",
             format!("[{:.1}, {:.1})", b.from, b.to),
             b.n,
@@ -565,7 +638,7 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             b.observed
         );
     }
-    println!(
+    crate::outln!(
         "map → {}; reliability diagram → {}",
         map.display(),
         diagram.display()

@@ -230,12 +230,22 @@ pub struct CalibrationFile {
 impl CalibrationFile {
     /// Reads a calibration file.
     pub fn read(path: &Path) -> Result<CalibrationFile, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| {
+        let bytes = crate::inputs::read_regular(path, crate::inputs::MAX_DATA_FILE_BYTES)
+            .map_err(|m| format!("{}: {m}", path.display()))?;
+        // The message names the place, not the content: the file may be
+        // anything a user pointed at.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Data => {
+                    "JSON, but not the fields of a calibration map"
+                }
+                _ => "not JSON",
+            };
             format!(
-                "{}: line {}: not a calibration file: {e}",
+                "{}: line {}, column {}: {what}; expected a map written by `preflight calibrate`",
                 path.display(),
-                e.line()
+                e.line(),
+                e.column()
             )
         })
     }

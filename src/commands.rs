@@ -1,6 +1,5 @@
 //! The commands behind the CLI: each returns an exit code or a [`CliError`].
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use crate::run::{
     ModeSel, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleSel, TWO_SCALE_ABOVE, apply_bias,
     default_out_dir, run_all,
 };
-use crate::scenario::{Loaded, apply_variant, load};
+use crate::scenario::{FileAccess, Loaded, apply_variant, load_with};
 
 /// An error that ends a command, with the exit code it deserves.
 #[derive(Debug)]
@@ -97,11 +96,23 @@ pub struct RunOptions {
     /// Simulate the scenario's service paths (`paths:`) too; `gate`, which
     /// decides on handler risks only, does not.
     pub service_paths: bool,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    pub file_access: FileAccess,
+}
+
+/// An error writing the run directory: exit 2 when the output path is the
+/// user's to fix, 3 when the environment failed (disk full, permissions).
+fn output_error(context: &str, e: &crate::output::OutputError) -> CliError {
+    CliError {
+        message: format!("preflight: {context}: {e}"),
+        code: if e.is_usage() { 2 } else { 3 },
+    }
 }
 
 /// Loads a scenario, or the error listing every problem (exit code 2).
-pub fn load_or_report(path: &Path) -> Result<Loaded, CliError> {
-    load(path).map_err(|e| {
+/// Warnings (a YAML tag Preflight ignores) go to stderr.
+pub fn load_or_report(path: &Path, access: FileAccess) -> Result<Loaded, CliError> {
+    let loaded = load_with(path, access).map_err(|e| {
         let mut msg = String::new();
         for p in e.problems() {
             msg.push_str(&format!("preflight: {p}\n"));
@@ -113,7 +124,11 @@ pub fn load_or_report(path: &Path) -> Result<Loaded, CliError> {
             if n == 1 { "" } else { "s" }
         ));
         CliError::input(msg)
-    })
+    })?;
+    for w in &loaded.warnings {
+        eprintln!("preflight: warning: {w}");
+    }
+    Ok(loaded)
 }
 
 /// Applies the selected variants and compiles each.
@@ -123,7 +138,8 @@ pub fn prepare_variants(
 ) -> Result<Vec<PreparedVariant>, CliError> {
     // `historical_faults:` refits the base scenario's failure modes first;
     // variants then apply to the refitted base.
-    let (refitted, refit) = crate::fit::refit_scenario(&loaded.scenario, &loaded.file)?;
+    let (refitted, refit) =
+        crate::fit::refit_scenario(&loaded.scenario, &loaded.file, loaded.file_access)?;
     for note in &refit.notes {
         tracing::info!("{}: historical_faults: {note}", loaded.file.display());
     }
@@ -229,7 +245,7 @@ struct Executed {
 fn print_footer(done: &Executed) {
     let report = &done.report;
     if done.handler_campaigns {
-        println!(
+        crate::outln!(
             "\n{} campaigns in {:.2} s ({:.0} campaigns/s, {:.1} M events/s) → {}",
             report.campaigns_run,
             report.wall_s,
@@ -241,7 +257,7 @@ fn print_footer(done: &Executed) {
     if let Some(first) = done.paths.first() {
         let variants = done.paths.iter().filter(|p| p.path == first.path).count();
         let campaigns = first.campaigns * variants as u64;
-        println!(
+        crate::outln!(
             "{}{} service-path campaigns in {:.2} s ({:.1} campaigns/s) → {}",
             if done.handler_campaigns { "" } else { "\n" },
             campaigns,
@@ -251,16 +267,17 @@ fn print_footer(done: &Executed) {
         );
     }
     if let Some(rem) = done.remediation.as_ref().filter(|r| r.campaigns_run > 0) {
-        println!(
+        crate::outln!(
             "remediation: {} more campaigns in {:.2} s (not written to campaigns/handlers.parquet)",
-            rem.campaigns_run, rem.wall_s
+            rem.campaigns_run,
+            rem.wall_s
         );
     }
 }
 
 /// Loads, checks, runs every campaign and writes the run directory.
 fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
-    let loaded = load_or_report(&opts.scenario)?;
+    let loaded = load_or_report(&opts.scenario, opts.file_access)?;
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
     // A scenario of service paths alone (no workload) runs path campaigns
@@ -336,8 +353,12 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     // The recalibration map of `preflight calibrate`, read before any
     // campaign runs so that a broken file costs nothing.
     let calibration = find_calibration(opts, s, &loaded)?;
-    let mut writer = RunWriter::create(&out_dir)
-        .map_err(|e| CliError::input(format!("preflight: --out {}: {e}", out_dir.display())))?;
+    let out_flag = if opts.out.is_some() {
+        "--out".to_string()
+    } else {
+        "the default output directory (reports/<scenario name>; choose one with --out)".to_string()
+    };
+    let mut writer = RunWriter::create(&out_dir).map_err(|e| output_error(&out_flag, &e))?;
     // Predicted injection scenarios: in targeted mode, and for the live
     // injections of an enabled `failure_injection_profile`.
     // (The gate decides on natural risk: no live injection there.)
@@ -364,9 +385,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     };
     if !predicted.is_empty() {
         let rows: Vec<_> = predicted.iter().map(|p| p.row.clone()).collect();
-        writer.write_scenarios(&rows).map_err(|e| {
-            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
-        })?;
+        writer
+            .write_scenarios(&rows)
+            .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
     }
     let mut plan = plan;
     if let Some(p) = profile {
@@ -388,9 +409,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
                 loaded.file.display()
             );
         }
-        writer.enable_events().map_err(|e| {
-            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
-        })?;
+        writer
+            .enable_events()
+            .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
     }
     let mut report = if handler_campaigns {
         run_all(&variants, &plan, &mut writer).map_err(|e| CliError {
@@ -406,9 +427,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         && crate::paths_run::has_paths(&variants)
         && plan.mode != ModeSel::Targeted
     {
-        writer.enable_paths().map_err(|e| {
-            CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
-        })?;
+        writer
+            .enable_paths()
+            .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
         let empirical: Empirical = loaded
             .empirical
             .iter()
@@ -441,9 +462,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
                     message: format!("preflight: remediation failed: {e:#}"),
                     code: 3,
                 })?;
-            writer.write_remediations(&rem.rows()).map_err(|e| {
-                CliError::input(format!("preflight: writing {}: {e}", out_dir.display()))
-            })?;
+            writer
+                .write_remediations(&rem.rows())
+                .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
             Some(rem)
         }
         _ => None,
@@ -501,7 +522,7 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     }
     let summary = writer
         .finish(&report.risk, &manifest)
-        .map_err(|e| CliError::input(format!("preflight: writing {}: {e}", out_dir.display())))?;
+        .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
     Ok(Executed {
         plan,
         report,
@@ -617,16 +638,7 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
             "handlers": rows,
         });
         let text = serde_json::to_string_pretty(&out).expect("JSON of plain values");
-        let mut stdout = std::io::stdout().lock();
-        // A reader that stops early (`| head`) is not an error of the gate.
-        if let Err(e) = writeln!(stdout, "{text}")
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(CliError {
-                message: format!("preflight: writing the verdict: {e}"),
-                code: 3,
-            });
-        }
+        crate::outln!("{text}");
     } else {
         print_gate(&done, &rows);
         if !opts.quiet {
@@ -641,9 +653,15 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, CliError> {
 }
 
 fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
-    println!(
+    crate::outln!(
         "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  top failure contributors (share of breaches)",
-        "variant", "handler", "verdict", "risk", "95% CI", "gate", "threshold"
+        "variant",
+        "handler",
+        "verdict",
+        "risk",
+        "95% CI",
+        "gate",
+        "threshold"
     );
     for (t, row) in done.report.tallies.iter().zip(rows) {
         let f = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
@@ -652,7 +670,7 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
             .iter()
             .map(|c| format!("{} {:.0}%", c.fault, 100.0 * c.share_of_breaches))
             .collect();
-        println!(
+        crate::outln!(
             "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  {}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
@@ -672,14 +690,14 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
             }
         );
         if let Some(c) = row["calibrated_risk"].as_f64() {
-            println!(
+            crate::outln!(
                 "{:<40} calibrated risk {} (the verdict uses it)",
                 "",
                 fmt_f(c, 4)
             );
         }
         if let Some(n) = row["campaigns_to_decide"].as_u64() {
-            println!(
+            crate::outln!(
                 "{:<40} the interval straddles the gate: about {n} campaigns would decide it (--until-decided)",
                 ""
             );
@@ -687,12 +705,12 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
     }
     let failed = rows.iter().filter(|r| r["verdict"] == "fail").count();
     if failed > 0 {
-        println!(
+        crate::outln!(
             "gate: FAIL ({failed} handler(s) with risk above {})",
             done.gate
         );
     } else {
-        println!(
+        crate::outln!(
             "gate: pass (every handler's risk is at or below {})",
             done.gate
         );
@@ -823,9 +841,13 @@ pub fn print_summary(report: &RunReport, plan: &RunPlan) {
     if report.injections.is_empty() {
         return;
     }
-    println!(
+    crate::outln!(
         "\ntargeted campaigns (the injection is the only fault):\n{:<14} {:<24} {:>10} {:>12} {:>14}",
-        "variant", "injection", "err rate", "availability", "SLO breached"
+        "variant",
+        "injection",
+        "err rate",
+        "availability",
+        "SLO breached"
     );
     for t in &report.injections {
         let err = if t.requests == 0 {
@@ -833,7 +855,7 @@ pub fn print_summary(report: &RunReport, plan: &RunPlan) {
         } else {
             t.errors as f64 / t.requests as f64
         };
-        println!(
+        crate::outln!(
             "{:<14} {:<24} {:>10} {:>12} {:>14}",
             truncate(&t.variant, 14),
             truncate(&t.scenario_id, 24),
@@ -846,10 +868,10 @@ pub fn print_summary(report: &RunReport, plan: &RunPlan) {
 
 fn print_risk(report: &RunReport, plan: &RunPlan) {
     if report.tallies.is_empty() {
-        println!("(no natural-mode campaigns: no risk to report)");
+        crate::outln!("(no natural-mode campaigns: no risk to report)");
         return;
     }
-    println!(
+    crate::outln!(
         "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
         "variant",
         "handler",
@@ -877,7 +899,7 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         if decision == Decision::Undecided {
             undecided.push((t, campaigns_to_decide(r.risk, r.threshold)));
         }
-        println!(
+        crate::outln!(
             "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
@@ -890,7 +912,7 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
             decision.as_str().to_uppercase()
         );
         if let Some(c) = r.calibrated_risk {
-            println!("{:<40} calibrated risk {}", "", fmt_f(c, 4));
+            crate::outln!("{:<40} calibrated risk {}", "", fmt_f(c, 4));
         }
     }
     let campaigns: Vec<u64> = report.tallies.iter().map(|t| t.campaigns).collect();
@@ -898,7 +920,7 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         campaigns.iter().min().copied().unwrap_or(0),
         campaigns.iter().max().copied().unwrap_or(0),
     );
-    println!(
+    crate::outln!(
         "risk = P(SLO breached within a campaign) over {} natural campaigns per variant (seed {}); p99 is the mean of per-campaign p99s",
         if lo == hi {
             lo.to_string()
@@ -907,7 +929,7 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         },
         plan.seed
     );
-    println!(
+    crate::outln!(
         "decision: OVER/UNDER when the whole 95% interval lies above / at or below the threshold; UNDECIDED when it straddles it"
     );
     for (t, need) in undecided {
@@ -919,9 +941,11 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
                 "its risk sits on the threshold, where no number of campaigns decides it".into()
             }
         };
-        println!(
+        crate::outln!(
             "  {} / {}: undecided after {} campaigns; {need}",
-            t.variant, t.handler, t.campaigns
+            t.variant,
+            t.handler,
+            t.campaigns
         );
     }
 }
@@ -938,7 +962,7 @@ fn print_what_if(report: &RunReport, plan: &RunPlan) {
     if rows.is_empty() {
         return;
     }
-    println!(
+    crate::outln!(
         "\nwhat-if ({}): risk(variant) − risk(base) over the same campaigns",
         if plan.independent_streams {
             "independent streams: each variant seeded apart"
@@ -946,9 +970,15 @@ fn print_what_if(report: &RunReport, plan: &RunPlan) {
             "common random numbers: each variant reuses the base's campaign seeds"
         }
     );
-    println!(
+    crate::outln!(
         "{:<14} {:<24} {:>9} {:>12} {:>10} {:>19} {:>11}",
-        "variant", "handler", "base risk", "variant risk", "difference", "95% CI", "significant"
+        "variant",
+        "handler",
+        "base risk",
+        "variant risk",
+        "difference",
+        "95% CI",
+        "significant"
     );
     for (t, r, p) in rows {
         let (d, lo, hi) = (
@@ -956,7 +986,7 @@ fn print_what_if(report: &RunReport, plan: &RunPlan) {
             r.risk_diff_low.unwrap_or(f64::NAN),
             r.risk_diff_high.unwrap_or(f64::NAN),
         );
-        println!(
+        crate::outln!(
             "{:<14} {:<24} {:>9} {:>12} {:>10} {:>19} {:>11}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
@@ -971,7 +1001,7 @@ fn print_what_if(report: &RunReport, plan: &RunPlan) {
             }
         );
     }
-    println!(
+    crate::outln!(
         "interval: {}",
         if plan.rare_event.is_some() {
             "normal interval of the mean paired weighted difference (importance sampling)"
@@ -992,12 +1022,12 @@ pub(crate) fn truncate(s: &str, n: usize) -> String {
 }
 
 /// `preflight validate`.
-pub fn validate(path: &Path) -> Result<ExitCode, CliError> {
-    let loaded = load_or_report(path)?;
+pub fn validate(path: &Path, access: FileAccess) -> Result<ExitCode, CliError> {
+    let loaded = load_or_report(path, access)?;
     // Variants must apply and every variant must compile, too.
     let variants = prepare_variants(&loaded, "all")?;
     let s = &loaded.scenario;
-    println!(
+    crate::outln!(
         "{}: ok — {} resources, {} dependencies, {} handlers, {} workloads, {} injections, {} variants",
         path.display(),
         s.resources.len(),
@@ -1016,8 +1046,13 @@ pub fn validate(path: &Path) -> Result<ExitCode, CliError> {
 /// `preflight analyze`: the static failure points of the selected variants
 /// (`crate::analyze`), as a table or, with `json`, a JSON array on stdout.
 /// Advisory: exit 0 whatever it finds; 2 on bad input.
-pub fn analyze(path: &Path, selection: &str, json: bool) -> Result<ExitCode, CliError> {
-    let loaded = load_or_report(path)?;
+pub fn analyze(
+    path: &Path,
+    selection: &str,
+    json: bool,
+    access: FileAccess,
+) -> Result<ExitCode, CliError> {
+    let loaded = load_or_report(path, access)?;
     let mut findings = Vec::new();
     for v in prepare_variants(&loaded, selection)? {
         findings.extend(crate::analyze::analyze(&v.model).into_iter().map(|mut f| {
@@ -1031,15 +1066,7 @@ pub fn analyze(path: &Path, selection: &str, json: bool) -> Result<ExitCode, Cli
     } else {
         crate::analyze::render_table(&findings)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{}", text.trim_end())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(CliError {
-            message: format!("preflight: writing the findings: {e}"),
-            code: 3,
-        });
-    }
+    crate::outln!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1047,8 +1074,14 @@ pub fn analyze(path: &Path, selection: &str, json: bool) -> Result<ExitCode, Cli
 /// and the placement chosen (`crate::paths`) with the nodes of `down`
 /// failed, as a table or, with `json`, a JSON array on stdout. Advisory:
 /// exit 0 even when a path misses its QoS; 2 on bad input.
-pub fn paths(path: &Path, k: usize, down: &[String], json: bool) -> Result<ExitCode, CliError> {
-    let loaded = load_or_report(path)?;
+pub fn paths(
+    path: &Path,
+    k: usize,
+    down: &[String],
+    json: bool,
+    access: FileAccess,
+) -> Result<ExitCode, CliError> {
+    let loaded = load_or_report(path, access)?;
     let empirical: Empirical = loaded
         .empirical
         .iter()
@@ -1070,20 +1103,12 @@ pub fn paths(path: &Path, k: usize, down: &[String], json: bool) -> Result<ExitC
     } else {
         crate::paths::render_text(&model, k, &down, &outcomes)
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = writeln!(stdout, "{}", text.trim_end())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(CliError {
-            message: format!("preflight: writing the paths: {e}"),
-            code: 3,
-        });
-    }
+    crate::outln!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
 /// `preflight schema`.
 pub fn schema() -> Result<ExitCode, CliError> {
-    println!("{}", crate::scenario::json_schema());
+    crate::outln!("{}", crate::scenario::json_schema());
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use preflight::inputs::FileAccess;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,6 +19,13 @@ struct Cli {
     /// More logging on stderr (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+
+    /// Let a scenario read files outside its own folder (empirical
+    /// distributions, `historical_faults:`); by default a file it names must
+    /// be in the scenario's folder or below, after following symlinks
+    /// (docs/limits.md).
+    #[arg(long, global = true)]
+    allow_external_files: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -179,6 +187,7 @@ impl CampaignArgs {
         variant: String,
         mode: preflight::run::ModeSel,
         against_gate: bool,
+        file_access: FileAccess,
     ) -> preflight::commands::RunOptions {
         preflight::commands::RunOptions {
             scenario: self.scenario,
@@ -201,6 +210,7 @@ impl CampaignArgs {
             independent_streams: false,
             remediate: None,
             service_paths: true,
+            file_access,
         }
     }
 }
@@ -208,9 +218,14 @@ impl CampaignArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let access = if cli.allow_external_files {
+        FileAccess::Anywhere
+    } else {
+        FileAccess::ScenarioFolder
+    };
     let result = match cli.command {
         Command::Run(args) => {
-            let mut opts = args.common.options(args.variant, args.mode, false);
+            let mut opts = args.common.options(args.variant, args.mode, false, access);
             opts.events = args.events;
             opts.scenario_campaigns = args.scenario_campaigns;
             opts.independent_streams = args.independent_streams;
@@ -220,32 +235,45 @@ fn main() -> ExitCode {
         Command::Gate(args) => preflight::commands::gate(
             &args
                 .common
-                .options(args.variant, preflight::run::ModeSel::Natural, true),
+                .options(args.variant, preflight::run::ModeSel::Natural, true, access),
             args.json,
         ),
-        Command::Validate { scenario } => preflight::commands::validate(&scenario),
+        Command::Validate { scenario } => preflight::commands::validate(&scenario, access),
         Command::Analyze {
             scenario,
             variant,
             json,
-        } => preflight::commands::analyze(&scenario, &variant, json),
+        } => preflight::commands::analyze(&scenario, &variant, json, access),
         Command::Paths {
             scenario,
             k,
             down,
             json,
-        } => preflight::commands::paths(&scenario, k, &down, json),
+        } => preflight::commands::paths(&scenario, k, &down, json, access),
         Command::Schema => preflight::commands::schema(),
-        Command::Synth(opts) => preflight::synth::synth(&opts),
-        Command::Calibrate(opts) => preflight::calibrate::calibrate(&opts),
+        Command::Synth(mut opts) => {
+            opts.file_access = access;
+            preflight::synth::synth(&opts)
+        }
+        Command::Calibrate(mut opts) => {
+            opts.file_access = access;
+            preflight::calibrate::calibrate(&opts)
+        }
         Command::Fit(opts) => preflight::fit::fit(&opts),
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
+    // Whatever the command printed must have reached stdout: a write that
+    // failed (`> /dev/full`) is the environment's failure, exit 3.
+    let flushed = preflight::console::finish();
+    match (result, flushed) {
+        (Err(e), _) => {
             eprintln!("{e}");
             e.exit_code()
         }
+        (Ok(_), Err(e)) => {
+            eprintln!("preflight: cannot write to standard output: {e}");
+            ExitCode::from(3)
+        }
+        (Ok(code), Ok(())) => code,
     }
 }
 

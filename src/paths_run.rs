@@ -321,12 +321,12 @@ pub fn print_summary(rows: &[PathSummary]) {
     if rows.is_empty() {
         return;
     }
-    println!(
+    crate::outln!(
         "\nservice paths ({} campaigns of {} each):",
         rows[0].campaigns,
         sim_models::spec::Duration::from_secs(rows[0].horizon_s)
     );
-    println!(
+    crate::outln!(
         "{:<14} {:<18} {:>12} {:>21} {:>10} {:>10} {:>12} {:>10} {:>10}",
         "variant",
         "path",
@@ -344,7 +344,7 @@ pub fn print_summary(rows: &[PathSummary]) {
         } else {
             format!("[{:.6}, {:.6}]", r.availability_low, r.availability_high)
         };
-        println!(
+        crate::outln!(
             "{:<14} {:<18} {:>12} {:>21} {:>10} {:>10} {:>12} {:>10} {:>10}",
             crate::commands::truncate(&r.variant, 14),
             crate::commands::truncate(&r.path, 18),

@@ -859,20 +859,20 @@ fn ci(t: (f64, f64, f64)) -> String {
 /// handler over its threshold, the best change as a block to paste.
 pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
     if rem.over.is_empty() {
-        println!(
+        crate::outln!(
             "\nremediation: no handler of the base is over its threshold; nothing to remediate"
         );
         return;
     }
     if rem.verified.is_empty() {
-        println!(
+        crate::outln!(
             "\nremediation: {} over its threshold, but no candidate change could be simulated ({} proposed)",
             rem.over.join(", "),
             rem.proposed
         );
         return;
     }
-    println!(
+    crate::outln!(
         "\nremediation: {} of {} candidate change(s) re-simulated on the base's {} campaigns (same seeds: common random numbers)",
         rem.verified.len(),
         rem.proposed,
@@ -885,7 +885,7 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         .max()
         .unwrap_or(0)
         .clamp(9, 48);
-    println!(
+    crate::outln!(
         "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
         "handler",
         "candidate",
@@ -907,7 +907,7 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
                 .then(a.1.diff.2.total_cmp(&b.1.diff.2))
         });
         for (v, o) in rows {
-            println!(
+            crate::outln!(
                 "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
                 truncate(h, 24),
                 truncate(&v.candidate.name, w),
@@ -923,12 +923,14 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         }
     }
     if rem.weighted {
-        println!("(importance-sampling estimates: normal intervals of the weighted differences)");
+        crate::outln!(
+            "(importance-sampling estimates: normal intervals of the weighted differences)"
+        );
     }
     for h in &rem.over {
         match rem.best(h) {
             Some((v, o)) => {
-                println!(
+                crate::outln!(
                     "\nbest change for {h}: risk {} [{}, {}] -> {} [{}, {}] ({})",
                     f4(o.before.0),
                     f4(o.before.1),
@@ -938,9 +940,9 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
                     f4(o.after.2),
                     v.candidate.suggestion
                 );
-                print!("{}", v.candidate.yaml_block());
+                crate::out!("{}", v.candidate.yaml_block());
             }
-            None => println!(
+            None => crate::outln!(
                 "\nno candidate lowered the risk of {h} significantly; see remediations.parquet"
             ),
         }

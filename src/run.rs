@@ -899,7 +899,15 @@ pub(crate) fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar 
     bar
 }
 
-/// The default output directory for a scenario: `reports/<scenario name>`.
+/// Longest scenario name used as it is in the default output directory;
+/// longer names are cut and given a hash of the whole name, so the
+/// directory name stays far below file-system limits (255 bytes).
+const OUT_NAME_CHARS: usize = 64;
+
+/// The default output directory for a scenario: `reports/<scenario name>`,
+/// with characters other than ASCII letters, digits, `-` and `_` as `_`,
+/// and names over 64 characters cut to 55 plus `-` and 8 hex digits of the
+/// name's hash.
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
     let safe: String = scenario
         .name
@@ -912,6 +920,12 @@ pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
             }
         })
         .collect();
+    let safe = if safe.len() > OUT_NAME_CHARS {
+        let hash = crate::scenario::fnv1a_hex(scenario.name.as_bytes());
+        format!("{}-{}", &safe[..OUT_NAME_CHARS - 9], &hash[..8])
+    } else {
+        safe
+    };
     PathBuf::from("reports").join(if safe.is_empty() { "run".into() } else { safe })
 }
 

@@ -596,12 +596,12 @@ pub fn print_top(predicted: &[ScenarioRow], k: usize) {
     if predicted.is_empty() {
         return;
     }
-    println!(
+    crate::outln!(
         "\npredicted injection scenarios (top {} of {}; all in scenarios.parquet):",
         k.min(predicted.len()),
         predicted.len()
     );
-    println!(
+    crate::outln!(
         "{:>4}  {:<34} {:<9} {:>10} {:>9} {:>10} {:>8} {:>10} {:>11}",
         "rank",
         "scenario",
@@ -614,7 +614,7 @@ pub fn print_top(predicted: &[ScenarioRow], k: usize) {
         "abort p99ms"
     );
     for r in predicted.iter().take(k) {
-        println!(
+        crate::outln!(
             "{:>4}  {:<34} {:<9} {:>10.3e} {:>9.3} {:>10.3e} {:>8.0} {:>10.3} {:>11.1}",
             r.rank,
             crate::commands::truncate(&r.scenario_id, 34),

@@ -33,6 +33,9 @@ pub const YEAR_S: f64 = 365.25 * 86_400.0;
 pub struct SynthOptions {
     /// Scenario file (.yaml, .yml, .toml or .json).
     pub scenario: PathBuf,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    #[arg(skip)]
+    pub file_access: crate::inputs::FileAccess,
     /// Length of the history, in years (fractions allowed).
     #[arg(long)]
     pub years: f64,
@@ -112,7 +115,7 @@ pub fn synth(opts: &SynthOptions) -> Result<ExitCode, CliError> {
             ))
         })?
         .with_timezone(&Utc);
-    let mut loaded = crate::commands::load_or_report(&opts.scenario)?;
+    let mut loaded = crate::commands::load_or_report(&opts.scenario, opts.file_access)?;
     // The truth is the scenario as written, not a refit of it.
     loaded.scenario.historical_faults = None;
     let base = crate::commands::prepare_variants(&loaded, "base")?;
@@ -157,15 +160,7 @@ pub fn synth(opts: &SynthOptions) -> Result<ExitCode, CliError> {
             );
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout.write_all(text.as_bytes())
-                && e.kind() != std::io::ErrorKind::BrokenPipe
-            {
-                return Err(CliError {
-                    message: format!("preflight: writing the history: {e}"),
-                    code: 3,
-                });
-            }
+            crate::console::write_str(&text);
         }
     }
     Ok(ExitCode::SUCCESS)

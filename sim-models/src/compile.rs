@@ -168,10 +168,9 @@ impl<'a> Compiler<'a> {
                 .service_time
                 .as_ref()
                 .map(|d| self.dist(&format!("{p}.service_time"), d));
-            let replicas = u16::try_from(r.replicas).unwrap_or_else(|_| {
-                self.err(format!("{p}.replicas"), "at most 65535 replicas");
-                1
-            });
+            // At most u16::MAX by the spec's type; indices run below it, so
+            // they never meet `ALL_REPLICAS`.
+            let replicas = r.replicas;
             resources.push(ResourceDef {
                 id: r.id.clone(),
                 kind: r.kind,

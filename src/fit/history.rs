@@ -35,6 +35,26 @@ pub struct Mapping {
     pub from: Option<String>,
     /// `--to`: end of the observation window (default: the last timestamp).
     pub to: Option<String>,
+    /// Whether the caller takes `--col`/`--time-format` (`preflight fit`),
+    /// so messages may suggest them; `calibrate --history` and
+    /// `historical_faults:` read the canonical columns only.
+    pub mapping_flags: bool,
+}
+
+impl Mapping {
+    /// How to get a column named `canon`: a flag where the command has one,
+    /// else renaming the file's column.
+    fn map_hint(&self, canon: &str) -> String {
+        if self.mapping_flags {
+            format!("map one with --col {canon}=COLUMN")
+        } else {
+            format!(
+                "name a column `{canon}` (this command reads the canonical column names {}; \
+                 `preflight fit` can map other names with --col)",
+                CANONICAL.join(", ")
+            )
+        }
+    }
 }
 
 /// One incident after mapping. Times are seconds since the Unix epoch (UTC).
@@ -111,13 +131,51 @@ impl Table {
     fn col(&self, name: &str) -> Option<usize> {
         self.headers.iter().position(|h| h == name)
     }
+
+    /// The column names for a message, as "`a`, `b`, `c`". A first line
+    /// with fewer than two fields is not shown: it is not the header of an
+    /// incident history (which needs at least a resource and a start), and
+    /// such a file may be anything (a configuration or password file
+    /// named by mistake or on purpose), whose content a message must not
+    /// echo. Long or many names are cut.
+    fn describe_columns(&self) -> String {
+        if self.headers.len() < 2 {
+            return "no header row with column names (its first line is not a \
+                    comma-separated list of names)"
+                .to_string();
+        }
+        const NAMES: usize = 40;
+        const CHARS: usize = 40;
+        let mut names: Vec<String> = self
+            .headers
+            .iter()
+            .take(NAMES)
+            .map(|h| {
+                let cut: String = h
+                    .chars()
+                    .take(CHARS)
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                if h.chars().count() > CHARS {
+                    format!("`{cut}…`")
+                } else {
+                    format!("`{cut}`")
+                }
+            })
+            .collect();
+        if self.headers.len() > NAMES {
+            names.push(format!("and {} more", self.headers.len() - NAMES));
+        }
+        names.join(", ")
+    }
 }
 
 fn read_csv(file: &Path) -> Result<Table, HistoryError> {
+    let bytes = crate::inputs::read_regular(file, crate::inputs::MAX_DATA_FILE_BYTES)
+        .map_err(|m| err(file, m))?;
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_path(file)
-        .map_err(|e| err(file, format!("cannot read: {e}")))?;
+        .from_reader(bytes.as_slice());
     let headers: Vec<String> = rdr
         .headers()
         .map_err(|e| err(file, format!("cannot read the header line: {e}")))?
@@ -125,15 +183,43 @@ fn read_csv(file: &Path) -> Result<Table, HistoryError> {
         .map(|h| h.trim().to_string())
         .collect();
     let mut rows = Vec::new();
+    // Rows whose field count differs from the header's: (line, fields).
+    let mut ragged: Vec<(usize, usize)> = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map(|p| p.line()).unwrap_or(0);
             err(file, format!("line {line}: not valid CSV: {e}"))
         })?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
-        let mut cells: Vec<String> = rec.iter().map(|c| c.trim().to_string()).collect();
-        cells.resize(headers.len(), String::new());
+        if rec.len() != headers.len() {
+            ragged.push((line, rec.len()));
+            continue;
+        }
+        let cells: Vec<String> = rec.iter().map(|c| c.trim().to_string()).collect();
         rows.push((line, cells));
+    }
+    if !ragged.is_empty() {
+        const SHOWN: usize = 10;
+        let lines: Vec<String> = ragged
+            .iter()
+            .take(SHOWN)
+            .map(|(l, n)| format!("line {l} has {n}"))
+            .collect();
+        let more = if ragged.len() > SHOWN {
+            format!(" (and {} more rows)", ragged.len() - SHOWN)
+        } else {
+            String::new()
+        };
+        return Err(err(
+            file,
+            format!(
+                "{} row(s) do not have one field per column: the header has {} fields, but {}{more}; \
+                 write every column in every row (an empty field for an open incident's end)",
+                ragged.len(),
+                headers.len(),
+                lines.join(", ")
+            ),
+        ));
     }
     Ok(Table {
         headers,
@@ -148,7 +234,8 @@ fn read_parquet(file: &Path) -> Result<Table, HistoryError> {
     use arrow::record_batch::RecordBatchReader;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    let f = std::fs::File::open(file).map_err(|e| err(file, format!("cannot open: {e}")))?;
+    let f = crate::inputs::open_regular(file, crate::inputs::MAX_DATA_FILE_BYTES)
+        .map_err(|m| err(file, m))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(f)
         .and_then(|b| b.build())
         .map_err(|e| err(file, format!("not a readable Parquet file: {e}")))?;
@@ -257,10 +344,13 @@ pub fn format_time(t: f64) -> String {
         .unwrap_or_else(|| format!("{t}"))
 }
 
-fn expected_time(format: Option<&str>) -> String {
+fn expected_time(format: Option<&str>, flags: bool) -> String {
     match format {
         Some(f) => format!("a time in --time-format `{f}`"),
-        None => "an RFC 3339 time like 2005-06-21T10:54:00Z (or give --time-format)".into(),
+        None if flags => {
+            "an RFC 3339 time like 2005-06-21T10:54:00Z (or give --time-format)".into()
+        }
+        None => "an RFC 3339 time like 2005-06-21T10:54:00Z, or YYYY-MM-DD[ HH:MM[:SS]]".into(),
     }
 }
 
@@ -275,14 +365,7 @@ enum Source {
 pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryError> {
     let table = read_table(file)?;
     let mut notes = Vec::new();
-    let available = || {
-        table
-            .headers
-            .iter()
-            .map(|h| format!("`{h}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let available = || table.describe_columns();
     for (canon, _) in mapping.cols.iter().chain(&mapping.set) {
         if !CANONICAL.contains(&canon.as_str()) {
             return Err(err(
@@ -316,7 +399,8 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
             Source::Absent => Err(err(
                 file,
                 format!(
-                    "no `{canon}` column: map one with --col {canon}=COLUMN (the file has {})",
+                    "no `{canon}` column: {} (the file has {})",
+                    mapping.map_hint(canon),
                     available()
                 ),
             )),
@@ -331,9 +415,10 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
     let cause = source("cause")?;
     let has_end = !matches!(end, Source::Absent);
     if !has_end {
-        notes.push(
-            "no `end` column: repair times cannot be fitted (map one with --col end=COLUMN)".into(),
-        );
+        notes.push(format!(
+            "no `end` column: repair times cannot be fitted ({})",
+            mapping.map_hint("end")
+        ));
     }
     // Filters and group-by columns: a source name, or a canonical name mapped with --col.
     let resolve = |name: &str, what: &str| -> Result<usize, HistoryError> {
@@ -415,7 +500,7 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
             problems.push(format!(
                 "{at}: column `{}`: empty; expected {}",
                 col_name("start", &start),
-                expected_time(fmt)
+                expected_time(fmt, mapping.mapping_flags)
             ));
             continue;
         };
@@ -423,7 +508,7 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
             problems.push(format!(
                 "{at}: column `{}`: cannot read `{start_s}` as a time; expected {}",
                 col_name("start", &start),
-                expected_time(fmt)
+                expected_time(fmt, mapping.mapping_flags)
             ));
             continue;
         };
@@ -442,7 +527,7 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
                     problems.push(format!(
                         "{at}: column `{}`: cannot read `{end_s}` as a time; expected {} (or empty while still open)",
                         col_name("end", &end),
-                        expected_time(fmt)
+                        expected_time(fmt, mapping.mapping_flags)
                     ));
                     continue;
                 }

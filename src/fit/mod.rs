@@ -442,6 +442,7 @@ impl FitOptions {
             }
         }
         Ok(Mapping {
+            mapping_flags: true,
             cols: single("--col", &self.col)?,
             set: single("--set", &self.set)?,
             time_format: self.time_format.clone(),
@@ -776,7 +777,7 @@ pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
         })?;
     }
     if opts.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&json(&report)).unwrap_or_default()
         );
@@ -785,9 +786,9 @@ pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
         for n in report.history.notes.iter().chain(&notes) {
             eprintln!("preflight: note: {n}");
         }
-        print!("{}", table(&report));
-        println!("#");
-        print!("{y}");
+        crate::out!("{}", table(&report));
+        crate::outln!("#");
+        crate::out!("{y}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -814,11 +815,17 @@ pub struct Refit {
 pub fn refit_scenario(
     scenario: &Scenario,
     scenario_file: &Path,
+    access: crate::inputs::FileAccess,
 ) -> Result<(Scenario, Refit), CliError> {
     let Some(file) = &scenario.historical_faults else {
         return Ok((scenario.clone(), Refit::default()));
     };
-    let path = scenario_file.parent().unwrap_or(Path::new("")).join(file);
+    let path = crate::inputs::resolve_named(scenario_file, file, access).map_err(|m| {
+        CliError::input(format!(
+            "preflight: {}: historical_faults: {m}",
+            scenario_file.display()
+        ))
+    })?;
     let history = load_history(&path, &Mapping::default()).map_err(|e| {
         history_error(
             e,

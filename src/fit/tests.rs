@@ -308,7 +308,7 @@ fn historical_faults_replace_matching_modes_by_resource_then_type() {
     write(&dir, "incidents.csv", &csv);
     let path = write(&dir, "s.yaml", REFIT_SCENARIO);
     let loaded = crate::scenario::load(&path).unwrap();
-    let (s, refit) = refit_scenario(&loaded.scenario, &path).unwrap();
+    let (s, refit) = refit_scenario(&loaded.scenario, &path, loaded.file_access).unwrap();
     let notes = refit.notes.join("\n");
     assert!(notes.contains("fan_failure"), "{notes}");
 

@@ -69,24 +69,35 @@ pub enum OutputError {
         /// The output path as given.
         path: PathBuf,
         /// Why it was refused.
-        reason: &'static str,
+        reason: String,
     },
 
-    /// The output directory exists and does not look like a run directory
-    /// (it is not empty and has no `manifest.json`), so replacing it could
-    /// destroy someone's files.
+    /// The output directory exists and is not provably a run directory (a
+    /// run's own manifest and only the files it lists), so replacing it
+    /// could destroy someone's files.
     #[error(
-        "refusing to replace {}: it exists, is not empty and has no manifest.json, so it is not a \
-         preflight run directory; remove it or choose another output directory",
+        "refusing to replace {}: {reason}, so it is not provably a preflight run directory \
+         (nothing in it was touched); remove it or choose another output directory",
         path.display()
     )]
     NotARunDir {
         /// The existing directory.
         path: PathBuf,
+        /// What in it is not a run's.
+        reason: String,
     },
 }
 
 impl OutputError {
+    /// Whether the error is the user's to fix (a bad output path: exit 2)
+    /// rather than the environment's (a write that failed: exit 3).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            OutputError::InvalidOutDir { .. } | OutputError::NotARunDir { .. }
+        )
+    }
+
     /// Shorthand for [`OutputError::Io`].
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         OutputError::Io {

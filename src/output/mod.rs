@@ -38,8 +38,11 @@
 //!   `tests/python/check_outputs.py` opens a run directory with pyarrow,
 //!   pandas, polars and DuckDB.
 //! - **Safe**: an existing output directory is only replaced when it is
-//!   empty or holds a `manifest.json`, so a mistyped `--out ~` cannot
-//!   delete a home directory.
+//!   empty or provably a run directory: a run's own `manifest.json`
+//!   (`"tool": "preflight"`, `files`, `row_counts`) and no entry but the
+//!   files that manifest lists. A mistyped `--out ~`, or `--out` naming a
+//!   project folder that happens to hold a `manifest.json`, is refused and
+//!   nothing in it is touched.
 
 mod error;
 pub mod rows;
@@ -291,6 +294,8 @@ impl RunWriter {
                 "{table}.parquet footer disagrees with the rows written"
             );
         }
+        // The marker that lets a later run replace this directory.
+        manifest.insert("tool".to_owned(), serde_json::json!(staging::TOOL_MARKER));
         manifest.insert("row_counts".to_owned(), serde_json::json!(row_counts));
         manifest.insert("files".to_owned(), serde_json::json!(files));
         write_manifest(&dir.join(MANIFEST_FILE), &manifest)?;

@@ -31,7 +31,7 @@ pub(crate) fn split_out_dir(out_dir: &Path) -> Result<(PathBuf, OsString), Outpu
         .file_name()
         .ok_or_else(|| OutputError::InvalidOutDir {
             path: out_dir.to_owned(),
-            reason: "the path has no final directory name",
+            reason: "the path has no final directory name".to_string(),
         })?
         .to_owned();
     let parent = match out_dir.parent() {
@@ -41,30 +41,123 @@ pub(crate) fn split_out_dir(out_dir: &Path) -> Result<(PathBuf, OsString), Outpu
     Ok((parent, name))
 }
 
-/// Checks that `out_dir` may be replaced: it does not exist, or it is a
-/// directory that is empty or holds a `manifest.json`.
+/// The value of the manifest's `tool` field in every run directory; with
+/// `files` and `row_counts` it marks a directory as one a run wrote.
+pub(crate) const TOOL_MARKER: &str = "preflight";
+
+/// Largest `manifest.json` read when deciding whether a directory is a run
+/// directory.
+const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Checks that `out_dir` may be replaced: it does not exist, or it is an
+/// empty directory, or it is provably a run directory: its `manifest.json`
+/// is a run's manifest (`"tool": "preflight"`, a `files` list and
+/// `row_counts`) and every other entry is a regular file that manifest
+/// lists. Anything else — a symlink, a file, a directory with one file a
+/// run did not write — is refused, so that `--out` never deletes a user's
+/// files.
 pub(crate) fn check_replaceable(out_dir: &Path) -> Result<(), OutputError> {
+    let refuse = |reason: String| {
+        Err(OutputError::NotARunDir {
+            path: out_dir.to_owned(),
+            reason,
+        })
+    };
     let meta = match fs::symlink_metadata(out_dir) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(OutputError::io("inspect", out_dir, e)),
     };
+    if meta.file_type().is_symlink() {
+        let target = fs::read_link(out_dir)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(OutputError::InvalidOutDir {
+            path: out_dir.to_owned(),
+            reason: format!(
+                "it is a symbolic link{target}: results replace the directory itself, which would \
+                 replace the link; give the directory it points to, or another path"
+            ),
+        });
+    }
     if !meta.is_dir() {
         return Err(OutputError::InvalidOutDir {
             path: out_dir.to_owned(),
-            reason: "it exists and is not a directory",
+            reason: "it exists and is not a directory".to_string(),
         });
     }
-    if out_dir.join(MANIFEST_FILE).is_file() {
-        return Ok(());
+    let mut others = Vec::new();
+    let mut has_manifest = false;
+    let entries = fs::read_dir(out_dir).map_err(|e| OutputError::io("read", out_dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| OutputError::io("read", out_dir, e))?;
+        let kind = entry
+            .file_type()
+            .map_err(|e| OutputError::io("inspect", entry.path(), e))?;
+        let name = entry.file_name();
+        if !kind.is_file() {
+            return refuse(format!(
+                "it holds `{}`, which is not a regular file, and a run writes only files",
+                name.to_string_lossy()
+            ));
+        }
+        if name == MANIFEST_FILE {
+            has_manifest = true;
+        } else {
+            others.push(name);
+        }
     }
-    let mut entries = fs::read_dir(out_dir).map_err(|e| OutputError::io("read", out_dir, e))?;
-    match entries.next() {
-        None => Ok(()),
-        Some(_) => Err(OutputError::NotARunDir {
-            path: out_dir.to_owned(),
-        }),
+    if !has_manifest {
+        if others.is_empty() {
+            return Ok(());
+        }
+        return refuse("it is not empty and has no manifest.json".to_string());
     }
+    let listed = match read_run_manifest(&out_dir.join(MANIFEST_FILE)) {
+        Ok(files) => files,
+        Err(why) => return refuse(format!("its manifest.json {why}")),
+    };
+    others.sort();
+    if let Some(extra) = others
+        .iter()
+        .find(|n| !n.to_str().is_some_and(|n| listed.iter().any(|l| l == n)))
+    {
+        return refuse(format!(
+            "it holds `{}`, which its manifest does not list as a result file",
+            extra.to_string_lossy()
+        ));
+    }
+    Ok(())
+}
+
+/// The `files` list of a run's `manifest.json`, or why the file is not one.
+fn read_run_manifest(path: &Path) -> Result<Vec<String>, &'static str> {
+    use std::io::Read;
+    let file = fs::File::open(path).map_err(|_| "cannot be read")?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| "cannot be read")?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err("is larger than any run writes");
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|_| "is not a run's manifest (not JSON)")?;
+    let not_ours =
+        "is not a run's manifest (no `\"tool\": \"preflight\"`, `files` and `row_counts`)";
+    if value.get("tool").and_then(|t| t.as_str()) != Some(TOOL_MARKER)
+        || !value.get("row_counts").is_some_and(|r| r.is_object())
+    {
+        return Err(not_ours);
+    }
+    let files = value
+        .get("files")
+        .and_then(|f| f.as_array())
+        .ok_or(not_ours)?;
+    files
+        .iter()
+        .map(|f| f.as_str().map(str::to_string).ok_or(not_ours))
+        .collect()
 }
 
 /// `parent/.{name}.{tag}-{pid}-{nanos}`.

@@ -9,12 +9,16 @@ use sim_models::spec::{Distribution, Scenario, distributions};
 /// Samples by (file as written in the scenario, column), in seconds.
 pub(crate) type Samples = BTreeMap<(String, String), Vec<f64>>;
 
-/// Largest CSV file read for an empirical distribution.
-const MAX_BYTES: u64 = 256 * 1024 * 1024;
+use crate::inputs::{FileAccess, MAX_DATA_FILE_BYTES, read_regular, resolve_named};
 
 /// Reads every empirical distribution's samples, resolving files relative
-/// to `dir`. Problems are (field path, message).
-pub(crate) fn read_all(s: &Scenario, dir: &Path) -> (Samples, Vec<(String, String)>) {
+/// to the folder of `scenario_file` by the rule of `access`. Problems are
+/// (field path, message).
+pub(crate) fn read_all(
+    s: &Scenario,
+    scenario_file: &Path,
+    access: FileAccess,
+) -> (Samples, Vec<(String, String)>) {
     let mut samples = Samples::new();
     let mut problems = Vec::new();
     let mut failed: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -33,7 +37,10 @@ pub(crate) fn read_all(s: &Scenario, dir: &Path) -> (Samples, Vec<(String, Strin
             problems.push((format!("{path}.file"), msg.clone()));
             continue;
         }
-        match read_column(&dir.join(file), column) {
+        let read = resolve_named(scenario_file, file, access)
+            .map_err(|m| ("file", m))
+            .and_then(|p| read_column(&p, column));
+        match read {
             Ok(values) => {
                 samples.insert(key, values.into_iter().map(|v| v * scale).collect());
             }
@@ -50,12 +57,8 @@ pub(crate) fn read_all(s: &Scenario, dir: &Path) -> (Samples, Vec<(String, Strin
 /// names the field to blame (`file` or `column`) and says what is wrong.
 pub(crate) fn read_column(file: &Path, column: &str) -> Result<Vec<f64>, (&'static str, String)> {
     let shown = file.display();
-    let meta =
-        std::fs::metadata(file).map_err(|e| ("file", format!("cannot read `{shown}`: {e}")))?;
-    if meta.len() > MAX_BYTES {
-        return Err(("file", format!("`{shown}` is larger than 256 MiB")));
-    }
-    let bytes = std::fs::read(file).map_err(|e| ("file", format!("cannot read `{shown}`: {e}")))?;
+    let bytes =
+        read_regular(file, MAX_DATA_FILE_BYTES).map_err(|m| ("file", format!("`{shown}`: {m}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         (
             "file",

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use sim_models::spec::Scenario;
 
+pub use crate::inputs::{FileAccess, MAX_SCENARIO_BYTES};
 pub use variant::apply_variant;
 
 /// A scenario file's format, chosen by its extension.
@@ -160,11 +161,24 @@ pub struct Loaded {
     /// Samples of every empirical distribution (base and variants), in
     /// seconds, by (file as written in the scenario, column).
     pub empirical: BTreeMap<(String, String), Vec<f64>>,
+    /// Where the files the scenario names may be (`historical_faults:` is
+    /// read later, by the same rule).
+    pub file_access: FileAccess,
+    /// What parsed but deserves a word (a YAML tag Preflight ignores).
+    pub warnings: Vec<Problem>,
 }
 
 /// Reads, parses and validates a scenario file; the format comes from the
-/// extension. Returns every problem found.
+/// extension. Returns every problem found. Files the scenario names must be
+/// in its folder ([`load_with`] to allow others).
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    load_with(path, FileAccess::ScenarioFolder)
+}
+
+/// [`load`], with the rule for where the files the scenario names may be.
+/// The scenario itself must be a regular file of at most
+/// [`MAX_SCENARIO_BYTES`].
+pub fn load_with(path: &Path, access: FileAccess) -> Result<Loaded, LoadError> {
     let fail = |msg: String| LoadError {
         problems: vec![Problem {
             file: path.to_path_buf(),
@@ -172,13 +186,38 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
         }],
     };
     let format = Format::from_path(path).map_err(fail)?;
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
-    load_bytes(&bytes, format, path)
+    let bytes = crate::inputs::read_regular(path, MAX_SCENARIO_BYTES).map_err(fail)?;
+    load_bytes_with(&bytes, format, path, access)
 }
 
 /// Parses and validates scenario text as if it were the file `file` (used
 /// for messages and to resolve the relative paths of empirical files).
 pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, LoadError> {
+    load_bytes_with(bytes, format, file, FileAccess::ScenarioFolder)
+}
+
+/// [`load_bytes`], with the rule for where named files may be.
+pub fn load_bytes_with(
+    bytes: &[u8],
+    format: Format,
+    file: &Path,
+    access: FileAccess,
+) -> Result<Loaded, LoadError> {
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(LoadError {
+            problems: vec![Problem {
+                file: file.to_path_buf(),
+                ..Problem::at(
+                    "",
+                    format!(
+                        "the file is {}, over the limit of {} for a scenario (docs/limits.md)",
+                        crate::inputs::format_bytes(bytes.len() as u64),
+                        crate::inputs::format_bytes(MAX_SCENARIO_BYTES)
+                    ),
+                )
+            }],
+        });
+    }
     let source_hash = fnv1a_hex(bytes);
     let with_file = |mut problems: Vec<Problem>| {
         for p in &mut problems {
@@ -202,16 +241,26 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
             }]));
         }
     };
-    let (value, positions) = match tree::parse(text, format) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(with_file(vec![Problem {
-                line: e.pos.map(|p| p.0),
-                column: e.pos.map(|p| p.1),
-                ..Problem::at("", e.message)
-            }]));
-        }
+    let to_problem = |e: tree::SyntaxError| Problem {
+        line: e.pos.map(|p| p.0),
+        column: e.pos.map(|p| p.1),
+        ..Problem::at(e.path, e.message)
     };
+    let tree::Parsed {
+        value,
+        positions,
+        warnings,
+    } = match tree::parse(text, format) {
+        Ok(p) => p,
+        Err(errors) => return Err(with_file(errors.into_iter().map(to_problem).collect())),
+    };
+    let warnings: Vec<Problem> = warnings
+        .into_iter()
+        .map(|w| Problem {
+            file: file.to_path_buf(),
+            ..to_problem(w)
+        })
+        .collect();
     let locate = |path: String, message: String| {
         let pos = positions.lookup(&path);
         Problem {
@@ -244,14 +293,25 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
         .into_iter()
         .map(|(p, m)| locate(p, m))
         .collect();
-    let dir = file.parent().unwrap_or(Path::new(""));
-    let (mut samples, empirical_problems) = empirical::read_all(&scenario, dir);
+    let (mut samples, empirical_problems) = empirical::read_all(&scenario, file, access);
+    if let Some(h) = &scenario.historical_faults {
+        // Read when variants are prepared; where it may be is checked now.
+        match crate::inputs::resolve_named(file, h, access) {
+            Ok(p) => {
+                if let Err(m) = crate::inputs::open_regular(&p, crate::inputs::MAX_DATA_FILE_BYTES)
+                {
+                    problems.push(locate("historical_faults".into(), format!("`{h}`: {m}")));
+                }
+            }
+            Err(m) => problems.push(locate("historical_faults".into(), m)),
+        }
+    }
     problems.extend(empirical_problems.into_iter().map(|(p, m)| locate(p, m)));
     if problems.is_empty() {
         for v in &scenario.variants {
             match apply_variant(&scenario, v) {
                 Ok(vs) => {
-                    let (more, errs) = empirical::read_all(&vs, dir);
+                    let (more, errs) = empirical::read_all(&vs, file, access);
                     for (k, s) in more {
                         samples.entry(k).or_insert(s);
                     }
@@ -274,6 +334,8 @@ pub fn load_bytes(bytes: &[u8], format: Format, file: &Path) -> Result<Loaded, L
         file: file.to_path_buf(),
         source_hash,
         empirical: samples,
+        file_access: access,
+        warnings,
     })
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::distribution::Distribution;
 use super::units::{Bandwidth, Duration, Rate, Size};
 
-fn one() -> u32 {
+fn one_replica() -> u16 {
     1
 }
 
@@ -210,10 +210,10 @@ pub struct Resource {
     /// The resource type (`database`, `load_balancer`, ...).
     #[serde(rename = "type")]
     pub kind: ResourceType,
-    /// Number of replicas (≥ 1); each fails and is repaired independently. Default 1.
-    #[serde(default = "one")]
+    /// Number of replicas (1 to 65535); each fails and is repaired independently. Default 1.
+    #[serde(default = "one_replica")]
     #[schemars(range(min = 1))]
-    pub replicas: u32,
+    pub replicas: u16,
     /// How much the resource matters: low | medium | high | critical. Default medium.
     #[serde(default)]
     pub criticality: Criticality,

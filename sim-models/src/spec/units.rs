@@ -118,6 +118,12 @@ impl Duration {
     /// Zero seconds.
     pub const ZERO: Duration = Duration(0.0);
 
+    /// The longest duration a scenario may write: the simulation counts
+    /// time in nanoseconds in 64 bits, which reaches 18,446,744,073.7 s
+    /// (213,503 days, about 584 years). Longer durations are an error, not
+    /// silently shortened.
+    pub const MAX_SECS: f64 = 18_446_744_073.0;
+
     /// The length in seconds.
     pub fn secs(&self) -> f64 {
         self.0
@@ -162,10 +168,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     match DURATION_UNITS.iter().find(|(u, _)| *u == unit) {
         Some((_, f)) => {
             let secs = v * f;
-            if secs.is_finite() {
-                Ok(Duration(secs))
-            } else {
+            if !secs.is_finite() {
                 Err(bad(DURATION_HINT, s))
+            } else if secs > Duration::MAX_SECS {
+                Err(format!(
+                    "`{s}` is longer than the longest duration Preflight represents, 213503d \
+                     (about 584 years: time is counted in nanoseconds in 64 bits)"
+                ))
+            } else {
+                Ok(Duration(secs))
             }
         }
         None => Err(bad(DURATION_HINT, s)),

@@ -16,6 +16,11 @@ use super::distribution::Distribution;
 use super::scenario::*;
 use super::units::Duration;
 
+/// The longest `horizon` (and `risk.window`, the default horizon): 100
+/// years, so that a campaign's end plus its drain (at most an hour) and any
+/// time added to it stays far inside the clock's range (`Duration::MAX_SECS`).
+pub const MAX_HORIZON_SECS: f64 = 36_500.0 * 86_400.0;
+
 /// A problem found by [`validate`]: (field path, message).
 pub type Issue = (String, String);
 
@@ -451,6 +456,20 @@ impl<'a> Checker<'a> {
         }
         if let Some(h) = s.horizon {
             self.positive_duration("horizon".into(), h);
+            self.at_most_horizon("horizon".into(), h);
+        }
+    }
+
+    /// A campaign's simulated time (horizon, then the drain) must stay well
+    /// inside what the clock represents: [`MAX_HORIZON_SECS`].
+    fn at_most_horizon(&mut self, path: String, d: Duration) {
+        if d.0 > MAX_HORIZON_SECS {
+            self.push(
+                path,
+                format!(
+                    "{d} is longer than the longest campaign Preflight simulates, 36500d (100 years)"
+                ),
+            );
         }
     }
 
@@ -480,7 +499,11 @@ impl<'a> Checker<'a> {
             // `health_check: 0s` is allowed: the router notices a dead replica at once.
             if let Some(ms) = &r.failure_modes {
                 for (j, m) in ms.iter().enumerate() {
-                    self.mode_spec(&format!("{p}.failure_modes[{j}]"), m, Some(r.replicas));
+                    self.mode_spec(
+                        &format!("{p}.failure_modes[{j}]"),
+                        m,
+                        Some(r.replicas.into()),
+                    );
                 }
             }
         }
@@ -789,7 +812,7 @@ impl<'a> Checker<'a> {
                     self.resource_ids
                         .get(inj.target.as_str())
                         .map(|k| s.resources[*k].replicas),
-                ) && n > r
+                ) && n > u32::from(r)
                 {
                     self.push(
                         format!("{p}.injection_parameters.replicas_affected"),
@@ -803,6 +826,7 @@ impl<'a> Checker<'a> {
     fn risk(&mut self) {
         let r = &self.s.risk;
         self.positive_duration("risk.window".into(), r.window);
+        self.at_most_horizon("risk.window".into(), r.window);
         self.probability("risk.threshold.low".into(), r.threshold.low);
         self.probability("risk.threshold.medium".into(), r.threshold.medium);
         self.probability("risk.threshold.high".into(), r.threshold.high);
