@@ -236,13 +236,11 @@ impl CalibrationFile {
         // anything a user pointed at.
         serde_json::from_slice(&bytes).map_err(|e| {
             let what = match e.classify() {
-                serde_json::error::Category::Data => {
-                    "JSON, but not the fields of a calibration map"
-                }
-                _ => "not JSON",
+                serde_json::error::Category::Data => "JSON, but not a calibration file",
+                _ => "not JSON, so not a calibration file",
             };
             format!(
-                "{}: line {}, column {}: {what}; expected a map written by `preflight calibrate`",
+                "{}: line {}, column {}: {what} (expected a map written by `preflight calibrate`)",
                 path.display(),
                 e.line(),
                 e.column()

@@ -218,6 +218,7 @@ impl CampaignArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    clean_up_on_signals();
     let access = if cli.allow_external_files {
         FileAccess::Anywhere
     } else {
@@ -274,6 +275,45 @@ fn main() -> ExitCode {
             ExitCode::from(3)
         }
         (Ok(code), Ok(())) => code,
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: delete the unfinished run directory (the
+/// staging directory beside `--out`) and exit with 128 + the signal, as a
+/// shell reports it. The previous results stay as they were. (SIGKILL
+/// cannot be caught: its staging directory is deleted by the next run into
+/// the same output directory; docs/limits.md.)
+fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(
+                "cannot handle signals ({e}): an interrupted run leaves its staging directory for the next run to delete"
+            );
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let removed = preflight::output::remove_unfinished();
+                let name = match sig {
+                    SIGINT => "SIGINT",
+                    SIGTERM => "SIGTERM",
+                    _ => "SIGHUP",
+                };
+                if removed > 0 {
+                    eprintln!(
+                        "preflight: {name}: stopped; the unfinished results were deleted and the previous results are unchanged"
+                    );
+                }
+                std::process::exit(128 + sig);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot handle signals ({e})");
     }
 }
 

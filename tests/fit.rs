@@ -1,5 +1,5 @@
 //! `preflight fit` end to end, on the LANL failure records (LA-UR-05-7318,
-//! `shared/fixtures/incidents/`): the fits must show what Schroeder & Gibson
+//! `datasets/lanl/`): the fits must show what Schroeder & Gibson
 //! (DSN 2006) report for these data — times between failures Weibull with a
 //! decreasing hazard (shape below 1), far better than exponential; repair
 //! times lognormal.
@@ -15,13 +15,13 @@ use std::process::{Command, Output};
 
 const LANL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/incidents/LA-UR-05-7318-failure-data-1996-2005.csv"
+    "/datasets/lanl/LA-UR-05-7318-failure-data-1996-2005.csv"
 );
 
 fn preflight(args: &[&str]) -> Output {
     assert!(
         std::path::Path::new(LANL).exists(),
-        "the LANL fixture {LANL} is missing (it lives in the shared workspace, next to the repository)"
+        "the LANL fixture {LANL} is missing (datasets/lanl/)"
     );
     Command::new(env!("CARGO_BIN_EXE_preflight"))
         .args(args)

@@ -215,6 +215,73 @@ proptest! {
         load_as(text.as_bytes(), Format::Yaml);
     }
 
+    /// One rule for the three formats: a key repeated anywhere in a JSON
+    /// scenario is an error naming it (as YAML and TOML parsers do), never
+    /// a silent last-wins.
+    #[test]
+    fn json_duplicate_keys_anywhere_are_errors(pick in any::<prop::sample::Index>()) {
+        let l = load_bytes(VALID.as_bytes(), Format::Yaml, Path::new("v.yaml")).expect("valid");
+        let json = serde_json::to_string_pretty(&l.scenario).expect("json");
+        // Every line that starts an object member: repeat one of them.
+        let lines: Vec<&str> = json.lines().collect();
+        let members: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                let t = l.trim_start();
+                t.starts_with('"') && t.contains("\": ") && !t.ends_with('{') && !t.ends_with('[')
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let at = members[pick.index(members.len())];
+        let member = lines[at].trim_end_matches(',');
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        out.insert(at, format!("{member},"));
+        let text = out.join("\n");
+        let key = member.trim_start().split('"').nth(1).expect("a key");
+        let e = load_bytes(text.as_bytes(), Format::Json, Path::new("d.json"))
+            .expect_err("a duplicate key must not load");
+        prop_assert!(
+            e.problems.iter().any(|p| p.message.contains(&format!("duplicate key `{key}`"))),
+            "{e}"
+        );
+    }
+
+    /// A non-finite number anywhere in a TOML or YAML scenario is an error
+    /// naming its field, never a value read as missing.
+    #[test]
+    fn non_finite_numbers_anywhere_are_errors(
+        pick in any::<prop::sample::Index>(),
+        word in prop::sample::select(vec!["nan", "inf", "-inf", "+nan"]),
+    ) {
+        let l = load_bytes(VALID.as_bytes(), Format::Yaml, Path::new("v.yaml")).expect("valid");
+        let toml = toml::to_string(&l.scenario).expect("toml");
+        // Lines `key = <number>`: replace one number by a non-finite one.
+        let lines: Vec<&str> = toml.lines().collect();
+        let numeric: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| {
+                l.split_once(" = ")
+                    .is_some_and(|(_, v)| v.trim().parse::<f64>().is_ok())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        prop_assume!(!numeric.is_empty());
+        let at = numeric[pick.index(numeric.len())];
+        let key = lines[at].split_once(" = ").expect("a key").0.trim().to_string();
+        let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        out[at] = format!("{key} = {word}");
+        let text = out.join("\n");
+        let e = load_bytes(text.as_bytes(), Format::Toml, Path::new("n.toml"))
+            .expect_err("a non-finite number must not load");
+        prop_assert!(
+            e.problems.iter().any(|p| p.message.contains("not a finite number")
+                && p.path.ends_with(&key)),
+            "{e}"
+        );
+    }
+
     #[test]
     fn mutations_of_the_json_form(text in mutated()) {
         // The same mutation applied to the scenario's JSON form.

@@ -840,7 +840,12 @@ fn finish_replaces_previous_results() {
         .unwrap()
         .finish(&risk_rows(), &json!({ "run": "first" }))
         .unwrap();
+    // A stale result file the first run's manifest lists (as an older
+    // version's run could leave): replaced with the rest.
     fs::write(out.join("stale.txt"), "from the first run").unwrap();
+    let mut m = manifest(&out);
+    m["files"].as_array_mut().unwrap().push(json!("stale.txt"));
+    fs::write(out.join("manifest.json"), m.to_string()).unwrap();
 
     let run = write_sample(&out, tiny());
     // The old results stay readable while the new run is written.
@@ -1058,7 +1063,11 @@ fn leftovers_of_a_killed_writer_are_recovered() {
     let old: PathBuf = tmp.path().join(format!(".run.old-{pid}-1"));
     let stale_tmp: PathBuf = tmp.path().join(format!(".run.tmp-{pid}-2"));
     fs::create_dir(&old).unwrap();
-    fs::write(old.join("manifest.json"), r#"{"run": "previous"}"#).unwrap();
+    fs::write(
+        old.join("manifest.json"),
+        r#"{"run": "previous", "tool": "preflight", "files": [], "row_counts": {}}"#,
+    )
+    .unwrap();
     fs::create_dir(&stale_tmp).unwrap();
     fs::write(stale_tmp.join("campaigns.parquet"), "truncated").unwrap();
     // A live writer's staging directory (ours) is left alone.

@@ -1,6 +1,6 @@
 //! The engine against queueing and reliability theory.
 //!
-//! Every case of `shared/fixtures/closed-form/closed_form_cases.csv` that the
+//! Every case of `datasets/closed-form/closed_form_cases.csv` that the
 //! scenario format can express is built as an inline scenario, simulated over
 //! independent campaigns, and its estimate must lie within Monte Carlo error
 //! of the exact value: `|estimate − exact| ≤ 4·SE + slack`, where `SE` comes
@@ -34,7 +34,7 @@ use statrs::function::gamma::{gamma, gamma_lr};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/closed-form/closed_form_cases.csv"
+    "/../datasets/closed-form/closed_form_cases.csv"
 );
 
 #[derive(Debug)]
@@ -74,7 +74,7 @@ fn fixture() -> &'static [Row] {
             panic!(
                 "cannot read the closed-form fixture {FIXTURE}: {e}\n\
                  (it lives in the shared workspace, next to the repository: \
-                 shared/fixtures/closed-form/closed_form_cases.csv)"
+                 datasets/closed-form/closed_form_cases.csv)"
             )
         });
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());

@@ -68,6 +68,7 @@ pub use writer::{
     BatchWriter, TableWriter, VERSION_METADATA_KEY, WriteOptions, write_rows, write_table,
 };
 
+pub use staging::remove_unfinished;
 use staging::{MANIFEST_FILE, StagingDir};
 
 /// What [`RunWriter::finish`] wrote.

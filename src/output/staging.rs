@@ -14,12 +14,38 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::OutputError;
 
 /// The file whose presence marks a directory as a run directory.
 pub(crate) const MANIFEST_FILE: &str = "manifest.json";
+
+/// Staging directories of this process not yet published or removed, for
+/// [`remove_unfinished`] (a signal handler). Publishing holds the lock
+/// while it renames, so a handler never runs between the two renames.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Deletes every staging directory of this process that is not published
+/// yet, and returns how many there were. For a handler of SIGINT or SIGTERM
+/// that then exits: published results and the previous results of an
+/// output directory are never touched. Blocks while a publication is
+/// renaming, so the output directory is never left moved aside.
+pub fn remove_unfinished() -> usize {
+    let mut live = unfinished();
+    let n = live.len();
+    for path in live.drain(..) {
+        let _ = fs::remove_dir_all(&path);
+    }
+    n
+}
 
 const TMP_TAG: &str = "tmp";
 const OLD_TAG: &str = "old";
@@ -229,7 +255,9 @@ impl StagingDir {
     /// Creates `parent/.{name}.tmp-{pid}-{nanos}`, creating `parent` first if needed.
     pub(crate) fn create(parent: &Path, name: &OsStr) -> Result<StagingDir, OutputError> {
         fs::create_dir_all(parent).map_err(|e| OutputError::io("create directory", parent, e))?;
+        let mut live = unfinished();
         let path = create_unique_sibling(parent, name, TMP_TAG)?;
+        live.push(path.clone());
         Ok(StagingDir { path, armed: true })
     }
 
@@ -252,6 +280,8 @@ impl StagingDir {
     ) -> Result<(), OutputError> {
         sync_dir(&self.path)?;
         check_replaceable(out_dir)?;
+        // No signal handler runs until the renames are done.
+        let mut live = unfinished();
         let old = if fs::symlink_metadata(out_dir).is_ok() {
             let old = free_sibling(parent, name, OLD_TAG);
             fs::rename(out_dir, &old).map_err(|e| OutputError::io("move aside", out_dir, e))?;
@@ -272,6 +302,8 @@ impl StagingDir {
             return Err(OutputError::io("move results into", out_dir, e));
         }
         self.armed = false;
+        live.retain(|p| *p != self.path);
+        drop(live);
         sync_dir(parent)?;
         if let Some(old) = old
             && let Err(e) = fs::remove_dir_all(&old)
@@ -284,6 +316,7 @@ impl StagingDir {
 
 impl Drop for StagingDir {
     fn drop(&mut self) {
+        unfinished().retain(|p| *p != self.path);
         if self.armed
             && let Err(e) = fs::remove_dir_all(&self.path)
             && e.kind() != io::ErrorKind::NotFound

@@ -16,10 +16,11 @@ use super::distribution::Distribution;
 use super::scenario::*;
 use super::units::Duration;
 
-/// The longest `horizon` (and `risk.window`, the default horizon): 100
-/// years, so that a campaign's end plus its drain (at most an hour) and any
-/// time added to it stays far inside the clock's range (`Duration::MAX_SECS`).
-pub const MAX_HORIZON_SECS: f64 = 36_500.0 * 86_400.0;
+/// The longest `horizon` (and `risk.window`, the default horizon): 500
+/// years (182,500 days), so that a campaign's end plus its drain (at most an
+/// hour) stays inside the clock's range (`Duration::MAX_SECS`, 584 years).
+/// Availability studies of rare failures use horizons of a century.
+pub const MAX_HORIZON_SECS: f64 = 182_500.0 * 86_400.0;
 
 /// A problem found by [`validate`]: (field path, message).
 pub type Issue = (String, String);
@@ -467,7 +468,7 @@ impl<'a> Checker<'a> {
             self.push(
                 path,
                 format!(
-                    "{d} is longer than the longest campaign Preflight simulates, 36500d (100 years)"
+                    "{d} is longer than the longest campaign Preflight simulates, 182500d (500 years)"
                 ),
             );
         }
