@@ -1105,3 +1105,63 @@ fn writer_can_move_to_a_writer_thread() {
         .unwrap();
     assert_eq!(summary.campaigns, CAMPAIGNS);
 }
+
+// A run directory is replaced only when it holds nothing but what a run
+// wrote: whatever else is added to it (files, folders, a foreign
+// manifest), creating a writer for it is refused and nothing is touched.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, failure_persistence: None, ..Default::default() })]
+
+    #[test]
+    fn a_run_directory_with_anything_added_is_never_replaced(
+        extras in proptest::collection::vec(("[a-z]{1,6}(\\.[a-z]{1,4})?", 0..3u8), 0..4),
+        foreign_manifest in proptest::bool::ANY,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("run");
+        RunWriter::create(&out)
+            .unwrap()
+            .finish(&risk_rows(), &json!({ "run": "first" }))
+            .unwrap();
+        let listed: Vec<String> = manifest(&out)["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect();
+        let mut added = Vec::new();
+        for (name, kind) in &extras {
+            if name == "manifest.json" || listed.contains(name) {
+                continue;
+            }
+            let p = out.join(name);
+            if p.exists() {
+                continue;
+            }
+            match kind {
+                0 => fs::write(&p, "user data").unwrap(),
+                1 => fs::create_dir(&p).unwrap(),
+                _ => fs::write(&p, "").unwrap(),
+            }
+            added.push(p);
+        }
+        if foreign_manifest {
+            fs::write(out.join("manifest.json"), r#"{"manifest_version": 3}"#).unwrap();
+        }
+        let before: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let created = RunWriter::create(&out);
+        if added.is_empty() && !foreign_manifest {
+            proptest::prop_assert!(created.is_ok());
+        } else {
+            proptest::prop_assert!(created.is_err());
+            drop(created);
+            let after: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+            proptest::prop_assert_eq!(before.len(), after.len());
+            for p in &added {
+                proptest::prop_assert!(p.exists());
+            }
+            // No staging directory is left beside it.
+            proptest::prop_assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1);
+        }
+    }
+}
