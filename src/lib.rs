@@ -13,6 +13,7 @@ pub mod calibration;
 pub mod commands;
 pub mod defaults;
 pub mod fit;
+pub mod limits;
 pub mod output;
 pub mod paths;
 pub mod paths_run;
