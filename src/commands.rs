@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub calibration: Option<PathBuf>,
     /// `--no-calibration`: apply none, even the default one.
     pub no_calibration: bool,
+    /// `--max-memory`: bytes the run may use (default: a share of the
+    /// machine's memory; see `crate::limits`).
+    pub max_memory: Option<u64>,
     /// `--events`: write the injection log (`events.parquet`).
     pub events: bool,
     /// Apply an enabled `failure_injection_profile` (live injections in
@@ -289,7 +292,10 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         }
     }
     let two_scale = choose_two_scale(opts.scale, &variants);
-    if !two_scale {
+    if two_scale {
+        crate::limits::check_two_scale_work(&variants)
+            .map_err(|m| CliError::input(format!("preflight: {}: {m}", loaded.file.display())))?;
+    } else {
         check_size(&loaded, &variants, opts.quiet)?;
     }
     if let Some(rare) = opts.rare_event {
@@ -322,14 +328,45 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             loaded.file.display()
         )));
     }
+    let threads = opts.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    // Memory: every campaign's bound, for the threads that run at once,
+    // within --max-memory (docs/limits.md). Sets the in-flight caps.
+    let memory = crate::limits::plan_memory(
+        &mut variants,
+        two_scale,
+        crate::limits::MaxMemory::resolve(opts.max_memory),
+        threads,
+    )
+    .map_err(|m| CliError::input(format!("preflight: {}: {m}", loaded.file.display())))?;
+    if !opts.quiet {
+        if memory.threads < threads {
+            eprintln!(
+                "preflight: note: {}: {} campaigns at once instead of {threads}: each may hold {}, and the memory limit is {} ({}); results do not depend on it",
+                loaded.file.display(),
+                memory.threads,
+                crate::limits::fmt_bytes(memory.per_campaign),
+                crate::limits::fmt_bytes(memory.max.bytes),
+                memory.max.source
+            );
+        }
+        for (name, cap, _) in &memory.variants {
+            if memory.max.explicit && *cap < default_cap_of(&variants, name) {
+                eprintln!(
+                    "preflight: note: {}: variant `{name}`: at most {cap} requests in flight per campaign (--max-memory {}); requests over it are refused as errors",
+                    loaded.file.display(),
+                    crate::limits::fmt_bytes(memory.max.bytes),
+                );
+            }
+        }
+    }
     let plan = RunPlan {
         campaigns: opts.campaigns.or(s.campaigns).unwrap_or(1000).max(1),
         seed: opts.seed.or(s.seed).unwrap_or(0),
-        threads: opts.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        }),
+        threads: memory.threads,
         mode: opts.mode,
         progress: !opts.quiet,
         two_scale,
@@ -469,7 +506,21 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         }
         _ => None,
     };
+    if report.refused_over_cap > 0 {
+        eprintln!(
+            "preflight: warning: {}: {} requests were refused because a campaign held as many requests as its in-flight cap allows ({} in flight; docs/limits.md): the system is overloaded, and they count as errors",
+            loaded.file.display(),
+            report.refused_over_cap,
+            memory
+                .variants
+                .iter()
+                .map(|(n, c, _)| format!("`{n}`: {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    manifest["limits"] = memory.manifest(report.refused_over_cap);
     if !handler_campaigns {
         manifest["handler_campaigns"] = serde_json::json!(false);
     }
@@ -719,7 +770,7 @@ fn print_gate(done: &Executed, rows: &[serde_json::Value]) {
 
 /// Workload requests per campaign above which a run is refused: at request
 /// level such a campaign takes many minutes and a run of them days.
-pub const MAX_REQUESTS_PER_CAMPAIGN: f64 = 1e8;
+pub const MAX_REQUESTS_PER_CAMPAIGN: f64 = sim_models::limits::MAX_REQUESTS_PER_SIMULATION;
 
 /// Expected workload requests in one campaign of `model`.
 pub fn expected_requests(model: &sim_models::model::Model) -> f64 {
@@ -762,14 +813,25 @@ fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Res
         return Ok(());
     };
     if n > MAX_REQUESTS_PER_CAMPAIGN {
+        // Recommend the two-scale method only where it can finish.
+        let instead = match crate::limits::check_two_scale_work(variants) {
+            Ok(()) => {
+                "Use `--scale two-scale` (or `auto`), or a shorter `horizon:` (minutes to hours)."
+                    .to_string()
+            }
+            Err(why) => format!(
+                "The two-scale method cannot take it either ({}). Use a shorter `horizon:` or a lower rate.",
+                why.trim_end_matches('.')
+            ),
+        };
         return Err(CliError::input(format!(
             "preflight: {}: horizon: variant `{}` expects {:.0} million requests per campaign ({} of simulated time); \
-             request-level simulation of windows this long is not practical. \
-             Use `--scale two-scale` (or `auto`), or a shorter `horizon:` (minutes to hours).",
+             request-level simulation is limited to {:.0} million (docs/limits.md). {instead}",
             loaded.file.display(),
             v.name,
             n / 1e6,
             sim_models::spec::Duration::from_secs(v.model.horizon.as_secs_f64()),
+            MAX_REQUESTS_PER_CAMPAIGN / 1e6,
         )));
     }
     if n > 1e7 && !quiet {
@@ -780,6 +842,15 @@ fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Res
         );
     }
     Ok(())
+}
+
+/// The default in-flight cap of the variant called `name`.
+fn default_cap_of(variants: &[PreparedVariant], name: &str) -> u64 {
+    variants
+        .iter()
+        .find(|v| &*v.name == name)
+        .map(|v| sim_models::limits::default_cap(&v.model))
+        .unwrap_or(0)
 }
 
 /// Sections a scenario may hold that this version parses and validates but

@@ -15,6 +15,7 @@ pub mod console;
 pub mod defaults;
 pub mod fit;
 pub mod inputs;
+pub mod limits;
 pub mod output;
 pub mod paths;
 pub mod paths_run;

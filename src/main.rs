@@ -178,6 +178,21 @@ pub struct CampaignArgs {
     /// Leave `calibrated_risk` empty even when a map exists.
     #[arg(long, conflicts_with = "calibration")]
     pub no_calibration: bool,
+    /// Memory the run may use, like `2GiB` or `512MiB` (default: half the
+    /// machine's memory). Fewer campaigns run at once to fit; given
+    /// explicitly, it may also lower the in-flight cap of a campaign
+    /// (requests over it are refused as errors); a run that cannot fit is
+    /// refused (docs/limits.md).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let size: sim_models::spec::Size = s.parse()?;
+    if size.bytes() == 0 {
+        return Err("expected a size above zero, like `2GiB`".into());
+    }
+    Ok(size.bytes())
 }
 
 impl CampaignArgs {
@@ -204,6 +219,7 @@ impl CampaignArgs {
             rare_event: self.rare_event,
             calibration: self.calibration,
             no_calibration: self.no_calibration,
+            max_memory: self.max_memory,
             events: false,
             live_injection: true,
             scenario_campaigns: None,

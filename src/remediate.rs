@@ -786,6 +786,8 @@ pub fn remediate(
         if let Some(rare) = plan.rare_event {
             apply_bias(&mut model, rare);
         }
+        // The base's in-flight cap (`--max-memory` may have lowered it).
+        model.in_flight_cap = base.model.in_flight_cap;
         prepared.push(PreparedVariant {
             name: Arc::from(c.name.as_str()),
             index: CANDIDATE_INDEX + prepared.len() as u64,

@@ -488,6 +488,9 @@ pub struct RunReport {
     pub wall_s: f64,
     /// Kernel events delivered in all.
     pub events: u64,
+    /// Requests refused because a simulation reached its in-flight cap
+    /// (`sim_models::limits`), over every campaign.
+    pub refused_over_cap: u64,
     /// The base's per-campaign breaches (natural campaigns), which the
     /// variants were paired with; `None` without natural campaigns of the base.
     pub base: Option<BaseOutcomes>,
@@ -570,6 +573,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
     let mut tallies: Vec<HandlerTally> = Vec::new();
     let mut injections: Vec<InjectionTally> = Vec::new();
     let mut events = 0u64;
+    let mut refused_over_cap = 0u64;
     for job in &jobs {
         let v = job.variant;
         let natural = job.mode == CampaignMode::Natural;
@@ -744,6 +748,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     }
                 }
                 events += r.events;
+                refused_over_cap += r.refused_over_cap;
                 if let (CampaignMode::Targeted(_), Some(t)) = (job.mode, injections.last_mut()) {
                     t.campaigns += 1;
                     t.breaches += u64::from(r.slo_breached);
@@ -869,6 +874,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
         campaigns_run: total,
         wall_s: start.elapsed().as_secs_f64(),
         events,
+        refused_over_cap,
         base: base.cloned().or(recorded),
     })
 }

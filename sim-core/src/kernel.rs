@@ -764,6 +764,17 @@ impl<A: Actor> Simulation<A> {
         self.now
     }
 
+    /// The most bytes one queued event takes, growth of the queue's
+    /// vectors not included: in the heap, its key, its message's slot in
+    /// the slab and a free-list index; in the FIFO of events due now, its
+    /// entry. Used by memory bounds (`docs/limits.md`).
+    pub fn bytes_per_event() -> u64 {
+        let heap = std::mem::size_of::<HeapKey>()
+            + std::mem::size_of::<Option<A::Msg>>()
+            + std::mem::size_of::<u32>();
+        heap.max(std::mem::size_of::<Entry<A::Msg>>()) as u64
+    }
+
     /// How many messages have been delivered so far.
     pub fn delivered(&self) -> u64 {
         self.delivered

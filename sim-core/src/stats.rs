@@ -78,6 +78,14 @@ impl LatencyHistogram {
         self.h.len()
     }
 
+    /// Bytes one histogram holds on the heap (its bucket counts): every
+    /// histogram has the same bounds, so this is the same for all. Used by
+    /// memory bounds (`docs/limits.md`).
+    pub fn heap_bytes() -> u64 {
+        let h = LatencyHistogram::new();
+        (h.h.distinct_values() * std::mem::size_of::<u64>()) as u64
+    }
+
     /// Number of values above [`MAX_TRACKED_NANOS`] (their quantiles are clamped).
     pub fn clamped(&self) -> u64 {
         self.clamped

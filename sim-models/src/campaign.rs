@@ -108,6 +108,9 @@ pub struct CampaignResult {
     pub events: u64,
     /// Requests still in flight when the drain ended (counted as errors).
     pub hung: u64,
+    /// Requests rejected because the simulation held as many requests as
+    /// its in-flight cap allows ([`crate::limits`]; counted as errors).
+    pub refused_over_cap: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
 }
@@ -201,6 +204,7 @@ pub(crate) fn finish(
     let events = sim.delivered();
     let now = sim.now();
     let mut actors = sim.into_actors();
+    let refused_over_cap = refused_over_cap(&actors);
 
     let mut hung = 0;
     let mut faults = 0;
@@ -271,8 +275,21 @@ pub(crate) fn finish(
         weight: ln_weight.exp(),
         events,
         hung,
+        refused_over_cap,
         handlers,
     }
+}
+
+/// Requests the resources of a finished simulation refused because its
+/// in-flight cap was reached (they share one budget).
+pub(crate) fn refused_over_cap(actors: &[Node<'_>]) -> u64 {
+    actors
+        .iter()
+        .find_map(|a| match a {
+            Node::Resource(r) => Some(r.in_flight().refused()),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Counts every request still in flight at `now` as failed, with the
@@ -318,6 +335,7 @@ pub(crate) fn build<'m>(
     clock_offset: f64,
 ) -> Simulation<Node<'m>> {
     let mut sim: Simulation<Node<'m>> = Simulation::new(seed);
+    let in_flight = crate::limits::InFlight::new(model.in_flight_cap);
     for (i, r) in model.resources.iter().enumerate() {
         // The workloads of the handler running here arrive here.
         let arrivals = match r.handler {
@@ -340,6 +358,7 @@ pub(crate) fn build<'m>(
                 layout,
                 arrivals,
                 seed.stream(stream_key(&format!("service/{}", r.id))),
+                in_flight.clone(),
             )),
             stream_key(&format!("resource/{}", r.id)),
         );

@@ -458,7 +458,7 @@ impl<'a> Compiler<'a> {
             .map(secs)
             .unwrap_or_else(|| secs(&s.risk.window));
         let drain = drain_time(&handlers);
-        Model {
+        let mut model = Model {
             resources,
             links: std::mem::take(&mut self.links),
             handlers,
@@ -468,7 +468,10 @@ impl<'a> Compiler<'a> {
             injections,
             horizon,
             drain,
-        }
+            in_flight_cap: crate::limits::DEFAULT_IN_FLIGHT_CAP,
+        };
+        model.in_flight_cap = crate::limits::default_cap(&model);
+        model
     }
 
     fn effect(

@@ -16,6 +16,7 @@ pub mod actors;
 pub mod campaign;
 pub mod compile;
 pub mod dist;
+pub mod limits;
 pub mod live;
 pub mod model;
 pub mod msg;

@@ -44,6 +44,9 @@ pub struct Model {
     pub horizon: SimDuration,
     /// Time after the horizon during which requests already in flight may finish.
     pub drain: SimDuration,
+    /// Most requests the resources of one simulation hold at once (queued
+    /// or in a slot); more are rejected (see [`crate::limits`]).
+    pub in_flight_cap: u64,
 }
 
 /// A resource: replicas serving requests, each with `concurrency` slots.

@@ -479,6 +479,8 @@ pub struct Counted {
     pub events: u64,
     /// Requests still in flight when the drain ended.
     pub hung: u64,
+    /// Requests refused at the in-flight cap ([`crate::limits`]).
+    pub refused_over_cap: u64,
 }
 
 /// Per handler, what each segment of one simulation counted.
@@ -488,6 +490,7 @@ struct Raw {
     openings: Vec<u32>,
     events: u64,
     hung: u64,
+    refused_over_cap: u64,
 }
 
 fn simulate_raw(
@@ -525,8 +528,10 @@ fn simulate_raw(
         openings: Vec::with_capacity(model.handlers.len()),
         events,
         hung: 0,
+        refused_over_cap: 0,
     };
     let mut actors = sim.into_actors();
+    out.refused_over_cap = crate::campaign::refused_over_cap(&actors);
     out.hung += crate::campaign::fail_in_flight(model, layout, &mut actors, now);
     for a in actors.iter_mut() {
         if let Node::Handler(h) = a {
@@ -563,6 +568,7 @@ pub fn simulate_plan(
         openings: raw.openings,
         events: raw.events,
         hung: raw.hung,
+        refused_over_cap: raw.refused_over_cap,
     }
 }
 
@@ -618,24 +624,35 @@ pub struct Baseline {
 
 impl Baseline {
     /// The default length of the healthy sample for `model`: enough time
-    /// for 500,000 workload requests, at least 30 minutes and at most 12 hours.
+    /// for 500,000 workload requests, at least 30 minutes and at most 12
+    /// hours, but never more than the time for
+    /// [`crate::limits::BASELINE_MAX_REQUESTS`] workload requests (above
+    /// about 11,000 requests/s the 30-minute floor would hold more).
     pub fn default_span(model: &Model) -> SimDuration {
         let rate = expected_arrivals(model, 0.0, 86_400.0) / 86_400.0;
         let secs = if rate > 0.0 { 5e5 / rate } else { 0.0 };
-        SimDuration::from_secs_f64(secs.clamp(1800.0, 43_200.0))
+        let mut secs = secs.clamp(1800.0, 43_200.0);
+        if rate > 0.0 {
+            secs = secs.min(crate::limits::BASELINE_MAX_REQUESTS / rate);
+        }
+        SimDuration::from_secs_f64(secs)
+    }
+
+    /// The warm-up simulated before the baseline's counted span. It cannot
+    /// use the lead (the longest healthy latency is what the baseline
+    /// measures): it uses every wait the model declares, at least 10 s.
+    pub fn warmup(model: &Model) -> SimDuration {
+        let w = Waits::of(model);
+        w.call
+            .max(w.poll)
+            .max(w.breaker)
+            .max(w.health)
+            .max(SimDuration::from_secs(10))
     }
 
     /// Simulates `span` of healthy time (after a warm-up) with `seed`.
     pub fn simulate(model: &Model, seed: CampaignSeed, span: SimDuration) -> Baseline {
-        // The warm-up cannot use the lead (the longest healthy latency is
-        // what the baseline measures): it uses every wait the model declares.
-        let w = Waits::of(model);
-        let warm = w
-            .call
-            .max(w.poll)
-            .max(w.breaker)
-            .max(w.health)
-            .max(SimDuration::from_secs(10));
+        let warm = Baseline::warmup(model);
         let plan = EpisodePlan {
             origin: SimTime::ZERO,
             bounds: vec![SimTime::ZERO + warm, SimTime::ZERO + warm + span],
@@ -728,6 +745,7 @@ pub fn run_window(
     let mut tallies: Vec<(Tally, Tally)> = vec![(Tally::default(), Tally::default()); nh];
     let mut openings = vec![0u32; nh];
     let (mut events, mut hung) = (0u64, 0u64);
+    let mut refused = 0.0;
     let mut covered_arrivals = 0.0;
     let mut picks = seed.stream(stream_key("library"));
     for (k, e) in episodes.iter().enumerate() {
@@ -741,6 +759,7 @@ pub fn run_window(
                 openings[h] += c.openings[h];
             }
             hung += c.hung;
+            refused += c.refused_over_cap as f64;
             continue;
         }
         let eseed = episode_seed(seed, k);
@@ -754,6 +773,7 @@ pub fn run_window(
         }
         events += c.events;
         hung += c.hung;
+        refused += c.refused_over_cap as f64;
     }
     // Healthy time: the rest of the window, in expected arrivals.
     let healthy =
@@ -773,6 +793,7 @@ pub fn run_window(
         tallies[h].1.add_scaled(int, w);
         openings[h] += (f64::from(baseline.counted.openings[h]) * w).round() as u32;
     }
+    refused += baseline.counted.refused_over_cap as f64 * w;
 
     let logs = serving_logs(model, &timeline.faults);
     let mut handlers = Vec::with_capacity(nh);
@@ -815,6 +836,7 @@ pub fn run_window(
         weight: timeline.ln_weight.exp(),
         events,
         hung,
+        refused_over_cap: refused.round() as u64,
         handlers,
     }
 }
@@ -826,6 +848,101 @@ impl Tally {
         self.errors += o.errors * weight;
         self.degraded += o.degraded * weight;
         self.latency.merge_scaled(&o.latency, weight);
+    }
+}
+
+/// What the two-scale method will simulate for a model, estimated before
+/// anything runs (see `docs/limits.md`). Margins are taken with the
+/// shortest lead (1 s): the lead is the healthy p99.9 latency, which only
+/// the baseline measures, so these are the least the method can do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    /// Mean workload rate over a day, requests per second.
+    pub rate: f64,
+    /// Workload requests of the pooled healthy baseline (warm-up included).
+    pub baseline_requests: f64,
+    /// Expected faults per natural campaign (all processes).
+    pub faults: f64,
+    /// Workload requests of the shortest episode (one fault of length zero).
+    pub episode_requests: f64,
+    /// Workload requests of one library episode at the grid's top duration.
+    pub library_episode_requests: f64,
+    /// Library episodes per variant (classes × reps × grid).
+    pub library_episodes: usize,
+    /// Expected workload requests simulated per campaign (its episodes,
+    /// none composed from the library).
+    pub campaign_requests: f64,
+}
+
+impl Work {
+    /// The estimate for `model` (natural campaigns; a targeted campaign
+    /// has one fault, fewer than most natural ones).
+    pub fn of(model: &Model) -> Work {
+        let rate = expected_arrivals(model, 0.0, 86_400.0) / 86_400.0;
+        let m = Margins::of(model, SimDuration::from_secs(1));
+        let s = |d: SimDuration| d.as_secs_f64();
+        let baseline_requests =
+            rate * (s(Baseline::warmup(model)) + s(Baseline::default_span(model)));
+        let reach = reachable(model);
+        let mut classes: Vec<(ResourceIx, EffectIx, bool)> = Vec::new();
+        for f in model.faults.iter().filter(|f| reach[f.resource]) {
+            let key = (
+                f.resource,
+                f.effect,
+                matches!(f.scope, FaultScope::Replica(_)),
+            );
+            if !classes.contains(&key) {
+                classes.push(key);
+            }
+        }
+        let faults = crate::limits::expected_faults(model);
+        let relevant: f64 = {
+            let horizon = model.horizon.as_secs_f64();
+            model
+                .faults
+                .iter()
+                .filter(|f| reach[f.resource])
+                .map(|f| {
+                    let cycle = f.time_between.mean() / f.bias.max(1.0) + f.repair.mean();
+                    if cycle > 0.0 {
+                        horizon / cycle + 1.0
+                    } else {
+                        f64::INFINITY
+                    }
+                })
+                .sum()
+        };
+        let around = s(m.warmup) + s(m.lead) + s(m.settle);
+        // A fault's stretches: at most its onset's and its recovery's, each
+        // cut to `transient + sample × (1 + dither)`.
+        let stretch = 2.0 * (s(m.transient) + 2.0 * s(m.sample));
+        let per_fault = (around + stretch).min(s(model.horizon) + around);
+        let campaign_requests = if relevant > 0.0 {
+            rate * (relevant * per_fault).min(relevant * around + s(model.horizon))
+        } else {
+            0.0
+        };
+        // Without a fault on a reachable resource (nor an injection) no
+        // episode is ever simulated.
+        let episodes = relevant > 0.0 || !model.injections.is_empty();
+        let on = if episodes { 1.0 } else { 0.0 };
+        Work {
+            rate,
+            baseline_requests,
+            faults,
+            episode_requests: on * rate * around,
+            library_episode_requests: on * rate * (around + s(m.transient) + 2.0 * s(m.sample)),
+            library_episodes: classes.len() * LIBRARY_REPS * GRID,
+            campaign_requests,
+        }
+    }
+
+    /// Bytes the pooled baseline and library of one variant hold: per
+    /// handler, two histograms for the baseline and four per library
+    /// episode.
+    pub fn pooled_bytes(&self, model: &Model) -> u64 {
+        let h = model.handlers.len() as u64 * crate::limits::hist_bytes();
+        2 * h + self.library_episodes as u64 * 4 * h
     }
 }
 
@@ -874,6 +991,7 @@ pub struct LibraryEntry {
     sample_arrivals: f64,
     openings: Vec<u32>,
     hung: u64,
+    refused_over_cap: u64,
 }
 
 /// One episode the library needs: run them in any order, on any thread
@@ -900,6 +1018,7 @@ impl LibraryTask {
         let mut e = LibraryEntry {
             openings: raw.openings,
             hung: raw.hung,
+            refused_over_cap: raw.refused_over_cap,
             ..LibraryEntry::default()
         };
         for seg in &raw.segments {
@@ -1161,8 +1280,10 @@ impl Library {
             openings: vec![0; nh],
             events: 0,
             hung: 0,
+            refused_over_cap: 0,
         };
         let mut hung = 0.0;
+        let mut refused = 0.0;
         for (g, wf, ws) in parts {
             let en = entry(g);
             for h in 0..nh {
@@ -1173,8 +1294,10 @@ impl Library {
                 out.openings[h] += (f64::from(en.openings[h]) * wf).round() as u32;
             }
             hung += en.hung as f64 * wf;
+            refused += en.refused_over_cap as f64 * wf;
         }
         out.hung = hung.round() as u64;
+        out.refused_over_cap = refused.round() as u64;
         Some(out)
     }
 }

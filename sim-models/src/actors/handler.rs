@@ -62,6 +62,10 @@ enum Phase {
     Steps,
 }
 
+/// Bytes of one entry of a handler's request table (for memory bounds,
+/// [`crate::limits`]).
+pub(crate) const REQ_BYTES: u64 = std::mem::size_of::<Req>() as u64;
+
 #[derive(Debug, Clone, Copy)]
 struct Req {
     live: bool,

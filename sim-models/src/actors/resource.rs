@@ -22,12 +22,14 @@
 //! so it costs the handler no bookkeeping at all.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use rand::RngExt;
 use sim_core::{ActorId, Context, SimDuration, SimRng, SimTime};
 
 use super::{Arrivals, Layout};
 use crate::dist::Dist;
+use crate::limits::InFlight;
 use crate::model::{Effect, HandlerDef, Model, ResourceDef, ResourceIx};
 
 /// Service times drawn at a time (see [`ServiceTimes`]).
@@ -64,6 +66,11 @@ impl ServiceTimes<'_> {
     }
 }
 use crate::msg::{ALL_REPLICAS, CallRef, Msg, Ticket};
+
+/// Bytes of one queued request (for memory bounds, [`crate::limits`]).
+pub(crate) const OCCUPANT_BYTES: u64 = std::mem::size_of::<Occupant>() as u64;
+/// Bytes of one slot (for memory bounds).
+pub(crate) const SLOT_BYTES: u64 = std::mem::size_of::<Slot>() as u64;
 
 #[derive(Debug, Clone, Copy)]
 enum Occupant {
@@ -147,17 +154,23 @@ pub struct ResourceActor<'m> {
     serving: bool,
     /// Changes of "can serve" over time, starting with the state at time zero.
     pub serving_log: Vec<(SimTime, bool)>,
+    /// The simulation's in-flight budget, shared by all its resources:
+    /// every queued request and every live slot holds one unit.
+    in_flight: Rc<InFlight>,
 }
 
 impl<'m> ResourceActor<'m> {
     /// A resource with every replica up, fed by `arrivals` (the workloads
-    /// of the handler running on it), drawing service times from `service_rng`.
+    /// of the handler running on it), drawing service times from
+    /// `service_rng`, holding its requests against `in_flight` (the budget
+    /// of the whole simulation).
     pub fn new(
         model: &'m Model,
         ix: ResourceIx,
         layout: Layout,
         arrivals: Vec<Arrivals>,
         service_rng: SimRng,
+        in_flight: Rc<InFlight>,
     ) -> Self {
         let def = &model.resources[ix];
         let handler = def.handler.map(|h| (&model.handlers[h], layout.handler(h)));
@@ -198,7 +211,13 @@ impl<'m> ResourceActor<'m> {
             next_rr: 0,
             serving: true,
             serving_log: vec![(SimTime::ZERO, true)],
+            in_flight,
         }
+    }
+
+    /// The in-flight budget this resource holds its requests against.
+    pub fn in_flight(&self) -> &Rc<InFlight> {
+        &self.in_flight
     }
 
     /// Schedules the first arrival of every workload.
@@ -213,6 +232,9 @@ impl<'m> ResourceActor<'m> {
     /// Workload requests still here (queued or in service) at `now`, as
     /// arrival times; they are removed (the drain is over: they failed).
     pub fn take_arrivals_in_flight(&mut self) -> Vec<SimTime> {
+        for _ in 0..self.queue.len() {
+            self.in_flight.give();
+        }
         let mut out: Vec<SimTime> = self
             .queue
             .drain(..)
@@ -227,6 +249,7 @@ impl<'m> ResourceActor<'m> {
                 && let Occupant::Arrival { start, .. } = s.occupant
             {
                 s.live = false;
+                self.in_flight.give();
                 out.push(start);
             }
         }
@@ -362,6 +385,12 @@ impl<'m> ResourceActor<'m> {
             self.reject(occ, ctx);
             return;
         }
+        if !self.in_flight.admit() {
+            // The simulation holds as many requests as its memory bound
+            // allows: refused, as a server out of memory refuses work.
+            self.reject(occ, ctx);
+            return;
+        }
         if self.queue.is_empty()
             && let Some(r) = self.pick_replica()
         {
@@ -370,6 +399,7 @@ impl<'m> ResourceActor<'m> {
         }
         if (self.queue.len() as u64) < u64::from(self.def.queue_limit) {
             self.queue.push_back(occ);
+            self.in_flight.take();
         } else {
             self.reject(occ, ctx);
         }
@@ -403,6 +433,7 @@ impl<'m> ResourceActor<'m> {
         while !self.queue.is_empty() {
             let Some(r) = self.pick_replica() else { break };
             let occ = self.queue.pop_front().expect("non-empty");
+            self.in_flight.give();
             self.start(occ, r, ctx);
         }
     }
@@ -455,6 +486,7 @@ impl<'m> ResourceActor<'m> {
     }
 
     fn alloc(&mut self, mut slot: Slot) -> Ticket {
+        self.in_flight.take();
         if let Some(i) = self.free_slots.pop() {
             slot.tag = self.slots[i as usize].tag;
             self.slots[i as usize] = slot;
@@ -482,6 +514,7 @@ impl<'m> ResourceActor<'m> {
         debug_assert!(s.live);
         s.live = false;
         s.tag = s.tag.wrapping_add(1);
+        self.in_flight.give();
         let r = &mut self.replicas[s.replica as usize];
         r.in_use -= 1;
         self.free_slots.push(slot);
@@ -637,6 +670,7 @@ impl<'m> ResourceActor<'m> {
     fn after_routing_change(&mut self, ctx: &mut Context<'_, Msg>) {
         if self.routable == 0 || self.net_down > 0 {
             while let Some(occ) = self.queue.pop_front() {
+                self.in_flight.give();
                 self.reject(occ, ctx);
             }
         }

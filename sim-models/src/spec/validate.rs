@@ -634,6 +634,16 @@ impl<'a> Checker<'a> {
                                     format!("{sp}.retry.max_attempts"),
                                     r.max_attempts.into(),
                                 );
+                                if r.max_attempts > crate::limits::MAX_RETRY_ATTEMPTS {
+                                    self.push(
+                                        format!("{sp}.retry.max_attempts"),
+                                        format!(
+                                            "at most {} attempts, got {}: every attempt can leave work at the callee and messages in transit, so retries bound a request's work and memory (docs/limits.md)",
+                                            crate::limits::MAX_RETRY_ATTEMPTS,
+                                            r.max_attempts
+                                        ),
+                                    );
+                                }
                                 if let Some(m) = r.max {
                                     self.positive_duration(format!("{sp}.retry.max"), m);
                                     if let Some(b) = r.base
@@ -660,6 +670,20 @@ impl<'a> Checker<'a> {
                             self.resource_ref(format!("{sp}.poll"), &pl.poll, "poll target");
                             self.positive_duration(format!("{sp}.interval"), pl.interval);
                             self.positive_duration(format!("{sp}.timeout"), pl.timeout);
+                            if pl.interval.0 > 0.0
+                                && pl.timeout.0 / pl.interval.0 > crate::limits::MAX_POLLS_PER_STEP
+                            {
+                                self.push(
+                                    format!("{sp}.interval"),
+                                    format!(
+                                        "`timeout` ({}) / `interval` ({}) is {:.0} polls per step; at most {:.0} (docs/limits.md)",
+                                        pl.timeout,
+                                        pl.interval,
+                                        pl.timeout.0 / pl.interval.0,
+                                        crate::limits::MAX_POLLS_PER_STEP
+                                    ),
+                                );
+                            }
                             self.dist(
                                 &format!("{sp}.ready_after"),
                                 &pl.ready_after,
