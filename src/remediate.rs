@@ -16,22 +16,26 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde_json::Value;
 use sim_core::{CampaignSeed, stream_key};
+use sim_models::campaign::{CampaignMode, CampaignResult};
 use sim_models::compile::{Empirical, compile};
 use sim_models::dist::Dist;
 use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
 use sim_models::spec::{
     Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
 };
+use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
 
 use crate::output::RemediationRow;
-use crate::risk::significant;
+use crate::risk::{significant, z_two_sided};
 use crate::run::{
-    BaseOutcomes, Discard, HandlerTally, ModeSel, PreparedVariant, RunPlan, RunReport, apply_bias,
-    run_paired,
+    BaseOutcomes, CHUNK, CampaignSim, HandlerTally, PairedTally, PreparedVariant, RunPlan,
+    RunReport, apply_bias, campaign_seed, progress_bar,
 };
 use crate::scenario::{Loaded, apply_variant};
+use crate::timing::{Mark, Phases};
 
 /// Default of `--remediate-max`: candidates re-simulated at most.
 pub const DEFAULT_MAX: usize = 8;
@@ -39,6 +43,79 @@ pub const DEFAULT_MAX: usize = 8;
 /// Variant indices of candidates start here (they only name the variant:
 /// candidates always share the base's seeds).
 const CANDIDATE_INDEX: u64 = 1_000_000;
+
+/// Paired campaigns of the first stage of remediation's sequential rule
+/// (fewer when the base ran fewer).
+pub const FIRST_STAGE: u64 = 256;
+
+/// The family-wise error rate of the stopping decisions, split evenly
+/// over the stages (Bonferroni).
+pub const STOP_ALPHA: f64 = 0.05;
+
+/// The sequential rule remediation re-simulates candidates by
+/// (`docs/remediation.md`): the first [`FIRST_STAGE`] campaigns of the
+/// base (same seeds), then twice as many at each stage while the paired
+/// comparison of some handler over its threshold is undecided, up to all
+/// of the base's campaigns. A comparison is decided when its interval at
+/// the stricter level `z` excludes zero (the change moves the risk) or lies
+/// within ±δ, δ being half the gap between the handler's risk and its
+/// threshold (whatever the change does, it cannot close half that gap).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sequential {
+    /// Campaigns of the first stage.
+    pub first: u64,
+    /// The base's natural campaigns: the most a candidate runs.
+    pub max: u64,
+    /// Stages at most: `first`, `2·first`, … up to `max`.
+    pub stages: u32,
+    /// The normal quantile of the stopping intervals: two-sided at
+    /// `1 − STOP_ALPHA / stages`.
+    pub z: f64,
+}
+
+impl Sequential {
+    /// The rule for a base of `max` natural campaigns.
+    pub fn new(max: u64) -> Sequential {
+        let max = max.max(1);
+        let first = FIRST_STAGE.min(max);
+        let (mut n, mut stages) = (first, 1u32);
+        while n < max {
+            n = n.saturating_mul(2).min(max);
+            stages += 1;
+        }
+        Sequential {
+            first,
+            max,
+            stages,
+            z: z_two_sided(STOP_ALPHA / f64::from(stages)),
+        }
+    }
+
+    /// The next stage after `n` campaigns (`None` once all of the base's ran).
+    pub fn next(&self, n: u64) -> Option<u64> {
+        (n < self.max).then(|| n.saturating_mul(2).clamp(self.first, self.max))
+    }
+
+    /// Whether a paired comparison is decided: its interval at level `z`
+    /// excludes zero, or lies strictly within ±`delta`.
+    pub fn decided(&self, p: &PairedTally, weighted: bool, delta: f64) -> bool {
+        let (_, low, high) = p.interval_z(weighted, self.z);
+        significant(low, high) || (-delta < low && high < delta)
+    }
+
+    /// The rule as `manifest.json` records it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "first": self.first,
+            "growth": 2,
+            "max": self.max,
+            "stages": self.stages,
+            "alpha": STOP_ALPHA,
+            "z": self.z,
+            "negligible": "half the gap between the risk before and the threshold",
+        })
+    }
+}
 
 /// What a candidate changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,6 +189,11 @@ pub struct Candidate {
     pub relevance: f64,
     /// The handlers over their threshold it was proposed for.
     pub handlers: Vec<String>,
+    /// The resource the change acts on: the one whose replicas or
+    /// concurrency it changes, or the callee of the call step it changes.
+    /// Faults there, and on whatever it calls, are the ones the change can
+    /// alter (`docs/remediation.md`).
+    pub acts_on: String,
 }
 
 impl Candidate {
@@ -175,6 +257,11 @@ pub struct Verified {
     pub candidate: Candidate,
     /// One per handler over its threshold.
     pub outcomes: Vec<Outcome>,
+    /// Paired campaigns it ran (the first ones of the base; [`Sequential`]).
+    pub campaigns: u64,
+    /// Two-scale runs: library episodes simulated for it, and shared with
+    /// the base's library (classes of fault the change cannot reach).
+    pub library: Option<(usize, usize)>,
 }
 
 /// What remediation did.
@@ -195,6 +282,12 @@ pub struct Remediation {
     pub events: u64,
     /// Wall time.
     pub wall_s: f64,
+    /// Where that time went: `candidates` (proposing, applying and
+    /// compiling them), then `baseline`, `library` and `campaigns` over
+    /// every candidate.
+    pub phases: Phases,
+    /// The sequential rule the candidates ran by (when any ran).
+    pub sequential: Option<Sequential>,
     /// Whether the risks are importance-sampling estimates.
     pub weighted: bool,
 }
@@ -468,7 +561,8 @@ fn for_handler(
                     suggestion: String,
                     path: String,
                     value: Value,
-                    relevance: f64| {
+                    relevance: f64,
+                    acts_on: &str| {
         out.push(Candidate {
             name,
             kind,
@@ -478,6 +572,7 @@ fn for_handler(
             value,
             relevance,
             handlers: vec![handler.clone()],
+            acts_on: acts_on.to_string(),
         });
     };
 
@@ -515,6 +610,7 @@ fn for_handler(
                 format!("resources{r_sel}.replicas"),
                 Value::from(spec_r.replicas + 1),
                 score(rx, prior),
+                &r.id,
             );
         }
         if let Some(c) = spec_r.concurrency {
@@ -535,6 +631,7 @@ fn for_handler(
                 format!("resources{r_sel}.concurrency"),
                 Value::from(c.saturating_mul(2)),
                 score(rx, prior),
+                &r.id,
             );
         }
     }
@@ -582,6 +679,7 @@ fn for_handler(
                     format!("{step_path}.timeout"),
                     dur(timeout),
                     base_score(Kind::AddTimeout),
+                    &cs.call,
                 ),
                 Some(cur)
                     if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() =>
@@ -597,6 +695,7 @@ fn for_handler(
                         format!("{step_path}.timeout"),
                         dur(timeout),
                         base_score(Kind::TightenTimeout),
+                        &cs.call,
                     )
                 }
                 Some(_) => {}
@@ -633,6 +732,7 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
+                    &cs.call,
                 ),
                 Some(r) if r.max_attempts <= 1 => push(
                     Kind::AddRetry,
@@ -646,6 +746,7 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
+                    &cs.call,
                 ),
                 Some(r) if r.backoff != Backoff::Exponential || r.jitter == Jitter::None => push(
                     Kind::RetryBackoff,
@@ -660,6 +761,7 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(r.max_attempts)).expect("plain values"),
                     base_score(Kind::RetryBackoff),
+                    &cs.call,
                 ),
                 Some(_) => {}
             }
@@ -681,6 +783,7 @@ fn for_handler(
                     format!("{step_path}.circuit_breaker"),
                     serde_json::to_value(breaker).expect("plain values"),
                     base_score(Kind::AddBreaker),
+                    &cs.call,
                 );
             }
 
@@ -695,6 +798,7 @@ fn for_handler(
                     format!("{step_path}.fallback"),
                     serde_json::to_value(Fallback::Cached).expect("plain values"),
                     base_score(Kind::AddFallback),
+                    &cs.call,
                 );
             }
         }
@@ -717,6 +821,8 @@ pub fn remediate(
     max: usize,
 ) -> anyhow::Result<Remediation> {
     let start = Instant::now();
+    let start_mark = Mark::now();
+    let mut mark = start_mark;
     let weighted = plan.rare_event.is_some();
     let base_tallies: Vec<(&HandlerTally, bool)> = report
         .tallies
@@ -797,50 +903,238 @@ pub fn remediate(
     if prepared.is_empty() {
         return Ok(rem);
     }
-    let plan = RunPlan {
-        campaigns: outcomes.campaigns,
-        mode: ModeSel::Natural,
-        until_decided: None,
-        decide_at: None,
-        independent_streams: false,
-        ..plan.clone()
-    };
+    rem.phases.lap("candidates", &mut mark);
+    let seq = Sequential::new(outcomes.campaigns);
+    rem.sequential = Some(seq);
+    // Per handler over its threshold: its index among the base's outcomes
+    // and the difference that is too small to matter (half the gap between
+    // its risk and its threshold).
+    let targets: Vec<(Arc<str>, usize, f64)> = over
+        .iter()
+        .filter_map(|t| {
+            let bix = outcomes.handlers.iter().position(|h| *h == t.handler)?;
+            let gap = (t.interval(weighted).0 - t.threshold).max(0.0);
+            Some((t.handler.clone(), bix, gap / 2.0))
+        })
+        .collect();
     tracing::info!(
         candidates = prepared.len(),
-        campaigns = plan.campaigns,
-        "remediation: re-simulating candidates"
+        first = seq.first,
+        max = seq.max,
+        z = seq.z,
+        "remediation: re-simulating candidates (sequential)"
     );
-    let run = run_paired(&prepared, &plan, &mut Discard, Some(outcomes))?;
-    rem.campaigns_run = run.campaigns_run;
-    rem.events = run.events;
-    for (c, v) in chosen.into_iter().zip(&prepared) {
-        let mut outcomes_c = Vec::new();
-        for t0 in &over {
-            let Some(t) = run
-                .tallies
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.threads.max(1))
+        .thread_name(|i| format!("preflight-worker-{i}"))
+        .build()?;
+    let bar = progress_bar(prepared.len() as u64 * seq.max, plan.progress);
+    // Two-scale: every candidate's healthy baseline, several at once.
+    let mut baselines: Vec<Option<Baseline>> = if plan.two_scale {
+        pool.install(|| {
+            prepared
+                .par_iter()
+                .map(|v| Some(Baseline::for_variant(&v.model, plan.seed, 0)))
+                .collect()
+        })
+    } else {
+        vec![None; prepared.len()]
+    };
+    rem.phases.lap("baseline", &mut mark);
+    for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
+        let mut library = None;
+        let window = baselines[i].take().map(|b| {
+            let (b, simulated, shared) =
+                candidate_library(b, v, &c, base, report.base_window.as_ref(), &pool);
+            library = Some((simulated, shared));
+            tracing::info!(
+                candidate = %c.name,
+                simulated,
+                shared,
+                "remediation: library episodes"
+            );
+            b
+        });
+        rem.phases.lap("library", &mut mark);
+        let live = match (&plan.live, plan.two_scale) {
+            (Some(spec), false) => Some(crate::scenarios::live_plan(
+                &v.model,
+                v.scenario.risk.window.secs(),
+                spec,
+            )),
+            _ => None,
+        };
+        let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
+        let ix: Vec<Option<usize>> = targets
+            .iter()
+            .map(|(h, _, _)| v.model.handlers.iter().position(|d| *d.id == **h))
+            .collect();
+        let mut paired = vec![PairedTally::default(); targets.len()];
+        let (mut done, mut stage) = (0u64, seq.first);
+        loop {
+            while done < stage {
+                let end = (done + CHUNK).min(stage);
+                let results: Vec<CampaignResult> = pool.install(|| {
+                    (done..end)
+                        .into_par_iter()
+                        .map(|k| {
+                            // The base's seeds: common random numbers.
+                            let seed = campaign_seed(plan.seed, 0, None, k);
+                            let r = how.run(&v.model, seed, CampaignMode::Natural).0;
+                            bar.inc(1);
+                            r
+                        })
+                        .collect()
+                });
+                // Folded in campaign order: the same whatever the threads.
+                for (j, r) in results.iter().enumerate() {
+                    let k = done + j as u64;
+                    rem.events += r.events;
+                    for ((p, (_, bix, _)), hx) in paired.iter_mut().zip(&targets).zip(&ix) {
+                        if let Some(hx) = hx {
+                            p.add(
+                                outcomes.breached(*bix, k),
+                                r.handlers[*hx].slo_breached,
+                                outcomes.weight(k),
+                                r.weight,
+                            );
+                        }
+                    }
+                }
+                done = end;
+            }
+            let decided = paired
                 .iter()
-                .find(|t| t.variant == v.name && t.handler == t0.handler)
-            else {
-                continue;
-            };
-            let Some(p) = t.paired.filter(|p| p.campaigns > 0) else {
-                continue;
-            };
-            outcomes_c.push(Outcome {
-                handler: t0.handler.clone(),
-                before: t0.interval(weighted),
-                after: t.interval(weighted),
+                .zip(&targets)
+                .all(|(p, (_, _, delta))| seq.decided(p, weighted, *delta));
+            match seq.next(done) {
+                Some(n) if !decided => {
+                    tracing::info!(candidate = %c.name, campaigns = n, "remediation: undecided, more campaigns");
+                    stage = n;
+                }
+                _ => break,
+            }
+        }
+        bar.set_length(bar.length().unwrap_or(0).saturating_sub(seq.max - done));
+        rem.campaigns_run += done;
+        rem.phases.lap("campaigns", &mut mark);
+        tracing::info!(candidate = %c.name, campaigns = done, "remediation: decided");
+        let outcomes_c = paired
+            .iter()
+            .zip(&targets)
+            .filter(|(p, _)| p.campaigns > 0)
+            .map(|(p, (h, _, _))| Outcome {
+                handler: h.clone(),
+                before: p.risk(false, weighted),
+                after: p.risk(true, weighted),
                 diff: p.interval(weighted),
                 campaigns: p.campaigns,
-            });
-        }
+            })
+            .collect();
         rem.verified.push(Verified {
             candidate: c,
             outcomes: outcomes_c,
+            campaigns: done,
+            library,
         });
     }
+    bar.finish_and_clear();
     rem.wall_s = start.elapsed().as_secs_f64();
+    rem.phases.log("remediation", start_mark.elapsed());
     Ok(rem)
+}
+
+/// A candidate's two-scale library: the base's entries for the fault
+/// classes the change cannot reach (see [`reached_by`]), its own simulated
+/// episodes for the others. The candidate's episodes are cut with the
+/// base's margins when its own are nowhere longer (then the two libraries
+/// hold the same episodes, and the base's can stand in); otherwise with its
+/// own, and every entry is simulated. Returns the baseline with its
+/// library, and how many entries were simulated and shared.
+fn candidate_library(
+    mut b: Baseline,
+    v: &PreparedVariant,
+    c: &Candidate,
+    base: &PreparedVariant,
+    base_window: Option<&Baseline>,
+    pool: &rayon::ThreadPool,
+) -> (Baseline, usize, usize) {
+    let shared = match base_window {
+        Some(bw) => {
+            let (m, o) = (&b.margins, &bw.margins);
+            if m.warmup <= o.warmup
+                && m.lead <= o.lead
+                && m.settle <= o.settle
+                && m.transient <= o.transient
+                && m.sample <= o.sample
+            {
+                b.margins = bw.margins;
+            }
+            b.shared_entries(&v.model, LIBRARY_REPS, bw, &base.model)
+        }
+        None => Vec::new(),
+    };
+    let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
+    let reached = reached_by(&v.model, &c.acts_on);
+    let own: Vec<bool> = (0..tasks.len())
+        .map(|k| reached[tasks[k].resource()] || shared.get(k).is_none_or(|e| e.is_none()))
+        .collect();
+    let todo: Vec<&LibraryTask> = tasks
+        .iter()
+        .zip(&own)
+        .filter(|(_, o)| **o)
+        .map(|(t, _)| t)
+        .collect();
+    let simulated: Vec<LibraryEntry> =
+        pool.install(|| todo.par_iter().map(|t| t.run(&v.model)).collect());
+    let n_sim = simulated.len();
+    let mut simulated = simulated.into_iter();
+    let entries: Vec<Arc<LibraryEntry>> = own
+        .iter()
+        .enumerate()
+        .map(|(k, o)| match (o, shared.get(k)) {
+            (false, Some(Some(e))) => e.clone(),
+            _ => Arc::new(simulated.next().expect("one simulated entry per own task")),
+        })
+        .collect();
+    let n = entries.len();
+    (
+        b.with_shared_library(&v.model, LIBRARY_REPS, entries),
+        n_sim,
+        n - n_sim,
+    )
+}
+
+/// Per resource: whether a change acting on resource `acts_on` can alter
+/// the episodes of a fault there. It can where it acts, and on every
+/// resource that one calls or polls, directly or through the handlers
+/// running on its callees: their faults reach it through its calls (a
+/// caller waits on a failing callee, retries it, its breaker opens, its
+/// slots fill up). Faults elsewhere reach it only as healthy traffic.
+fn reached_by(model: &Model, acts_on: &str) -> Vec<bool> {
+    let mut out = vec![false; model.resources.len()];
+    let Some(x) = model.resources.iter().position(|r| r.id == acts_on) else {
+        // Unknown: every class is simulated.
+        return vec![true; model.resources.len()];
+    };
+    let mut stack = vec![x];
+    while let Some(r) = stack.pop() {
+        if std::mem::replace(&mut out[r], true) {
+            continue;
+        }
+        for h in model.handlers.iter().filter(|h| h.resource == r) {
+            for op in &h.ops {
+                for st in &op.steps {
+                    let l = match st {
+                        StepDef::Call(c) => c.link,
+                        StepDef::Poll(p) => p.link,
+                    };
+                    stack.push(model.links[l].to);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn f4(x: f64) -> String {
@@ -872,11 +1166,19 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         );
         return;
     }
+    let n_max = base_campaigns.map_or(0, |b| b.campaigns);
+    let (lo, hi) = rem.verified.iter().fold((u64::MAX, 0), |(lo, hi), v| {
+        (lo.min(v.campaigns), hi.max(v.campaigns))
+    });
+    let ran = if lo == hi {
+        format!("{hi}")
+    } else {
+        format!("{lo}–{hi}")
+    };
     println!(
-        "\nremediation: {} of {} candidate change(s) re-simulated on the base's {} campaigns (same seeds: common random numbers)",
+        "\nremediation: {} of {} candidate change(s) re-simulated on the first {ran} of the base's {n_max} campaigns (same seeds: common random numbers; more only while undecided)",
         rem.verified.len(),
         rem.proposed,
-        base_campaigns.map_or(0, |b| b.campaigns)
     );
     let w = rem
         .verified
@@ -886,9 +1188,10 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         .unwrap_or(0)
         .clamp(9, 48);
     println!(
-        "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+        "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
         "handler",
         "candidate",
+        "campaigns",
         "risk before [95% CI]",
         "risk after [95% CI]",
         "difference [95% CI]",
@@ -908,9 +1211,10 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         });
         for (v, o) in rows {
             println!(
-                "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+                "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
                 truncate(h, 24),
                 truncate(&v.candidate.name, w),
+                o.campaigns,
                 ci(o.before),
                 ci(o.after),
                 ci(o.diff),
@@ -1117,6 +1421,7 @@ workload:
             value: Value::from(2),
             relevance: 1.0,
             handlers: vec!["checkout-handler".into()],
+            acts_on: "orders-db".into(),
         };
         assert_eq!(c.set_expr(), r#"{ "resources[orders-db].replicas": 2 }"#);
         assert_eq!(

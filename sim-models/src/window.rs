@@ -30,6 +30,8 @@
 //! *start*, so every request belongs to exactly one of: an episode's counted
 //! span, or healthy time.
 
+use std::sync::Arc;
+
 use sim_core::{CampaignSeed, LatencyHistogram, SimDuration, SimTime, splitmix64, stream_key};
 
 use crate::actors::failure::{FirstTransition, first_transition, repair_time, up_time};
@@ -889,6 +891,11 @@ pub struct LibraryTask {
 }
 
 impl LibraryTask {
+    /// The resource whose fault the episode simulates.
+    pub fn resource(&self) -> ResourceIx {
+        self.fault.resource
+    }
+
     /// Simulates the episode at request level.
     pub fn run(&self, model: &Model) -> LibraryEntry {
         let raw = simulate_raw(
@@ -957,8 +964,9 @@ pub struct Library {
     /// Episodes per class and duration.
     pub reps: usize,
     classes: Vec<ClassKey>,
-    /// `[(class × reps + rep) × GRID + g]`.
-    entries: Vec<LibraryEntry>,
+    /// `[(class × reps + rep) × GRID + g]`; shared, not copied, when
+    /// another variant's library reuses them ([`Baseline::shared_entries`]).
+    entries: Vec<Arc<LibraryEntry>>,
 }
 
 impl Baseline {
@@ -1016,7 +1024,19 @@ impl Baseline {
 
     /// This baseline with the library made of `entries`: the results of
     /// [`Baseline::library_tasks`]`(model, reps)`, in task order.
-    pub fn with_library(mut self, model: &Model, reps: usize, entries: Vec<LibraryEntry>) -> Self {
+    pub fn with_library(self, model: &Model, reps: usize, entries: Vec<LibraryEntry>) -> Self {
+        let entries = entries.into_iter().map(Arc::new).collect();
+        self.with_shared_library(model, reps, entries)
+    }
+
+    /// [`Baseline::with_library`] from entries that may be shared with
+    /// another variant's library (see [`Baseline::shared_entries`]).
+    pub fn with_shared_library(
+        mut self,
+        model: &Model,
+        reps: usize,
+        entries: Vec<Arc<LibraryEntry>>,
+    ) -> Self {
         let (classes, grids) = self.library_shape(model, reps);
         assert_eq!(
             entries.len(),
@@ -1041,6 +1061,56 @@ impl Baseline {
             .map(|t| t.run(model))
             .collect();
         self.with_library(model, reps, entries)
+    }
+
+    /// For each of this baseline's library tasks
+    /// ([`Baseline::library_tasks`]`(model, reps)`, in that order), the
+    /// entry `other`'s library holds for the same episode — same class of
+    /// fault (resource, effect definition, scope and, for a per-replica
+    /// class, replica count), same rep and same duration, under the same
+    /// margins, seed and grids — or `None` where it holds none. Every entry
+    /// is `None` when `other` has no library or its margins, seed or grids
+    /// differ from this baseline's (its episodes would not be these).
+    ///
+    /// The entry was simulated on `other_model`: where this model differs,
+    /// reusing it is the caller's approximation (remediation reuses the
+    /// base's entries for the fault classes a candidate's change does not
+    /// touch, `docs/remediation.md`).
+    pub fn shared_entries(
+        &self,
+        model: &Model,
+        reps: usize,
+        other: &Baseline,
+        other_model: &Model,
+    ) -> Vec<Option<Arc<LibraryEntry>>> {
+        let (classes, grids) = self.library_shape(model, reps);
+        let n = classes.len() * GRID * reps;
+        let Some(lib) = other
+            .library
+            .as_ref()
+            .filter(|_| self.margins == other.margins && self.seed == other.seed)
+            .filter(|l| l.reps == reps && l.grids == grids)
+        else {
+            return vec![None; n];
+        };
+        let mut out = Vec::with_capacity(n);
+        for key in &classes {
+            let same = |k: &ClassKey| {
+                *k == *key
+                    && format!("{:?}", model.effects[key.effect])
+                        == format!("{:?}", other_model.effects[k.effect])
+                    && (!key.per_replica
+                        || model.resources[key.resource].replicas
+                            == other_model.resources[k.resource].replicas)
+            };
+            let found = lib.classes.iter().position(same);
+            for rep in 0..reps {
+                for g in 0..GRID {
+                    out.push(found.map(|c| lib.entries[(c * reps + rep) * GRID + g].clone()));
+                }
+            }
+        }
+        out
     }
 
     fn library_shape(&self, model: &Model, reps: usize) -> (Vec<ClassKey>, Vec<Vec<SimDuration>>) {
