@@ -517,6 +517,7 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
                 .map(|v| serde_json::json!({
                     "name": v.candidate.name,
                     "campaigns": v.campaigns,
+                    "campaigns_simulated": v.simulated,
                     "library_simulated": v.library.map(|l| l.0),
                     "library_shared": v.library.map(|l| l.1),
                 }))

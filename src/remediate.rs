@@ -26,7 +26,7 @@ use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
 use sim_models::spec::{
     Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
 };
-use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
+use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, Usage};
 
 use crate::output::RemediationRow;
 use crate::risk::{significant, z_two_sided};
@@ -194,6 +194,9 @@ pub struct Candidate {
     /// Faults there, and on whatever it calls, are the ones the change can
     /// alter (`docs/remediation.md`).
     pub acts_on: String,
+    /// For a change to a call step: the step, as (handler, operation,
+    /// step) indices into the compiled model.
+    pub step: Option<(usize, usize, usize)>,
 }
 
 impl Candidate {
@@ -259,6 +262,9 @@ pub struct Verified {
     pub outcomes: Vec<Outcome>,
     /// Paired campaigns it ran (the first ones of the base; [`Sequential`]).
     pub campaigns: u64,
+    /// Of which simulated: the others exercised nothing the change acts on
+    /// (two-scale runs, [`Usage`]) and are the base's exactly.
+    pub simulated: u64,
     /// Two-scale runs: library episodes simulated for it, and shared with
     /// the base's library (classes of fault the change cannot reach).
     pub library: Option<(usize, usize)>,
@@ -276,7 +282,8 @@ pub struct Remediation {
     /// Candidates that did not apply or compile, with why (a bug of a rule
     /// when it happens: they are logged and left out).
     pub rejected: Vec<(String, String)>,
-    /// Campaigns run for remediation.
+    /// Campaigns simulated for remediation (paired campaigns that were the
+    /// base's exactly are not simulated, and not counted).
     pub campaigns_run: u64,
     /// Kernel events of those campaigns.
     pub events: u64,
@@ -562,7 +569,8 @@ fn for_handler(
                     path: String,
                     value: Value,
                     relevance: f64,
-                    acts_on: &str| {
+                    acts_on: &str,
+                    step: Option<(usize, usize, usize)>| {
         out.push(Candidate {
             name,
             kind,
@@ -573,6 +581,7 @@ fn for_handler(
             relevance,
             handlers: vec![handler.clone()],
             acts_on: acts_on.to_string(),
+            step,
         });
     };
 
@@ -611,6 +620,7 @@ fn for_handler(
                 Value::from(spec_r.replicas + 1),
                 score(rx, prior),
                 &r.id,
+                None,
             );
         }
         if let Some(c) = spec_r.concurrency {
@@ -632,6 +642,7 @@ fn for_handler(
                 Value::from(c.saturating_mul(2)),
                 score(rx, prior),
                 &r.id,
+                None,
             );
         }
     }
@@ -680,6 +691,7 @@ fn for_handler(
                     dur(timeout),
                     base_score(Kind::AddTimeout),
                     &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(cur)
                     if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() =>
@@ -696,6 +708,7 @@ fn for_handler(
                         dur(timeout),
                         base_score(Kind::TightenTimeout),
                         &cs.call,
+                        Some((hix, oi, si)),
                     )
                 }
                 Some(_) => {}
@@ -733,6 +746,7 @@ fn for_handler(
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
                     &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(r) if r.max_attempts <= 1 => push(
                     Kind::AddRetry,
@@ -747,6 +761,7 @@ fn for_handler(
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
                     &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(r) if r.backoff != Backoff::Exponential || r.jitter == Jitter::None => push(
                     Kind::RetryBackoff,
@@ -762,6 +777,7 @@ fn for_handler(
                     serde_json::to_value(retry(r.max_attempts)).expect("plain values"),
                     base_score(Kind::RetryBackoff),
                     &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(_) => {}
             }
@@ -784,6 +800,7 @@ fn for_handler(
                     serde_json::to_value(breaker).expect("plain values"),
                     base_score(Kind::AddBreaker),
                     &cs.call,
+                    Some((hix, oi, si)),
                 );
             }
 
@@ -799,6 +816,7 @@ fn for_handler(
                     serde_json::to_value(Fallback::Cached).expect("plain values"),
                     base_score(Kind::AddFallback),
                     &cs.call,
+                    Some((hix, oi, si)),
                 );
             }
         }
@@ -929,12 +947,30 @@ pub fn remediate(
         .thread_name(|i| format!("preflight-worker-{i}"))
         .build()?;
     let bar = progress_bar(prepared.len() as u64 * seq.max, plan.progress);
-    // Two-scale: every candidate's healthy baseline, several at once.
+    // Two-scale: every candidate's healthy baseline. The base's stands in,
+    // exactly, for a change its healthy sample never exercised; the others
+    // are simulated, several at once.
+    let base_window = report.base_window.as_ref().filter(|_| plan.two_scale);
+    let shares_healthy: Vec<bool> = chosen
+        .iter()
+        .zip(&prepared)
+        .map(|(c, v)| {
+            base_window.is_some_and(|bw| {
+                exact(c.kind)
+                    && bw.same_plan(&base.model, &v.model)
+                    && !could_change(c, &v.model, &bw.counted.usage)
+            })
+        })
+        .collect();
     let mut baselines: Vec<Option<Baseline>> = if plan.two_scale {
         pool.install(|| {
             prepared
                 .par_iter()
-                .map(|v| Some(Baseline::for_variant(&v.model, plan.seed, 0)))
+                .zip(&shares_healthy)
+                .map(|(v, shares)| match (base_window, shares) {
+                    (Some(bw), true) => Some(bw.healthy_for(&v.model)),
+                    _ => Some(Baseline::for_variant(&v.model, plan.seed, 0)),
+                })
                 .collect()
         })
     } else {
@@ -943,17 +979,23 @@ pub fn remediate(
     rem.phases.lap("baseline", &mut mark);
     for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
         let mut library = None;
+        // Classes with an episode simulated for the candidate (bit per
+        // class), and whether its campaigns may be taken from the base's
+        // where they exercised nothing the change acts on.
+        let mut own_classes: Option<Vec<bool>> = None;
         let window = baselines[i].take().map(|b| {
-            let (b, simulated, shared) =
-                candidate_library(b, v, &c, base, report.base_window.as_ref(), &pool);
-            library = Some((simulated, shared));
+            let lib = candidate_library(b, v, &c, base, base_window, &pool);
+            library = Some((lib.simulated, lib.shared));
             tracing::info!(
                 candidate = %c.name,
-                simulated,
-                shared,
+                simulated = lib.simulated,
+                shared = lib.shared,
                 "remediation: library episodes"
             );
-            b
+            if shares_healthy[i] && lib.same_frame {
+                own_classes = Some(lib.own_classes);
+            }
+            lib.baseline
         });
         rem.phases.lap("library", &mut mark);
         let live = match (&plan.live, plan.two_scale) {
@@ -965,19 +1007,31 @@ pub fn remediate(
             _ => None,
         };
         let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
+        // A campaign of the base that exercised nothing the change acts on,
+        // and composed nothing from a class simulated anew, is the
+        // candidate's too: the same episodes, the same figures.
+        let same_as_base = |k: u64| -> bool {
+            let Some(own) = &own_classes else {
+                return false;
+            };
+            outcomes.usage(k).is_some_and(|u| {
+                !could_change(&c, &v.model, u)
+                    && !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+            })
+        };
         let ix: Vec<Option<usize>> = targets
             .iter()
             .map(|(h, _, _)| v.model.handlers.iter().position(|d| *d.id == **h))
             .collect();
         let mut paired = vec![PairedTally::default(); targets.len()];
-        let (mut done, mut stage) = (0u64, seq.first);
+        let (mut done, mut stage, mut simulated) = (0u64, seq.first, 0u64);
         loop {
             while done < stage {
                 let end = (done + CHUNK).min(stage);
+                let todo: Vec<u64> = (done..end).filter(|k| !same_as_base(*k)).collect();
                 let results: Vec<CampaignResult> = pool.install(|| {
-                    (done..end)
-                        .into_par_iter()
-                        .map(|k| {
+                    todo.par_iter()
+                        .map(|&k| {
                             // The base's seeds: common random numbers.
                             let seed = campaign_seed(plan.seed, 0, None, k);
                             let r = how.run(&v.model, seed, CampaignMode::Natural).0;
@@ -986,18 +1040,24 @@ pub fn remediate(
                         })
                         .collect()
                 });
+                bar.inc(end - done - todo.len() as u64);
+                simulated += todo.len() as u64;
                 // Folded in campaign order: the same whatever the threads.
-                for (j, r) in results.iter().enumerate() {
-                    let k = done + j as u64;
-                    rem.events += r.events;
+                let mut results = todo.iter().zip(results).peekable();
+                for k in done..end {
+                    let r = results.next_if(|(j, _)| **j == k).map(|(_, r)| r);
+                    if let Some(r) = &r {
+                        rem.events += r.events;
+                    }
                     for ((p, (_, bix, _)), hx) in paired.iter_mut().zip(&targets).zip(&ix) {
-                        if let Some(hx) = hx {
-                            p.add(
-                                outcomes.breached(*bix, k),
-                                r.handlers[*hx].slo_breached,
-                                outcomes.weight(k),
-                                r.weight,
-                            );
+                        let b = outcomes.breached(*bix, k);
+                        let w = outcomes.weight(k);
+                        match (&r, hx) {
+                            (Some(r), Some(hx)) => {
+                                p.add(b, r.handlers[*hx].slo_breached, w, r.weight)
+                            }
+                            (None, _) => p.add(b, b, w, w),
+                            (Some(_), None) => {}
                         }
                     }
                 }
@@ -1016,9 +1076,14 @@ pub fn remediate(
             }
         }
         bar.set_length(bar.length().unwrap_or(0).saturating_sub(seq.max - done));
-        rem.campaigns_run += done;
+        rem.campaigns_run += simulated;
         rem.phases.lap("campaigns", &mut mark);
-        tracing::info!(candidate = %c.name, campaigns = done, "remediation: decided");
+        tracing::info!(
+            candidate = %c.name,
+            campaigns = done,
+            simulated,
+            "remediation: decided"
+        );
         let outcomes_c = paired
             .iter()
             .zip(&targets)
@@ -1035,6 +1100,7 @@ pub fn remediate(
             candidate: c,
             outcomes: outcomes_c,
             campaigns: done,
+            simulated,
             library,
         });
     }
@@ -1044,13 +1110,62 @@ pub fn remediate(
     Ok(rem)
 }
 
-/// A candidate's two-scale library: the base's entries for the fault
-/// classes the change cannot reach (see [`reached_by`]), its own simulated
-/// episodes for the others. The candidate's episodes are cut with the
-/// base's margins when its own are nowhere longer (then the two libraries
-/// hold the same episodes, and the base's can stand in); otherwise with its
-/// own, and every entry is simulated. Returns the baseline with its
-/// library, and how many entries were simulated and shared.
+/// Whether a kind of change acts only through a mechanism whose use
+/// simulations record ([`Usage`]): then a simulation that did not exercise
+/// it is the candidate's exactly. Replicas (routing) and timeouts (when
+/// every attempt ends) act on every request.
+fn exact(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout
+    )
+}
+
+/// Whether a simulation that exercised `u` could go differently with the
+/// candidate's change: more concurrency where a routable replica was
+/// full, a retry, backoff, breaker or fallback on a call an attempt of
+/// which failed. Always for changes that are not [`exact`].
+fn could_change(c: &Candidate, model: &Model, u: &Usage) -> bool {
+    match c.kind {
+        Kind::RaiseConcurrency => model
+            .resources
+            .iter()
+            .position(|r| r.id == c.acts_on)
+            .is_none_or(|r| u.saturated(r)),
+        Kind::AddRetry | Kind::RetryBackoff | Kind::AddBreaker | Kind::AddFallback => {
+            c.step.is_none_or(|(h, o, s)| u.failed(h, o, s))
+        }
+        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout => true,
+    }
+}
+
+/// A candidate's two-scale baseline and library, and how it was made.
+struct CandidateLibrary {
+    baseline: Baseline,
+    /// Library entries simulated for the candidate.
+    simulated: usize,
+    /// Library entries taken from the base's library.
+    shared: usize,
+    /// Per class of the library: whether one of its entries was simulated.
+    own_classes: Vec<bool>,
+    /// Whether the candidate's episodes are cut and run exactly as the
+    /// base's (same margins and drain).
+    same_frame: bool,
+}
+
+/// A candidate's two-scale library. Its episodes are cut with the base's
+/// margins when its own are nowhere longer (then both libraries hold the
+/// same episodes). An entry of the base's library stands in for the
+/// candidate's own:
+///
+/// - exactly, for a change whose mechanism the base's episode did not
+///   exercise ([`exact`], [`could_change`]) under the same margins and drain;
+/// - as an approximation, for a replica or timeout change, when the
+///   episode's fault is on a resource the change cannot reach
+///   ([`reached_by`]): its effect on that episode is only on healthy
+///   traffic, which the candidate's own baseline carries.
+///
+/// Every other entry is simulated.
 fn candidate_library(
     mut b: Baseline,
     v: &PreparedVariant,
@@ -1058,7 +1173,7 @@ fn candidate_library(
     base: &PreparedVariant,
     base_window: Option<&Baseline>,
     pool: &rayon::ThreadPool,
-) -> (Baseline, usize, usize) {
+) -> CandidateLibrary {
     let shared = match base_window {
         Some(bw) => {
             let (m, o) = (&b.margins, &bw.margins);
@@ -1074,10 +1189,18 @@ fn candidate_library(
         }
         None => Vec::new(),
     };
+    let same_frame =
+        base_window.is_some_and(|bw| b.margins == bw.margins) && v.model.drain == base.model.drain;
     let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
     let reached = reached_by(&v.model, &c.acts_on);
-    let own: Vec<bool> = (0..tasks.len())
-        .map(|k| reached[tasks[k].resource()] || shared.get(k).is_none_or(|e| e.is_none()))
+    let own: Vec<bool> = tasks
+        .iter()
+        .enumerate()
+        .map(|(k, t)| match shared.get(k) {
+            Some(Some(e)) if exact(c.kind) => !same_frame || could_change(c, &v.model, e.usage()),
+            Some(Some(_)) => reached[t.resource()],
+            _ => true,
+        })
         .collect();
     let todo: Vec<&LibraryTask> = tasks
         .iter()
@@ -1088,6 +1211,13 @@ fn candidate_library(
     let simulated: Vec<LibraryEntry> =
         pool.install(|| todo.par_iter().map(|t| t.run(&v.model)).collect());
     let n_sim = simulated.len();
+    let mut own_classes = Vec::new();
+    for (t, o) in tasks.iter().zip(&own) {
+        if own_classes.len() <= t.class() {
+            own_classes.resize(t.class() + 1, false);
+        }
+        own_classes[t.class()] |= *o;
+    }
     let mut simulated = simulated.into_iter();
     let entries: Vec<Arc<LibraryEntry>> = own
         .iter()
@@ -1098,11 +1228,13 @@ fn candidate_library(
         })
         .collect();
     let n = entries.len();
-    (
-        b.with_shared_library(&v.model, LIBRARY_REPS, entries),
-        n_sim,
-        n - n_sim,
-    )
+    CandidateLibrary {
+        baseline: b.with_shared_library(&v.model, LIBRARY_REPS, entries),
+        simulated: n_sim,
+        shared: n - n_sim,
+        own_classes,
+        same_frame,
+    }
 }
 
 /// Per resource: whether a change acting on resource `acts_on` can alter
@@ -1422,6 +1554,7 @@ workload:
             relevance: 1.0,
             handlers: vec!["checkout-handler".into()],
             acts_on: "orders-db".into(),
+            step: None,
         };
         assert_eq!(c.set_expr(), r#"{ "resources[orders-db].replicas": 2 }"#);
         assert_eq!(
@@ -1429,5 +1562,54 @@ workload:
             "variants:\n  - name: add-replica-orders-db\n    set: { \"resources[orders-db].replicas\": 2 }\n"
         );
         assert_eq!(c.variant().set.len(), 1);
+    }
+
+    #[test]
+    fn the_sequential_rule_doubles_from_256_up_to_the_base_campaigns() {
+        let q = Sequential::new(10_000);
+        assert_eq!((q.first, q.max, q.stages), (256, 10_000, 7));
+        let mut stages = vec![q.first];
+        while let Some(n) = q.next(*stages.last().unwrap()) {
+            stages.push(n);
+        }
+        assert_eq!(stages, [256, 512, 1024, 2048, 4096, 8192, 10_000]);
+        // 95% over the whole sequence: each look at 1 − 0.05/7.
+        assert!((q.z - 2.6901).abs() < 1e-3, "{}", q.z);
+        // A base of fewer campaigns than the first stage: one look at 95%.
+        let q = Sequential::new(150);
+        assert_eq!((q.first, q.stages, q.next(150)), (150, 1, None));
+        assert!((q.z - 1.95996).abs() < 1e-4);
+        assert_eq!(Sequential::new(256).next(256), None);
+        assert_eq!(Sequential::new(300).next(256), Some(300));
+    }
+
+    #[test]
+    fn a_comparison_is_decided_when_it_excludes_zero_or_stays_within_delta() {
+        let q = Sequential::new(10_000);
+        let table = |both, base_only, variant_only, neither| {
+            let mut p = PairedTally::default();
+            for (n, yb, yv) in [
+                (both, true, true),
+                (base_only, true, false),
+                (variant_only, false, true),
+                (neither, false, false),
+            ] {
+                for _ in 0..n {
+                    p.add(yb, yv, 1.0, 1.0);
+                }
+            }
+            p
+        };
+        // 13 base breaches in 256, all removed: a change, decided at once.
+        assert!(q.decided(&table(0, 13, 0, 243), false, 0.02));
+        // No discordant pair in 256: the stopping interval is about ±0.025,
+        // wider than δ = 0.02, so not yet; in 512 it is ±0.013: decided.
+        assert!(!q.decided(&table(13, 0, 0, 243), false, 0.02));
+        assert!(q.decided(&table(26, 0, 0, 486), false, 0.02));
+        // δ = 0 (a risk over its threshold only once calibrated): only a
+        // significant difference stops.
+        assert!(!q.decided(&table(26, 0, 0, 486), false, 0.0));
+        // Two breaches removed in 256 out of 13: neither a change nor negligible.
+        assert!(!q.decided(&table(11, 2, 0, 243), false, 0.02));
     }
 }

@@ -487,4 +487,21 @@ mod tests {
         assert!(paired_weighted(0.0, 0.0, 100).is_none());
         assert!(significant(lo, hi) == (hi < 0.0));
     }
+
+    #[test]
+    fn intervals_at_another_level_widen_with_z() {
+        assert!((z_two_sided(0.05) - Z95).abs() < 1e-9);
+        assert!((z_two_sided(0.01) - 2.575_829).abs() < 1e-5);
+        assert_eq!(wilson_z(7, 100, Z95), wilson(7, 100));
+        assert_eq!(
+            newcombe_paired_z(5, 3, 1, 91, Z95),
+            newcombe_paired(5, 3, 1, 91)
+        );
+        let (_, l95, h95) = newcombe_paired(5, 3, 1, 91);
+        let (_, l99, h99) = newcombe_paired_z(5, 3, 1, 91, z_two_sided(0.01));
+        assert!(l99 < l95 && h95 < h99);
+        let (_, l, h) = weighted_z(3.0, 2.0, 100, z_two_sided(0.01));
+        let (_, l5, h5) = weighted(3.0, 2.0, 100);
+        assert!(l < l5 && h5 < h);
+    }
 }

@@ -23,7 +23,7 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
-use sim_models::window::{Baseline, LIBRARY_REPS, run_window};
+use sim_models::window::{Baseline, LIBRARY_REPS, Usage, run_window};
 
 use crate::output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RiskRow, RunWriter,
@@ -183,6 +183,10 @@ pub struct BaseOutcomes {
     bits: Vec<Vec<u64>>,
     /// Per campaign: its importance-sampling weight (empty without `--rare-event`).
     weights: Vec<f64>,
+    /// Per campaign (two-scale runs): what its simulated episodes exercised
+    /// and the library classes it composed ([`Usage`]), which tells
+    /// remediation whether a candidate's change could alter it.
+    usage: Vec<Usage>,
 }
 
 impl BaseOutcomes {
@@ -193,11 +197,22 @@ impl BaseOutcomes {
             campaigns: 0,
             bits,
             weights: Vec::new(),
+            usage: Vec::new(),
         }
     }
 
-    /// Records the next campaign: its breach per handler, its weight.
-    fn push(&mut self, breached: impl Iterator<Item = bool>, weight: Option<f64>) {
+    /// Records the next campaign: its breach per handler, its weight, its usage.
+    fn push(
+        &mut self,
+        breached: impl Iterator<Item = bool>,
+        weight: Option<f64>,
+        usage: Option<&Usage>,
+    ) {
+        if let Some(u) = usage
+            && self.usage.len() as u64 == self.campaigns
+        {
+            self.usage.push(u.clone());
+        }
         let (word, bit) = ((self.campaigns / 64) as usize, self.campaigns % 64);
         for (h, b) in breached.enumerate() {
             let words = &mut self.bits[h];
@@ -222,6 +237,11 @@ impl BaseOutcomes {
     /// The weight of campaign `c` (1 without `--rare-event`).
     pub fn weight(&self, c: u64) -> f64 {
         self.weights.get(c as usize).copied().unwrap_or(1.0)
+    }
+
+    /// What campaign `c` exercised (two-scale runs; `None` otherwise).
+    pub fn usage(&self, c: u64) -> Option<&Usage> {
+        self.usage.get(c as usize)
     }
 }
 
@@ -821,6 +841,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     rec.push(
                         r.handlers.iter().map(|h| h.slo_breached),
                         weighted.then_some(r.weight),
+                        r.usage.as_ref(),
                     );
                 }
                 sink.campaign(&CampaignRow {
@@ -1039,7 +1060,7 @@ mod pairing_tests {
     fn base_outcomes_keep_one_bit_per_campaign_and_handler() {
         let mut b = BaseOutcomes::new(vec![Arc::from("a"), Arc::from("b")]);
         for c in 0..130u64 {
-            b.push([c % 3 == 0, c % 64 == 63].into_iter(), None);
+            b.push([c % 3 == 0, c % 64 == 63].into_iter(), None, None);
         }
         assert_eq!(b.campaigns, 130);
         assert!((0..130).all(|c| b.breached(0, c) == (c % 3 == 0)));
