@@ -14,6 +14,7 @@ use crate::run::{
     default_out_dir, run_all,
 };
 use crate::scenario::{FileAccess, Loaded, apply_variant, load_with};
+use crate::timing::{Mark, Phases};
 
 /// An error that ends a command, with the exit code it deserves.
 #[derive(Debug)]
@@ -279,7 +280,13 @@ fn print_footer(done: &Executed) {
 }
 
 /// Loads, checks, runs every campaign and writes the run directory.
+///
+/// Every phase's wall and CPU time goes into the manifest's `phases`, and
+/// `wall_time_s` is their total (`docs/results.md`).
 fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
+    let start = Mark::now();
+    let mut mark = start;
+    let mut phases = Phases::default();
     let loaded = load_or_report(&opts.scenario, opts.file_access)?;
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
@@ -396,6 +403,7 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         "the default output directory (reports/<scenario name>; choose one with --out)".to_string()
     };
     let mut writer = RunWriter::create(&out_dir).map_err(|e| output_error(&out_flag, &e))?;
+    phases.lap("load", &mut mark);
     // Predicted injection scenarios: in targeted mode, and for the live
     // injections of an enabled `failure_injection_profile`.
     // (The gate decides on natural risk: no live injection there.)
@@ -403,7 +411,8 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         .failure_injection_profile
         .as_ref()
         .filter(|p| p.enabled && opts.live_injection);
-    let predicted = if matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some() {
+    let predicting = matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some();
+    let predicted = if predicting {
         crate::scenarios::predict(
             &variants[0],
             crate::scenarios::PredictOptions {
@@ -426,6 +435,7 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             .write_scenarios(&rows)
             .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
     }
+    phases.lap(if predicting { "scenarios" } else { "load" }, &mut mark);
     let mut plan = plan;
     if let Some(p) = profile {
         if plan.two_scale {
@@ -458,6 +468,18 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
     } else {
         RunReport::default()
     };
+    // The runner's own phases (baseline, library, campaigns); the setup
+    // around it counts as campaigns.
+    let run_span = mark.elapsed();
+    phases.merge(&report.phases);
+    let mut rest = run_span;
+    rest.wall_s -= report.phases.sum().wall_s;
+    rest.cpu_s = rest
+        .cpu_s
+        .zip(report.phases.sum().cpu_s)
+        .map(|(a, b)| (a - b).max(0.0));
+    phases.add("campaigns", rest);
+    mark = Mark::now();
     // Service paths: their own campaigns, after the handlers' (same seeds).
     let paths_start = std::time::Instant::now();
     let paths = if opts.service_paths
@@ -482,6 +504,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         Vec::new()
     };
     let paths_wall_s = paths_start.elapsed().as_secs_f64();
+    if !paths.is_empty() {
+        phases.lap("paths", &mut mark);
+    }
     if let Some((_, c)) = &calibration {
         for r in &mut report.risk {
             let calibrated = c.map.apply(r.risk);
@@ -519,6 +544,9 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
                 .join(", ")
         );
     }
+    if remediation.is_some() {
+        phases.lap("remediation", &mut mark);
+    }
     let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
     manifest["limits"] = memory.manifest(report.refused_over_cap);
     if !handler_campaigns {
@@ -554,6 +582,19 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
             "simulated": rem.verified.len(),
             "max": opts.remediate,
             "campaigns_run": rem.campaigns_run,
+            "sequential": rem.sequential.map(|q| q.to_json()),
+            "candidates": rem
+                .verified
+                .iter()
+                .map(|v| serde_json::json!({
+                    "name": v.candidate.name,
+                    "campaigns": v.campaigns,
+                    "campaigns_simulated": v.simulated,
+                    "library_simulated": v.library.map(|l| l.0),
+                    "library_shared": v.library.map(|l| l.1),
+                }))
+                .collect::<Vec<_>>(),
+            "phases": rem.phases.to_json(rem.phases.sum()),
             "rejected": rem
                 .rejected
                 .iter()
@@ -572,7 +613,13 @@ fn execute(opts: &RunOptions) -> Result<Executed, CliError> {
         });
     }
     let summary = writer
-        .finish(&report.risk, &manifest)
+        .finish_with(&report.risk, &manifest, |m| {
+            phases.lap("write", &mut mark);
+            let total = start.to(&mark);
+            phases.log("run", total);
+            m.insert("wall_time_s".to_owned(), serde_json::json!(total.wall_s));
+            m.insert("phases".to_owned(), phases.to_json(total));
+        })
         .map_err(|e| output_error(&format!("writing {}", out_dir.display()), &e))?;
     Ok(Executed {
         plan,
@@ -886,7 +933,6 @@ fn manifest(
             "injections": v.model.injections.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "threads": plan.threads,
-        "wall_time_s": report.wall_s,
         "campaigns_run": report.campaigns_run,
         "events": report.events,
         "risk_definition": "breaches / campaigns over natural-mode campaigns; 95% Wilson interval",

@@ -25,3 +25,4 @@ pub mod run;
 pub mod scenario;
 pub mod scenarios;
 pub mod synth;
+pub mod timing;

@@ -16,22 +16,26 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde_json::Value;
 use sim_core::{CampaignSeed, stream_key};
+use sim_models::campaign::{CampaignMode, CampaignResult};
 use sim_models::compile::{Empirical, compile};
 use sim_models::dist::Dist;
 use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
 use sim_models::spec::{
     Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
 };
+use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, Usage};
 
 use crate::output::RemediationRow;
-use crate::risk::significant;
+use crate::risk::{significant, z_two_sided};
 use crate::run::{
-    BaseOutcomes, Discard, HandlerTally, ModeSel, PreparedVariant, RunPlan, RunReport, apply_bias,
-    run_paired,
+    BaseOutcomes, CHUNK, CampaignSim, HandlerTally, PairedTally, PreparedVariant, RunPlan,
+    RunReport, apply_bias, campaign_seed, progress_bar,
 };
 use crate::scenario::{Loaded, apply_variant};
+use crate::timing::{Mark, Phases};
 
 /// Default of `--remediate-max`: candidates re-simulated at most.
 pub const DEFAULT_MAX: usize = 8;
@@ -39,6 +43,79 @@ pub const DEFAULT_MAX: usize = 8;
 /// Variant indices of candidates start here (they only name the variant:
 /// candidates always share the base's seeds).
 const CANDIDATE_INDEX: u64 = 1_000_000;
+
+/// Paired campaigns of the first stage of remediation's sequential rule
+/// (fewer when the base ran fewer).
+pub const FIRST_STAGE: u64 = 256;
+
+/// The family-wise error rate of the stopping decisions, split evenly
+/// over the stages (Bonferroni).
+pub const STOP_ALPHA: f64 = 0.05;
+
+/// The sequential rule remediation re-simulates candidates by
+/// (`docs/remediation.md`): the first [`FIRST_STAGE`] campaigns of the
+/// base (same seeds), then twice as many at each stage while the paired
+/// comparison of some handler over its threshold is undecided, up to all
+/// of the base's campaigns. A comparison is decided when its interval at
+/// the stricter level `z` excludes zero (the change moves the risk) or lies
+/// within ±δ, δ being half the gap between the handler's risk and its
+/// threshold (whatever the change does, it cannot close half that gap).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sequential {
+    /// Campaigns of the first stage.
+    pub first: u64,
+    /// The base's natural campaigns: the most a candidate runs.
+    pub max: u64,
+    /// Stages at most: `first`, `2·first`, … up to `max`.
+    pub stages: u32,
+    /// The normal quantile of the stopping intervals: two-sided at
+    /// `1 − STOP_ALPHA / stages`.
+    pub z: f64,
+}
+
+impl Sequential {
+    /// The rule for a base of `max` natural campaigns.
+    pub fn new(max: u64) -> Sequential {
+        let max = max.max(1);
+        let first = FIRST_STAGE.min(max);
+        let (mut n, mut stages) = (first, 1u32);
+        while n < max {
+            n = n.saturating_mul(2).min(max);
+            stages += 1;
+        }
+        Sequential {
+            first,
+            max,
+            stages,
+            z: z_two_sided(STOP_ALPHA / f64::from(stages)),
+        }
+    }
+
+    /// The next stage after `n` campaigns (`None` once all of the base's ran).
+    pub fn next(&self, n: u64) -> Option<u64> {
+        (n < self.max).then(|| n.saturating_mul(2).clamp(self.first, self.max))
+    }
+
+    /// Whether a paired comparison is decided: its interval at level `z`
+    /// excludes zero, or lies strictly within ±`delta`.
+    pub fn decided(&self, p: &PairedTally, weighted: bool, delta: f64) -> bool {
+        let (_, low, high) = p.interval_z(weighted, self.z);
+        significant(low, high) || (-delta < low && high < delta)
+    }
+
+    /// The rule as `manifest.json` records it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "first": self.first,
+            "growth": 2,
+            "max": self.max,
+            "stages": self.stages,
+            "alpha": STOP_ALPHA,
+            "z": self.z,
+            "negligible": "half the gap between the risk before and the threshold",
+        })
+    }
+}
 
 /// What a candidate changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,6 +189,14 @@ pub struct Candidate {
     pub relevance: f64,
     /// The handlers over their threshold it was proposed for.
     pub handlers: Vec<String>,
+    /// The resource the change acts on: the one whose replicas or
+    /// concurrency it changes, or the callee of the call step it changes.
+    /// Faults there, and on whatever it calls, are the ones the change can
+    /// alter (`docs/remediation.md`).
+    pub acts_on: String,
+    /// For a change to a call step: the step, as (handler, operation,
+    /// step) indices into the compiled model.
+    pub step: Option<(usize, usize, usize)>,
 }
 
 impl Candidate {
@@ -175,6 +260,14 @@ pub struct Verified {
     pub candidate: Candidate,
     /// One per handler over its threshold.
     pub outcomes: Vec<Outcome>,
+    /// Paired campaigns it ran (the first ones of the base; [`Sequential`]).
+    pub campaigns: u64,
+    /// Of which simulated: the others exercised nothing the change acts on
+    /// (two-scale runs, [`Usage`]) and are the base's exactly.
+    pub simulated: u64,
+    /// Two-scale runs: library episodes simulated for it, and shared with
+    /// the base's library (classes of fault the change cannot reach).
+    pub library: Option<(usize, usize)>,
 }
 
 /// What remediation did.
@@ -189,12 +282,19 @@ pub struct Remediation {
     /// Candidates that did not apply or compile, with why (a bug of a rule
     /// when it happens: they are logged and left out).
     pub rejected: Vec<(String, String)>,
-    /// Campaigns run for remediation.
+    /// Campaigns simulated for remediation (paired campaigns that were the
+    /// base's exactly are not simulated, and not counted).
     pub campaigns_run: u64,
     /// Kernel events of those campaigns.
     pub events: u64,
     /// Wall time.
     pub wall_s: f64,
+    /// Where that time went: `candidates` (proposing, applying and
+    /// compiling them), then `baseline`, `library` and `campaigns` over
+    /// every candidate.
+    pub phases: Phases,
+    /// The sequential rule the candidates ran by (when any ran).
+    pub sequential: Option<Sequential>,
     /// Whether the risks are importance-sampling estimates.
     pub weighted: bool,
 }
@@ -468,7 +568,9 @@ fn for_handler(
                     suggestion: String,
                     path: String,
                     value: Value,
-                    relevance: f64| {
+                    relevance: f64,
+                    acts_on: &str,
+                    step: Option<(usize, usize, usize)>| {
         out.push(Candidate {
             name,
             kind,
@@ -478,6 +580,8 @@ fn for_handler(
             value,
             relevance,
             handlers: vec![handler.clone()],
+            acts_on: acts_on.to_string(),
+            step,
         });
     };
 
@@ -515,6 +619,8 @@ fn for_handler(
                 format!("resources{r_sel}.replicas"),
                 Value::from(spec_r.replicas + 1),
                 score(rx, prior),
+                &r.id,
+                None,
             );
         }
         if let Some(c) = spec_r.concurrency {
@@ -535,6 +641,8 @@ fn for_handler(
                 format!("resources{r_sel}.concurrency"),
                 Value::from(c.saturating_mul(2)),
                 score(rx, prior),
+                &r.id,
+                None,
             );
         }
     }
@@ -582,6 +690,8 @@ fn for_handler(
                     format!("{step_path}.timeout"),
                     dur(timeout),
                     base_score(Kind::AddTimeout),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(cur)
                     if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() =>
@@ -597,6 +707,8 @@ fn for_handler(
                         format!("{step_path}.timeout"),
                         dur(timeout),
                         base_score(Kind::TightenTimeout),
+                        &cs.call,
+                        Some((hix, oi, si)),
                     )
                 }
                 Some(_) => {}
@@ -633,6 +745,8 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(r) if r.max_attempts <= 1 => push(
                     Kind::AddRetry,
@@ -646,6 +760,8 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(3)).expect("plain values"),
                     base_score(Kind::AddRetry),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(r) if r.backoff != Backoff::Exponential || r.jitter == Jitter::None => push(
                     Kind::RetryBackoff,
@@ -660,6 +776,8 @@ fn for_handler(
                     format!("{step_path}.retry"),
                     serde_json::to_value(retry(r.max_attempts)).expect("plain values"),
                     base_score(Kind::RetryBackoff),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 ),
                 Some(_) => {}
             }
@@ -681,6 +799,8 @@ fn for_handler(
                     format!("{step_path}.circuit_breaker"),
                     serde_json::to_value(breaker).expect("plain values"),
                     base_score(Kind::AddBreaker),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 );
             }
 
@@ -695,6 +815,8 @@ fn for_handler(
                     format!("{step_path}.fallback"),
                     serde_json::to_value(Fallback::Cached).expect("plain values"),
                     base_score(Kind::AddFallback),
+                    &cs.call,
+                    Some((hix, oi, si)),
                 );
             }
         }
@@ -717,6 +839,8 @@ pub fn remediate(
     max: usize,
 ) -> anyhow::Result<Remediation> {
     let start = Instant::now();
+    let start_mark = Mark::now();
+    let mut mark = start_mark;
     let weighted = plan.rare_event.is_some();
     let base_tallies: Vec<(&HandlerTally, bool)> = report
         .tallies
@@ -799,50 +923,352 @@ pub fn remediate(
     if prepared.is_empty() {
         return Ok(rem);
     }
-    let plan = RunPlan {
-        campaigns: outcomes.campaigns,
-        mode: ModeSel::Natural,
-        until_decided: None,
-        decide_at: None,
-        independent_streams: false,
-        ..plan.clone()
-    };
+    rem.phases.lap("candidates", &mut mark);
+    let seq = Sequential::new(outcomes.campaigns);
+    rem.sequential = Some(seq);
+    // Per handler over its threshold: its index among the base's outcomes
+    // and the difference that is too small to matter (half the gap between
+    // its risk and its threshold).
+    let targets: Vec<(Arc<str>, usize, f64)> = over
+        .iter()
+        .filter_map(|t| {
+            let bix = outcomes.handlers.iter().position(|h| *h == t.handler)?;
+            let gap = (t.interval(weighted).0 - t.threshold).max(0.0);
+            Some((t.handler.clone(), bix, gap / 2.0))
+        })
+        .collect();
     tracing::info!(
         candidates = prepared.len(),
-        campaigns = plan.campaigns,
-        "remediation: re-simulating candidates"
+        first = seq.first,
+        max = seq.max,
+        z = seq.z,
+        "remediation: re-simulating candidates (sequential)"
     );
-    let run = run_paired(&prepared, &plan, &mut Discard, Some(outcomes))?;
-    rem.campaigns_run = run.campaigns_run;
-    rem.events = run.events;
-    for (c, v) in chosen.into_iter().zip(&prepared) {
-        let mut outcomes_c = Vec::new();
-        for t0 in &over {
-            let Some(t) = run
-                .tallies
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.threads.max(1))
+        .thread_name(|i| format!("preflight-worker-{i}"))
+        .build()?;
+    let bar = progress_bar(prepared.len() as u64 * seq.max, plan.progress);
+    // Two-scale: every candidate's healthy baseline. The base's stands in,
+    // exactly, for a change its healthy sample never exercised; the others
+    // are simulated, several at once.
+    let base_window = report.base_window.as_ref().filter(|_| plan.two_scale);
+    let shares_healthy: Vec<bool> = chosen
+        .iter()
+        .zip(&prepared)
+        .map(|(c, v)| {
+            base_window.is_some_and(|bw| {
+                exact(c.kind)
+                    && bw.same_plan(&base.model, &v.model)
+                    && !could_change(c, &v.model, &bw.counted.usage)
+            })
+        })
+        .collect();
+    let mut baselines: Vec<Option<Baseline>> = if plan.two_scale {
+        pool.install(|| {
+            prepared
+                .par_iter()
+                .zip(&shares_healthy)
+                .map(|(v, shares)| match (base_window, shares) {
+                    (Some(bw), true) => Some(bw.healthy_for(&v.model)),
+                    _ => Some(Baseline::for_variant(&v.model, plan.seed, 0)),
+                })
+                .collect()
+        })
+    } else {
+        vec![None; prepared.len()]
+    };
+    rem.phases.lap("baseline", &mut mark);
+    for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
+        let mut library = None;
+        // Classes with an episode simulated for the candidate (bit per
+        // class), and whether its campaigns may be taken from the base's
+        // where they exercised nothing the change acts on.
+        let mut own_classes: Option<Vec<bool>> = None;
+        let window = baselines[i].take().map(|b| {
+            let lib = candidate_library(b, v, &c, base, base_window, &pool);
+            library = Some((lib.simulated, lib.shared));
+            tracing::info!(
+                candidate = %c.name,
+                simulated = lib.simulated,
+                shared = lib.shared,
+                "remediation: library episodes"
+            );
+            if shares_healthy[i] && lib.same_frame {
+                own_classes = Some(lib.own_classes);
+            }
+            lib.baseline
+        });
+        rem.phases.lap("library", &mut mark);
+        let live = match (&plan.live, plan.two_scale) {
+            (Some(spec), false) => Some(crate::scenarios::live_plan(
+                &v.model,
+                v.scenario.risk.window.secs(),
+                spec,
+            )),
+            _ => None,
+        };
+        let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
+        // A campaign of the base that exercised nothing the change acts on,
+        // and composed nothing from a class simulated anew, is the
+        // candidate's too: the same episodes, the same figures.
+        let same_as_base = |k: u64| -> bool {
+            let Some(own) = &own_classes else {
+                return false;
+            };
+            outcomes.usage(k).is_some_and(|u| {
+                !could_change(&c, &v.model, u)
+                    && !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+            })
+        };
+        let ix: Vec<Option<usize>> = targets
+            .iter()
+            .map(|(h, _, _)| v.model.handlers.iter().position(|d| *d.id == **h))
+            .collect();
+        let mut paired = vec![PairedTally::default(); targets.len()];
+        let (mut done, mut stage, mut simulated) = (0u64, seq.first, 0u64);
+        loop {
+            while done < stage {
+                let end = (done + CHUNK).min(stage);
+                let todo: Vec<u64> = (done..end).filter(|k| !same_as_base(*k)).collect();
+                let results: Vec<CampaignResult> = pool.install(|| {
+                    todo.par_iter()
+                        .map(|&k| {
+                            // The base's seeds: common random numbers.
+                            let seed = campaign_seed(plan.seed, 0, None, k);
+                            let r = how.run(&v.model, seed, CampaignMode::Natural).0;
+                            bar.inc(1);
+                            r
+                        })
+                        .collect()
+                });
+                bar.inc(end - done - todo.len() as u64);
+                simulated += todo.len() as u64;
+                // Folded in campaign order: the same whatever the threads.
+                let mut results = todo.iter().zip(results).peekable();
+                for k in done..end {
+                    let r = results.next_if(|(j, _)| **j == k).map(|(_, r)| r);
+                    if let Some(r) = &r {
+                        rem.events += r.events;
+                    }
+                    for ((p, (_, bix, _)), hx) in paired.iter_mut().zip(&targets).zip(&ix) {
+                        let b = outcomes.breached(*bix, k);
+                        let w = outcomes.weight(k);
+                        match (&r, hx) {
+                            (Some(r), Some(hx)) => {
+                                p.add(b, r.handlers[*hx].slo_breached, w, r.weight)
+                            }
+                            (None, _) => p.add(b, b, w, w),
+                            (Some(_), None) => {}
+                        }
+                    }
+                }
+                done = end;
+            }
+            let decided = paired
                 .iter()
-                .find(|t| t.variant == v.name && t.handler == t0.handler)
-            else {
-                continue;
-            };
-            let Some(p) = t.paired.filter(|p| p.campaigns > 0) else {
-                continue;
-            };
-            outcomes_c.push(Outcome {
-                handler: t0.handler.clone(),
-                before: t0.interval(weighted),
-                after: t.interval(weighted),
+                .zip(&targets)
+                .all(|(p, (_, _, delta))| seq.decided(p, weighted, *delta));
+            match seq.next(done) {
+                Some(n) if !decided => {
+                    tracing::info!(candidate = %c.name, campaigns = n, "remediation: undecided, more campaigns");
+                    stage = n;
+                }
+                _ => break,
+            }
+        }
+        bar.set_length(bar.length().unwrap_or(0).saturating_sub(seq.max - done));
+        rem.campaigns_run += simulated;
+        rem.phases.lap("campaigns", &mut mark);
+        tracing::info!(
+            candidate = %c.name,
+            campaigns = done,
+            simulated,
+            "remediation: decided"
+        );
+        let outcomes_c = paired
+            .iter()
+            .zip(&targets)
+            .filter(|(p, _)| p.campaigns > 0)
+            .map(|(p, (h, _, _))| Outcome {
+                handler: h.clone(),
+                before: p.risk(false, weighted),
+                after: p.risk(true, weighted),
                 diff: p.interval(weighted),
                 campaigns: p.campaigns,
-            });
-        }
+            })
+            .collect();
         rem.verified.push(Verified {
             candidate: c,
             outcomes: outcomes_c,
+            campaigns: done,
+            simulated,
+            library,
         });
     }
+    bar.finish_and_clear();
     rem.wall_s = start.elapsed().as_secs_f64();
+    rem.phases.log("remediation", start_mark.elapsed());
     Ok(rem)
+}
+
+/// Whether a kind of change acts only through a mechanism whose use
+/// simulations record ([`Usage`]): then a simulation that did not exercise
+/// it is the candidate's exactly. Replicas (routing) and timeouts (when
+/// every attempt ends) act on every request.
+fn exact(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout
+    )
+}
+
+/// Whether a simulation that exercised `u` could go differently with the
+/// candidate's change: more concurrency where a routable replica was
+/// full, a retry, backoff, breaker or fallback on a call an attempt of
+/// which failed. Always for changes that are not [`exact`].
+fn could_change(c: &Candidate, model: &Model, u: &Usage) -> bool {
+    match c.kind {
+        Kind::RaiseConcurrency => model
+            .resources
+            .iter()
+            .position(|r| r.id == c.acts_on)
+            .is_none_or(|r| u.saturated(r)),
+        Kind::AddRetry | Kind::RetryBackoff | Kind::AddBreaker | Kind::AddFallback => {
+            c.step.is_none_or(|(h, o, s)| u.failed(h, o, s))
+        }
+        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout => true,
+    }
+}
+
+/// A candidate's two-scale baseline and library, and how it was made.
+struct CandidateLibrary {
+    baseline: Baseline,
+    /// Library entries simulated for the candidate.
+    simulated: usize,
+    /// Library entries taken from the base's library.
+    shared: usize,
+    /// Per class of the library: whether one of its entries was simulated.
+    own_classes: Vec<bool>,
+    /// Whether the candidate's episodes are cut and run exactly as the
+    /// base's (same margins and drain).
+    same_frame: bool,
+}
+
+/// A candidate's two-scale library. Its episodes are cut with the base's
+/// margins when its own are nowhere longer (then both libraries hold the
+/// same episodes). An entry of the base's library stands in for the
+/// candidate's own:
+///
+/// - exactly, for a change whose mechanism the base's episode did not
+///   exercise ([`exact`], [`could_change`]) under the same margins and drain;
+/// - as an approximation, for a replica or timeout change, when the
+///   episode's fault is on a resource the change cannot reach
+///   ([`reached_by`]): its effect on that episode is only on healthy
+///   traffic, which the candidate's own baseline carries.
+///
+/// Every other entry is simulated.
+fn candidate_library(
+    mut b: Baseline,
+    v: &PreparedVariant,
+    c: &Candidate,
+    base: &PreparedVariant,
+    base_window: Option<&Baseline>,
+    pool: &rayon::ThreadPool,
+) -> CandidateLibrary {
+    let shared = match base_window {
+        Some(bw) => {
+            let (m, o) = (&b.margins, &bw.margins);
+            if m.warmup <= o.warmup
+                && m.lead <= o.lead
+                && m.settle <= o.settle
+                && m.transient <= o.transient
+                && m.sample <= o.sample
+            {
+                b.margins = bw.margins;
+            }
+            b.shared_entries(&v.model, LIBRARY_REPS, bw, &base.model)
+        }
+        None => Vec::new(),
+    };
+    let same_frame =
+        base_window.is_some_and(|bw| b.margins == bw.margins) && v.model.drain == base.model.drain;
+    let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
+    let reached = reached_by(&v.model, &c.acts_on);
+    let own: Vec<bool> = tasks
+        .iter()
+        .enumerate()
+        .map(|(k, t)| match shared.get(k) {
+            Some(Some(e)) if exact(c.kind) => !same_frame || could_change(c, &v.model, e.usage()),
+            Some(Some(_)) => reached[t.resource()],
+            _ => true,
+        })
+        .collect();
+    let todo: Vec<&LibraryTask> = tasks
+        .iter()
+        .zip(&own)
+        .filter(|(_, o)| **o)
+        .map(|(t, _)| t)
+        .collect();
+    let simulated: Vec<LibraryEntry> =
+        pool.install(|| todo.par_iter().map(|t| t.run(&v.model)).collect());
+    let n_sim = simulated.len();
+    let mut own_classes = Vec::new();
+    for (t, o) in tasks.iter().zip(&own) {
+        if own_classes.len() <= t.class() {
+            own_classes.resize(t.class() + 1, false);
+        }
+        own_classes[t.class()] |= *o;
+    }
+    let mut simulated = simulated.into_iter();
+    let entries: Vec<Arc<LibraryEntry>> = own
+        .iter()
+        .enumerate()
+        .map(|(k, o)| match (o, shared.get(k)) {
+            (false, Some(Some(e))) => e.clone(),
+            _ => Arc::new(simulated.next().expect("one simulated entry per own task")),
+        })
+        .collect();
+    let n = entries.len();
+    CandidateLibrary {
+        baseline: b.with_shared_library(&v.model, LIBRARY_REPS, entries),
+        simulated: n_sim,
+        shared: n - n_sim,
+        own_classes,
+        same_frame,
+    }
+}
+
+/// Per resource: whether a change acting on resource `acts_on` can alter
+/// the episodes of a fault there. It can where it acts, and on every
+/// resource that one calls or polls, directly or through the handlers
+/// running on its callees: their faults reach it through its calls (a
+/// caller waits on a failing callee, retries it, its breaker opens, its
+/// slots fill up). Faults elsewhere reach it only as healthy traffic.
+fn reached_by(model: &Model, acts_on: &str) -> Vec<bool> {
+    let mut out = vec![false; model.resources.len()];
+    let Some(x) = model.resources.iter().position(|r| r.id == acts_on) else {
+        // Unknown: every class is simulated.
+        return vec![true; model.resources.len()];
+    };
+    let mut stack = vec![x];
+    while let Some(r) = stack.pop() {
+        if std::mem::replace(&mut out[r], true) {
+            continue;
+        }
+        for h in model.handlers.iter().filter(|h| h.resource == r) {
+            for op in &h.ops {
+                for st in &op.steps {
+                    let l = match st {
+                        StepDef::Call(c) => c.link,
+                        StepDef::Poll(p) => p.link,
+                    };
+                    stack.push(model.links[l].to);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn f4(x: f64) -> String {
@@ -874,11 +1300,19 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         );
         return;
     }
+    let n_max = base_campaigns.map_or(0, |b| b.campaigns);
+    let (lo, hi) = rem.verified.iter().fold((u64::MAX, 0), |(lo, hi), v| {
+        (lo.min(v.campaigns), hi.max(v.campaigns))
+    });
+    let ran = if lo == hi {
+        format!("{hi}")
+    } else {
+        format!("{lo}–{hi}")
+    };
     crate::outln!(
-        "\nremediation: {} of {} candidate change(s) re-simulated on the base's {} campaigns (same seeds: common random numbers)",
+        "\nremediation: {} of {} candidate change(s) re-simulated on the first {ran} of the base's {n_max} campaigns (same seeds: common random numbers; more only while undecided)",
         rem.verified.len(),
         rem.proposed,
-        base_campaigns.map_or(0, |b| b.campaigns)
     );
     let w = rem
         .verified
@@ -888,9 +1322,10 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         .unwrap_or(0)
         .clamp(9, 48);
     crate::outln!(
-        "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+        "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
         "handler",
         "candidate",
+        "campaigns",
         "risk before [95% CI]",
         "risk after [95% CI]",
         "difference [95% CI]",
@@ -910,9 +1345,10 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         });
         for (v, o) in rows {
             crate::outln!(
-                "{:<24} {:<w$} {:>26} {:>26} {:>28} {:>5}",
+                "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
                 truncate(h, 24),
                 truncate(&v.candidate.name, w),
+                o.campaigns,
                 ci(o.before),
                 ci(o.after),
                 ci(o.diff),
@@ -1121,6 +1557,8 @@ workload:
             value: Value::from(2),
             relevance: 1.0,
             handlers: vec!["checkout-handler".into()],
+            acts_on: "orders-db".into(),
+            step: None,
         };
         assert_eq!(c.set_expr(), r#"{ "resources[orders-db].replicas": 2 }"#);
         assert_eq!(
@@ -1128,5 +1566,54 @@ workload:
             "variants:\n  - name: add-replica-orders-db\n    set: { \"resources[orders-db].replicas\": 2 }\n"
         );
         assert_eq!(c.variant().set.len(), 1);
+    }
+
+    #[test]
+    fn the_sequential_rule_doubles_from_256_up_to_the_base_campaigns() {
+        let q = Sequential::new(10_000);
+        assert_eq!((q.first, q.max, q.stages), (256, 10_000, 7));
+        let mut stages = vec![q.first];
+        while let Some(n) = q.next(*stages.last().unwrap()) {
+            stages.push(n);
+        }
+        assert_eq!(stages, [256, 512, 1024, 2048, 4096, 8192, 10_000]);
+        // 95% over the whole sequence: each look at 1 − 0.05/7.
+        assert!((q.z - 2.6901).abs() < 1e-3, "{}", q.z);
+        // A base of fewer campaigns than the first stage: one look at 95%.
+        let q = Sequential::new(150);
+        assert_eq!((q.first, q.stages, q.next(150)), (150, 1, None));
+        assert!((q.z - 1.95996).abs() < 1e-4);
+        assert_eq!(Sequential::new(256).next(256), None);
+        assert_eq!(Sequential::new(300).next(256), Some(300));
+    }
+
+    #[test]
+    fn a_comparison_is_decided_when_it_excludes_zero_or_stays_within_delta() {
+        let q = Sequential::new(10_000);
+        let table = |both, base_only, variant_only, neither| {
+            let mut p = PairedTally::default();
+            for (n, yb, yv) in [
+                (both, true, true),
+                (base_only, true, false),
+                (variant_only, false, true),
+                (neither, false, false),
+            ] {
+                for _ in 0..n {
+                    p.add(yb, yv, 1.0, 1.0);
+                }
+            }
+            p
+        };
+        // 13 base breaches in 256, all removed: a change, decided at once.
+        assert!(q.decided(&table(0, 13, 0, 243), false, 0.02));
+        // No discordant pair in 256: the stopping interval is about ±0.025,
+        // wider than δ = 0.02, so not yet; in 512 it is ±0.013: decided.
+        assert!(!q.decided(&table(13, 0, 0, 243), false, 0.02));
+        assert!(q.decided(&table(26, 0, 0, 486), false, 0.02));
+        // δ = 0 (a risk over its threshold only once calibrated): only a
+        // significant difference stops.
+        assert!(!q.decided(&table(26, 0, 0, 486), false, 0.0));
+        // Two breaches removed in 256 out of 13: neither a change nor negligible.
+        assert!(!q.decided(&table(11, 2, 0, 243), false, 0.02));
     }
 }

@@ -42,15 +42,21 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// assert!((hi - 0.037).abs() < 0.001);
 /// ```
 pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
+    wilson_z(k, n, Z95)
+}
+
+/// [`wilson`] at the two-sided level whose normal quantile is `z` (1.96 for
+/// 95%; see [`z_two_sided`]).
+pub fn wilson_z(k: u64, n: u64, z: f64) -> (f64, f64, f64) {
     if n == 0 {
         return (f64::NAN, 0.0, 1.0);
     }
     let n_f = n as f64;
     let p = k as f64 / n_f;
-    let z2 = Z95 * Z95;
+    let z2 = z * z;
     let denom = 1.0 + z2 / n_f;
     let centre = (p + z2 / (2.0 * n_f)) / denom;
-    let half = Z95 * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt() / denom;
+    let half = z * (p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt() / denom;
     // At k = 0 (k = n) the bound is exactly 0 (1); say so rather than leave rounding noise.
     let low = if k == 0 {
         0.0
@@ -74,11 +80,16 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
 /// (conservative when breaching paths carry weights below 1, which is what
 /// biasing failures towards more frequent ones gives).
 pub fn weighted(sum_w: f64, sum_w2: f64, n: u64) -> (f64, f64, f64) {
+    weighted_z(sum_w, sum_w2, n, Z95)
+}
+
+/// [`weighted`] at the two-sided level whose normal quantile is `z`.
+pub fn weighted_z(sum_w: f64, sum_w2: f64, n: u64, z: f64) -> (f64, f64, f64) {
     if n == 0 {
         return (f64::NAN, 0.0, 1.0);
     }
     if sum_w <= 0.0 {
-        let (_, low, high) = wilson(0, n);
+        let (_, low, high) = wilson_z(0, n, z);
         return (0.0, low, high);
     }
     let n_f = n as f64;
@@ -88,7 +99,7 @@ pub fn weighted(sum_w: f64, sum_w2: f64, n: u64) -> (f64, f64, f64) {
     } else {
         0.0
     };
-    let half = Z95 * (var / n_f).sqrt();
+    let half = z * (var / n_f).sqrt();
     (p, (p - half).max(0.0), (p + half).min(1.0))
 }
 
@@ -132,6 +143,18 @@ pub fn newcombe_paired(
     variant_only: u64,
     neither: u64,
 ) -> (f64, f64, f64) {
+    newcombe_paired_z(both, base_only, variant_only, neither, Z95)
+}
+
+/// [`newcombe_paired`] built from Wilson intervals at the two-sided level
+/// whose normal quantile is `z`.
+pub fn newcombe_paired_z(
+    both: u64,
+    base_only: u64,
+    variant_only: u64,
+    neither: u64,
+    z: f64,
+) -> (f64, f64, f64) {
     let n = both + base_only + variant_only + neither;
     if n == 0 {
         return (f64::NAN, -1.0, 1.0);
@@ -144,8 +167,8 @@ pub fn newcombe_paired(
         neither as f64,
     );
     let n_f = n as f64;
-    let (p_v, l_v, u_v) = wilson(both + variant_only, n);
-    let (p_b, l_b, u_b) = wilson(both + base_only, n);
+    let (p_v, l_v, u_v) = wilson_z(both + variant_only, n, z);
+    let (p_b, l_b, u_b) = wilson_z(both + base_only, n, z);
     let margins = [a + b, c + d, a + c, b + d];
     let phi = if margins.contains(&0.0) {
         0.0
@@ -179,6 +202,11 @@ pub fn newcombe_paired(
 /// every difference is zero (the sample variance then says nothing; the
 /// caller falls back on [`newcombe_paired`] of the counts).
 pub fn paired_weighted(sum_d: f64, sum_d2: f64, n: u64) -> Option<(f64, f64, f64)> {
+    paired_weighted_z(sum_d, sum_d2, n, Z95)
+}
+
+/// [`paired_weighted`] at the two-sided level whose normal quantile is `z`.
+pub fn paired_weighted_z(sum_d: f64, sum_d2: f64, n: u64, z: f64) -> Option<(f64, f64, f64)> {
     if n == 0 || sum_d2 <= 0.0 {
         return None;
     }
@@ -189,8 +217,16 @@ pub fn paired_weighted(sum_d: f64, sum_d2: f64, n: u64) -> Option<(f64, f64, f64
     } else {
         0.0
     };
-    let half = Z95 * (var / n_f).sqrt();
+    let half = z * (var / n_f).sqrt();
     Some((mean, (mean - half).max(-1.0), (mean + half).min(1.0)))
+}
+
+/// The normal quantile `z` of a two-sided interval at level `1 − alpha`
+/// (1.96 for `alpha = 0.05`).
+pub fn z_two_sided(alpha: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    let alpha = alpha.clamp(1e-12, 1.0);
+    Normal::standard().inverse_cdf(1.0 - alpha / 2.0)
 }
 
 /// Whether a difference interval excludes zero (the difference is
@@ -450,5 +486,22 @@ mod tests {
         assert!((lo - (m - half)).abs() < 1e-12 && (hi - (m + half)).abs() < 1e-12);
         assert!(paired_weighted(0.0, 0.0, 100).is_none());
         assert!(significant(lo, hi) == (hi < 0.0));
+    }
+
+    #[test]
+    fn intervals_at_another_level_widen_with_z() {
+        assert!((z_two_sided(0.05) - Z95).abs() < 1e-9);
+        assert!((z_two_sided(0.01) - 2.575_829).abs() < 1e-5);
+        assert_eq!(wilson_z(7, 100, Z95), wilson(7, 100));
+        assert_eq!(
+            newcombe_paired_z(5, 3, 1, 91, Z95),
+            newcombe_paired(5, 3, 1, 91)
+        );
+        let (_, l95, h95) = newcombe_paired(5, 3, 1, 91);
+        let (_, l99, h99) = newcombe_paired_z(5, 3, 1, 91, z_two_sided(0.01));
+        assert!(l99 < l95 && h95 < h99);
+        let (_, l, h) = weighted_z(3.0, 2.0, 100, z_two_sided(0.01));
+        let (_, l5, h5) = weighted(3.0, 2.0, 100);
+        assert!(l < l5 && h5 < h);
     }
 }

@@ -16,7 +16,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, splitmix64, stream_key};
@@ -24,7 +23,7 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
-use sim_models::window::{Baseline, LIBRARY_REPS, run_window};
+use sim_models::window::{Baseline, LIBRARY_REPS, Usage, run_window};
 
 use crate::output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RiskRow, RunWriter,
@@ -32,6 +31,7 @@ use crate::output::{
 use crate::risk::{
     Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,
 };
+use crate::timing::{Mark, Phases};
 
 /// Campaigns per parallel chunk: results of one chunk are held in memory at once.
 pub const CHUNK: u64 = 2048;
@@ -183,6 +183,10 @@ pub struct BaseOutcomes {
     bits: Vec<Vec<u64>>,
     /// Per campaign: its importance-sampling weight (empty without `--rare-event`).
     weights: Vec<f64>,
+    /// Per campaign (two-scale runs): what its simulated episodes exercised
+    /// and the library classes it composed ([`Usage`]), which tells
+    /// remediation whether a candidate's change could alter it.
+    usage: Vec<Usage>,
 }
 
 impl BaseOutcomes {
@@ -193,11 +197,22 @@ impl BaseOutcomes {
             campaigns: 0,
             bits,
             weights: Vec::new(),
+            usage: Vec::new(),
         }
     }
 
-    /// Records the next campaign: its breach per handler, its weight.
-    fn push(&mut self, breached: impl Iterator<Item = bool>, weight: Option<f64>) {
+    /// Records the next campaign: its breach per handler, its weight, its usage.
+    fn push(
+        &mut self,
+        breached: impl Iterator<Item = bool>,
+        weight: Option<f64>,
+        usage: Option<&Usage>,
+    ) {
+        if let Some(u) = usage
+            && self.usage.len() as u64 == self.campaigns
+        {
+            self.usage.push(u.clone());
+        }
         let (word, bit) = ((self.campaigns / 64) as usize, self.campaigns % 64);
         for (h, b) in breached.enumerate() {
             let words = &mut self.bits[h];
@@ -223,6 +238,11 @@ impl BaseOutcomes {
     pub fn weight(&self, c: u64) -> f64 {
         self.weights.get(c as usize).copied().unwrap_or(1.0)
     }
+
+    /// What campaign `c` exercised (two-scale runs; `None` otherwise).
+    pub fn usage(&self, c: u64) -> Option<&Usage> {
+        self.usage.get(c as usize)
+    }
 }
 
 /// One handler's breaches under a variant paired, campaign by campaign,
@@ -245,11 +265,20 @@ pub struct PairedTally {
     /// Sum of `w_b·y_b`: the base's weighted breaches over the paired campaigns.
     pub sum_base: f64,
     /// Sum of their squares.
+    pub sum_base2: f64,
+    /// Sum of `w_v·y_v`: the variant's weighted breaches.
+    pub sum_variant: f64,
+    /// Sum of their squares.
+    pub sum_variant2: f64,
+    /// Sum of the squared differences.
     pub sum_d2: f64,
 }
 
 impl PairedTally {
-    fn add(&mut self, base: bool, variant: bool, w_base: f64, w_variant: f64) {
+    /// Records one paired campaign: whether the base and the variant
+    /// breached, and their importance-sampling weights (1 without
+    /// `--rare-event`).
+    pub fn add(&mut self, base: bool, variant: bool, w_base: f64, w_variant: f64) {
         self.campaigns += 1;
         match (base, variant) {
             (true, true) => self.both += 1,
@@ -258,10 +287,54 @@ impl PairedTally {
             (false, false) => self.neither += 1,
         }
         let wb = if base { w_base } else { 0.0 };
-        let d = if variant { w_variant } else { 0.0 } - wb;
+        let wv = if variant { w_variant } else { 0.0 };
+        let d = wv - wb;
         self.sum_base += wb;
+        self.sum_base2 += wb * wb;
+        self.sum_variant += wv;
+        self.sum_variant2 += wv * wv;
         self.sum_d += d;
         self.sum_d2 += d * d;
+    }
+
+    /// `(risk, low, high)` of the base (`variant == false`) or of the
+    /// variant over the paired campaigns, with the interval of
+    /// [`HandlerTally::interval`] (Wilson's, or the weighted normal one).
+    pub fn risk(&self, variant: bool, weighted: bool) -> (f64, f64, f64) {
+        let (k, w, w2) = if variant {
+            (
+                self.both + self.variant_only,
+                self.sum_variant,
+                self.sum_variant2,
+            )
+        } else {
+            (self.both + self.base_only, self.sum_base, self.sum_base2)
+        };
+        if weighted {
+            crate::risk::weighted(w, w2, self.campaigns)
+        } else {
+            wilson(k, self.campaigns)
+        }
+    }
+
+    /// [`Self::interval`] at the two-sided level whose normal quantile is
+    /// `z` (the stricter level of remediation's stopping rule).
+    pub fn interval_z(&self, weighted: bool, z: f64) -> (f64, f64, f64) {
+        let counts = || {
+            crate::risk::newcombe_paired_z(
+                self.both,
+                self.base_only,
+                self.variant_only,
+                self.neither,
+                z,
+            )
+        };
+        if weighted {
+            crate::risk::paired_weighted_z(self.sum_d, self.sum_d2, self.campaigns, z)
+                .unwrap_or_else(counts)
+        } else {
+            counts()
+        }
     }
 
     /// The base's risk over the paired campaigns: its breach frequency, or
@@ -486,6 +559,11 @@ pub struct RunReport {
     pub campaigns_run: u64,
     /// Wall time.
     pub wall_s: f64,
+    /// Where that time went: `baseline` and `library` (two-scale runs: the
+    /// pooled healthy samples and isolated-fault episodes of every job),
+    /// then `campaigns` (everything else: the campaigns, their rows, the
+    /// tallies). They add up to [`Self::wall_s`].
+    pub phases: Phases,
     /// Kernel events delivered in all.
     pub events: u64,
     /// Requests refused because a simulation reached its in-flight cap
@@ -494,6 +572,10 @@ pub struct RunReport {
     /// The base's per-campaign breaches (natural campaigns), which the
     /// variants were paired with; `None` without natural campaigns of the base.
     pub base: Option<BaseOutcomes>,
+    /// The base's two-scale baseline and library (natural campaigns of a
+    /// two-scale run), which remediation candidates share where their
+    /// change does not reach (`docs/remediation.md`).
+    pub base_window: Option<Baseline>,
 }
 
 /// The seed of campaign `campaign` of a job: `variant` is the job's stream
@@ -539,7 +621,14 @@ pub fn run_paired<S: RowSink + ?Sized>(
     sink: &mut S,
     base: Option<&BaseOutcomes>,
 ) -> anyhow::Result<RunReport> {
-    let start = Instant::now();
+    let start = Mark::now();
+    let mut mark = start;
+    let mut phases = Phases::default();
+    if plan.two_scale {
+        for p in ["baseline", "library"] {
+            phases.add(p, crate::timing::Span::ZERO);
+        }
+    }
     let weighted = plan.rare_event.is_some();
     // The base's outcomes, recorded during its natural job (which comes
     // first) unless given.
@@ -574,6 +663,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
     let mut injections: Vec<InjectionTally> = Vec::new();
     let mut events = 0u64;
     let mut refused_over_cap = 0u64;
+    let mut base_window: Option<Baseline> = None;
     for job in &jobs {
         let v = job.variant;
         let natural = job.mode == CampaignMode::Natural;
@@ -670,10 +760,14 @@ pub fn run_paired<S: RowSink + ?Sized>(
             _ => None,
         };
         let baseline = plan.two_scale.then(|| {
+            phases.lap("campaigns", &mut mark);
             let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
+            phases.lap("baseline", &mut mark);
             let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
             let entries = pool.install(|| tasks.par_iter().map(|t| t.run(&v.model)).collect());
-            b.with_library(&v.model, LIBRARY_REPS, entries)
+            let b = b.with_library(&v.model, LIBRARY_REPS, entries);
+            phases.lap("library", &mut mark);
+            b
         });
         let mut next = 0u64;
         let mut target = plan.campaigns;
@@ -706,6 +800,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                 }
             }
             let end = (next + CHUNK).min(target);
+            let how = CampaignSim::of(baseline.as_ref(), live.as_ref(), job.mode);
             let results: Vec<(u64, CampaignResult, Vec<LiveEvent>, u32)> = pool.install(|| {
                 (next..end)
                     .into_par_iter()
@@ -716,16 +811,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                             job.scenario_id.as_deref(),
                             c,
                         );
-                        let (r, log, rollbacks) = match (&baseline, &live) {
-                            (Some(b), _) => {
-                                (run_window(&v.model, seed, job.mode, b), Vec::new(), 0)
-                            }
-                            (None, Some(lv)) if job.mode == CampaignMode::Natural => {
-                                let l = run_live(&lv.model, seed, job.mode, &lv.plan);
-                                (l.result, l.events, l.rollbacks)
-                            }
-                            (None, _) => (run_campaign(&v.model, seed, job.mode), Vec::new(), 0),
-                        };
+                        let (r, log, rollbacks) = how.run(&v.model, seed, job.mode);
                         bar.inc(1);
                         (seed.as_u64(), r, log, rollbacks)
                     })
@@ -760,6 +846,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     rec.push(
                         r.handlers.iter().map(|h| h.slo_breached),
                         weighted.then_some(r.weight),
+                        r.usage.as_ref(),
                     );
                 }
                 sink.campaign(&CampaignRow {
@@ -837,6 +924,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
         }
         if let Some(rec) = recording {
             recorded = Some(rec);
+            base_window = baseline;
         }
     }
     bar.finish_and_clear();
@@ -867,16 +955,65 @@ pub fn run_paired<S: RowSink + ?Sized>(
             }
         })
         .collect();
+    phases.lap("campaigns", &mut mark);
     Ok(RunReport {
         risk,
         tallies,
         injections,
         campaigns_run: total,
-        wall_s: start.elapsed().as_secs_f64(),
+        wall_s: start.to(&mark).wall_s,
+        phases,
         events,
         refused_over_cap,
         base: base.cloned().or(recorded),
+        base_window,
     })
+}
+
+/// How the campaigns of one job are simulated: by the two-scale method
+/// with the job's baseline, at request level with live injection
+/// (natural campaigns of a run with an applicable
+/// `failure_injection_profile`), or at request level.
+#[derive(Clone, Copy)]
+pub(crate) enum CampaignSim<'a> {
+    /// [`run_window`] with this baseline.
+    Window(&'a Baseline),
+    /// [`run_live`] on this variant's live model and plan.
+    Live(&'a crate::scenarios::LiveVariant),
+    /// [`run_campaign`].
+    Request,
+}
+
+impl<'a> CampaignSim<'a> {
+    /// The way a job with this baseline and live plan runs campaigns of `mode`.
+    pub(crate) fn of(
+        baseline: Option<&'a Baseline>,
+        live: Option<&'a crate::scenarios::LiveVariant>,
+        mode: CampaignMode,
+    ) -> Self {
+        match (baseline, live) {
+            (Some(b), _) => CampaignSim::Window(b),
+            (None, Some(lv)) if mode == CampaignMode::Natural => CampaignSim::Live(lv),
+            (None, _) => CampaignSim::Request,
+        }
+    }
+
+    /// One campaign: its result, its injection log and its rollbacks.
+    pub(crate) fn run(
+        self,
+        model: &Model,
+        seed: CampaignSeed,
+        mode: CampaignMode,
+    ) -> (CampaignResult, Vec<LiveEvent>, u32) {
+        match self {
+            CampaignSim::Window(b) => (run_window(model, seed, mode, b), Vec::new(), 0),
+            CampaignSim::Live(lv) => {
+                let l = run_live(&lv.model, seed, mode, &lv.plan);
+                (l.result, l.events, l.rollbacks)
+            }
+            CampaignSim::Request => (run_campaign(model, seed, mode), Vec::new(), 0),
+        }
+    }
 }
 
 /// The scenario's name for a criticality.
@@ -943,7 +1080,7 @@ mod pairing_tests {
     fn base_outcomes_keep_one_bit_per_campaign_and_handler() {
         let mut b = BaseOutcomes::new(vec![Arc::from("a"), Arc::from("b")]);
         for c in 0..130u64 {
-            b.push([c % 3 == 0, c % 64 == 63].into_iter(), None);
+            b.push([c % 3 == 0, c % 64 == 63].into_iter(), None, None);
         }
         assert_eq!(b.campaigns, 130);
         assert!((0..130).all(|c| b.breached(0, c) == (c % 3 == 0)));

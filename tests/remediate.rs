@@ -284,3 +284,237 @@ fn no_handler_over_its_threshold_writes_an_empty_table() {
     assert!(o.status.code().is_some_and(|c| c <= 1));
     assert!(!gate.join("remediations.parquet").exists());
 }
+
+fn manifest(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn manifest_phases_add_up_to_the_whole_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "flaky.yaml", FLAKY);
+    let out = tmp.path().join("run");
+    run(&file, &out, "2", &[]);
+    let m = manifest(&out);
+    let wall = m["phases"]["wall_s"].as_object().expect("phases.wall_s");
+    let names: Vec<&str> = wall.keys().map(|k| k.as_str()).collect();
+    // Request level: no baseline or library; no injection profile: no scenarios.
+    for p in ["load", "campaigns", "remediation", "write", "total"] {
+        assert!(names.contains(&p), "{p} missing from {names:?}");
+    }
+    assert!(!names.contains(&"library") && !names.contains(&"scenarios"));
+    let total = wall["total"].as_f64().unwrap();
+    let sum: f64 = wall
+        .iter()
+        .filter(|(k, _)| *k != "total")
+        .map(|(_, v)| v.as_f64().unwrap())
+        .sum();
+    // Each phase is rounded to the millisecond.
+    assert!(
+        (sum - total).abs() < 0.001 * names.len() as f64,
+        "{sum} vs {total}"
+    );
+    assert!(wall.values().all(|v| v.as_f64().unwrap() >= 0.0));
+    // wall_time_s is the whole command, not the campaigns alone.
+    let wall_time = m["wall_time_s"].as_f64().unwrap();
+    assert!((wall_time - total).abs() < 0.001, "{wall_time} vs {total}");
+    assert!(wall["remediation"].as_f64().unwrap() > 0.0);
+    assert!(
+        wall_time
+            > wall["campaigns"].as_f64().unwrap() + wall["remediation"].as_f64().unwrap() - 0.002
+    );
+    if cfg!(target_os = "linux") {
+        let cpu = m["phases"]["cpu_s"]
+            .as_object()
+            .expect("phases.cpu_s on Linux");
+        assert_eq!(
+            cpu.keys().collect::<Vec<_>>(),
+            wall.keys().collect::<Vec<_>>()
+        );
+        assert!(cpu["total"].as_f64().unwrap() > 0.0);
+    }
+    // Remediation's own phases, and its campaigns as the candidates ran them.
+    let r = &m["remediation"];
+    let rw = r["phases"]["wall_s"]
+        .as_object()
+        .expect("remediation.phases");
+    for p in ["candidates", "campaigns", "total"] {
+        assert!(rw.contains_key(p), "{p} missing from {rw:?}");
+    }
+    let simulated: u64 = r["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["campaigns_simulated"].as_u64().unwrap())
+        .sum();
+    assert_eq!(r["campaigns_run"].as_u64(), Some(simulated));
+}
+
+#[test]
+fn remediation_campaigns_follow_the_sequential_rule_and_leave_the_base_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "flaky.yaml", FLAKY);
+    let (on, off) = (tmp.path().join("on"), tmp.path().join("off"));
+    run(&file, &on, "2", &["--campaigns", "600"]);
+    run(&file, &off, "2", &["--campaigns", "600", "--no-remediate"]);
+    // The base's rows do not depend on remediation.
+    for f in ["campaigns", "handlers", "risk"] {
+        let bytes = |d: &Path| std::fs::read(d.join(format!("{f}.parquet"))).unwrap();
+        assert_eq!(bytes(&on), bytes(&off), "{f}.parquet");
+    }
+    let m = manifest(&on);
+    let q = &m["remediation"]["sequential"];
+    assert_eq!(
+        (q["first"].as_u64(), q["max"].as_u64(), q["stages"].as_u64()),
+        (Some(256), Some(600), Some(3))
+    );
+    let z = q["z"].as_f64().unwrap();
+    assert!((z - 2.3940).abs() < 1e-3, "95% over 3 looks: {z}");
+
+    let (_, b) = read(&on.join("remediations.parquet"));
+    let names = strs(&b, "variant");
+    let campaigns = u64s(&b, "campaigns");
+    assert!(
+        campaigns.iter().all(|n| [256, 512, 600].contains(n)),
+        "{campaigns:?}"
+    );
+    // The replica halves the risk or better: decided on the first stage.
+    let i = names.iter().position(|n| n == "add-replica-db").unwrap();
+    assert_eq!(campaigns[i], 256);
+    // A candidate that stopped early was decided: its 95% interval (narrower
+    // than the stopping one) excludes zero or lies within ±δ, half the gap
+    // between the base's risk (150: 0.18 over all 600) and the threshold.
+    let (_, risk) = read(&on.join("risk.parquet"));
+    let (base, threshold) = (f64s(&risk, "risk")[0], f64s(&risk, "threshold")[0]);
+    let delta = (base - threshold) / 2.0;
+    let (lo, hi) = (f64s(&b, "risk_diff_low"), f64s(&b, "risk_diff_high"));
+    for k in 0..names.len() {
+        if campaigns[k] < 600 {
+            assert!(
+                hi[k] < 0.0 || lo[k] > 0.0 || (-delta < lo[k] && hi[k] < delta),
+                "{} stopped at {} undecided: [{}, {}], δ {delta}",
+                names[k],
+                campaigns[k],
+                lo[k],
+                hi[k]
+            );
+        }
+        // Before and after are on the same campaigns: the base's risk on
+        // the first `campaigns`, which is risk.parquet's when that is all.
+        let before = f64s(&b, "risk_before")[k];
+        if campaigns[k] == 600 {
+            assert_eq!(before, base);
+        }
+        let after = f64s(&b, "risk_after")[k];
+        assert!((f64s(&b, "risk_diff")[k] - (after - before)).abs() < 1e-12);
+    }
+    let simulated: u64 = m["remediation"]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["campaigns"].as_u64().unwrap())
+        .sum();
+    assert_eq!(m["remediation"]["campaigns_run"].as_u64(), Some(simulated));
+    assert!(
+        simulated < 600 * names.len() as u64,
+        "the rule saved nothing"
+    );
+}
+
+/// Two callees with faults of their own: a change to one of them cannot
+/// reach the other's episodes.
+const TWO_CALLEES: &str = r#"
+name: two-callees
+seed: 5
+horizon: 1d
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 64, criticality: medium,
+      service_time: { dist: lognormal, median: 1ms, sigma: 0.3 }, failure_modes: [] }
+  - { id: db, type: database, replicas: 1, concurrency: 8, criticality: medium,
+      service_time: { dist: lognormal, median: 5ms, sigma: 0.5 },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 8h },
+                         repair: { dist: lognormal, median: 2m, sigma: 0.5 } } ] }
+  - { id: cache, type: cache, concurrency: 16, criticality: medium,
+      service_time: { dist: constant, value: 1ms },
+      failure_modes: [ { mode: error_code, time_between: { dist: exponential, mean: 8h },
+                         repair: { dist: lognormal, median: 2m, sigma: 0.5 },
+                         injection_parameters: { code: 503, error_fraction: 0.5 } } ] }
+handlers:
+  - id: h
+    runs_on: api
+    operations:
+      - name: read
+        steps:
+          - { call: db, timeout: 200ms }
+          - { call: cache, timeout: 100ms }
+    slo: { success_rate: 0.9995 }
+workload:
+  - { handler: h, arrivals: { process: poisson, rate: 20/s } }
+"#;
+
+#[test]
+fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
+    use preflight::run::{Discard, ModeSel, RunPlan, run_all};
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "two.yaml", TWO_CALLEES);
+    let loaded = preflight::scenario::load(&file).unwrap();
+    let variants = preflight::commands::prepare_variants(&loaded, "base").unwrap();
+    let plan = RunPlan {
+        campaigns: 300,
+        seed: 5,
+        threads: 2,
+        mode: ModeSel::Natural,
+        progress: false,
+        two_scale: true,
+        until_decided: None,
+        decide_at: None,
+        rare_event: None,
+        independent_streams: false,
+        live: None,
+        events: false,
+    };
+    let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
+    assert!(report.risk[0].over_threshold, "{:?}", report.risk[0]);
+    let shared = preflight::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    // Without the base's library every candidate simulates everything.
+    report.base_window = None;
+    let alone = preflight::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    assert_eq!(shared.verified.len(), alone.verified.len());
+    let (mut reused, mut copied) = (0, 0);
+    for (s, a) in shared.verified.iter().zip(&alone.verified) {
+        assert_eq!(s.candidate.name, a.candidate.name);
+        let (ls, la) = (s.library.unwrap(), a.library.unwrap());
+        assert_eq!(la.1, 0, "{}: nothing to share", a.candidate.name);
+        assert_eq!(a.simulated, a.campaigns);
+        reused += ls.1;
+        copied += s.campaigns - s.simulated;
+        // Exact for every change whose use the episodes record; the
+        // replica and timeout changes share only classes they cannot
+        // reach (and the base's margins), an approximation: the same
+        // verdicts here.
+        use preflight::remediate::Kind;
+        if matches!(
+            s.candidate.kind,
+            Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout
+        ) {
+            for (x, y) in s.outcomes.iter().zip(&a.outcomes) {
+                let verdict = |d: (f64, f64, f64)| (d.2 < 0.0, d.1 > 0.0);
+                assert_eq!(verdict(x.diff), verdict(y.diff), "{}", s.candidate.name);
+            }
+        } else {
+            assert_eq!(s.outcomes, a.outcomes, "{}", s.candidate.name);
+        }
+        println!(
+            "{}: {} of {} library episodes shared, {} of {} campaigns copied",
+            s.candidate.name,
+            ls.1,
+            ls.0 + ls.1,
+            s.campaigns - s.simulated,
+            s.campaigns
+        );
+    }
+    assert!(
+        reused > 0 && copied > 0,
+        "nothing shared: the test has no power"
+    );
+}

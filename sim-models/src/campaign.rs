@@ -113,6 +113,10 @@ pub struct CampaignResult {
     pub refused_over_cap: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
+    /// Two-scale campaigns: what the campaign's own simulated episodes
+    /// exercised, and the library classes it composed episodes from
+    /// ([`crate::window::Usage`]); `None` at request level.
+    pub usage: Option<crate::window::Usage>,
 }
 
 /// Builds a campaign over the model's horizon with the faults of `mode`
@@ -277,6 +281,7 @@ pub(crate) fn finish(
         hung,
         refused_over_cap,
         handlers,
+        usage: None,
     }
 }
 

@@ -30,6 +30,8 @@
 //! *start*, so every request belongs to exactly one of: an episode's counted
 //! span, or healthy time.
 
+use std::sync::Arc;
+
 use sim_core::{CampaignSeed, LatencyHistogram, SimDuration, SimTime, splitmix64, stream_key};
 
 use crate::actors::failure::{FirstTransition, first_transition, repair_time, up_time};
@@ -481,6 +483,99 @@ pub struct Counted {
     pub hung: u64,
     /// Requests refused at the in-flight cap ([`crate::limits`]).
     pub refused_over_cap: u64,
+    /// What the simulation exercised.
+    pub usage: Usage,
+}
+
+/// What request-level simulations exercised of the mechanisms a change to
+/// the model can act on, so that a variant that only changes mechanisms a
+/// simulation never exercised is known to simulate it exactly as it was:
+/// the same events in the same order, the same random draws.
+///
+/// - A resource's `concurrency` decides something only when a request is
+///   routed while a routable replica has every slot busy (`saturated`):
+///   then a replica with more slots could be chosen, or the request would
+///   not wait. (Capacity under memory starvation grows with concurrency.)
+/// - A call step's retry, backoff, circuit breaker and fallback act only
+///   after an attempt of that call failed (`failed`): a retry or backoff
+///   delay is drawn, a breaker counts a failure (it cannot open without
+///   one), a fallback is taken when the step fails. With live injection's
+///   graceful degradation a fallback also acts without failures; live
+///   injection is not simulated in these episodes.
+///
+/// Other changes (replicas, timeouts) act on every request and have no
+/// such test. The union of several simulations' usage is [`Usage::merge`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Per resource: routed while a routable replica was full.
+    saturated: Vec<bool>,
+    /// Per handler, operation and step: an attempt of that call failed.
+    failed: Vec<Vec<Vec<bool>>>,
+    /// Classes of the variant's [`Library`] composed from (bit `c` for
+    /// class `c`; classes past 63 share bit 63).
+    composed: u64,
+}
+
+impl Usage {
+    /// Adds what `o` exercised.
+    pub fn merge(&mut self, o: &Usage) {
+        fn or(a: &mut Vec<bool>, b: &[bool]) {
+            if a.len() < b.len() {
+                a.resize(b.len(), false);
+            }
+            for (x, y) in a.iter_mut().zip(b) {
+                *x |= *y;
+            }
+        }
+        or(&mut self.saturated, &o.saturated);
+        if self.failed.len() < o.failed.len() {
+            self.failed.resize(o.failed.len(), Vec::new());
+        }
+        for (h, oh) in self.failed.iter_mut().zip(&o.failed) {
+            if h.len() < oh.len() {
+                h.resize(oh.len(), Vec::new());
+            }
+            for (op, oo) in h.iter_mut().zip(oh) {
+                or(op, oo);
+            }
+        }
+        self.composed |= o.composed;
+    }
+
+    /// Whether a request was routed at resource `r` while one of its
+    /// routable replicas had every slot busy.
+    pub fn saturated(&self, r: ResourceIx) -> bool {
+        self.saturated.get(r).copied().unwrap_or(false)
+    }
+
+    /// Whether an attempt of step `step` of operation `op` of handler
+    /// `handler` (a call) failed.
+    pub fn failed(&self, handler: usize, op: usize, step: usize) -> bool {
+        self.failed
+            .get(handler)
+            .and_then(|h| h.get(op))
+            .and_then(|o| o.get(step))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Whether an episode was composed from class `class` of the library.
+    pub fn composed(&self, class: usize) -> bool {
+        self.composed >> class.min(63) & 1 == 1
+    }
+
+    /// The usage recorded by the actors of a finished simulation.
+    fn of(actors: &[Node<'_>]) -> Usage {
+        let mut u = Usage::default();
+        for a in actors {
+            match a {
+                Node::Resource(r) => u.saturated.push(r.saturated),
+                Node::Handler(h) => u.failed.push(h.failed.clone()),
+                _ => {}
+            }
+        }
+        u
+    }
 }
 
 /// Per handler, what each segment of one simulation counted.
@@ -491,6 +586,7 @@ struct Raw {
     events: u64,
     hung: u64,
     refused_over_cap: u64,
+    usage: Usage,
 }
 
 fn simulate_raw(
@@ -529,9 +625,11 @@ fn simulate_raw(
         events,
         hung: 0,
         refused_over_cap: 0,
+        usage: Usage::default(),
     };
     let mut actors = sim.into_actors();
     out.refused_over_cap = crate::campaign::refused_over_cap(&actors);
+    out.usage = Usage::of(&actors);
     out.hung += crate::campaign::fail_in_flight(model, layout, &mut actors, now);
     for a in actors.iter_mut() {
         if let Node::Handler(h) = a {
@@ -569,6 +667,7 @@ pub fn simulate_plan(
         events: raw.events,
         hung: raw.hung,
         refused_over_cap: raw.refused_over_cap,
+        usage: raw.usage,
     }
 }
 
@@ -650,6 +749,15 @@ impl Baseline {
             .max(SimDuration::from_secs(10))
     }
 
+    /// Whether `model`'s default healthy sample is planned as this one was
+    /// (same warm-up, span and drain as `own_model`'s): then a simulation of
+    /// it under the same seed differs only where `model` acts differently.
+    pub fn same_plan(&self, own_model: &Model, model: &Model) -> bool {
+        self.start == SimTime::ZERO + Baseline::warmup(model)
+            && self.span == Baseline::default_span(model)
+            && own_model.drain == model.drain
+    }
+
     /// Simulates `span` of healthy time (after a warm-up) with `seed`.
     pub fn simulate(model: &Model, seed: CampaignSeed, span: SimDuration) -> Baseline {
         let warm = Baseline::warmup(model);
@@ -660,10 +768,21 @@ impl Baseline {
             faults: Vec::new(),
         };
         let counted = simulate_plan(model, &plan, &[], seed);
-        // The lead: nearly every healthy request (99.9%) is shorter. The
-        // maximum would make every episode longer for the sake of one
-        // request in a thousand that is in flight when a fault strikes.
-        let longest = counted
+        Baseline {
+            span,
+            start: SimTime::ZERO + warm,
+            margins: Margins::of(model, Baseline::longest(&counted)),
+            counted,
+            seed,
+            library: None,
+        }
+    }
+
+    /// The lead: nearly every healthy request (99.9%) is shorter. The
+    /// maximum would make every episode longer for the sake of one request
+    /// in a thousand that is in flight when a fault strikes.
+    fn longest(counted: &Counted) -> SimDuration {
+        counted
             .handlers
             .iter()
             .flat_map(|(e, i)| {
@@ -673,13 +792,20 @@ impl Baseline {
                 ]
             })
             .max()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// This healthy sample as `model`'s, without the library: what
+    /// simulating `model`'s own would give when it is planned the same way
+    /// ([`Baseline::same_plan`]) and `model` differs only in mechanisms
+    /// the sample did not exercise ([`Usage`]). The margins are `model`'s.
+    pub fn healthy_for(&self, model: &Model) -> Baseline {
         Baseline {
-            span,
-            start: SimTime::ZERO + warm,
-            margins: Margins::of(model, longest),
-            counted,
-            seed,
+            span: self.span,
+            start: self.start,
+            counted: self.counted.clone(),
+            margins: Margins::of(model, Baseline::longest(&self.counted)),
+            seed: self.seed,
             library: None,
         }
     }
@@ -748,11 +874,13 @@ pub fn run_window(
     let mut refused = 0.0;
     let mut covered_arrivals = 0.0;
     let mut picks = seed.stream(stream_key("library"));
+    let mut usage = Usage::default();
     for (k, e) in episodes.iter().enumerate() {
         covered_arrivals += expected_arrivals(model, e.start.as_secs_f64(), e.end.as_secs_f64());
         if let Some(lib) = &baseline.library
             && let Some(c) = lib.compose(model, e, &relevant, m, horizon, &mut picks)
         {
+            usage.composed |= c.usage.composed;
             for (h, (ext, int)) in c.handlers.iter().enumerate() {
                 tallies[h].0.merge(ext);
                 tallies[h].1.merge(int);
@@ -771,6 +899,7 @@ pub fn run_window(
             tallies[h].1.merge(int);
             openings[h] += c.openings[h];
         }
+        usage.merge(&c.usage);
         events += c.events;
         hung += c.hung;
         refused += c.refused_over_cap as f64;
@@ -838,6 +967,7 @@ pub fn run_window(
         hung,
         refused_over_cap: refused.round() as u64,
         handlers,
+        usage: Some(usage),
     }
 }
 
@@ -992,6 +1122,15 @@ pub struct LibraryEntry {
     openings: Vec<u32>,
     hung: u64,
     refused_over_cap: u64,
+    /// What the episode exercised.
+    usage: Usage,
+}
+
+impl LibraryEntry {
+    /// What the episode exercised (see [`Usage`]).
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
 }
 
 /// One episode the library needs: run them in any order, on any thread
@@ -1001,12 +1140,25 @@ pub struct LibraryEntry {
 pub struct LibraryTask {
     plan: EpisodePlan,
     fault: FaultInterval,
+    /// The class of fault, as an index into the library's classes.
+    class: usize,
     seed: CampaignSeed,
     /// Whether this is the grid's longest duration (its sample is kept apart).
     top: bool,
 }
 
 impl LibraryTask {
+    /// The resource whose fault the episode simulates.
+    pub fn resource(&self) -> ResourceIx {
+        self.fault.resource
+    }
+
+    /// The class of fault the episode simulates, as an index into the
+    /// library's classes (what [`Usage::composed`] takes).
+    pub fn class(&self) -> usize {
+        self.class
+    }
+
     /// Simulates the episode at request level.
     pub fn run(&self, model: &Model) -> LibraryEntry {
         let raw = simulate_raw(
@@ -1019,6 +1171,7 @@ impl LibraryTask {
             openings: raw.openings,
             hung: raw.hung,
             refused_over_cap: raw.refused_over_cap,
+            usage: raw.usage,
             ..LibraryEntry::default()
         };
         for seg in &raw.segments {
@@ -1076,8 +1229,9 @@ pub struct Library {
     /// Episodes per class and duration.
     pub reps: usize,
     classes: Vec<ClassKey>,
-    /// `[(class × reps + rep) × GRID + g]`.
-    entries: Vec<LibraryEntry>,
+    /// `[(class × reps + rep) × GRID + g]`; shared, not copied, when
+    /// another variant's library reuses them ([`Baseline::shared_entries`]).
+    entries: Vec<Arc<LibraryEntry>>,
 }
 
 impl Baseline {
@@ -1122,6 +1276,7 @@ impl Baseline {
                             faults: vec![(0, on, off)],
                         },
                         fault,
+                        class: c,
                         seed: CampaignSeed::from_u64(splitmix64(
                             self.seed.as_u64() ^ stream_key(&format!("library/{c}/{g}/{rep}")),
                         )),
@@ -1135,7 +1290,19 @@ impl Baseline {
 
     /// This baseline with the library made of `entries`: the results of
     /// [`Baseline::library_tasks`]`(model, reps)`, in task order.
-    pub fn with_library(mut self, model: &Model, reps: usize, entries: Vec<LibraryEntry>) -> Self {
+    pub fn with_library(self, model: &Model, reps: usize, entries: Vec<LibraryEntry>) -> Self {
+        let entries = entries.into_iter().map(Arc::new).collect();
+        self.with_shared_library(model, reps, entries)
+    }
+
+    /// [`Baseline::with_library`] from entries that may be shared with
+    /// another variant's library (see [`Baseline::shared_entries`]).
+    pub fn with_shared_library(
+        mut self,
+        model: &Model,
+        reps: usize,
+        entries: Vec<Arc<LibraryEntry>>,
+    ) -> Self {
         let (classes, grids) = self.library_shape(model, reps);
         assert_eq!(
             entries.len(),
@@ -1160,6 +1327,56 @@ impl Baseline {
             .map(|t| t.run(model))
             .collect();
         self.with_library(model, reps, entries)
+    }
+
+    /// For each of this baseline's library tasks
+    /// ([`Baseline::library_tasks`]`(model, reps)`, in that order), the
+    /// entry `other`'s library holds for the same episode — same class of
+    /// fault (resource, effect definition, scope and, for a per-replica
+    /// class, replica count), same rep and same duration, under the same
+    /// margins, seed and grids — or `None` where it holds none. Every entry
+    /// is `None` when `other` has no library or its margins, seed or grids
+    /// differ from this baseline's (its episodes would not be these).
+    ///
+    /// The entry was simulated on `other_model`: where this model differs,
+    /// reusing it is the caller's approximation (remediation reuses the
+    /// base's entries for the fault classes a candidate's change does not
+    /// touch, `docs/remediation.md`).
+    pub fn shared_entries(
+        &self,
+        model: &Model,
+        reps: usize,
+        other: &Baseline,
+        other_model: &Model,
+    ) -> Vec<Option<Arc<LibraryEntry>>> {
+        let (classes, grids) = self.library_shape(model, reps);
+        let n = classes.len() * GRID * reps;
+        let Some(lib) = other
+            .library
+            .as_ref()
+            .filter(|_| self.margins == other.margins && self.seed == other.seed)
+            .filter(|l| l.reps == reps && l.grids == grids)
+        else {
+            return vec![None; n];
+        };
+        let mut out = Vec::with_capacity(n);
+        for key in &classes {
+            let same = |k: &ClassKey| {
+                *k == *key
+                    && format!("{:?}", model.effects[key.effect])
+                        == format!("{:?}", other_model.effects[k.effect])
+                    && (!key.per_replica
+                        || model.resources[key.resource].replicas
+                            == other_model.resources[k.resource].replicas)
+            };
+            let found = lib.classes.iter().position(same);
+            for rep in 0..reps {
+                for g in 0..GRID {
+                    out.push(found.map(|c| lib.entries[(c * reps + rep) * GRID + g].clone()));
+                }
+            }
+        }
+        out
     }
 
     fn library_shape(&self, model: &Model, reps: usize) -> (Vec<ClassKey>, Vec<Vec<SimDuration>>) {
@@ -1281,6 +1498,10 @@ impl Library {
             events: 0,
             hung: 0,
             refused_over_cap: 0,
+            usage: Usage {
+                composed: 1 << c.min(63),
+                ..Usage::default()
+            },
         };
         let mut hung = 0.0;
         let mut refused = 0.0;
@@ -1496,5 +1717,118 @@ handlers: [ { id: h, runs_on: r, operations: [ { name: op, steps: [] } ] } ]
                 (t(70), true)
             ]
         );
+    }
+
+    const TWO_CALLEES: &str = r#"
+name: usage
+horizon: 1d
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 64,
+      service_time: { dist: lognormal, median: 1ms, sigma: 0.3 }, failure_modes: [] }
+  - { id: db, type: database, replicas: 1, concurrency: 4,
+      service_time: { dist: lognormal, median: 5ms, sigma: 0.5 },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 6h },
+                         repair: { dist: constant, value: 20s } } ] }
+  - { id: cache, type: cache, concurrency: 16,
+      service_time: { dist: constant, value: 1ms },
+      failure_modes: [ { mode: latency_spike, time_between: { dist: exponential, mean: 6h },
+                         repair: { dist: constant, value: 20s },
+                         injection_parameters: { added: { dist: constant, value: 300ms } } } ] }
+handlers:
+  - id: h
+    runs_on: api
+    operations:
+      - name: read
+        steps:
+          - { call: db, timeout: 200ms }
+          - { call: cache, timeout: 100ms }
+    slo: { success_rate: 0.999 }
+workload:
+  - { handler: h, arrivals: { process: poisson, rate: 100/s } }
+"#;
+
+    /// Requests, errors, degraded and latency count, mean and p99 of every
+    /// tally of an entry.
+    fn figures(e: &LibraryEntry) -> Vec<(f64, f64, f64, u64, f64, f64)> {
+        e.fixed
+            .iter()
+            .chain(&e.sample)
+            .flat_map(|(x, i)| [x, i])
+            .map(|t| {
+                (
+                    t.requests,
+                    t.errors,
+                    t.degraded,
+                    t.latency.count(),
+                    t.latency.mean().as_millis_f64(),
+                    t.latency.quantile(0.99).as_millis_f64(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_change_the_episode_did_not_exercise_leaves_it_exactly_as_it_was() {
+        let base = model(TWO_CALLEES);
+        let b = Baseline::for_variant(&base, 3, 0);
+        let tasks = b.library_tasks(&base, 1);
+        // One rep of each class (the db crash, the cache spike), longest duration.
+        let top = |c: usize| {
+            tasks
+                .iter()
+                .rfind(|t| t.class() == c)
+                .expect("a task per class")
+        };
+        let (crash, spike) = (top(0), top(1));
+        assert_eq!(base.resources[crash.resource()].id, "db");
+        let (ec, es) = (crash.run(&base), spike.run(&base));
+        // The crash fails the db call; the cache spike (300 ms against a
+        // 100 ms timeout) fails the cache call; the api's 64 slots are
+        // never all busy.
+        assert!(ec.usage().failed(0, 0, 0) && !ec.usage().failed(0, 0, 1));
+        assert!(es.usage().failed(0, 0, 1) && !es.usage().failed(0, 0, 0));
+        assert!(!ec.usage().saturated(0) && !es.usage().saturated(0));
+        // A fallback on the cache call: not exercised by the crash episode,
+        // which is then the same to the last request; exercised by the spike's.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        let crate::spec::Step::Call(c) = &mut s.handlers[0].operations[0].steps[1] else {
+            unreachable!()
+        };
+        c.fallback = crate::spec::Fallback::Cached;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_ne!(figures(&spike.run(&variant)), figures(&es));
+        // More api concurrency, never exhausted: the same in both episodes.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[0].concurrency = Some(128);
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        // The union of what two simulations exercised.
+        let mut u = ec.usage().clone();
+        u.merge(es.usage());
+        assert!(u.failed(0, 0, 0) && u.failed(0, 0, 1) && !u.failed(0, 1, 0));
+    }
+
+    #[test]
+    fn a_full_replica_is_recorded_as_saturation() {
+        // The db's 4 slots at 100/s of 5 ms (mean 0.5 busy) fill now and
+        // then; with one slot they fill all the time.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[1].concurrency = Some(1);
+        let m = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        let b = Baseline::simulate(&m, CampaignSeed::derive(1, 0, 0), d(60));
+        assert!(b.counted.usage.saturated(1));
+        assert!(!b.counted.usage.saturated(0) && !b.counted.usage.saturated(2));
+        let w = Usage {
+            composed: 0,
+            ..b.counted.usage.clone()
+        };
+        assert!(!w.composed(0) && !w.composed(70));
+        let w = Usage {
+            composed: 1 << 63,
+            ..w
+        };
+        assert!(w.composed(63) && w.composed(70) && !w.composed(0));
     }
 }

@@ -250,6 +250,18 @@ impl RunWriter {
         risk: &[RiskRow],
         manifest: &serde_json::Value,
     ) -> Result<RunSummary, OutputError> {
+        self.finish_with(risk, manifest, |_| {})
+    }
+
+    /// [`finish`](Self::finish), calling `complete` on the manifest just
+    /// before it is written, after every table (so that it can record how
+    /// long writing them took).
+    pub fn finish_with(
+        self,
+        risk: &[RiskRow],
+        manifest: &serde_json::Value,
+        complete: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) -> Result<RunSummary, OutputError> {
         let RunWriter {
             out_dir,
             parent,
@@ -299,6 +311,7 @@ impl RunWriter {
         manifest.insert("tool".to_owned(), serde_json::json!(staging::TOOL_MARKER));
         manifest.insert("row_counts".to_owned(), serde_json::json!(row_counts));
         manifest.insert("files".to_owned(), serde_json::json!(files));
+        complete(&mut manifest);
         write_manifest(&dir.join(MANIFEST_FILE), &manifest)?;
 
         staging.publish(&out_dir, &parent, &name)?;

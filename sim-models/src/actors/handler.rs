@@ -209,6 +209,11 @@ pub struct HandlerActor<'m> {
     pub window: Option<Box<RequestStats>>,
     /// Callee resources whose tolerated calls are skipped (graceful degradation).
     skip: Vec<u32>,
+    /// Per operation and step: whether an attempt of that call failed (an
+    /// error, a timeout, or its breaker refusing it). Only then can the
+    /// call's retry, backoff, breaker or fallback change anything (see
+    /// [`crate::window::Usage`]).
+    pub failed: Vec<Vec<bool>>,
 }
 
 /// Outcomes counted by the time requests started, in consecutive segments
@@ -297,6 +302,7 @@ impl<'m> HandlerActor<'m> {
             segments: None,
             window: None,
             skip: Vec::new(),
+            failed: def.ops.iter().map(|o| vec![false; o.steps.len()]).collect(),
         }
     }
 
@@ -659,6 +665,8 @@ impl<'m> HandlerActor<'m> {
 
     fn attempt_failed(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
         let c = self.call_def(req);
+        let r = &self.reqs[req as usize];
+        self.failed[r.op as usize][r.step as usize] = true;
         let attempt = self.reqs[req as usize].attempt;
         if attempt < c.retry.max_attempts {
             let delay = backoff_delay(&c.retry, attempt, ctx.rng());

@@ -157,6 +157,10 @@ pub struct ResourceActor<'m> {
     /// The simulation's in-flight budget, shared by all its resources:
     /// every queued request and every live slot holds one unit.
     in_flight: Rc<InFlight>,
+    /// Whether a request was ever routed while a routable replica had every
+    /// slot busy. Only then can a higher `concurrency` change anything here
+    /// (see [`crate::window::Usage`]).
+    pub saturated: bool,
 }
 
 impl<'m> ResourceActor<'m> {
@@ -212,6 +216,7 @@ impl<'m> ResourceActor<'m> {
             serving: true,
             serving_log: vec![(SimTime::ZERO, true)],
             in_flight,
+            saturated: false,
         }
     }
 
@@ -406,14 +411,19 @@ impl<'m> ResourceActor<'m> {
     }
 
     /// The routable replica with a free slot and the fewest busy slots;
-    /// among ties, the first from `next_rr` on (round-robin).
-    fn pick_replica(&self) -> Option<u16> {
+    /// among ties, the first from `next_rr` on (round-robin). Notes in
+    /// [`Self::saturated`] when a routable replica is full: that is the only
+    /// place the number of slots decides anything.
+    fn pick_replica(&mut self) -> Option<u16> {
         let n = self.replicas.len();
         if n == 1 {
             let r = &self.replicas[0];
-            return (r.routable && r.in_use < r.capacity).then_some(0);
+            let free = r.in_use < r.capacity;
+            self.saturated |= r.routable && !free;
+            return (r.routable && free).then_some(0);
         }
         let mut best: Option<(u32, u16)> = None;
+        let mut full = false;
         let start = usize::from(self.next_rr);
         for k in 0..n {
             let i = if start + k < n {
@@ -422,10 +432,15 @@ impl<'m> ResourceActor<'m> {
                 start + k - n
             };
             let r = &self.replicas[i];
-            if r.routable && r.in_use < r.capacity && best.is_none_or(|(b, _)| r.in_use < b) {
-                best = Some((r.in_use, i as u16));
+            if r.routable {
+                if r.in_use >= r.capacity {
+                    full = true;
+                } else if best.is_none_or(|(b, _)| r.in_use < b) {
+                    best = Some((r.in_use, i as u16));
+                }
             }
         }
+        self.saturated |= full;
         best.map(|(_, i)| i)
     }
 
