@@ -36,8 +36,8 @@ def table(title, p):
     wall, cpu = p["wall_s"], p.get("cpu_s") or {}
     print(title)
     print(f"  {'phase':<12} {'wall s':>9} {'CPU s':>9}")
-    for k, w in wall.items():
-        c = cpu.get(k)
+    for k in p.get("order", [k for k in wall if k != "total"]) + ["total"]:
+        w, c = wall[k], cpu.get(k)
         print(f"  {k:<12} {w:>9.2f} {'-' if c is None else format(c, '9.2f'):>9}")
 table("phases (manifest.json):", m["phases"])
 r = m.get("remediation")

@@ -151,9 +151,11 @@ impl Phases {
         t
     }
 
-    /// `{"wall_s": {phase: s, …, "total": s}, "cpu_s": {…}}`: the object
-    /// `manifest.json` records under `phases`. `cpu_s` is `null` where the
-    /// CPU time cannot be read.
+    /// `{"order": [phase, …], "wall_s": {phase: s, …, "total": s},
+    /// "cpu_s": {…}}`: the object `manifest.json` records under `phases`
+    /// (JSON objects do not keep their keys' order; `order` lists the
+    /// phases in the order they first ran). `cpu_s` is `null` where the CPU
+    /// time cannot be read.
     pub fn to_json(&self, total: Span) -> serde_json::Value {
         let mut wall = serde_json::Map::new();
         let mut cpu = serde_json::Map::new();
@@ -163,6 +165,7 @@ impl Phases {
         }
         let cpu_known = total.cpu_s.is_some();
         serde_json::json!({
+            "order": self.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             "wall_s": wall,
             "cpu_s": if cpu_known { serde_json::Value::Object(cpu) } else { serde_json::Value::Null },
         })
@@ -215,6 +218,7 @@ mod tests {
         assert!(p.get("b").wall_s >= 0.005);
         assert_eq!(p.get("none"), Span::default());
         let j = p.to_json(total);
+        assert_eq!(j["order"], serde_json::json!(["a", "b"]));
         assert!(j["wall_s"]["total"].as_f64().unwrap() >= 0.005);
         assert!(j["wall_s"]["a"].is_number());
     }

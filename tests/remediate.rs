@@ -303,6 +303,11 @@ fn manifest_phases_add_up_to_the_whole_command() {
         assert!(names.contains(&p), "{p} missing from {names:?}");
     }
     assert!(!names.contains(&"library") && !names.contains(&"scenarios"));
+    // `order`: the phases as they ran (`total` is not one).
+    assert_eq!(
+        m["phases"]["order"],
+        serde_json::json!(["load", "campaigns", "remediation", "write"])
+    );
     let total = wall["total"].as_f64().unwrap();
     let sum: f64 = wall
         .iter()
