@@ -493,15 +493,11 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         assert_eq!(a.simulated, a.campaigns);
         reused += ls.1;
         copied += s.campaigns - s.simulated;
-        // Exact for every change whose use the episodes record; the
-        // replica and timeout changes share only classes they cannot
-        // reach (and the base's margins), an approximation: the same
-        // verdicts here.
+        // Exact for every change whose use the episodes record; timeout
+        // changes share only classes they cannot reach (and the base's
+        // margins), an approximation: the same verdicts here.
         use preflight::remediate::Kind;
-        if matches!(
-            s.candidate.kind,
-            Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout
-        ) {
+        if matches!(s.candidate.kind, Kind::AddTimeout | Kind::TightenTimeout) {
             for (x, y) in s.outcomes.iter().zip(&a.outcomes) {
                 let verdict = |d: (f64, f64, f64)| (d.2 < 0.0, d.1 > 0.0);
                 assert_eq!(verdict(x.diff), verdict(y.diff), "{}", s.candidate.name);

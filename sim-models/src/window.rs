@@ -1685,6 +1685,18 @@ workload:
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
         assert_eq!(figures(&crash.run(&variant)), figures(&ec));
         assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        // A third api replica, never full and struck by no fault: which
+        // replica serves a request changes nothing. A second db replica
+        // changes the db crash's episode (it strikes one of two).
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[0].replicas = 3;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[1].replicas = 2;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_ne!(figures(&crash.run(&variant)), figures(&ec));
         // The union of what two simulations exercised.
         let mut u = ec.usage().clone();
         u.merge(es.usage());
