@@ -976,6 +976,16 @@ pub fn remediate(
     } else {
         vec![None; prepared.len()]
     };
+    // Request level with live injection: the base's plan, which a
+    // candidate's campaigns must share to be taken from the base's.
+    let base_live = match (&plan.live, plan.two_scale) {
+        (Some(spec), false) => Some(crate::scenarios::live_plan(
+            &base.model,
+            base.scenario.risk.window.secs(),
+            spec,
+        )),
+        _ => None,
+    };
     rem.phases.lap("baseline", &mut mark);
     for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
         let mut library = None;
@@ -1007,16 +1017,29 @@ pub fn remediate(
             _ => None,
         };
         let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
-        // A campaign of the base that exercised nothing the change acts on,
-        // and composed nothing from a class simulated anew, is the
-        // candidate's too: the same episodes, the same figures.
-        let same_as_base = |k: u64| -> bool {
-            let Some(own) = &own_classes else {
-                return false;
+        // A campaign of the base that exercised nothing the change acts on
+        // (and, two-scale, composed nothing from a class simulated anew) is
+        // the candidate's too: the same events, the same figures. At
+        // request level that needs the same live injections as the base's.
+        let same_live = match (&live, &base_live) {
+            (Some(a), Some(b)) => a.plan == b.plan && a.labels == b.labels,
+            (None, None) => true,
+            _ => false,
+        };
+        let copy = campaigns_shared(c.kind)
+            && v.model.drain == base.model.drain
+            && v.model.horizon == base.model.horizon
+            && if plan.two_scale {
+                own_classes.is_some()
+            } else {
+                same_live
             };
-            outcomes.usage(k).is_some_and(|u| {
+        let same_as_base = |k: u64| -> bool {
+            copy && outcomes.usage(k).is_some_and(|u| {
                 !could_change(&c, &v.model, u, None)
-                    && !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+                    && own_classes.as_ref().is_none_or(|own| {
+                        !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+                    })
             })
         };
         let ix: Vec<Option<usize>> = targets
@@ -1144,7 +1167,7 @@ fn could_change(c: &Candidate, model: &Model, u: &Usage, fault_on: Option<Resour
         Kind::RaiseConcurrency => x.is_none_or(|r| u.saturated(r)),
         Kind::AddReplica => x.is_none_or(|r| u.saturated(r) || fault_on == Some(r)),
         Kind::AddRetry | Kind::RetryBackoff | Kind::AddBreaker | Kind::AddFallback => {
-            c.step.is_none_or(|(h, o, s)| u.failed(h, o, s))
+            c.step.is_none_or(|(h, o, s)| u.failed(model, h, o, s))
         }
         Kind::AddTimeout | Kind::TightenTimeout => true,
     }

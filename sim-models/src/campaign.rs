@@ -110,9 +110,10 @@ pub struct CampaignResult {
     pub hung: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
-    /// Two-scale campaigns: what the campaign's own simulated episodes
-    /// exercised, and the library classes it composed episodes from
-    /// ([`crate::window::Usage`]); `None` at request level.
+    /// What the campaign exercised ([`crate::window::Usage`]): at request
+    /// level, the whole campaign; by the two-scale method, its own
+    /// simulated episodes, and the library classes it composed episodes
+    /// from. Nothing in the campaign's rows depends on it.
     pub usage: Option<crate::window::Usage>,
 }
 
@@ -205,6 +206,7 @@ pub(crate) fn finish(
     let events = sim.delivered();
     let now = sim.now();
     let mut actors = sim.into_actors();
+    let usage = crate::window::Usage::of(&actors);
 
     let mut hung = 0;
     let mut faults = 0;
@@ -276,7 +278,7 @@ pub(crate) fn finish(
         events,
         hung,
         handlers,
-        usage: None,
+        usage: Some(usage),
     }
 }
 
