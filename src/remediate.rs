@@ -960,7 +960,7 @@ pub fn remediate(
             base_window.is_some_and(|bw| {
                 exact(c.kind)
                     && bw.same_plan(&base.model, &v.model)
-                    && !could_change(c, &v.model, &bw.counted.usage)
+                    && !could_change(c, &v.model, &bw.counted.usage, None)
             })
         })
         .collect();
@@ -978,6 +978,16 @@ pub fn remediate(
     } else {
         vec![None; prepared.len()]
     };
+    // Request level with live injection: the base's plan, which a
+    // candidate's campaigns must share to be taken from the base's.
+    let base_live = match (&plan.live, plan.two_scale) {
+        (Some(spec), false) => Some(crate::scenarios::live_plan(
+            &base.model,
+            base.scenario.risk.window.secs(),
+            spec,
+        )),
+        _ => None,
+    };
     rem.phases.lap("baseline", &mut mark);
     for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
         let mut library = None;
@@ -994,7 +1004,7 @@ pub fn remediate(
                 shared = lib.shared,
                 "remediation: library episodes"
             );
-            if shares_healthy[i] && lib.same_frame {
+            if shares_healthy[i] && lib.same_frame && campaigns_shared(c.kind) {
                 own_classes = Some(lib.own_classes);
             }
             lib.baseline
@@ -1009,16 +1019,29 @@ pub fn remediate(
             _ => None,
         };
         let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
-        // A campaign of the base that exercised nothing the change acts on,
-        // and composed nothing from a class simulated anew, is the
-        // candidate's too: the same episodes, the same figures.
-        let same_as_base = |k: u64| -> bool {
-            let Some(own) = &own_classes else {
-                return false;
+        // A campaign of the base that exercised nothing the change acts on
+        // (and, two-scale, composed nothing from a class simulated anew) is
+        // the candidate's too: the same events, the same figures. At
+        // request level that needs the same live injections as the base's.
+        let same_live = match (&live, &base_live) {
+            (Some(a), Some(b)) => a.plan == b.plan && a.labels == b.labels,
+            (None, None) => true,
+            _ => false,
+        };
+        let copy = campaigns_shared(c.kind)
+            && v.model.drain == base.model.drain
+            && v.model.horizon == base.model.horizon
+            && if plan.two_scale {
+                own_classes.is_some()
+            } else {
+                same_live
             };
-            outcomes.usage(k).is_some_and(|u| {
-                !could_change(&c, &v.model, u)
-                    && !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+        let same_as_base = |k: u64| -> bool {
+            copy && outcomes.usage(k).is_some_and(|u| {
+                !could_change(&c, &v.model, u, None)
+                    && own_classes.as_ref().is_none_or(|own| {
+                        !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+                    })
             })
         };
         let ix: Vec<Option<usize>> = targets
@@ -1112,32 +1135,43 @@ pub fn remediate(
     Ok(rem)
 }
 
-/// Whether a kind of change acts only through a mechanism whose use
+/// Whether a kind of change acts only through mechanisms whose use
 /// simulations record ([`Usage`]): then a simulation that did not exercise
-/// it is the candidate's exactly. Replicas (routing) and timeouts (when
-/// every attempt ends) act on every request.
+/// them is the candidate's exactly ([`could_change`]). A timeout acts on
+/// when every attempt ends, which is not recorded.
 fn exact(kind: Kind) -> bool {
-    !matches!(
-        kind,
-        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout
-    )
+    !matches!(kind, Kind::AddTimeout | Kind::TightenTimeout)
 }
 
-/// Whether a simulation that exercised `u` could go differently with the
-/// candidate's change: more concurrency where a routable replica was
-/// full, a retry, backoff, breaker or fallback on a call an attempt of
-/// which failed. Always for changes that are not [`exact`].
-fn could_change(c: &Candidate, model: &Model, u: &Usage) -> bool {
+/// Whether a whole campaign that did not exercise the change is the
+/// candidate's: for [`exact`] changes other than a replica, which adds a
+/// failure process (and moves the streams of others), so that the
+/// candidate's fault timelines are not the base's.
+fn campaigns_shared(kind: Kind) -> bool {
+    exact(kind) && kind != Kind::AddReplica
+}
+
+/// Whether a simulation that exercised `u`, with a fault on `fault_on` (a
+/// library episode's) or none (the healthy baseline), could go differently
+/// with the candidate's change:
+///
+/// - more concurrency, where a routable replica of the resource was full;
+/// - another replica, where one was full, or where the fault is on the
+///   resource itself. Otherwise its replicas are alike (no fault acts on
+///   any of them) and never full, so which one serves a request changes
+///   nothing: service times come from the resource's one stream, in the
+///   order requests start;
+/// - a retry, backoff, breaker or fallback, where an attempt of the call failed;
+/// - a timeout: always.
+fn could_change(c: &Candidate, model: &Model, u: &Usage, fault_on: Option<ResourceIx>) -> bool {
+    let x = model.resources.iter().position(|r| r.id == c.acts_on);
     match c.kind {
-        Kind::RaiseConcurrency => model
-            .resources
-            .iter()
-            .position(|r| r.id == c.acts_on)
-            .is_none_or(|r| u.saturated(r)),
+        Kind::RaiseConcurrency => x.is_none_or(|r| u.saturated(r)),
+        Kind::AddReplica => x.is_none_or(|r| u.saturated(r) || fault_on == Some(r)),
         Kind::AddRetry | Kind::RetryBackoff | Kind::AddBreaker | Kind::AddFallback => {
-            c.step.is_none_or(|(h, o, s)| u.failed(h, o, s))
+            c.step.is_none_or(|(h, o, s)| u.failed(model, h, o, s))
         }
-        Kind::AddReplica | Kind::AddTimeout | Kind::TightenTimeout => true,
+        Kind::AddTimeout | Kind::TightenTimeout => true,
     }
 }
 
@@ -1162,10 +1196,10 @@ struct CandidateLibrary {
 ///
 /// - exactly, for a change whose mechanism the base's episode did not
 ///   exercise ([`exact`], [`could_change`]) under the same margins and drain;
-/// - as an approximation, for a replica or timeout change, when the
-///   episode's fault is on a resource the change cannot reach
-///   ([`reached_by`]): its effect on that episode is only on healthy
-///   traffic, which the candidate's own baseline carries.
+/// - as an approximation, for a timeout change, when the episode's fault
+///   is on a resource the change cannot reach ([`reached_by`]): its effect
+///   on that episode is only on healthy traffic, which the candidate's own
+///   baseline carries.
 ///
 /// Every other entry is simulated.
 fn candidate_library(
@@ -1199,7 +1233,9 @@ fn candidate_library(
         .iter()
         .enumerate()
         .map(|(k, t)| match shared.get(k) {
-            Some(Some(e)) if exact(c.kind) => !same_frame || could_change(c, &v.model, e.usage()),
+            Some(Some(e)) if exact(c.kind) => {
+                !same_frame || could_change(c, &v.model, e.usage(), Some(t.resource()))
+            }
             Some(Some(_)) => reached[t.resource()],
             _ => true,
         })

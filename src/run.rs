@@ -183,8 +183,7 @@ pub struct BaseOutcomes {
     bits: Vec<Vec<u64>>,
     /// Per campaign: its importance-sampling weight (empty without `--rare-event`).
     weights: Vec<f64>,
-    /// Per campaign (two-scale runs): what its simulated episodes exercised
-    /// and the library classes it composed ([`Usage`]), which tells
+    /// Per campaign: what it exercised ([`Usage`], 24 bytes), which tells
     /// remediation whether a candidate's change could alter it.
     usage: Vec<Usage>,
 }
@@ -211,7 +210,7 @@ impl BaseOutcomes {
         if let Some(u) = usage
             && self.usage.len() as u64 == self.campaigns
         {
-            self.usage.push(u.clone());
+            self.usage.push(*u);
         }
         let (word, bit) = ((self.campaigns / 64) as usize, self.campaigns % 64);
         for (h, b) in breached.enumerate() {
@@ -239,9 +238,16 @@ impl BaseOutcomes {
         self.weights.get(c as usize).copied().unwrap_or(1.0)
     }
 
-    /// What campaign `c` exercised (two-scale runs; `None` otherwise).
+    /// What campaign `c` exercised (`None` when not recorded).
     pub fn usage(&self, c: u64) -> Option<&Usage> {
         self.usage.get(c as usize)
+    }
+
+    /// Forgets what the campaigns exercised: remediation then simulates
+    /// every campaign a candidate runs (to check that taking the base's
+    /// changes nothing).
+    pub fn forget_usage(&mut self) {
+        self.usage = Vec::new();
     }
 }
 

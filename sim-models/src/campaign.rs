@@ -113,9 +113,10 @@ pub struct CampaignResult {
     pub refused_over_cap: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
-    /// Two-scale campaigns: what the campaign's own simulated episodes
-    /// exercised, and the library classes it composed episodes from
-    /// ([`crate::window::Usage`]); `None` at request level.
+    /// What the campaign exercised ([`crate::window::Usage`]): at request
+    /// level, the whole campaign; by the two-scale method, its own
+    /// simulated episodes, and the library classes it composed episodes
+    /// from. Nothing in the campaign's rows depends on it.
     pub usage: Option<crate::window::Usage>,
 }
 
@@ -209,6 +210,7 @@ pub(crate) fn finish(
     let now = sim.now();
     let mut actors = sim.into_actors();
     let refused_over_cap = refused_over_cap(&actors);
+    let usage = crate::window::Usage::of(&actors);
 
     let mut hung = 0;
     let mut faults = 0;
@@ -281,7 +283,7 @@ pub(crate) fn finish(
         hung,
         refused_over_cap,
         handlers,
-        usage: None,
+        usage: Some(usage),
     }
 }
 

@@ -499,78 +499,97 @@ pub struct Counted {
 /// - A call step's retry, backoff, circuit breaker and fallback act only
 ///   after an attempt of that call failed (`failed`): a retry or backoff
 ///   delay is drawn, a breaker counts a failure (it cannot open without
-///   one), a fallback is taken when the step fails. With live injection's
-///   graceful degradation a fallback also acts without failures; live
-///   injection is not simulated in these episodes.
+///   one), a fallback is taken when the step fails. Under live
+///   injection's graceful degradation a fallback also acts without a
+///   failure, when the call's callee is being done without: that is
+///   recorded as a failure of the step too.
 ///
-/// Other changes (replicas, timeouts) act on every request and have no
-/// such test. The union of several simulations' usage is [`Usage::merge`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// - Another replica of a resource decides nothing where no fault acts on
+///   it (its replicas are alike) and no replica was ever full: which one
+///   serves a request changes nothing, since service times come from the
+///   resource's one stream in the order requests start (`saturated`
+///   again; the fault is the caller's to know).
+///
+/// A timeout acts on when every attempt ends and has no such test. The
+/// union of several simulations' usage is [`Usage::merge`].
+///
+/// Three words of bits, so that a run can keep one per campaign: resources
+/// by index, call steps by their position in the model (handlers, their
+/// operations, their steps, in order), library classes by index. Past the
+/// 63rd, all share the last bit: a use of any of them reads as a use of
+/// all, which can only make a variant simulate more, never take a
+/// simulation that differs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
-    /// Per resource: routed while a routable replica was full.
-    saturated: Vec<bool>,
-    /// Per handler, operation and step: an attempt of that call failed.
-    failed: Vec<Vec<Vec<bool>>>,
-    /// Classes of the variant's [`Library`] composed from (bit `c` for
-    /// class `c`; classes past 63 share bit 63).
+    /// Resources routed at while a routable replica was full.
+    saturated: u64,
+    /// Call steps an attempt of which failed.
+    failed: u64,
+    /// Classes of the variant's [`Library`] composed from.
     composed: u64,
+}
+
+/// The bit of item `i` in a [`Usage`] word.
+fn bit(i: usize) -> u64 {
+    1 << i.min(63)
 }
 
 impl Usage {
     /// Adds what `o` exercised.
     pub fn merge(&mut self, o: &Usage) {
-        fn or(a: &mut Vec<bool>, b: &[bool]) {
-            if a.len() < b.len() {
-                a.resize(b.len(), false);
-            }
-            for (x, y) in a.iter_mut().zip(b) {
-                *x |= *y;
-            }
-        }
-        or(&mut self.saturated, &o.saturated);
-        if self.failed.len() < o.failed.len() {
-            self.failed.resize(o.failed.len(), Vec::new());
-        }
-        for (h, oh) in self.failed.iter_mut().zip(&o.failed) {
-            if h.len() < oh.len() {
-                h.resize(oh.len(), Vec::new());
-            }
-            for (op, oo) in h.iter_mut().zip(oh) {
-                or(op, oo);
-            }
-        }
+        self.saturated |= o.saturated;
+        self.failed |= o.failed;
         self.composed |= o.composed;
     }
 
     /// Whether a request was routed at resource `r` while one of its
     /// routable replicas had every slot busy.
     pub fn saturated(&self, r: ResourceIx) -> bool {
-        self.saturated.get(r).copied().unwrap_or(false)
+        self.saturated & bit(r) != 0
     }
 
     /// Whether an attempt of step `step` of operation `op` of handler
-    /// `handler` (a call) failed.
-    pub fn failed(&self, handler: usize, op: usize, step: usize) -> bool {
-        self.failed
-            .get(handler)
-            .and_then(|h| h.get(op))
-            .and_then(|o| o.get(step))
-            .copied()
-            .unwrap_or(false)
+    /// `handler` of `model` (a call) failed.
+    pub fn failed(&self, model: &Model, handler: usize, op: usize, step: usize) -> bool {
+        let before: usize = model.handlers[..handler.min(model.handlers.len())]
+            .iter()
+            .flat_map(|h| &h.ops)
+            .map(|o| o.steps.len())
+            .sum();
+        let within: usize = model.handlers.get(handler).map_or(0, |h| {
+            h.ops[..op.min(h.ops.len())]
+                .iter()
+                .map(|o| o.steps.len())
+                .sum()
+        });
+        self.failed & bit(before + within + step) != 0
     }
 
     /// Whether an episode was composed from class `class` of the library.
     pub fn composed(&self, class: usize) -> bool {
-        self.composed >> class.min(63) & 1 == 1
+        self.composed & bit(class) != 0
     }
 
     /// The usage recorded by the actors of a finished simulation.
-    fn of(actors: &[Node<'_>]) -> Usage {
+    pub(crate) fn of(actors: &[Node<'_>]) -> Usage {
         let mut u = Usage::default();
+        let (mut r, mut step) = (0, 0);
         for a in actors {
             match a {
-                Node::Resource(r) => u.saturated.push(r.saturated),
-                Node::Handler(h) => u.failed.push(h.failed.clone()),
+                Node::Resource(x) => {
+                    if x.saturated {
+                        u.saturated |= bit(r);
+                    }
+                    r += 1;
+                }
+                Node::Handler(h) => {
+                    for f in h.failed.iter().flatten() {
+                        if *f {
+                            u.failed |= bit(step);
+                        }
+                        step += 1;
+                    }
+                }
                 _ => {}
             }
         }
@@ -1785,8 +1804,8 @@ workload:
         // The crash fails the db call; the cache spike (300 ms against a
         // 100 ms timeout) fails the cache call; the api's 64 slots are
         // never all busy.
-        assert!(ec.usage().failed(0, 0, 0) && !ec.usage().failed(0, 0, 1));
-        assert!(es.usage().failed(0, 0, 1) && !es.usage().failed(0, 0, 0));
+        assert!(ec.usage().failed(&base, 0, 0, 0) && !ec.usage().failed(&base, 0, 0, 1));
+        assert!(es.usage().failed(&base, 0, 0, 1) && !es.usage().failed(&base, 0, 0, 0));
         assert!(!ec.usage().saturated(0) && !es.usage().saturated(0));
         // A fallback on the cache call: not exercised by the crash episode,
         // which is then the same to the last request; exercised by the spike's.
@@ -1804,10 +1823,22 @@ workload:
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
         assert_eq!(figures(&crash.run(&variant)), figures(&ec));
         assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        // A third api replica, never full and struck by no fault: which
+        // replica serves a request changes nothing. A second db replica
+        // changes the db crash's episode (it strikes one of two).
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[0].replicas = 3;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[1].replicas = 2;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_ne!(figures(&crash.run(&variant)), figures(&ec));
         // The union of what two simulations exercised.
-        let mut u = ec.usage().clone();
+        let mut u = *ec.usage();
         u.merge(es.usage());
-        assert!(u.failed(0, 0, 0) && u.failed(0, 0, 1) && !u.failed(0, 1, 0));
+        assert!(u.failed(&base, 0, 0, 0) && u.failed(&base, 0, 0, 1));
     }
 
     #[test]
@@ -1822,7 +1853,7 @@ workload:
         assert!(!b.counted.usage.saturated(0) && !b.counted.usage.saturated(2));
         let w = Usage {
             composed: 0,
-            ..b.counted.usage.clone()
+            ..b.counted.usage
         };
         assert!(!w.composed(0) && !w.composed(70));
         let w = Usage {

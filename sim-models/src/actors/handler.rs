@@ -548,14 +548,20 @@ impl<'m> HandlerActor<'m> {
         r.attempt = 0;
         match step {
             StepDef::Call(c)
-                if c.tolerate_failure
-                    && !self.skip.is_empty()
+                if !self.skip.is_empty()
                     && self.skip.contains(&(self.model.links[c.link].to as u32)) =>
             {
-                // Graceful degradation: do without the callee at once.
-                r.degraded = true;
-                r.step += 1;
-                self.run_step(req, ctx);
+                // Graceful degradation: a call that may fail is done
+                // without at once. One that may not is made, but noted: a
+                // fallback would change what happens here.
+                self.failed[r.op as usize][r.step as usize] = true;
+                if c.tolerate_failure {
+                    r.degraded = true;
+                    r.step += 1;
+                    self.run_step(req, ctx);
+                } else {
+                    self.attempt(req, ctx);
+                }
             }
             StepDef::Call(_) => self.attempt(req, ctx),
             StepDef::Poll(p) => {
