@@ -33,7 +33,7 @@ fn model(yaml: &str) -> Model {
     let s: Scenario = serde_saphyr::from_str(yaml).expect("benchmark scenario parses");
     compile(
         &s,
-        &preflight::defaults::default_failure_modes(),
+        &sim_engine::defaults::default_failure_modes(),
         &Empirical::new(),
     )
     .expect("benchmark scenario compiles")

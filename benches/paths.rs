@@ -41,7 +41,7 @@ const SEED: u64 = 7;
 
 fn media_model() -> PathModel {
     let file = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/media-paths.yaml");
-    let loaded = preflight::scenario::load(std::path::Path::new(file))
+    let loaded = sim_engine::scenario::load(std::path::Path::new(file))
         .unwrap_or_else(|e| panic!("{file} loads: {e}"));
     let empirical = loaded
         .empirical

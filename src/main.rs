@@ -1,13 +1,23 @@
 //! The `preflight` command line.
 //!
+//! A thin layer over the `sim-engine` library: arguments, exit codes,
+//! progress bars and printing.
+//!
 //! Exit codes: 0 success; 1 a gate or check failed; 2 bad input or usage
-//! (with a message naming the file and field); anything else is a bug.
+//! (with a message naming the file and field); 3 the environment failed (a
+//! file could not be written, disk full, permission); anything else is a
+//! bug. [`exit_code`] is the one place errors become exit codes.
+
+mod args;
+mod commands;
+mod console;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use preflight::inputs::FileAccess;
+use sim_engine::inputs::FileAccess;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -39,9 +49,9 @@ enum Command {
     /// `risk.gate` (for deployment pipelines).
     Gate(GateArgs),
     /// Backtest predicted risk against an incident history; save the recalibration map.
-    Calibrate(preflight::calibrate::CalibrateOptions),
+    Calibrate(args::CalibrateArgs),
     /// Write an incident history drawn from the scenario's own failure model (CSV).
-    Synth(preflight::synth::SynthOptions),
+    Synth(args::SynthArgs),
     /// Parse and check a scenario; list every problem (exit 0 or 2).
     Validate {
         /// Scenario file (.yaml, .yml, .toml or .json).
@@ -81,7 +91,7 @@ enum Command {
     /// Print the JSON Schema of the scenario format.
     Schema,
     /// Fit failure and repair distributions to an incident history (CSV or Parquet).
-    Fit(preflight::fit::FitOptions),
+    Fit(args::FitArgs),
 }
 
 /// Options of `preflight run`.
@@ -93,8 +103,8 @@ pub struct RunArgs {
     pub variant: String,
     /// natural: failure processes; targeted: one set of campaigns per explicit
     /// injection, and the predicted injection scenarios (scenarios.parquet); both.
-    #[arg(long, value_enum, default_value_t = preflight::run::ModeSel::Natural)]
-    pub mode: preflight::run::ModeSel,
+    #[arg(long, value_enum, default_value_t = args::ModeSelArg::Natural)]
+    pub mode: args::ModeSelArg,
     /// Write every inject / breach / rollback / end / recover of the live
     /// injections (`failure_injection_profile`) to events.parquet.
     #[arg(long)]
@@ -112,7 +122,7 @@ pub struct RunArgs {
     pub independent_streams: bool,
     /// Re-simulate at most N remediation candidates (ranked by relevance)
     /// when a handler of the base is over its threshold (docs/remediation.md).
-    #[arg(long, value_name = "N", default_value_t = preflight::remediate::DEFAULT_MAX)]
+    #[arg(long, value_name = "N", default_value_t = sim_engine::remediate::DEFAULT_MAX)]
     pub remediate_max: usize,
     /// Do not propose and re-simulate remediations (no remediations.parquet).
     #[arg(long)]
@@ -158,8 +168,8 @@ pub struct CampaignArgs {
     /// request: every request of the horizon; two-scale: fault timeline,
     /// episodes around faults and a healthy baseline (docs/two-scale.md);
     /// auto: two-scale above 10 million expected requests per campaign.
-    #[arg(long, value_enum, default_value_t = preflight::run::ScaleSel::Auto)]
-    pub scale: preflight::run::ScaleSel,
+    #[arg(long, value_enum, default_value_t = args::ScaleSelArg::Auto)]
+    pub scale: args::ScaleSelArg,
     /// While some handler's risk interval straddles its threshold (the
     /// gate, for `gate`), keep doubling the natural campaigns, up to CAP
     /// per variant.
@@ -170,7 +180,7 @@ pub struct CampaignArgs {
     /// processes (`auto`, the default: about one failure per campaign in
     /// all; or a factor) and weight each campaign by its likelihood ratio.
     #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "auto")]
-    pub rare_event: Option<preflight::run::RareEvent>,
+    pub rare_event: Option<sim_engine::run::RareEvent>,
     /// Recalibration map for `calibrated_risk` (default:
     /// reports/<scenario name>.calibration.json when it exists).
     #[arg(long, value_name = "FILE")]
@@ -200,11 +210,11 @@ impl CampaignArgs {
     fn options(
         self,
         variant: String,
-        mode: preflight::run::ModeSel,
+        mode: sim_engine::run::ModeSel,
         against_gate: bool,
         file_access: FileAccess,
-    ) -> preflight::commands::RunOptions {
-        preflight::commands::RunOptions {
+    ) -> sim_engine::job::RunOptions {
+        sim_engine::job::RunOptions {
             scenario: self.scenario,
             campaigns: self.campaigns,
             seed: self.seed,
@@ -215,7 +225,7 @@ impl CampaignArgs {
             quiet: self.quiet,
             until_decided: self.until_decided,
             against_gate,
-            scale: self.scale,
+            scale: self.scale.into(),
             rare_event: self.rare_event,
             calibration: self.calibration,
             no_calibration: self.no_calibration,
@@ -234,6 +244,7 @@ impl CampaignArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    progress::install();
     clean_up_on_signals();
     let access = if cli.allow_external_files {
         FileAccess::Anywhere
@@ -242,49 +253,56 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Run(args) => {
-            let mut opts = args.common.options(args.variant, args.mode, false, access);
+            let mut opts = args
+                .common
+                .options(args.variant, args.mode.into(), false, access);
             opts.events = args.events;
             opts.scenario_campaigns = args.scenario_campaigns;
             opts.independent_streams = args.independent_streams;
             opts.remediate = (!args.no_remediate).then_some(args.remediate_max);
-            preflight::commands::run(&opts)
+            commands::run(&opts)
         }
-        Command::Gate(args) => preflight::commands::gate(
-            &args
-                .common
-                .options(args.variant, preflight::run::ModeSel::Natural, true, access),
+        Command::Gate(args) => commands::gate(
+            &args.common.options(
+                args.variant,
+                sim_engine::run::ModeSel::Natural,
+                true,
+                access,
+            ),
             args.json,
         ),
-        Command::Validate { scenario } => preflight::commands::validate(&scenario, access),
+        Command::Validate { scenario } => commands::validate(&scenario, access),
         Command::Analyze {
             scenario,
             variant,
             json,
-        } => preflight::commands::analyze(&scenario, &variant, json, access),
+        } => commands::analyze(&scenario, &variant, json, access),
         Command::Paths {
             scenario,
             k,
             down,
             json,
-        } => preflight::commands::paths(&scenario, k, &down, json, access),
-        Command::Schema => preflight::commands::schema(),
-        Command::Synth(mut opts) => {
+        } => commands::paths(&scenario, k, &down, json, access),
+        Command::Schema => commands::schema(),
+        Command::Synth(args) => {
+            let mut opts = sim_engine::synth::SynthOptions::from(args);
             opts.file_access = access;
-            preflight::synth::synth(&opts)
+            commands::synth(&opts)
         }
-        Command::Calibrate(mut opts) => {
+        Command::Calibrate(args) => {
+            let mut opts = sim_engine::calibrate::CalibrateOptions::from(args);
             opts.file_access = access;
-            preflight::calibrate::calibrate(&opts)
+            commands::calibrate(&opts)
         }
-        Command::Fit(opts) => preflight::fit::fit(&opts),
+        Command::Fit(args) => commands::fit(&args.into()),
     };
     // Whatever the command printed must have reached stdout: a write that
     // failed (`> /dev/full`) is the environment's failure, exit 3.
-    let flushed = preflight::console::finish();
+    let flushed = console::finish();
     match (result, flushed) {
         (Err(e), _) => {
             eprintln!("{e}");
-            e.exit_code()
+            exit_code(&e)
         }
         (Ok(_), Err(e)) => {
             eprintln!("preflight: cannot write to standard output: {e}");
@@ -292,6 +310,12 @@ fn main() -> ExitCode {
         }
         (Ok(code), Ok(())) => code,
     }
+}
+
+/// The exit code of an error: 2 when the user can fix it (an input, an
+/// option, an output path), 3 when the environment failed.
+fn exit_code(e: &sim_engine::Error) -> ExitCode {
+    ExitCode::from(if e.is_usage() { 2 } else { 3 })
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: delete the unfinished run directory (the
@@ -314,7 +338,7 @@ fn clean_up_on_signals() {
         .name("signals".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                let removed = preflight::output::remove_unfinished();
+                let removed = sim_output::remove_unfinished();
                 let name = match sig {
                     SIGINT => "SIGINT",
                     SIGTERM => "SIGTERM",

@@ -3,12 +3,15 @@
 //! input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use preflight::analyze::{self, AMPLIFICATION_BOUND, Kind, Severity};
-use preflight::scenario::{Format, load_bytes};
+use sim_engine::analyze::{self, AMPLIFICATION_BOUND, Kind, Severity};
+use sim_engine::scenario::{Format, load_bytes};
 use sim_models::compile::{Empirical, compile};
 use sim_models::model::Model;
+
+mod common;
+use common::preflight;
 
 fn model(yaml: &str) -> Model {
     let loaded =
@@ -18,7 +21,7 @@ fn model(yaml: &str) -> Model {
         });
     compile(
         &loaded.scenario,
-        &preflight::defaults::default_failure_modes(),
+        &sim_engine::defaults::default_failure_modes(),
         &Empirical::new(),
     )
     .expect("compiles")
@@ -509,14 +512,6 @@ workload: [ { handler: api, arrivals: { process: poisson, rate: 100/s } } ]
 // ---------------------------------------------------------------------------
 // The binary
 // ---------------------------------------------------------------------------
-
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
 
 fn json_findings(o: &Output) -> Vec<serde_json::Value> {
     let text = String::from_utf8(o.stdout.clone()).expect("UTF-8");

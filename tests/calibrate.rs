@@ -6,14 +6,10 @@
 //! model itself scores on the same windows (`--no-refit`).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::preflight;
 
 /// A database whose crashes (Weibull, shape 0.8: decreasing hazard) take
 /// minutes to repair; an hour's SLO is missed when about 18 s of requests

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use preflight::commands::prepare_variants;
-use preflight::output::{CampaignRow, HandlerRow, OutputError, RiskRow};
-use preflight::run::{ModeSel, RowSink, RunPlan, run_all};
+use sim_engine::prepare::prepare_variants;
+use sim_engine::run::{ModeSel, RowSink, RunPlan, run_all};
+use sim_output::{CampaignRow, HandlerRow, OutputError, RiskRow};
 
 /// A database whose process crashes every 10 minutes on average (20 s to
 /// repair), behind a router that notices a dead replica only after 5 s: the
@@ -89,7 +89,7 @@ fn run_text(
 ) -> (Collect, Vec<RiskRow>) {
     let file = dir.join("crn.yaml");
     std::fs::write(&file, text).unwrap();
-    let loaded = preflight::scenario::load(&file).expect("the scenario loads");
+    let loaded = sim_engine::scenario::load(&file).expect("the scenario loads");
     let variants = prepare_variants(&loaded, "all").expect("the variant applies");
     let mut sink = Collect::default();
     let report = run_all(&variants, &plan(campaigns, threads, independent), &mut sink).unwrap();

@@ -13,6 +13,8 @@
 
 use std::process::{Command, Output};
 
+mod common;
+
 const LANL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/datasets/lanl/LA-UR-05-7318-failure-data-1996-2005.csv"
@@ -23,10 +25,7 @@ fn preflight(args: &[&str]) -> Output {
         std::path::Path::new(LANL).exists(),
         "the LANL fixture {LANL} is missing (datasets/lanl/)"
     );
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .output()
-        .expect("run preflight")
+    common::preflight(args)
 }
 
 /// `preflight fit` on the LANL file with its column names, plus `extra`.

@@ -2,15 +2,10 @@
 //! failure contributors, and campaign counts that do not depend on threads.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::preflight;
 
 /// An API whose database crashes every minute or so (the cause of the
 /// breaches) and a cache that fails about once in 50 hours (almost never

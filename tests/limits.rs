@@ -7,13 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::{preflight, stderr};
 
 /// Runs the binary and follows its peak resident memory (`VmHWM` of
 /// `/proc/<pid>/status`, Linux) until it exits: (output, peak bytes).
@@ -48,10 +43,6 @@ fn preflight_peak(args: &[&str]) -> (Output, Option<u64>) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (child.wait_with_output().expect("output"), peak)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// `scenarios/mm1.yaml` at another arrival rate (requests per second).

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use preflight::scenario::{Format, LoadError, Loaded, load, load_bytes};
 use proptest::prelude::*;
+use sim_engine::scenario::{Format, LoadError, Loaded, load, load_bytes};
 
 const VALID: &str = "\
 name: fuzz

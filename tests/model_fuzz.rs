@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use preflight::scenario::{Format, load_bytes};
 use proptest::prelude::*;
 use sim_core::CampaignSeed;
+use sim_engine::scenario::{Format, load_bytes};
 use sim_models::campaign::{CampaignMode, run_campaign};
 use sim_models::compile::{Empirical, compile};
 

@@ -1,4 +1,4 @@
-//! The run directory writer (`preflight::output`) against the contract of
+//! The run directory writer (`sim_output`) against the contract of
 //! `shared/spec/outputs.md`: schemas, values, atomic publication, errors.
 
 use std::fs::{self, File};
@@ -10,11 +10,11 @@ use arrow::datatypes::{DataType, Float64Type, SchemaRef, UInt32Type, UInt64Type}
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
-use preflight::output::{
+use serde_json::json;
+use sim_output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
     RunWriter, ScenarioRow, Severity, TableRow, VERSION_METADATA_KEY, WriteOptions, write_table,
 };
-use serde_json::json;
 
 // ---------------------------------------------------------------------------
 // The contract, written out independently of the writer's table definitions.

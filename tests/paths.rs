@@ -1,25 +1,10 @@
 //! `preflight paths` through the binary: the bundled media scenario (table,
 //! JSON, a failed node), a QoS miss, and bad input.
 
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("UTF-8")
-}
+mod common;
+use common::{preflight, stderr, stdout};
 
 fn json(args: &[&str]) -> Vec<Value> {
     let o = preflight(args);

@@ -4,11 +4,13 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+mod common;
+use common::preflight;
 
 /// The database process crashes every 10 minutes on average and takes about
 /// 20 s to come back; with one replica, a crash fails every request for that
@@ -38,14 +40,6 @@ handlers:
 workload:
   - { handler: api-handler, arrivals: { process: poisson, rate: 50/s } }
 "#;
-
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
@@ -213,8 +207,8 @@ fn adding_a_replica_is_proposed_simulated_and_lowers_the_risk() {
     let o = preflight(&["validate", pasted.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("1 variants"));
-    let loaded = preflight::scenario::load(&pasted).unwrap();
-    let variants = preflight::commands::prepare_variants(&loaded, "add-replica-db").unwrap();
+    let loaded = sim_engine::scenario::load(&pasted).unwrap();
+    let variants = sim_engine::prepare::prepare_variants(&loaded, "add-replica-db").unwrap();
     assert_eq!(variants.len(), 2);
     assert_eq!(variants[1].scenario.resources[1].replicas, 2);
     assert_eq!(variants[1].model.resources[1].replicas, 2);
@@ -243,8 +237,8 @@ fn every_pasted_candidate_applies_and_remediation_is_deterministic() {
         text.push_str(&format!("  - name: {name}\n    set: {change}\n"));
     }
     let pasted = write(tmp.path(), "all.yaml", &text);
-    let loaded = preflight::scenario::load(&pasted).unwrap();
-    let variants = preflight::commands::prepare_variants(&loaded, "all").unwrap();
+    let loaded = sim_engine::scenario::load(&pasted).unwrap();
+    let variants = sim_engine::prepare::prepare_variants(&loaded, "all").unwrap();
     assert_eq!(variants.len(), 1 + strs(&rows, "variant").len());
 }
 
@@ -462,11 +456,11 @@ workload:
 
 #[test]
 fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
-    use preflight::run::{Discard, ModeSel, RunPlan, run_all};
+    use sim_engine::run::{Discard, ModeSel, RunPlan, run_all};
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "two.yaml", TWO_CALLEES);
-    let loaded = preflight::scenario::load(&file).unwrap();
-    let variants = preflight::commands::prepare_variants(&loaded, "base").unwrap();
+    let loaded = sim_engine::scenario::load(&file).unwrap();
+    let variants = sim_engine::prepare::prepare_variants(&loaded, "base").unwrap();
     let plan = RunPlan {
         campaigns: 300,
         seed: 5,
@@ -483,10 +477,11 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
     };
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
     assert!(report.risk[0].over_threshold, "{:?}", report.risk[0]);
-    let shared = preflight::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    let shared =
+        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
     // Without the base's library every candidate simulates everything.
     report.base_window = None;
-    let alone = preflight::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    let alone = sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
     assert_eq!(shared.verified.len(), alone.verified.len());
     let (mut reused, mut copied) = (0, 0);
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
@@ -499,7 +494,7 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         // Exact for every change whose use the episodes record; timeout
         // changes share only classes they cannot reach (and the base's
         // margins), an approximation: the same verdicts here.
-        use preflight::remediate::Kind;
+        use sim_engine::remediate::Kind;
         if matches!(s.candidate.kind, Kind::AddTimeout | Kind::TightenTimeout) {
             for (x, y) in s.outcomes.iter().zip(&a.outcomes) {
                 let verdict = |d: (f64, f64, f64)| (d.2 < 0.0, d.1 > 0.0);
@@ -525,12 +520,12 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
 
 #[test]
 fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
-    use preflight::remediate::{Kind, remediate};
-    use preflight::run::{Discard, ModeSel, RunPlan, run_all};
+    use sim_engine::remediate::{Kind, remediate};
+    use sim_engine::run::{Discard, ModeSel, RunPlan, run_all};
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "flaky.yaml", FLAKY);
-    let loaded = preflight::scenario::load(&file).unwrap();
-    let variants = preflight::commands::prepare_variants(&loaded, "base").unwrap();
+    let loaded = sim_engine::scenario::load(&file).unwrap();
+    let variants = sim_engine::prepare::prepare_variants(&loaded, "base").unwrap();
     let plan = RunPlan {
         campaigns: 300,
         seed: 11,

@@ -2,19 +2,13 @@
 //! with rollback in natural campaigns (`events.parquet`), through the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt32Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-fn preflight(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_preflight"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::preflight;
 
 fn read(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -259,7 +253,7 @@ workload:
 "#;
     let s: sim_models::spec::Scenario = serde_saphyr::from_str(yaml).unwrap();
     let m = sim_models::compile::compile(&s, &[], &sim_models::compile::Empirical::new()).unwrap();
-    let (aug, cands) = preflight::scenarios::all_candidates(&m, 30.0 * 86_400.0);
+    let (aug, cands) = sim_engine::scenarios::all_candidates(&m, 30.0 * 86_400.0);
     let ids: Vec<&str> = cands.iter().map(|c| c.fault.id.as_str()).collect();
     assert!(ids.contains(&"db-process-crash-point"), "{ids:?}");
     assert!(ids.contains(&"db-latency-spike-point"), "{ids:?}");

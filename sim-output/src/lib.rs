@@ -7,9 +7,9 @@
 //! ```no_run
 //! use std::path::Path;
 //! use std::sync::Arc;
-//! use preflight::output::{CampaignRow, Mode, RunWriter};
+//! use sim_output::{CampaignRow, Mode, RunWriter};
 //!
-//! # fn main() -> Result<(), preflight::output::OutputError> {
+//! # fn main() -> Result<(), sim_output::OutputError> {
 //! let mut run = RunWriter::create(Path::new("reports/checkout"))?;
 //! run.write_campaign(&CampaignRow {
 //!     variant: Arc::from("base"), campaign: 0, seed: 7, mode: Mode::Natural,

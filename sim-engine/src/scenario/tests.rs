@@ -78,7 +78,7 @@ fn mini_loads() {
 
 #[test]
 fn spec_example_parses_but_reports_the_undeclared_checkout_resource() {
-    let src = include_str!("../../sim-models/src/spec/testdata/spec_example.yaml");
+    let src = include_str!("../../../sim-models/src/spec/testdata/spec_example.yaml");
     let ps = problems(src);
     // `checkout` is used but never declared; that is the only kind of
     // problem, besides the history file, which is not beside the test.
@@ -111,7 +111,7 @@ fn spec_example_parses_but_reports_the_undeclared_checkout_resource() {
 fn spec_paths_example_loads() {
     let src = format!(
         "name: stream\n{}",
-        include_str!("../../sim-models/src/spec/testdata/spec_paths.yaml")
+        include_str!("../../../sim-models/src/spec/testdata/spec_paths.yaml")
     );
     let l = yaml(&src).expect("a paths-only scenario is valid");
     assert_eq!(l.scenario.paths.len(), 1);
@@ -756,7 +756,7 @@ fn injection_parameters_must_fit_the_mode() {
 fn service_path_rules() {
     let base = format!(
         "name: stream\n{}",
-        include_str!("../../sim-models/src/spec/testdata/spec_paths.yaml")
+        include_str!("../../../sim-models/src/spec/testdata/spec_paths.yaml")
     );
     let bad = base
         .replace("{ from: n2, to: n3,", "{ from: n2, to: n9,")

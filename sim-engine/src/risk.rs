@@ -36,7 +36,7 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// # Examples
 ///
 /// ```
-/// let (p, lo, hi) = preflight::risk::wilson(0, 100);
+/// let (p, lo, hi) = sim_engine::risk::wilson(0, 100);
 /// assert_eq!(p, 0.0);
 /// assert_eq!(lo, 0.0);
 /// assert!((hi - 0.037).abs() < 0.001);
@@ -133,7 +133,7 @@ pub fn weighted_z(sum_w: f64, sum_w2: f64, n: u64, z: f64) -> (f64, f64, f64) {
 ///
 /// ```
 /// // 161 campaigns: 59 breached under both, 16 under the base only, 6 under the variant only.
-/// let (d, lo, hi) = preflight::risk::newcombe_paired(59, 16, 6, 80);
+/// let (d, lo, hi) = sim_engine::risk::newcombe_paired(59, 16, 6, 80);
 /// assert!((d + 0.0621).abs() < 1e-4);
 /// assert!((lo + 0.1186).abs() < 1e-4 && (hi + 0.0046).abs() < 1e-4);
 /// ```

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sim_models::spec::{FailureModeSpec, ResourceType, ResourceTypeFailureModes};
 
 /// The data file, as shipped.
-pub const DEFAULTS_YAML: &str = include_str!("../datasets/default_failure_modes.yaml");
+pub const DEFAULTS_YAML: &str = include_str!("../../datasets/default_failure_modes.yaml");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

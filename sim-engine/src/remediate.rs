@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 use sim_core::{CampaignSeed, stream_key};
 use sim_models::campaign::{CampaignMode, CampaignResult};
-use sim_models::compile::{Empirical, compile};
+use sim_models::compile::compile;
 use sim_models::dist::Dist;
 use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
 use sim_models::spec::{
@@ -28,7 +28,6 @@ use sim_models::spec::{
 };
 use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, Usage};
 
-use crate::output::RemediationRow;
 use crate::risk::{significant, z_two_sided};
 use crate::run::{
     BaseOutcomes, CHUNK, CampaignSim, HandlerTally, PairedTally, PreparedVariant, RunPlan,
@@ -36,6 +35,7 @@ use crate::run::{
 };
 use crate::scenario::{Loaded, apply_variant};
 use crate::timing::{Mark, Phases};
+use sim_output::RemediationRow;
 
 /// Default of `--remediate-max`: candidates re-simulated at most.
 pub const DEFAULT_MAX: usize = 8;
@@ -877,11 +877,7 @@ pub fn remediate(
         );
     }
 
-    let empirical: Empirical = loaded
-        .empirical
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let empirical = loaded.empirical_tables();
     let defaults = crate::defaults::default_failure_modes();
     let mut chosen: Vec<Candidate> = Vec::new();
     let mut prepared: Vec<PreparedVariant> = Vec::new();
@@ -1100,7 +1096,7 @@ pub fn remediate(
                 _ => break,
             }
         }
-        bar.set_length(bar.length().unwrap_or(0).saturating_sub(seq.max - done));
+        bar.set_length(bar.length().saturating_sub(seq.max - done));
         rem.campaigns_run += simulated;
         rem.phases.lap("campaigns", &mut mark);
         tracing::info!(
@@ -1319,17 +1315,19 @@ fn ci(t: (f64, f64, f64)) -> String {
     format!("{} [{}, {}]", f4(t.0), f4(t.1), f4(t.2))
 }
 
-/// Prints the candidates (sorted by risk after, per handler) and, per
+/// Renders the candidates (sorted by risk after, per handler) and, per
 /// handler over its threshold, the best change as a block to paste.
-pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
+pub fn render(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>, out: &mut String) {
     if rem.over.is_empty() {
-        crate::outln!(
+        crate::textln!(
+            out,
             "\nremediation: no handler of the base is over its threshold; nothing to remediate"
         );
         return;
     }
     if rem.verified.is_empty() {
-        crate::outln!(
+        crate::textln!(
+            out,
             "\nremediation: {} over its threshold, but no candidate change could be simulated ({} proposed)",
             rem.over.join(", "),
             rem.proposed
@@ -1345,7 +1343,8 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
     } else {
         format!("{lo}–{hi}")
     };
-    crate::outln!(
+    crate::textln!(
+        out,
         "\nremediation: {} of {} candidate change(s) re-simulated on the first {ran} of the base's {n_max} campaigns (same seeds: common random numbers; more only while undecided)",
         rem.verified.len(),
         rem.proposed,
@@ -1357,7 +1356,8 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         .max()
         .unwrap_or(0)
         .clamp(9, 48);
-    crate::outln!(
+    crate::textln!(
+        out,
         "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
         "handler",
         "candidate",
@@ -1380,7 +1380,8 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
                 .then(a.1.diff.2.total_cmp(&b.1.diff.2))
         });
         for (v, o) in rows {
-            crate::outln!(
+            crate::textln!(
+                out,
                 "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
                 truncate(h, 24),
                 truncate(&v.candidate.name, w),
@@ -1397,14 +1398,16 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
         }
     }
     if rem.weighted {
-        crate::outln!(
+        crate::textln!(
+            out,
             "(importance-sampling estimates: normal intervals of the weighted differences)"
         );
     }
     for h in &rem.over {
         match rem.best(h) {
             Some((v, o)) => {
-                crate::outln!(
+                crate::textln!(
+                    out,
                     "\nbest change for {h}: risk {} [{}, {}] -> {} [{}, {}] ({})",
                     f4(o.before.0),
                     f4(o.before.1),
@@ -1414,9 +1417,10 @@ pub fn print(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>) {
                     f4(o.after.2),
                     v.candidate.suggestion
                 );
-                crate::out!("{}", v.candidate.yaml_block());
+                crate::text!(out, "{}", v.candidate.yaml_block());
             }
-            None => crate::outln!(
+            None => crate::textln!(
+                out,
                 "\nno candidate lowered the risk of {h} significantly; see remediations.parquet"
             ),
         }
@@ -1503,7 +1507,7 @@ workload:
             std::path::Path::new("rules.yaml"),
         )
         .unwrap();
-        let base = crate::commands::prepare_variants(&loaded, "base")
+        let base = crate::prepare::prepare_variants(&loaded, "base")
             .unwrap()
             .remove(0);
         let t = tally(&base);
@@ -1555,7 +1559,7 @@ workload:
         for c in &cands {
             let s = apply_variant(&base.scenario, &c.variant())
                 .unwrap_or_else(|e| panic!("{}: {:?}", c.name, e));
-            compile(&s, &defaults, &Empirical::default())
+            compile(&s, &defaults, &sim_models::compile::Empirical::default())
                 .unwrap_or_else(|e| panic!("{}: {:?}", c.name, e));
         }
     }

@@ -29,8 +29,8 @@ use sim_models::model::{Effect, FaultDef, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::rare::forward_sf;
 
-use crate::output::{ScenarioRow, Severity};
 use crate::run::PreparedVariant;
+use sim_output::{ScenarioRow, Severity};
 
 /// Warm-up before the injection, so queues and breakers are in steady state.
 pub const WARM_UP: SimDuration = SimDuration(30 * 1_000_000_000);
@@ -434,18 +434,8 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
         .build()?;
     let n = opts.campaigns.max(1);
     let seed = |c: u64| CampaignSeed::derive(opts.seed, stream_key("predicted-scenarios"), c);
-    let bar = if opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let b = indicatif::ProgressBar::new(cands.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "predicting scenarios {bar:30} {pos}/{len} ({per_sec}, eta {eta})",
-            )
-            .expect("valid template"),
-        );
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar =
+        crate::progress::Task::start("predicting scenarios", cands.len() as u64, opts.progress);
     let mut out: Vec<Predicted> = pool.install(|| {
         cands
             .par_iter()
@@ -591,17 +581,19 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-/// Prints the top `k` scenarios.
-pub fn print_top(predicted: &[ScenarioRow], k: usize) {
+/// Renders the top `k` scenarios.
+pub fn render_top(predicted: &[ScenarioRow], k: usize, out: &mut String) {
     if predicted.is_empty() {
         return;
     }
-    crate::outln!(
+    crate::textln!(
+        out,
         "\npredicted injection scenarios (top {} of {}; all in scenarios.parquet):",
         k.min(predicted.len()),
         predicted.len()
     );
-    crate::outln!(
+    crate::textln!(
+        out,
         "{:>4}  {:<34} {:<9} {:>10} {:>9} {:>10} {:>8} {:>10} {:>11}",
         "rank",
         "scenario",
@@ -614,10 +606,11 @@ pub fn print_top(predicted: &[ScenarioRow], k: usize) {
         "abort p99ms"
     );
     for r in predicted.iter().take(k) {
-        crate::outln!(
+        crate::textln!(
+            out,
             "{:>4}  {:<34} {:<9} {:>10.3e} {:>9.3} {:>10.3e} {:>8.0} {:>10.3} {:>11.1}",
             r.rank,
-            crate::commands::truncate(&r.scenario_id, 34),
+            crate::text::truncate(&r.scenario_id, 34),
             r.severity.as_str(),
             r.likelihood,
             r.impact,

@@ -18,14 +18,13 @@ pub mod mle;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use sim_models::spec::{
     Distribution, Duration, FailureMode, FailureModeSpec, ResourceType, ResourceTypeFailureModes,
     Scenario,
 };
 
-use crate::commands::CliError;
+use crate::error::Error;
 pub use history::{History, HistoryError, Incident, Mapping, load_history};
 pub use mle::{Family, Fit, FitError, FitSet, Obs};
 
@@ -72,7 +71,7 @@ impl GroupSample {
 }
 
 /// What a time between failures is measured from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Between {
     /// From one failure's start to the next one's (the literature's
     /// convention, and `preflight fit`'s default).
@@ -343,60 +342,49 @@ fn params_text(f: &Family) -> String {
 }
 
 /// Options of `preflight fit` (also its command-line flags).
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
 pub struct FitOptions {
     /// Incident history: .csv or .parquet, one row per incident.
     pub input: PathBuf,
     /// NAME=COLUMN: read the canonical column NAME (resource, resource_type,
     /// mode, start, end, cause) from COLUMN, e.g. `--col start="Prob Started"`.
-    #[arg(long, value_name = "NAME=COLUMN")]
     pub col: Vec<String>,
     /// NAME=VALUE: a constant for a canonical column the file lacks, e.g.
     /// `--set resource_type=compute`.
-    #[arg(long, value_name = "NAME=VALUE")]
     pub set: Vec<String>,
     /// How times are written (strftime, read as UTC), e.g. "%m/%d/%Y %H:%M".
     /// Default: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]].
-    #[arg(long, value_name = "FORMAT")]
     pub time_format: Option<String>,
     /// COLUMN=VALUE[,VALUE...]: keep only rows whose COLUMN is one of the
     /// values (repeat for several columns).
-    #[arg(long, value_name = "COLUMN=VALUES")]
     pub filter: Vec<String>,
     /// Comma-separated columns to fit separately (default: resource_type,mode).
-    #[arg(long, value_name = "COLUMNS")]
     pub group_by: Option<String>,
     /// RAW=TYPE[,RAW=TYPE...]: resource-type labels of the file → scenario
     /// resource types, e.g. `--type-map cluster=compute`.
-    #[arg(long, value_name = "RAW=TYPE")]
     pub type_map: Vec<String>,
     /// Start of the observation window (default: the first timestamp).
-    #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
     /// End of the observation window (default: the last timestamp); the time
     /// from a resource's last failure to here is a censored observation.
-    #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
     /// Print JSON (every candidate fit of every group) instead of YAML and the table.
-    #[arg(long)]
     pub json: bool,
     /// Write the samples fitted to this CSV: group, kind (time_between or
     /// repair), resource, value_s, censored.
-    #[arg(long, value_name = "FILE.csv")]
     pub intervals_out: Option<PathBuf>,
     /// Times between failures from one failure's start to the next (`start`,
     /// the literature's convention) or from the repair to the next failure
     /// (`up`: the up time the simulator draws from `time_between`).
-    #[arg(long, value_enum, default_value_t = Between::Start)]
     pub between: Between,
 }
 
-fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, CliError> {
+fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, Error> {
     let mut out = Vec::new();
     for v in values {
         for part in v.split(',').filter(|p| !p.trim().is_empty()) {
             let Some((a, b)) = part.split_once('=') else {
-                return Err(CliError::input(format!(
+                return Err(Error::input(format!(
                     "preflight: {flag} `{part}`: expected NAME=VALUE"
                 )));
             };
@@ -408,15 +396,15 @@ fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, CliErro
 
 impl FitOptions {
     /// The column mapping these options describe.
-    pub fn mapping(&self) -> Result<Mapping, CliError> {
+    pub fn mapping(&self) -> Result<Mapping, Error> {
         // --col and --set values may hold commas (column names do): one pair per flag.
-        let single = |flag: &str, vs: &[String]| -> Result<Vec<(String, String)>, CliError> {
+        let single = |flag: &str, vs: &[String]| -> Result<Vec<(String, String)>, Error> {
             vs.iter()
                 .map(|v| {
                     v.split_once('=')
                         .map(|(a, b)| (a.trim().to_string(), b.trim().to_string()))
                         .ok_or_else(|| {
-                            CliError::input(format!("preflight: {flag} `{v}`: expected NAME=VALUE"))
+                            Error::input(format!("preflight: {flag} `{v}`: expected NAME=VALUE"))
                         })
                 })
                 .collect()
@@ -428,7 +416,7 @@ impl FitOptions {
         let type_map = pairs("--type-map", &self.type_map)?;
         for (raw, t) in &type_map {
             if parse_type(t).is_none() {
-                return Err(CliError::input(format!(
+                return Err(Error::input(format!(
                     "preflight: --type-map {raw}={t}: `{t}` is not a resource type (expected one of {})",
                     ResourceType::ALL
                         .iter()
@@ -477,8 +465,8 @@ pub struct FitReport {
 
 /// The problems of a history as one exit-2 error, a line each, each
 /// after `preflight: ` and `context` (say `--history: `).
-pub fn history_error(e: HistoryError, context: &str) -> CliError {
-    CliError::input(
+pub fn history_error(e: HistoryError, context: &str) -> Error {
+    Error::input(
         e.problems
             .iter()
             .map(|p| format!("preflight: {context}{p}"))
@@ -488,7 +476,7 @@ pub fn history_error(e: HistoryError, context: &str) -> CliError {
 }
 
 /// Loads, groups and fits (no printing).
-pub fn fit_history(opts: &FitOptions) -> Result<FitReport, CliError> {
+pub fn fit_history(opts: &FitOptions) -> Result<FitReport, Error> {
     let mapping = opts.mapping()?;
     let mut history = load_history(&opts.input, &mapping).map_err(|e| history_error(e, ""))?;
     let mut defaulted = (false, false);
@@ -753,8 +741,10 @@ pub fn write_intervals(report: &FitReport, path: &Path) -> std::io::Result<()> {
     w.flush()
 }
 
-/// `preflight fit`.
-pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
+/// `preflight fit`: the fitted distributions as YAML after a table, or
+/// as JSON with `--json` (the text for stdout; notes go to stderr).
+pub fn fit(opts: &FitOptions) -> Result<String, Error> {
+    let mut out = String::new();
     let report = fit_history(opts)?;
     if !report.groups.iter().any(|g| g.between.is_ok()) {
         let why: Vec<String> = report
@@ -765,7 +755,7 @@ pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
                 Ok(_) => String::new(),
             })
             .collect();
-        return Err(CliError::input(format!(
+        return Err(Error::input(format!(
             "preflight: {}: no group has enough failures to fit: {}",
             opts.input.display(),
             why.join("; ")
@@ -773,11 +763,12 @@ pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
     }
     if let Some(p) = &opts.intervals_out {
         write_intervals(&report, p).map_err(|e| {
-            CliError::input(format!("preflight: --intervals-out {}: {e}", p.display()))
+            Error::input(format!("preflight: --intervals-out {}: {e}", p.display()))
         })?;
     }
     if opts.json {
-        crate::outln!(
+        crate::textln!(
+            out,
             "{}",
             serde_json::to_string_pretty(&json(&report)).unwrap_or_default()
         );
@@ -786,11 +777,11 @@ pub fn fit(opts: &FitOptions) -> Result<ExitCode, CliError> {
         for n in report.history.notes.iter().chain(&notes) {
             eprintln!("preflight: note: {n}");
         }
-        crate::out!("{}", table(&report));
-        crate::outln!("#");
-        crate::out!("{y}");
+        crate::text!(out, "{}", table(&report));
+        crate::textln!(out, "#");
+        crate::text!(out, "{y}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }
 
 /// What refitting a scenario from `historical_faults:` did.
@@ -816,12 +807,12 @@ pub fn refit_scenario(
     scenario: &Scenario,
     scenario_file: &Path,
     access: crate::inputs::FileAccess,
-) -> Result<(Scenario, Refit), CliError> {
+) -> Result<(Scenario, Refit), Error> {
     let Some(file) = &scenario.historical_faults else {
         return Ok((scenario.clone(), Refit::default()));
     };
     let path = crate::inputs::resolve_named(scenario_file, file, access).map_err(|m| {
-        CliError::input(format!(
+        Error::input(format!(
             "preflight: {}: historical_faults: {m}",
             scenario_file.display()
         ))

@@ -13,10 +13,10 @@ fn opts(input: PathBuf) -> FitOptions {
     }
 }
 
-fn message(r: Result<FitReport, CliError>) -> String {
+fn message(r: Result<FitReport, Error>) -> String {
     let e = r.expect_err("bad input must be refused");
-    assert_eq!(e.code, 2);
-    e.message
+    assert!(matches!(e, crate::Error::Input(_)), "{e}");
+    e.to_string()
 }
 
 const GOOD: &str = "\
@@ -349,7 +349,7 @@ fn historical_faults_replace_matching_modes_by_resource_then_type() {
         }
     }
     // The refitted scenario still compiles.
-    let variants = crate::commands::prepare_variants(&loaded, "all").unwrap();
+    let variants = crate::prepare::prepare_variants(&loaded, "all").unwrap();
     assert_eq!(variants.len(), 1);
 }
 
@@ -363,24 +363,25 @@ fn historical_faults_problems_name_the_scenario_and_the_history() {
     );
     let path = write(&dir, "s.yaml", REFIT_SCENARIO);
     let loaded = crate::scenario::load(&path).unwrap();
-    let Err(e) = crate::commands::prepare_variants(&loaded, "all") else {
+    let Err(e) = crate::prepare::prepare_variants(&loaded, "all") else {
         panic!("a bad history is refused");
     };
-    assert_eq!(e.code, 2);
+    assert!(matches!(e, crate::Error::Input(_)), "{e}");
     assert!(
-        e.message.contains("s.yaml: historical_faults:"),
+        e.to_string().contains("s.yaml: historical_faults:"),
         "{}",
-        e.message
+        e.to_string()
     );
     assert!(
-        e.message.contains("incidents.csv: line 2: column `end`"),
+        e.to_string()
+            .contains("incidents.csv: line 2: column `end`"),
         "{}",
-        e.message
+        e.to_string()
     );
 
     std::fs::remove_file(dir.path().join("incidents.csv")).unwrap();
-    let Err(e) = crate::commands::prepare_variants(&loaded, "all") else {
+    let Err(e) = crate::prepare::prepare_variants(&loaded, "all") else {
         panic!("a missing history is refused");
     };
-    assert!(e.message.contains("incidents.csv"), "{}", e.message);
+    assert!(e.to_string().contains("incidents.csv"), "{}", e.to_string());
 }

@@ -15,7 +15,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use sim_core::{CampaignSeed, SimDuration};
@@ -23,30 +22,25 @@ use sim_models::campaign::CampaignMode;
 use sim_models::model::{FaultScope, Model};
 use sim_models::window::fault_timeline;
 
-use crate::commands::CliError;
+use crate::error::Error;
 
 /// Seconds in a (Julian) year, the unit of `--years`.
 pub const YEAR_S: f64 = 365.25 * 86_400.0;
 
 /// Options of `preflight synth`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
 pub struct SynthOptions {
     /// Scenario file (.yaml, .yml, .toml or .json).
     pub scenario: PathBuf,
     /// Where the files the scenario names may be (`--allow-external-files`).
-    #[arg(skip)]
     pub file_access: crate::inputs::FileAccess,
     /// Length of the history, in years (fractions allowed).
-    #[arg(long)]
     pub years: f64,
     /// Seed of the draw (default: the scenario's `seed`, else 0).
-    #[arg(long)]
     pub seed: Option<u64>,
     /// When the history starts (RFC 3339).
-    #[arg(long, default_value = "2000-01-01T00:00:00Z")]
     pub start: String,
     /// CSV file to write (default: standard output).
-    #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
@@ -100,25 +94,25 @@ fn rfc3339(start: &DateTime<Utc>, secs: f64) -> String {
 }
 
 /// `preflight synth`.
-pub fn synth(opts: &SynthOptions) -> Result<ExitCode, CliError> {
+pub fn synth(opts: &SynthOptions) -> Result<Option<String>, Error> {
     if !(opts.years.is_finite() && opts.years > 0.0 && opts.years <= 10_000.0) {
-        return Err(CliError::input(format!(
+        return Err(Error::input(format!(
             "preflight: --years: expected a number of years above 0 and at most 10000, got {}",
             opts.years
         )));
     }
     let start = DateTime::parse_from_rfc3339(&opts.start)
         .map_err(|e| {
-            CliError::input(format!(
+            Error::input(format!(
                 "preflight: --start: expected an RFC 3339 time like 2000-01-01T00:00:00Z, got `{}` ({e})",
                 opts.start
             ))
         })?
         .with_timezone(&Utc);
-    let mut loaded = crate::commands::load_or_report(&opts.scenario, opts.file_access)?;
+    let mut loaded = crate::prepare::load(&opts.scenario, opts.file_access)?;
     // The truth is the scenario as written, not a refit of it.
     loaded.scenario.historical_faults = None;
-    let base = crate::commands::prepare_variants(&loaded, "base")?;
+    let base = crate::prepare::prepare_variants(&loaded, "base")?;
     let model = &base[0].model;
     let seed = opts.seed.or(loaded.scenario.seed).unwrap_or(0);
     let incidents = draw_history(model, seed, opts.years * YEAR_S);
@@ -148,7 +142,7 @@ pub fn synth(opts: &SynthOptions) -> Result<ExitCode, CliError> {
                 Ok(())
             };
             write().map_err(|e| {
-                CliError::input(format!("preflight: --out {}: {e}", path.display()))
+                Error::environment(format!("preflight: --out {}: {e}", path.display()))
             })?;
             eprintln!(
                 "preflight: {} incidents over {} years ({} to {}) → {}",
@@ -158,12 +152,10 @@ pub fn synth(opts: &SynthOptions) -> Result<ExitCode, CliError> {
                 rfc3339(&start, opts.years * YEAR_S),
                 path.display()
             );
+            Ok(None)
         }
-        None => {
-            crate::console::write_str(&text);
-        }
+        None => Ok(Some(text)),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

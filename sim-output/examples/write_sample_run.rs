@@ -2,7 +2,7 @@
 //! reader checks in `tests/python/check_outputs.py`:
 //!
 //! ```text
-//! cargo run --example write_sample_run -- /tmp/sample-run
+//! cargo run -p sim-output --example write_sample_run -- /tmp/sample-run
 //! .venv/bin/python tests/python/check_outputs.py /tmp/sample-run
 //! ```
 //!
@@ -16,11 +16,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use preflight::output::{
+use serde_json::json;
+use sim_output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
     RunWriter, ScenarioRow, Severity, WriteOptions,
 };
-use serde_json::json;
 
 const CAMPAIGNS: u64 = 300;
 const HANDLERS: [&str; 3] = ["checkout", "search", "login"];

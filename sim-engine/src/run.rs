@@ -25,19 +25,19 @@ use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
 use sim_models::window::{Baseline, LIBRARY_REPS, Usage, run_window};
 
-use crate::output::{
-    CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RiskRow, RunWriter,
-};
 use crate::risk::{
     Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,
 };
 use crate::timing::{Mark, Phases};
+use sim_output::{
+    CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RiskRow, RunWriter,
+};
 
 /// Campaigns per parallel chunk: results of one chunk are held in memory at once.
 pub const CHUNK: u64 = 2048;
 
 /// Which campaigns to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeSel {
     /// The natural failure processes.
     Natural,
@@ -48,7 +48,7 @@ pub enum ModeSel {
 }
 
 /// How campaigns are simulated (`--scale`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScaleSel {
     /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
     /// per campaign, two-scale above.
@@ -600,10 +600,406 @@ pub fn campaign_seed(
     CampaignSeed::derive(master, job, campaign)
 }
 
-struct Job<'a> {
-    variant: &'a PreparedVariant,
-    mode: CampaignMode,
-    scenario_id: Option<Arc<str>>,
+/// One job of a run: the natural campaigns of a variant, or its targeted
+/// campaigns of one injection. Its campaigns are numbered from 0 and
+/// seeded by [`campaign_seed`].
+#[derive(Debug, Clone)]
+pub struct JobSpec<'a> {
+    /// The variant whose model the campaigns run.
+    pub variant: &'a PreparedVariant,
+    /// Natural, or targeted with the injection's index in the model.
+    pub mode: CampaignMode,
+    /// The injection's id (targeted campaigns), as the rows carry it.
+    pub scenario_id: Option<Arc<str>>,
+}
+
+/// The jobs of a run in the order they run and their rows are written: per
+/// variant (base first), its natural campaigns, then one job per injection.
+pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<JobSpec<'a>> {
+    let mut jobs = Vec::new();
+    for v in variants {
+        if matches!(plan.mode, ModeSel::Natural | ModeSel::Both) {
+            jobs.push(JobSpec {
+                variant: v,
+                mode: CampaignMode::Natural,
+                scenario_id: None,
+            });
+        }
+        if matches!(plan.mode, ModeSel::Targeted | ModeSel::Both) {
+            for (k, inj) in v.model.injections.iter().enumerate() {
+                jobs.push(JobSpec {
+                    variant: v,
+                    mode: CampaignMode::Targeted(k),
+                    scenario_id: Some(Arc::from(inj.id.as_str())),
+                });
+            }
+        }
+    }
+    jobs
+}
+
+/// A job ready to run campaigns: what all its campaigns share — the
+/// two-scale method's healthy baseline and library of episodes, the live
+/// injection plan — prepared once ([`ReadyJob::prepare`]).
+#[derive(Debug)]
+pub struct ReadyJob<'a> {
+    /// The job.
+    pub spec: JobSpec<'a>,
+    /// The two-scale method's baseline with its library (two-scale runs).
+    pub baseline: Option<Baseline>,
+    /// Live injection of natural campaigns (request-level runs with an
+    /// applicable `failure_injection_profile`).
+    pub live: Option<crate::scenarios::LiveVariant>,
+    /// The variant's handler ids, in model order.
+    pub handler_names: Vec<Arc<str>>,
+}
+
+/// What one campaign produced: its result, its live-injection log and its
+/// rollbacks ([`ReadyJob::run_range`]).
+#[derive(Debug, Clone)]
+pub struct CampaignOutcome {
+    /// The campaign's index in its job.
+    pub campaign: u64,
+    /// Its seed, as `campaigns.parquet` records it.
+    pub seed: u64,
+    /// What the campaign measured.
+    pub result: CampaignResult,
+    /// The live injections' events (empty without live injection).
+    pub events: Vec<LiveEvent>,
+    /// Live injections rolled back.
+    pub rollbacks: u32,
+}
+
+impl<'a> ReadyJob<'a> {
+    /// Prepares `spec` under `plan`. For the two-scale method this
+    /// simulates the variant's healthy baseline and library of
+    /// isolated-fault episodes on `pool` (seeded from the master seed and
+    /// the variant only: the result does not depend on the thread count),
+    /// timed into `phases` as `baseline` and `library` from `mark`.
+    pub fn prepare(
+        spec: JobSpec<'a>,
+        plan: &RunPlan,
+        pool: &rayon::ThreadPool,
+        phases: &mut Phases,
+        mark: &mut Mark,
+    ) -> ReadyJob<'a> {
+        let v = spec.variant;
+        let live = match (&plan.live, plan.two_scale) {
+            (Some(l), false) if spec.mode == CampaignMode::Natural => Some(
+                crate::scenarios::live_plan(&v.model, v.scenario.risk.window.secs(), l),
+            ),
+            _ => None,
+        };
+        let baseline = plan.two_scale.then(|| {
+            phases.lap("campaigns", mark);
+            let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
+            phases.lap("baseline", mark);
+            let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
+            let entries = pool.install(|| tasks.par_iter().map(|t| t.run(&v.model)).collect());
+            let b = b.with_library(&v.model, LIBRARY_REPS, entries);
+            phases.lap("library", mark);
+            b
+        });
+        let handler_names = v
+            .model
+            .handlers
+            .iter()
+            .map(|h| Arc::from(h.id.as_str()))
+            .collect();
+        ReadyJob {
+            spec,
+            baseline,
+            live,
+            handler_names,
+        }
+    }
+
+    /// Runs campaigns `range` of this job in parallel on `pool` and returns
+    /// their outcomes in campaign order. A campaign's outcome depends only
+    /// on the plan's master seed, the job and the campaign's index — not on
+    /// the range it was run in, the pool's size or the machine — so a run
+    /// may be cut into ranges anywhere (the unit a distributed runner hands
+    /// out). `progress` counts campaigns as they finish.
+    pub fn run_range(
+        &self,
+        plan: &RunPlan,
+        range: std::ops::Range<u64>,
+        pool: &rayon::ThreadPool,
+        progress: &crate::progress::Task,
+    ) -> Vec<CampaignOutcome> {
+        let v = self.spec.variant;
+        let how = CampaignSim::of(self.baseline.as_ref(), self.live.as_ref(), self.spec.mode);
+        pool.install(|| {
+            range
+                .into_par_iter()
+                .map(|c| {
+                    let seed = campaign_seed(
+                        plan.seed,
+                        plan.stream_index(v),
+                        self.spec.scenario_id.as_deref(),
+                        c,
+                    );
+                    let (result, events, rollbacks) = how.run(&v.model, seed, self.spec.mode);
+                    progress.inc(1);
+                    CampaignOutcome {
+                        campaign: c,
+                        seed: seed.as_u64(),
+                        result,
+                        events,
+                        rollbacks,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// Sends the rows of one campaign to `sink`: its injection events (when
+    /// `events`), its row of `campaigns.parquet` and one row per handler.
+    pub fn write_rows<S: RowSink + ?Sized>(
+        &self,
+        o: &CampaignOutcome,
+        events: bool,
+        sink: &mut S,
+    ) -> Result<(), OutputError> {
+        let v = self.spec.variant;
+        let r = &o.result;
+        let row_mode = match self.spec.mode {
+            CampaignMode::Targeted(_) => Mode::Targeted,
+            _ => Mode::Natural,
+        };
+        if let (true, Some(lv)) = (events, &self.live) {
+            for e in &o.events {
+                let (target, mode) = &lv.labels[e.fault];
+                sink.event(&EventRow {
+                    variant: v.name.clone(),
+                    campaign: o.campaign,
+                    time_s: e.time.as_secs_f64(),
+                    kind: Arc::from(e.kind.as_str()),
+                    target: Arc::from(target.as_str()),
+                    mode: Arc::from(mode.as_str()),
+                    detail: Arc::from(e.detail.as_str()),
+                })?;
+            }
+        }
+        sink.campaign(&CampaignRow {
+            variant: v.name.clone(),
+            campaign: o.campaign,
+            seed: o.seed,
+            mode: row_mode,
+            scenario_id: self.spec.scenario_id.clone(),
+            horizon_s: r.horizon_s,
+            requests: r.summary.requests,
+            errors: r.summary.errors,
+            error_rate: r.summary.error_rate,
+            latency_mean_ms: r.summary.latency_mean_ms,
+            latency_p50_ms: r.summary.latency_p50_ms,
+            latency_p99_ms: r.summary.latency_p99_ms,
+            availability: r.availability,
+            slo_breached: r.slo_breached,
+            faults_injected: r.faults,
+            rollbacks: o.rollbacks,
+            events: r.events,
+            weight: r.weight,
+        })?;
+        for (hi, h) in r.handlers.iter().enumerate() {
+            sink.handler(&HandlerRow {
+                variant: v.name.clone(),
+                campaign: o.campaign,
+                mode: row_mode,
+                scenario_id: self.spec.scenario_id.clone(),
+                handler: self.handler_names[hi].clone(),
+                requests: h.summary.requests,
+                errors: h.summary.errors,
+                error_rate: h.summary.error_rate,
+                latency_mean_ms: h.summary.latency_mean_ms,
+                latency_p50_ms: h.summary.latency_p50_ms,
+                latency_p99_ms: h.summary.latency_p99_ms,
+                availability: h.availability,
+                slo_breached: h.slo_breached,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The risk counters of a run, folded campaign by campaign in index order.
+struct Tallies {
+    handlers: Vec<HandlerTally>,
+    injections: Vec<InjectionTally>,
+    events: u64,
+    refused_over_cap: u64,
+    weighted: bool,
+}
+
+/// Where one job's campaigns go in [`Tallies`].
+struct JobTallies<'b> {
+    /// The job's handler tallies: `Tallies::handlers[first..]`.
+    first: usize,
+    /// Whether the job's campaigns are natural (counted in risks).
+    natural: bool,
+    /// Targeted: the job's injection tally is the last one.
+    targeted: bool,
+    /// The base's outcomes to pair with, and per handler of this variant
+    /// the base's handler of the same name.
+    pair_with: Option<&'b BaseOutcomes>,
+    pair_ix: Vec<Option<usize>>,
+}
+
+impl Tallies {
+    /// Opens the tallies of `job` (paired with `pair_with` when given).
+    fn open<'b>(
+        &mut self,
+        job: &ReadyJob<'_>,
+        pair_with: Option<&'b BaseOutcomes>,
+    ) -> JobTallies<'b> {
+        let v = job.spec.variant;
+        let natural = job.spec.mode == CampaignMode::Natural;
+        let pair_ix: Vec<Option<usize>> = v
+            .model
+            .handlers
+            .iter()
+            .map(|h| pair_with.and_then(|b| b.handlers.iter().position(|n| **n == *h.id)))
+            .collect();
+        let first = self.handlers.len();
+        if natural {
+            let fault_labels: Arc<[String]> = v
+                .model
+                .faults
+                .iter()
+                .map(|f| format!("{}/{}", v.model.resources[f.resource].id, f.mode))
+                .collect();
+            for (hi, (h, name)) in v.model.handlers.iter().zip(&job.handler_names).enumerate() {
+                let criticality = v.model.resources[h.resource].criticality;
+                self.handlers.push(HandlerTally {
+                    variant: v.name.clone(),
+                    handler: name.clone(),
+                    criticality,
+                    threshold: threshold_for(&v.scenario.risk, criticality),
+                    campaigns: 0,
+                    breaches: 0,
+                    requests: 0,
+                    errors: 0,
+                    p99_sum_ms: 0.0,
+                    p99_n: 0,
+                    fault_labels: fault_labels.clone(),
+                    fault_present: vec![0; fault_labels.len()],
+                    breaches_with: vec![0; fault_labels.len()],
+                    weighted_breaches: 0.0,
+                    weighted_breaches_sq: 0.0,
+                    paired: pair_ix[hi].map(|_| PairedTally::default()),
+                });
+            }
+        }
+        let targeted = matches!(job.spec.mode, CampaignMode::Targeted(_));
+        if let (true, Some(id)) = (targeted, &job.spec.scenario_id) {
+            self.injections.push(InjectionTally {
+                variant: v.name.clone(),
+                scenario_id: id.clone(),
+                campaigns: 0,
+                breaches: 0,
+                requests: 0,
+                errors: 0,
+                availability_sum: 0.0,
+            });
+        }
+        JobTallies {
+            first,
+            natural,
+            targeted,
+            pair_with,
+            pair_ix,
+        }
+    }
+
+    /// Whether some handler of the job's tallies has an interval that
+    /// straddles what it is decided against.
+    fn undecided(&self, job: &JobTallies<'_>, decide_at: Option<f64>) -> bool {
+        self.handlers[job.first..].iter().any(|t| {
+            let at = decide_at.unwrap_or(t.threshold);
+            let (_, low, high) = t.interval(self.weighted);
+            decide_interval(low, high, at) == Decision::Undecided
+        })
+    }
+
+    /// Folds one campaign of the job into the counters.
+    fn fold(&mut self, job: &JobTallies<'_>, o: &CampaignOutcome) {
+        let r = &o.result;
+        self.events += r.events;
+        self.refused_over_cap += r.refused_over_cap;
+        if job.targeted
+            && let Some(t) = self.injections.last_mut()
+        {
+            t.campaigns += 1;
+            t.breaches += u64::from(r.slo_breached);
+            t.requests += r.summary.requests;
+            t.errors += r.summary.errors;
+            t.availability_sum += r.availability;
+        }
+        if !job.natural {
+            return;
+        }
+        for (hi, h) in r.handlers.iter().enumerate() {
+            let t = &mut self.handlers[job.first + hi];
+            t.campaigns += 1;
+            t.breaches += u64::from(h.slo_breached);
+            if h.slo_breached {
+                t.weighted_breaches += r.weight;
+                t.weighted_breaches_sq += r.weight * r.weight;
+            }
+            for &f in &r.faults_seen {
+                t.fault_present[f as usize] += 1;
+                if h.slo_breached {
+                    t.breaches_with[f as usize] += 1;
+                }
+            }
+            if let (Some(p), Some(b), Some(bi)) = (&mut t.paired, job.pair_with, job.pair_ix[hi])
+                && o.campaign < b.campaigns
+            {
+                p.add(
+                    b.breached(bi, o.campaign),
+                    h.slo_breached,
+                    b.weight(o.campaign),
+                    r.weight,
+                );
+            }
+            t.requests += h.summary.requests;
+            t.errors += h.summary.errors;
+            if h.summary.requests > 0 {
+                t.p99_sum_ms += h.summary.latency_p99_ms;
+                t.p99_n += 1;
+            }
+        }
+    }
+
+    /// One row of `risk.parquet` per handler tally.
+    fn risk_rows(&self) -> Vec<RiskRow> {
+        self.handlers
+            .iter()
+            .map(|t| {
+                let (risk, ci_low, ci_high) = t.interval(self.weighted);
+                let diff = t
+                    .paired
+                    .filter(|p| p.campaigns > 0)
+                    .map(|p| p.interval(self.weighted));
+                RiskRow {
+                    variant: t.variant.clone(),
+                    handler: t.handler.clone(),
+                    risk,
+                    ci_low,
+                    ci_high,
+                    campaigns: t.campaigns,
+                    breaches: t.breaches,
+                    calibrated_risk: None,
+                    threshold: t.threshold,
+                    over_threshold: risk > t.threshold,
+                    criticality: Arc::from(criticality_str(t.criticality)),
+                    risk_diff: diff.map(|d| d.0),
+                    risk_diff_low: diff.map(|d| d.1),
+                    risk_diff_high: diff.map(|d| d.2),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Runs every campaign of every variant and sends rows to `sink`. The
@@ -621,6 +1017,10 @@ pub fn run_all<S: RowSink + ?Sized>(
 /// [`run_all`], pairing every variant's natural campaigns with `base` when
 /// given (the outcomes of an earlier run of the base with the same seeds,
 /// as remediation candidates are), else with the base among `variants`.
+///
+/// Per job ([`plan_jobs`]): prepare it ([`ReadyJob::prepare`]), run its
+/// campaigns a chunk of [`CHUNK`] at a time ([`ReadyJob::run_range`]),
+/// then write and fold each chunk's outcomes in campaign order.
 pub fn run_paired<S: RowSink + ?Sized>(
     variants: &[PreparedVariant],
     plan: &RunPlan,
@@ -636,28 +1036,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
         }
     }
     let weighted = plan.rare_event.is_some();
-    // The base's outcomes, recorded during its natural job (which comes
-    // first) unless given.
-    let mut recorded: Option<BaseOutcomes> = None;
-    let mut jobs: Vec<Job<'_>> = Vec::new();
-    for v in variants {
-        if matches!(plan.mode, ModeSel::Natural | ModeSel::Both) {
-            jobs.push(Job {
-                variant: v,
-                mode: CampaignMode::Natural,
-                scenario_id: None,
-            });
-        }
-        if matches!(plan.mode, ModeSel::Targeted | ModeSel::Both) {
-            for (k, inj) in v.model.injections.iter().enumerate() {
-                jobs.push(Job {
-                    variant: v,
-                    mode: CampaignMode::Targeted(k),
-                    scenario_id: Some(Arc::from(inj.id.as_str())),
-                });
-            }
-        }
-    }
+    let jobs = plan_jobs(variants, plan);
     let mut total = jobs.len() as u64 * plan.campaigns;
     let bar = progress_bar(total, plan.progress);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -665,119 +1044,39 @@ pub fn run_paired<S: RowSink + ?Sized>(
         .thread_name(|i| format!("preflight-worker-{i}"))
         .build()?;
 
-    let mut tallies: Vec<HandlerTally> = Vec::new();
-    let mut injections: Vec<InjectionTally> = Vec::new();
-    let mut events = 0u64;
-    let mut refused_over_cap = 0u64;
+    let mut tallies = Tallies {
+        handlers: Vec::new(),
+        injections: Vec::new(),
+        events: 0,
+        refused_over_cap: 0,
+        weighted,
+    };
+    // The base's outcomes, recorded during its natural job (which comes
+    // first) unless given.
+    let mut recorded: Option<BaseOutcomes> = None;
     let mut base_window: Option<Baseline> = None;
-    for job in &jobs {
-        let v = job.variant;
-        let natural = job.mode == CampaignMode::Natural;
-        let mut recording = (natural && v.index == 0 && base.is_none()).then(|| {
-            BaseOutcomes::new(
-                v.model
-                    .handlers
-                    .iter()
-                    .map(|h| Arc::from(h.id.as_str()))
-                    .collect(),
-            )
-        });
-        let pair_with: Option<&BaseOutcomes> = if natural && recording.is_none() {
-            base.or(recorded.as_ref())
-        } else {
-            None
-        };
-        // Per handler of this variant: the index of the base's handler of the same name.
-        let pair_ix: Vec<Option<usize>> = v
-            .model
-            .handlers
-            .iter()
-            .map(|h| pair_with.and_then(|b| b.handlers.iter().position(|n| **n == *h.id)))
-            .collect();
-        let handler_names: Vec<Arc<str>> = v
-            .model
-            .handlers
-            .iter()
-            .map(|h| Arc::from(h.id.as_str()))
-            .collect();
-        let tally_base = tallies.len();
-        let fault_labels: Arc<[String]> = v
-            .model
-            .faults
-            .iter()
-            .map(|f| format!("{}/{}", v.model.resources[f.resource].id, f.mode))
-            .collect();
-        if job.mode == CampaignMode::Natural {
-            for (h, name) in v.model.handlers.iter().zip(&handler_names) {
-                let criticality = v.model.resources[h.resource].criticality;
-                tallies.push(HandlerTally {
-                    variant: v.name.clone(),
-                    handler: name.clone(),
-                    criticality,
-                    threshold: threshold_for(&v.scenario.risk, criticality),
-                    campaigns: 0,
-                    breaches: 0,
-                    requests: 0,
-                    errors: 0,
-                    p99_sum_ms: 0.0,
-                    p99_n: 0,
-                    fault_labels: fault_labels.clone(),
-                    fault_present: vec![0; fault_labels.len()],
-                    breaches_with: vec![0; fault_labels.len()],
-                    weighted_breaches: 0.0,
-                    weighted_breaches_sq: 0.0,
-                    paired: pair_ix[tallies.len() - tally_base].map(|_| PairedTally::default()),
-                });
-            }
-        }
+    for spec in jobs {
+        let v = spec.variant;
+        let natural = spec.mode == CampaignMode::Natural;
         tracing::info!(
             variant = &*v.name,
-            mode = ?job.mode,
-            injection = job.scenario_id.as_deref(),
+            mode = ?spec.mode,
+            injection = spec.scenario_id.as_deref(),
             campaigns = plan.campaigns,
             horizon_s = v.model.horizon.as_secs_f64(),
             "job"
         );
-        let row_mode = match job.mode {
-            CampaignMode::Targeted(_) => Mode::Targeted,
-            _ => Mode::Natural,
+        let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark);
+        let mut recording = (natural && v.index == 0 && base.is_none())
+            .then(|| BaseOutcomes::new(job.handler_names.clone()));
+        let pair_with = if natural && recording.is_none() {
+            base.or(recorded.as_ref())
+        } else {
+            None
         };
-        if let (CampaignMode::Targeted(_), Some(id)) = (job.mode, &job.scenario_id) {
-            injections.push(InjectionTally {
-                variant: v.name.clone(),
-                scenario_id: id.clone(),
-                campaigns: 0,
-                breaches: 0,
-                requests: 0,
-                errors: 0,
-                availability_sum: 0.0,
-            });
-        }
-        // The two-scale method's healthy baseline: one per job, pooled by
-        // its campaigns, seeded from the master seed and the variant only.
-        // Its library of isolated-fault episodes is simulated on the pool;
-        // the result does not depend on the thread count.
-        // Live injection (natural campaigns at request level): this
-        // variant's plan and the (target, mode) of each of its scenarios.
-        let live = match (&plan.live, plan.two_scale) {
-            (Some(spec), false) if job.mode == CampaignMode::Natural => Some(
-                crate::scenarios::live_plan(&v.model, v.scenario.risk.window.secs(), spec),
-            ),
-            _ => None,
-        };
-        let baseline = plan.two_scale.then(|| {
-            phases.lap("campaigns", &mut mark);
-            let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
-            phases.lap("baseline", &mut mark);
-            let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
-            let entries = pool.install(|| tasks.par_iter().map(|t| t.run(&v.model)).collect());
-            let b = b.with_library(&v.model, LIBRARY_REPS, entries);
-            phases.lap("library", &mut mark);
-            b
-        });
+        let counters = tallies.open(&job, pair_with);
         let mut next = 0u64;
         let mut target = plan.campaigns;
-        let job_tallies = tally_base..tallies.len();
         loop {
             if next >= target {
                 // Every campaign asked for so far is done. With
@@ -785,13 +1084,12 @@ pub fn run_paired<S: RowSink + ?Sized>(
                 // handler's interval straddles its threshold. The decision
                 // depends only on the rows so far, so the number of
                 // campaigns run is the same for any thread count.
-                let undecided = tallies[job_tallies.clone()].iter().any(|t| {
-                    let at = plan.decide_at.unwrap_or(t.threshold);
-                    let (_, low, high) = t.interval(weighted);
-                    decide_interval(low, high, at) == Decision::Undecided
-                });
                 match plan.until_decided {
-                    Some(cap) if job.mode == CampaignMode::Natural && undecided && target < cap => {
+                    Some(cap)
+                        if natural
+                            && target < cap
+                            && tallies.undecided(&counters, plan.decide_at) =>
+                    {
                         let grown = target.saturating_mul(2).min(cap);
                         bar.inc_length(grown - target);
                         total += grown - target;
@@ -806,171 +1104,38 @@ pub fn run_paired<S: RowSink + ?Sized>(
                 }
             }
             let end = (next + CHUNK).min(target);
-            let how = CampaignSim::of(baseline.as_ref(), live.as_ref(), job.mode);
-            let results: Vec<(u64, CampaignResult, Vec<LiveEvent>, u32)> = pool.install(|| {
-                (next..end)
-                    .into_par_iter()
-                    .map(|c| {
-                        let seed = campaign_seed(
-                            plan.seed,
-                            plan.stream_index(v),
-                            job.scenario_id.as_deref(),
-                            c,
-                        );
-                        let (r, log, rollbacks) = how.run(&v.model, seed, job.mode);
-                        bar.inc(1);
-                        (seed.as_u64(), r, log, rollbacks)
-                    })
-                    .collect()
-            });
-            for (i, (seed, r, log, rollbacks)) in results.into_iter().enumerate() {
-                let campaign = next + i as u64;
-                if let (true, Some(lv)) = (plan.events, &live) {
-                    for e in &log {
-                        let (target, mode) = &lv.labels[e.fault];
-                        sink.event(&EventRow {
-                            variant: v.name.clone(),
-                            campaign,
-                            time_s: e.time.as_secs_f64(),
-                            kind: Arc::from(e.kind.as_str()),
-                            target: Arc::from(target.as_str()),
-                            mode: Arc::from(mode.as_str()),
-                            detail: Arc::from(e.detail.as_str()),
-                        })?;
-                    }
-                }
-                events += r.events;
-                refused_over_cap += r.refused_over_cap;
-                if let (CampaignMode::Targeted(_), Some(t)) = (job.mode, injections.last_mut()) {
-                    t.campaigns += 1;
-                    t.breaches += u64::from(r.slo_breached);
-                    t.requests += r.summary.requests;
-                    t.errors += r.summary.errors;
-                    t.availability_sum += r.availability;
-                }
+            for o in job.run_range(plan, next..end, &pool, &bar) {
+                job.write_rows(&o, plan.events, sink)?;
                 if let Some(rec) = &mut recording {
                     rec.push(
-                        r.handlers.iter().map(|h| h.slo_breached),
-                        weighted.then_some(r.weight),
-                        r.usage.as_ref(),
+                        o.result.handlers.iter().map(|h| h.slo_breached),
+                        weighted.then_some(o.result.weight),
+                        o.result.usage.as_ref(),
                     );
                 }
-                sink.campaign(&CampaignRow {
-                    variant: v.name.clone(),
-                    campaign,
-                    seed,
-                    mode: row_mode,
-                    scenario_id: job.scenario_id.clone(),
-                    horizon_s: r.horizon_s,
-                    requests: r.summary.requests,
-                    errors: r.summary.errors,
-                    error_rate: r.summary.error_rate,
-                    latency_mean_ms: r.summary.latency_mean_ms,
-                    latency_p50_ms: r.summary.latency_p50_ms,
-                    latency_p99_ms: r.summary.latency_p99_ms,
-                    availability: r.availability,
-                    slo_breached: r.slo_breached,
-                    faults_injected: r.faults,
-                    rollbacks,
-                    events: r.events,
-                    weight: r.weight,
-                })?;
-                for (hi, h) in r.handlers.iter().enumerate() {
-                    sink.handler(&HandlerRow {
-                        variant: v.name.clone(),
-                        campaign,
-                        mode: row_mode,
-                        scenario_id: job.scenario_id.clone(),
-                        handler: handler_names[hi].clone(),
-                        requests: h.summary.requests,
-                        errors: h.summary.errors,
-                        error_rate: h.summary.error_rate,
-                        latency_mean_ms: h.summary.latency_mean_ms,
-                        latency_p50_ms: h.summary.latency_p50_ms,
-                        latency_p99_ms: h.summary.latency_p99_ms,
-                        availability: h.availability,
-                        slo_breached: h.slo_breached,
-                    })?;
-                    if job.mode == CampaignMode::Natural {
-                        let t = &mut tallies[tally_base + hi];
-                        t.campaigns += 1;
-                        t.breaches += u64::from(h.slo_breached);
-                        if h.slo_breached {
-                            t.weighted_breaches += r.weight;
-                            t.weighted_breaches_sq += r.weight * r.weight;
-                        }
-                        for &f in &r.faults_seen {
-                            t.fault_present[f as usize] += 1;
-                            if h.slo_breached {
-                                t.breaches_with[f as usize] += 1;
-                            }
-                        }
-                        if let (Some(p), Some(b), Some(bi)) =
-                            (&mut t.paired, pair_with, pair_ix[hi])
-                            && campaign < b.campaigns
-                        {
-                            p.add(
-                                b.breached(bi, campaign),
-                                h.slo_breached,
-                                b.weight(campaign),
-                                r.weight,
-                            );
-                        }
-                        t.requests += h.summary.requests;
-                        t.errors += h.summary.errors;
-                        if h.summary.requests > 0 {
-                            t.p99_sum_ms += h.summary.latency_p99_ms;
-                            t.p99_n += 1;
-                        }
-                    }
-                }
+                tallies.fold(&counters, &o);
             }
             tracing::debug!(variant = &*v.name, done = end, "chunk written");
             next = end;
         }
         if let Some(rec) = recording {
             recorded = Some(rec);
-            base_window = baseline;
+            base_window = job.baseline;
         }
     }
     bar.finish_and_clear();
 
-    let risk = tallies
-        .iter()
-        .map(|t| {
-            let (risk, ci_low, ci_high) = t.interval(weighted);
-            let diff = t
-                .paired
-                .filter(|p| p.campaigns > 0)
-                .map(|p| p.interval(weighted));
-            RiskRow {
-                variant: t.variant.clone(),
-                handler: t.handler.clone(),
-                risk,
-                ci_low,
-                ci_high,
-                campaigns: t.campaigns,
-                breaches: t.breaches,
-                calibrated_risk: None,
-                threshold: t.threshold,
-                over_threshold: risk > t.threshold,
-                criticality: Arc::from(criticality_str(t.criticality)),
-                risk_diff: diff.map(|d| d.0),
-                risk_diff_low: diff.map(|d| d.1),
-                risk_diff_high: diff.map(|d| d.2),
-            }
-        })
-        .collect();
+    let risk = tallies.risk_rows();
     phases.lap("campaigns", &mut mark);
     Ok(RunReport {
         risk,
-        tallies,
-        injections,
+        tallies: tallies.handlers,
+        injections: tallies.injections,
         campaigns_run: total,
         wall_s: start.to(&mark).wall_s,
         phases,
-        events,
-        refused_over_cap,
+        events: tallies.events,
+        refused_over_cap: tallies.refused_over_cap,
         base: base.cloned().or(recorded),
         base_window,
     })
@@ -1032,20 +1197,9 @@ pub fn criticality_str(c: Criticality) -> &'static str {
     }
 }
 
-pub(crate) fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !enabled || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} campaigns {pos}/{len} [{bar:30}] {per_sec} eta {eta}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar
+/// A task counting campaigns ([`crate::progress`]).
+pub(crate) fn progress_bar(total: u64, enabled: bool) -> crate::progress::Task {
+    crate::progress::Task::start("campaigns", total, enabled)
 }
 
 /// Longest scenario name used as it is in the default output directory;

@@ -34,8 +34,8 @@ use sim_models::paths::PathModel;
 use sim_models::paths::sim::{PathOutcome, run_path_campaign};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::output::PathRow;
 use crate::run::{CHUNK, PreparedVariant, RowSink, RunPlan, campaign_seed};
+use sim_output::PathRow;
 
 /// One variant × path, over all its campaigns.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,17 +316,19 @@ pub fn run_paths<S: RowSink + ?Sized>(
     Ok(out)
 }
 
-/// Prints the "service paths" table of `preflight run`.
-pub fn print_summary(rows: &[PathSummary]) {
+/// Renders the "service paths" table of `preflight run`.
+pub fn render_summary(rows: &[PathSummary], out: &mut String) {
     if rows.is_empty() {
         return;
     }
-    crate::outln!(
+    crate::textln!(
+        out,
         "\nservice paths ({} campaigns of {} each):",
         rows[0].campaigns,
         sim_models::spec::Duration::from_secs(rows[0].horizon_s)
     );
-    crate::outln!(
+    crate::textln!(
+        out,
         "{:<14} {:<18} {:>12} {:>21} {:>10} {:>10} {:>12} {:>10} {:>10}",
         "variant",
         "path",
@@ -344,10 +346,11 @@ pub fn print_summary(rows: &[PathSummary]) {
         } else {
             format!("[{:.6}, {:.6}]", r.availability_low, r.availability_high)
         };
-        crate::outln!(
+        crate::textln!(
+            out,
             "{:<14} {:<18} {:>12} {:>21} {:>10} {:>10} {:>12} {:>10} {:>10}",
-            crate::commands::truncate(&r.variant, 14),
-            crate::commands::truncate(&r.path, 18),
+            crate::text::truncate(&r.variant, 14),
+            crate::text::truncate(&r.path, 18),
             format!("{:.6}", r.availability),
             ci,
             fmt(r.loss_rate, 6),

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use std::path::Path;
-//! match preflight::scenario::load(Path::new("scenarios/checkout.yaml")) {
+//! match sim_engine::scenario::load(Path::new("scenarios/checkout.yaml")) {
 //!     Ok(loaded) => println!("{} resources", loaded.scenario.resources.len()),
 //!     Err(e) => eprintln!("{e}"), // every problem, one per line, with file:line:column
 //! }
@@ -166,6 +166,17 @@ pub struct Loaded {
     pub file_access: FileAccess,
     /// What parsed but deserves a word (a YAML tag Preflight ignores).
     pub warnings: Vec<Problem>,
+}
+
+impl Loaded {
+    /// The samples of every empirical distribution, as the compilers
+    /// ([`sim_models::compile::compile`], the service-path model) take them.
+    pub fn empirical_tables(&self) -> sim_models::compile::Empirical {
+        self.empirical
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// Reads, parses and validates a scenario file; the format comes from the

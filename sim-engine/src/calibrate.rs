@@ -29,7 +29,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, SimDuration, SimTime};
@@ -42,52 +41,41 @@ use sim_models::window::FaultInterval;
 use crate::calibration::{
     Bin, CalibrationFile, IsotonicMap, brier, ece, reliability, reliability_svg,
 };
-use crate::commands::{CliError, default_calibration_path, load_or_report, prepare_variants};
+use crate::error::Error;
 use crate::fit::history::{History, Mapping, load_history};
 use crate::fit::{history_error, parse_mode, refit_with_history};
+use crate::prepare::{default_calibration_path, load as load_or_report, prepare_variants};
 
 /// Options of `preflight calibrate`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
 pub struct CalibrateOptions {
     /// Scenario file (.yaml, .yml, .toml or .json).
     pub scenario: PathBuf,
     /// Where the files the scenario names may be (`--allow-external-files`).
-    #[arg(skip)]
     pub file_access: crate::inputs::FileAccess,
     /// Incident history (CSV or Parquet with the canonical columns, see
     /// `preflight fit`).
-    #[arg(long)]
     pub history: PathBuf,
     /// Risk window (default: the scenario's `risk.window`), e.g. `1d`.
-    #[arg(long)]
     pub window: Option<String>,
     /// Natural campaigns per prediction.
-    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..))]
     pub campaigns: u64,
     /// Refit (and predict anew) every N windows (default: about ten refits).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub refit_every: Option<u64>,
     /// Share of the history used only for fitting before the first origin.
-    #[arg(long, default_value_t = 0.25)]
     pub warmup: f64,
     /// Predict with the scenario's own failure modes instead of fitting them
     /// (how well the model as written predicts the history).
-    #[arg(long)]
     pub no_refit: bool,
     /// Master seed (default: the scenario's `seed`, else 0).
-    #[arg(long)]
     pub seed: Option<u64>,
     /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
     /// Where to save the map (default: reports/<scenario name>.calibration.json).
-    #[arg(long)]
     pub map: Option<PathBuf>,
     /// Reliability diagram, SVG (default: the map's path with `.svg`).
-    #[arg(long)]
     pub diagram: Option<PathBuf>,
     /// Print the figures as JSON on stdout.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -196,7 +184,7 @@ fn check_history_maps(
     history: &History,
     history_file: &std::path::Path,
     scenario_file: &std::path::Path,
-) -> Result<(), CliError> {
+) -> Result<(), Error> {
     let mapped = history.incidents.iter().any(|i| {
         let mode = i.mode.as_deref().unwrap_or(crate::fit::DEFAULT_MODE);
         map_incident(model, &i.resource, i.resource_type.as_deref(), mode).is_some()
@@ -226,7 +214,7 @@ fn check_history_maps(
         .take(20)
         .map(|r| format!("`{}` ({})", r.id, r.kind.as_str()))
         .collect();
-    Err(CliError::input(format!(
+    Err(Error::input(format!(
         "preflight: --history {}: none of its {} incidents maps to a failure mode of {}: an incident \
          names a resource by id (`ID` or `ID#K` for replica K), or a `resource_type` the scenario has \
          exactly one resource of, and a `mode` that resource has. The history names {}{}; the scenario has {}",
@@ -287,8 +275,8 @@ pub fn backtest(
     structure: &Model,
     history: &History,
     plan: &BacktestPlan,
-    compile_at: &(dyn Fn(&Scenario) -> Result<Model, CliError> + Sync),
-) -> Result<Backtest, CliError> {
+    compile_at: &(dyn Fn(&Scenario) -> Result<Model, Error> + Sync),
+) -> Result<Backtest, Error> {
     let w = plan.window.as_secs_f64();
     let span = history.to - history.from;
     let first = history.from + plan.warmup.clamp(0.0, 0.95) * span;
@@ -299,7 +287,7 @@ pub fn backtest(
         t += w;
     }
     if origins.len() < 2 {
-        return Err(CliError::input(format!(
+        return Err(Error::input(format!(
             "preflight: --history {}: the history ({:.1} days after the warm-up) holds fewer than two windows of {}; give a longer history or a shorter --window",
             history.file.display(),
             (history.to - first) / 86_400.0,
@@ -427,7 +415,7 @@ pub fn figures(pairs: &[(f64, bool)]) -> (Figures, IsotonicMap) {
     )
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -439,13 +427,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
         tmp.persist(path).map_err(|e| e.error)?;
         Ok(())
     };
-    write().map_err(|e| CliError::input(format!("preflight: writing {}: {e}", path.display())))
+    write().map_err(|e| Error::environment(format!("preflight: writing {}: {e}", path.display())))
 }
 
 /// `preflight calibrate`.
-pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
+pub fn calibrate(opts: &CalibrateOptions) -> Result<String, Error> {
     if !(0.0..0.95).contains(&opts.warmup) {
-        return Err(CliError::input(format!(
+        return Err(Error::input(format!(
             "preflight: --warmup: expected a share of the history in [0, 0.95), got {}",
             opts.warmup
         )));
@@ -455,13 +443,13 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
         Some(text) => {
             let d: sim_models::spec::Duration = text
                 .parse()
-                .map_err(|e| CliError::input(format!("preflight: --window: {e}")))?;
+                .map_err(|e| Error::input(format!("preflight: --window: {e}")))?;
             SimDuration::from_secs_f64(d.secs())
         }
         None => SimDuration::from_secs_f64(loaded.scenario.risk.window.secs()),
     };
     if window == SimDuration::ZERO {
-        return Err(CliError::input(
+        return Err(Error::input(
             "preflight: --window: must be longer than zero",
         ));
     }
@@ -474,11 +462,11 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
     let base = prepare_variants(&as_written, "base")?;
     let structure = base[0].model.clone();
     check_history_maps(&structure, &history, &opts.history, &loaded.file)?;
-    let expected = crate::commands::expected_requests(&structure)
+    let expected = crate::prepare::expected_requests(&structure)
         / structure.horizon.as_secs_f64().max(1e-9)
         * window.as_secs_f64();
     if expected > crate::run::TWO_SCALE_ABOVE {
-        return Err(CliError::input(format!(
+        return Err(Error::input(format!(
             "preflight: {}: a window of {} holds about {expected:.2e} requests; the backtest simulates windows request by request, so use a shorter --window",
             loaded.file.display(),
             crate::fit::fmt_duration(window.as_secs_f64())
@@ -494,15 +482,11 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
         seed,
     };
     let file = loaded.file.clone();
-    let empirical: sim_models::compile::Empirical = loaded
-        .empirical
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let empirical = loaded.empirical_tables();
     let defaults = crate::defaults::default_failure_modes();
-    let compile_at = |s: &Scenario| -> Result<Model, CliError> {
+    let compile_at = |s: &Scenario| -> Result<Model, Error> {
         sim_models::compile::compile(s, &defaults, &empirical).map_err(|errs| {
-            CliError::input(
+            Error::input(
                 errs.iter()
                     .map(|e| format!("preflight: {}: after refitting: {e}", file.display()))
                     .collect::<Vec<_>>()
@@ -514,10 +498,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| CliError {
-            message: format!("preflight: threads: {e}"),
-            code: 3,
-        })?;
+        .map_err(|e| Error::environment(format!("preflight: threads: {e}")))?;
     let bt =
         pool.install(|| backtest(&loaded.scenario, &structure, &history, &plan, &compile_at))?;
     let pairs = bt.pairs();
@@ -535,10 +516,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
         &fig.bins,
         &format!("{}: {} windows", loaded.scenario.name, bt.windows.len()),
     )
-    .map_err(|e| CliError {
-        message: format!("preflight: drawing the diagram: {e}"),
-        code: 3,
-    })?;
+    .map_err(|e| Error::environment(format!("preflight: drawing the diagram: {e}")))?;
     let stored = CalibrationFile {
         method: "isotonic".into(),
         scenario: loaded.scenario.name.clone(),
@@ -556,8 +534,9 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
     write_atomic(&diagram, svg.as_bytes())?;
     write_atomic(&map_path, text.as_bytes())?;
 
+    let mut out = String::new();
     if opts.json {
-        let out = serde_json::json!({
+        let json = serde_json::json!({
             "scenario": loaded.scenario.name,
             "history": opts.history.display().to_string(),
             "window_s": bt.window_s,
@@ -570,14 +549,18 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<ExitCode, CliError> {
             "map_file": map_path.display().to_string(),
             "diagram": diagram.display().to_string(),
         });
-        crate::outln!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
+        crate::textln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&json).expect("JSON")
+        );
     } else {
-        print_backtest(&bt, &fig, &map_path, &diagram);
+        render_backtest(&bt, &fig, &map_path, &diagram, &mut out);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(out)
 }
 
-fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
+fn render_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path, out: &mut String) {
     let by_handler: BTreeMap<&str, (usize, usize, f64)> = bt
         .handlers
         .iter()
@@ -589,7 +572,8 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             (id.as_str(), (n, b, p))
         })
         .collect();
-    crate::outln!(
+    crate::textln!(
+        out,
         "backtest: {} windows of {}, {} refits, {} predictions ({} breached){}",
         bt.windows.len(),
         crate::fit::fmt_duration(bt.window_s),
@@ -605,7 +589,8 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             String::new()
         }
     );
-    crate::outln!(
+    crate::textln!(
+        out,
         "{:<24} {:>8} {:>9} {:>14}",
         "handler",
         "windows",
@@ -613,16 +598,18 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
         "mean predicted"
     );
     for (h, (n, b, p)) in by_handler {
-        crate::outln!("{h:<24} {n:>8} {b:>9} {p:>14.4}");
+        crate::textln!(out, "{h:<24} {n:>8} {b:>9} {p:>14.4}");
     }
-    crate::outln!(
+    crate::textln!(
+        out,
         "Brier score {:.4} (after recalibration {:.4}); expected calibration error {:.4} (after {:.4}, in sample)",
         fig.brier,
         fig.brier_recalibrated,
         fig.ece,
         fig.ece_recalibrated
     );
-    crate::outln!(
+    crate::textln!(
+        out,
         "{:>12} {:>6} {:>10} {:>10}",
         "bin",
         "n",
@@ -630,7 +617,8 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
         "observed"
     );
     for b in fig.bins.iter().filter(|b| b.n > 0) {
-        crate::outln!(
+        crate::textln!(
+            out,
             "{:>12} {:>6} {:>10.4} {:>10.4}",
             format!("[{:.1}, {:.1})", b.from, b.to),
             b.n,
@@ -638,7 +626,8 @@ fn print_backtest(bt: &Backtest, fig: &Figures, map: &Path, diagram: &Path) {
             b.observed
         );
     }
-    crate::outln!(
+    crate::textln!(
+        out,
         "map → {}; reliability diagram → {}",
         map.display(),
         diagram.display()

@@ -32,7 +32,7 @@ pub enum OutputError {
 
     /// Rows could not be assembled into a record batch matching the table's
     /// schema (a bug in a table definition, or a batch of the wrong schema
-    /// passed to [`write_table`](crate::output::write_table)).
+    /// passed to [`write_table`](crate::write_table)).
     #[error("cannot build a record batch for {}: {source}", path.display())]
     Arrow {
         /// The Parquet file the batch was meant for.
@@ -52,7 +52,7 @@ pub enum OutputError {
         source: serde_json::Error,
     },
 
-    /// The manifest handed to [`RunWriter::finish`](crate::output::RunWriter::finish)
+    /// The manifest handed to [`RunWriter::finish`](crate::RunWriter::finish)
     /// is not a JSON object (or `null`).
     #[error("the manifest for {} must be a JSON object, got {found}", path.display())]
     ManifestNotObject {

@@ -1,0 +1,524 @@
+//! One run, end to end: load, check, plan, run every campaign, predict
+//! injection scenarios, remediate, and write the run directory.
+//!
+//! [`execute`] is what `preflight run` and `preflight gate` do; it returns a
+//! [`RunOutcome`] for the caller to print or act on.
+
+use std::path::PathBuf;
+
+use sim_models::spec::Scenario;
+use sim_output::RunWriter;
+
+use crate::error::Error;
+use crate::prepare::{
+    check_size, choose_two_scale, default_calibration_path, load, prepare_variants,
+    unsupported_notes,
+};
+use crate::run::{
+    ModeSel, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleSel, apply_bias, default_out_dir,
+    run_all,
+};
+use crate::scenario::{FileAccess, Loaded};
+use crate::timing::{Mark, Phases};
+
+/// Options of `preflight run`, after parsing.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Campaigns per variant and injection.
+    pub campaigns: Option<u64>,
+    /// Master seed.
+    pub seed: Option<u64>,
+    /// Worker threads.
+    pub threads: Option<usize>,
+    /// `all`, `base` or a variant name.
+    pub variant: String,
+    /// Natural, targeted or both.
+    pub mode: ModeSel,
+    /// Run directory.
+    pub out: Option<PathBuf>,
+    /// No progress bar, no summary.
+    pub quiet: bool,
+    /// `--until-decided`: the most natural campaigns per variant to run
+    /// while some risk is undecided.
+    pub until_decided: Option<u64>,
+    /// Decide risks against `risk.gate` rather than each handler's threshold.
+    pub against_gate: bool,
+    /// `--rare-event`: importance sampling of rare failures.
+    pub rare_event: Option<RareEvent>,
+    /// `--calibration FILE`: the recalibration map to apply.
+    pub calibration: Option<PathBuf>,
+    /// `--no-calibration`: apply none, even the default one.
+    pub no_calibration: bool,
+    /// `--max-memory`: bytes the run may use (default: a share of the
+    /// machine's memory; see `crate::limits`).
+    pub max_memory: Option<u64>,
+    /// `--events`: write the injection log (`events.parquet`).
+    pub events: bool,
+    /// Apply an enabled `failure_injection_profile` (live injections in
+    /// natural campaigns); `gate` turns it off.
+    pub live_injection: bool,
+    /// `--scenario-campaigns`: targeted campaigns per predicted scenario.
+    pub scenario_campaigns: Option<u64>,
+    /// Request-level, two-scale, or chosen by size (`--scale`).
+    pub scale: ScaleSel,
+    /// `--independent-streams`: seed each variant apart instead of reusing
+    /// the base's seeds (common random numbers).
+    pub independent_streams: bool,
+    /// Re-simulate at most this many remediation candidates when a handler
+    /// of the base is over its threshold (`--remediate-max`); `None`: no
+    /// remediation (`--no-remediate`, and always for `gate`).
+    pub remediate: Option<usize>,
+    /// Simulate the scenario's service paths (`paths:`) too; `gate`, which
+    /// decides on handler risks only, does not.
+    pub service_paths: bool,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    pub file_access: FileAccess,
+}
+
+/// A finished run: what was run and what came out.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The plan the campaigns ran under.
+    pub plan: RunPlan,
+    /// Risks, tallies and the figures of the run.
+    pub report: RunReport,
+    /// The published run directory.
+    pub out_dir: PathBuf,
+    /// The scenario's `risk.gate`.
+    pub gate: f64,
+    /// Ranked injection scenarios (empty when none were predicted).
+    pub predicted: Vec<sim_output::ScenarioRow>,
+    /// Remediation, when it ran (`run` with natural campaigns).
+    pub remediation: Option<crate::remediate::Remediation>,
+    /// Whether handler campaigns ran (not for a scenario with service
+    /// paths and no workload).
+    pub handler_campaigns: bool,
+    /// Service paths: one summary per variant × path (empty without `paths:`).
+    pub paths: Vec<crate::paths_run::PathSummary>,
+    /// Wall time of the service-path campaigns, seconds.
+    pub paths_wall_s: f64,
+}
+
+/// Loads, checks, runs every campaign and writes the run directory.
+///
+/// Every phase's wall and CPU time goes into the manifest's `phases`, and
+/// `wall_time_s` is their total (`docs/results.md`).
+pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
+    let start = Mark::now();
+    let mut mark = start;
+    let mut phases = Phases::default();
+    let loaded = load(&opts.scenario, opts.file_access)?;
+    let mut variants = prepare_variants(&loaded, &opts.variant)?;
+    let s = &loaded.scenario;
+    // A scenario of service paths alone (no workload) runs path campaigns
+    // only: handler campaigns would simulate nothing.
+    let handler_campaigns = !s.workload.is_empty() || s.paths.is_empty();
+    if !opts.quiet {
+        for note in unsupported_notes(s) {
+            eprintln!("preflight: note: {}: {note}", loaded.file.display());
+        }
+    }
+    let two_scale = choose_two_scale(opts.scale, &variants);
+    if two_scale {
+        crate::limits::check_two_scale_work(&variants)
+            .map_err(|m| Error::input(format!("preflight: {}: {m}", loaded.file.display())))?;
+    } else {
+        check_size(&loaded, &variants, opts.quiet)?;
+    }
+    if let Some(rare) = opts.rare_event {
+        for v in &mut variants {
+            let factors = apply_bias(&mut v.model, rare);
+            for (f, b) in v.model.faults.iter().zip(&factors) {
+                tracing::info!(
+                    variant = &*v.name,
+                    resource = %v.model.resources[f.resource].id,
+                    mode = %f.mode,
+                    factor = b,
+                    "failure biasing"
+                );
+            }
+            if !opts.quiet && factors.iter().all(|b| *b == 1.0) {
+                eprintln!(
+                    "preflight: note: {}: --rare-event: no failure process of variant `{}` is rare enough to bias (or its law cannot be scaled); the run is plain Monte Carlo",
+                    loaded.file.display(),
+                    v.name
+                );
+            }
+        }
+    }
+    if matches!(opts.mode, ModeSel::Targeted)
+        && s.injections.is_empty()
+        && variants[0].model.faults.is_empty()
+    {
+        return Err(Error::input(format!(
+            "preflight: {}: injections: --mode targeted has nothing to inject: no entry in `injections:` and no failure mode to predict scenarios from",
+            loaded.file.display()
+        )));
+    }
+    let threads = opts.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    // Memory: every campaign's bound, for the threads that run at once,
+    // within --max-memory (docs/limits.md). Sets the in-flight caps.
+    let memory = crate::limits::plan_memory(
+        &mut variants,
+        two_scale,
+        crate::limits::MaxMemory::resolve(opts.max_memory),
+        threads,
+    )
+    .map_err(|m| Error::input(format!("preflight: {}: {m}", loaded.file.display())))?;
+    if !opts.quiet {
+        if memory.threads < threads {
+            eprintln!(
+                "preflight: note: {}: {} campaigns at once instead of {threads}: each may hold {}, and the memory limit is {} ({}); results do not depend on it",
+                loaded.file.display(),
+                memory.threads,
+                crate::limits::fmt_bytes(memory.per_campaign),
+                crate::limits::fmt_bytes(memory.max.bytes),
+                memory.max.source
+            );
+        }
+        for (name, cap, _) in &memory.variants {
+            if memory.max.explicit && *cap < default_cap_of(&variants, name) {
+                eprintln!(
+                    "preflight: note: {}: variant `{name}`: at most {cap} requests in flight per campaign (--max-memory {}); requests over it are refused as errors",
+                    loaded.file.display(),
+                    crate::limits::fmt_bytes(memory.max.bytes),
+                );
+            }
+        }
+    }
+    let plan = RunPlan {
+        campaigns: opts.campaigns.or(s.campaigns).unwrap_or(1000).max(1),
+        seed: opts.seed.or(s.seed).unwrap_or(0),
+        threads: memory.threads,
+        mode: opts.mode,
+        progress: !opts.quiet,
+        two_scale,
+        until_decided: opts.until_decided,
+        decide_at: opts.against_gate.then_some(s.risk.gate),
+        rare_event: opts.rare_event,
+        independent_streams: opts.independent_streams,
+        live: None,
+        events: opts.events,
+    };
+    let out_dir = opts.out.clone().unwrap_or_else(|| default_out_dir(s));
+    tracing::info!(
+        scenario = %loaded.file.display(),
+        variants = variants.len(),
+        campaigns = plan.campaigns,
+        seed = plan.seed,
+        threads = plan.threads,
+        out = %out_dir.display(),
+        "run"
+    );
+    // The recalibration map of `preflight calibrate`, read before any
+    // campaign runs so that a broken file costs nothing.
+    let calibration = find_calibration(opts, s, &loaded)?;
+    let out_flag = if opts.out.is_some() {
+        "--out".to_string()
+    } else {
+        "the default output directory (reports/<scenario name>; choose one with --out)".to_string()
+    };
+    let mut writer = RunWriter::create(&out_dir).map_err(|e| Error::output(out_flag.clone(), e))?;
+    phases.lap("load", &mut mark);
+    // Predicted injection scenarios: in targeted mode, and for the live
+    // injections of an enabled `failure_injection_profile`.
+    // (The gate decides on natural risk: no live injection there.)
+    let profile = s
+        .failure_injection_profile
+        .as_ref()
+        .filter(|p| p.enabled && opts.live_injection);
+    let predicting = matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some();
+    let predicted = if predicting {
+        crate::scenarios::predict(
+            &variants[0],
+            crate::scenarios::PredictOptions {
+                campaigns: opts.scenario_campaigns.unwrap_or(20),
+                seed: plan.seed,
+                threads: plan.threads,
+                progress: !opts.quiet,
+            },
+        )
+        .map_err(|e| {
+            Error::environment(format!(
+                "preflight: predicting injection scenarios failed: {e:#}"
+            ))
+        })?
+    } else {
+        Vec::new()
+    };
+    if !predicted.is_empty() {
+        let rows: Vec<_> = predicted.iter().map(|p| p.row.clone()).collect();
+        writer
+            .write_scenarios(&rows)
+            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+    }
+    phases.lap(if predicting { "scenarios" } else { "load" }, &mut mark);
+    let mut plan = plan;
+    if let Some(p) = profile {
+        if plan.two_scale {
+            if !opts.quiet {
+                eprintln!(
+                    "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
+                    loaded.file.display()
+                );
+            }
+        } else {
+            plan.live = crate::scenarios::live_spec(p, &predicted);
+        }
+    }
+    if opts.events {
+        if plan.live.is_none() && !opts.quiet {
+            eprintln!(
+                "preflight: note: {}: --events: no live injection in this run (enable `failure_injection_profile`); events.parquet will be empty",
+                loaded.file.display()
+            );
+        }
+        writer
+            .enable_events()
+            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+    }
+    let mut report = if handler_campaigns {
+        run_all(&variants, &plan, &mut writer)
+            .map_err(|e| Error::environment(format!("preflight: run failed: {e:#}")))?
+    } else {
+        RunReport::default()
+    };
+    // The runner's own phases (baseline, library, campaigns); the setup
+    // around it counts as campaigns.
+    let run_span = mark.elapsed();
+    phases.merge(&report.phases);
+    let mut rest = run_span;
+    rest.wall_s -= report.phases.sum().wall_s;
+    rest.cpu_s = rest
+        .cpu_s
+        .zip(report.phases.sum().cpu_s)
+        .map(|(a, b)| (a - b).max(0.0));
+    phases.add("campaigns", rest);
+    mark = Mark::now();
+    // Service paths: their own campaigns, after the handlers' (same seeds).
+    let paths_start = std::time::Instant::now();
+    let paths = if opts.service_paths
+        && crate::paths_run::has_paths(&variants)
+        && plan.mode != ModeSel::Targeted
+    {
+        writer
+            .enable_paths()
+            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+        let empirical = loaded.empirical_tables();
+        crate::paths_run::run_paths(&variants, &empirical, &plan, &mut writer)
+            .map_err(|e| Error::environment(format!("preflight: service paths failed: {e:#}")))?
+    } else {
+        Vec::new()
+    };
+    let paths_wall_s = paths_start.elapsed().as_secs_f64();
+    if !paths.is_empty() {
+        phases.lap("paths", &mut mark);
+    }
+    if let Some((_, c)) = &calibration {
+        for r in &mut report.risk {
+            let calibrated = c.map.apply(r.risk);
+            r.calibrated_risk = Some(calibrated);
+            r.over_threshold = calibrated > r.threshold;
+        }
+    }
+    // Remediation: candidates re-simulated on the base's campaigns. The file
+    // is written whenever remediation is on and natural campaigns ran
+    // (empty when no handler is over its threshold).
+    let remediation = match opts.remediate {
+        Some(max) if plan.mode != ModeSel::Targeted && handler_campaigns => {
+            let rem = crate::remediate::remediate(&loaded, &variants[0], &report, &plan, max)
+                .map_err(|e| Error::environment(format!("preflight: remediation failed: {e:#}")))?;
+            writer
+                .write_remediations(&rem.rows())
+                .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+            Some(rem)
+        }
+        _ => None,
+    };
+    if report.refused_over_cap > 0 {
+        eprintln!(
+            "preflight: warning: {}: {} requests were refused because a campaign held as many requests as its in-flight cap allows ({} in flight; docs/limits.md): the system is overloaded, and they count as errors",
+            loaded.file.display(),
+            report.refused_over_cap,
+            memory
+                .variants
+                .iter()
+                .map(|(n, c, _)| format!("`{n}`: {c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if remediation.is_some() {
+        phases.lap("remediation", &mut mark);
+    }
+    let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
+    manifest["limits"] = memory.manifest(report.refused_over_cap);
+    if !handler_campaigns {
+        manifest["handler_campaigns"] = serde_json::json!(false);
+    }
+    if !paths.is_empty() {
+        // NaN (no ADU delivered, no outage ended) is written as null.
+        manifest["paths"] = serde_json::json!({
+            "campaigns": plan.campaigns,
+            "wall_s": paths_wall_s,
+            "summary": paths
+                .iter()
+                .map(|p| serde_json::json!({
+                    "variant": &*p.variant,
+                    "path": &*p.path,
+                    "campaigns": p.campaigns,
+                    "horizon_s": p.horizon_s,
+                    "availability": p.availability,
+                    "availability_low": p.availability_low,
+                    "availability_high": p.availability_high,
+                    "loss_rate": p.loss_rate,
+                    "delay_p99_ms": p.delay_p99_ms,
+                    "repairs_per_campaign": p.repairs_per_campaign,
+                    "time_to_repair_s": p.time_to_repair_s,
+                }))
+                .collect::<Vec<_>>(),
+        });
+    }
+    if let Some(rem) = &remediation {
+        manifest["remediation"] = serde_json::json!({
+            "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            "proposed": rem.proposed,
+            "simulated": rem.verified.len(),
+            "max": opts.remediate,
+            "campaigns_run": rem.campaigns_run,
+            "sequential": rem.sequential.map(|q| q.to_json()),
+            "candidates": rem
+                .verified
+                .iter()
+                .map(|v| serde_json::json!({
+                    "name": v.candidate.name,
+                    "campaigns": v.campaigns,
+                    "campaigns_simulated": v.simulated,
+                    "library_simulated": v.library.map(|l| l.0),
+                    "library_shared": v.library.map(|l| l.1),
+                }))
+                .collect::<Vec<_>>(),
+            "phases": rem.phases.to_json(rem.phases.sum()),
+            "rejected": rem
+                .rejected
+                .iter()
+                .map(|(n, why)| serde_json::json!({ "name": n, "why": why }))
+                .collect::<Vec<_>>(),
+        });
+    }
+    if let Some((path, c)) = &calibration {
+        manifest["calibration"] = serde_json::json!({
+            "file": path.display().to_string(),
+            "method": c.method,
+            "history": c.history,
+            "backtest_brier": c.brier,
+            "backtest_ece": c.ece,
+            "predictions": c.predictions,
+        });
+    }
+    let summary = writer
+        .finish_with(&report.risk, &manifest, |m| {
+            phases.lap("write", &mut mark);
+            let total = start.to(&mark);
+            phases.log("run", total);
+            m.insert("wall_time_s".to_owned(), serde_json::json!(total.wall_s));
+            m.insert("phases".to_owned(), phases.to_json(total));
+        })
+        .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+    Ok(RunOutcome {
+        plan,
+        report,
+        out_dir: summary.out_dir,
+        gate: s.risk.gate,
+        predicted: predicted.into_iter().map(|p| p.row).collect(),
+        remediation,
+        handler_campaigns,
+        paths,
+        paths_wall_s,
+    })
+}
+
+/// The calibration map to apply: `--calibration FILE` (which must exist),
+/// else the default file when it exists; none with `--no-calibration`.
+fn find_calibration(
+    opts: &RunOptions,
+    s: &Scenario,
+    loaded: &Loaded,
+) -> Result<Option<(PathBuf, crate::calibration::CalibrationFile)>, Error> {
+    let path = match &opts.calibration {
+        Some(p) => p.clone(),
+        None => {
+            let p = default_calibration_path(s);
+            if opts.no_calibration || !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    if opts.no_calibration {
+        return Ok(None);
+    }
+    let c = crate::calibration::CalibrationFile::read(&path)
+        .map_err(|e| Error::input(format!("preflight: --calibration: {e}")))?;
+    if !opts.quiet {
+        eprintln!(
+            "preflight: note: calibrated_risk from {} (backtest of {} predictions on {}{})",
+            path.display(),
+            c.predictions,
+            c.history,
+            if c.scenario_hash == loaded.source_hash {
+                ""
+            } else {
+                "; the scenario file has changed since"
+            }
+        );
+    }
+    Ok(Some((path, c)))
+}
+
+/// The default in-flight cap of the variant called `name`.
+fn default_cap_of(variants: &[PreparedVariant], name: &str) -> u64 {
+    variants
+        .iter()
+        .find(|v| &*v.name == name)
+        .map(|v| sim_models::limits::default_cap(&v.model))
+        .unwrap_or(0)
+}
+
+fn manifest(
+    loaded: &Loaded,
+    variants: &[PreparedVariant],
+    plan: &RunPlan,
+    report: &RunReport,
+    opts: &RunOptions,
+) -> serde_json::Value {
+    serde_json::json!({
+        "tool": "preflight",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "scenario": loaded.scenario.name,
+        "scenario_file": loaded.file.display().to_string(),
+        "scenario_hash": loaded.source_hash,
+        "seed": plan.seed,
+        "campaigns": plan.campaigns,
+        "mode": format!("{:?}", opts.mode).to_lowercase(),
+        "variants": variants.iter().map(|v| serde_json::json!({
+            "name": &*v.name,
+            "index": v.index,
+            "horizon_s": v.model.horizon.as_secs_f64(),
+            "injections": v.model.injections.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "threads": plan.threads,
+        "campaigns_run": report.campaigns_run,
+        "events": report.events,
+        "risk_definition": "breaches / campaigns over natural-mode campaigns; 95% Wilson interval",
+        "until_decided": plan.until_decided,
+        "scale": if plan.two_scale { "two-scale" } else { "request" },
+        "streams": if plan.independent_streams { "independent" } else { "common" },
+    })
+}

@@ -1,0 +1,60 @@
+//! # sim-engine: Preflight as a library
+//!
+//! Everything a program needs to run Preflight without its command line:
+//! load and prepare a scenario, plan and run campaigns in parallel, compute
+//! risk, predict injection scenarios, propose and verify remediations, fit
+//! failure distributions to incident history and calibrate risk. The
+//! simulation itself lives in `sim-core` (kernel) and `sim-models`
+//! (domain); the result files in `sim-output`. The `preflight` binary is a
+//! thin layer on top (arguments, exit codes, progress bars, printing).
+//!
+//! The library never prints to stdout and never exits the process: it
+//! returns values, rendered text and typed [`Error`]s. Notes and warnings
+//! go to stderr; progress goes to the sink installed with
+//! [`progress::set_sink`].
+//!
+//! Modules:
+//! - [`scenario`]: reading, parsing and validating scenario files, variants.
+//! - [`inputs`]: the rules for files a scenario names (regular, capped, where).
+//! - [`prepare`]: loading and compiling the variants of a run.
+//! - [`job`]: one run end to end ([`job::execute`]), as `run` and `gate` do it.
+//! - [`run`]: planning and running campaigns in parallel, the run report.
+//! - [`risk`]: risk estimates, intervals and decisions.
+//! - [`analyze`]: static failure points of a model.
+//! - [`scenarios`]: predicted injection scenarios.
+//! - [`remediate`]: remediation candidates and their verification.
+//! - [`paths`], [`paths_run`]: service-path compositions and campaigns.
+//! - [`fit`]: fitting failure and repair laws to incident history.
+//! - [`calibrate`], [`calibration`]: backtests and the recalibration map.
+//! - [`synth`]: incident histories drawn from a scenario's own model.
+//! - [`limits`]: memory and work bounds of a run.
+//! - [`defaults`]: built-in failure modes per resource type.
+//! - [`timing`]: wall and CPU time per phase.
+//! - [`progress`]: progress reporting.
+//! - [`text`]: plain-text helpers for rendered tables.
+//! - [`error`]: the library's error type.
+#![warn(missing_docs)]
+
+pub mod analyze;
+pub mod calibrate;
+pub mod calibration;
+pub mod defaults;
+pub mod error;
+pub mod fit;
+pub mod inputs;
+pub mod job;
+pub mod limits;
+pub mod paths;
+pub mod paths_run;
+pub mod prepare;
+pub mod progress;
+pub mod remediate;
+pub mod risk;
+pub mod run;
+pub mod scenario;
+pub mod scenarios;
+pub mod synth;
+pub mod text;
+pub mod timing;
+
+pub use error::{Error, Result};

@@ -1,0 +1,239 @@
+//! Command-line arguments that mirror the engine's option types: clap
+//! lives here, the engine takes plain structs.
+#![allow(missing_docs)]
+
+use std::path::PathBuf;
+
+/// What a time between failures is measured from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BetweenArg {
+    /// From one failure's start to the next one's (the literature's
+    /// convention, and `preflight fit`'s default).
+    #[default]
+    Start,
+    /// From the repair (`end`) to the next failure: the up time, which is
+    /// what the simulator draws from `time_between`. Falls back to start to
+    /// start where `end` is missing or overlaps the next failure.
+    Up,
+}
+
+impl From<BetweenArg> for sim_engine::fit::Between {
+    fn from(a: BetweenArg) -> Self {
+        match a {
+            BetweenArg::Start => sim_engine::fit::Between::Start,
+            BetweenArg::Up => sim_engine::fit::Between::Up,
+        }
+    }
+}
+
+/// Options of `preflight fit` (also its command-line flags).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FitArgs {
+    /// Incident history: .csv or .parquet, one row per incident.
+    pub input: PathBuf,
+    /// NAME=COLUMN: read the canonical column NAME (resource, resource_type,
+    /// mode, start, end, cause) from COLUMN, e.g. `--col start="Prob Started"`.
+    #[arg(long, value_name = "NAME=COLUMN")]
+    pub col: Vec<String>,
+    /// NAME=VALUE: a constant for a canonical column the file lacks, e.g.
+    /// `--set resource_type=compute`.
+    #[arg(long, value_name = "NAME=VALUE")]
+    pub set: Vec<String>,
+    /// How times are written (strftime, read as UTC), e.g. "%m/%d/%Y %H:%M".
+    /// Default: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]].
+    #[arg(long, value_name = "FORMAT")]
+    pub time_format: Option<String>,
+    /// COLUMN=VALUE[,VALUE...]: keep only rows whose COLUMN is one of the
+    /// values (repeat for several columns).
+    #[arg(long, value_name = "COLUMN=VALUES")]
+    pub filter: Vec<String>,
+    /// Comma-separated columns to fit separately (default: resource_type,mode).
+    #[arg(long, value_name = "COLUMNS")]
+    pub group_by: Option<String>,
+    /// RAW=TYPE[,RAW=TYPE...]: resource-type labels of the file → scenario
+    /// resource types, e.g. `--type-map cluster=compute`.
+    #[arg(long, value_name = "RAW=TYPE")]
+    pub type_map: Vec<String>,
+    /// Start of the observation window (default: the first timestamp).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the observation window (default: the last timestamp); the time
+    /// from a resource's last failure to here is a censored observation.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Print JSON (every candidate fit of every group) instead of YAML and the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the samples fitted to this CSV: group, kind (time_between or
+    /// repair), resource, value_s, censored.
+    #[arg(long, value_name = "FILE.csv")]
+    pub intervals_out: Option<PathBuf>,
+    /// Times between failures from one failure's start to the next (`start`,
+    /// the literature's convention) or from the repair to the next failure
+    /// (`up`: the up time the simulator draws from `time_between`).
+    #[arg(long, value_enum, default_value_t = BetweenArg::Start)]
+    pub between: BetweenArg,
+}
+
+impl From<FitArgs> for sim_engine::fit::FitOptions {
+    fn from(a: FitArgs) -> Self {
+        sim_engine::fit::FitOptions {
+            input: a.input,
+            col: a.col,
+            set: a.set,
+            time_format: a.time_format,
+            filter: a.filter,
+            group_by: a.group_by,
+            type_map: a.type_map,
+            from: a.from,
+            to: a.to,
+            json: a.json,
+            intervals_out: a.intervals_out,
+            between: a.between.into(),
+        }
+    }
+}
+
+/// Options of `preflight synth`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SynthArgs {
+    /// Scenario file (.yaml, .yml, .toml or .json).
+    pub scenario: PathBuf,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    #[arg(skip)]
+    pub file_access: sim_engine::inputs::FileAccess,
+    /// Length of the history, in years (fractions allowed).
+    #[arg(long)]
+    pub years: f64,
+    /// Seed of the draw (default: the scenario's `seed`, else 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// When the history starts (RFC 3339).
+    #[arg(long, default_value = "2000-01-01T00:00:00Z")]
+    pub start: String,
+    /// CSV file to write (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl From<SynthArgs> for sim_engine::synth::SynthOptions {
+    fn from(a: SynthArgs) -> Self {
+        sim_engine::synth::SynthOptions {
+            scenario: a.scenario,
+            file_access: a.file_access,
+            years: a.years,
+            seed: a.seed,
+            start: a.start,
+            out: a.out,
+        }
+    }
+}
+
+/// Which campaigns to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeSelArg {
+    /// The natural failure processes.
+    Natural,
+    /// One set of campaigns per explicit injection.
+    Targeted,
+    /// Both.
+    Both,
+}
+
+impl From<ModeSelArg> for sim_engine::run::ModeSel {
+    fn from(a: ModeSelArg) -> Self {
+        match a {
+            ModeSelArg::Natural => sim_engine::run::ModeSel::Natural,
+            ModeSelArg::Targeted => sim_engine::run::ModeSel::Targeted,
+            ModeSelArg::Both => sim_engine::run::ModeSel::Both,
+        }
+    }
+}
+
+/// How campaigns are simulated (`--scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleSelArg {
+    /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
+    /// per campaign, two-scale above.
+    Auto,
+    /// Every request of the whole horizon (exact; slow for long windows).
+    Request,
+    /// Fault timeline over the horizon, request-level episodes around the
+    /// faults, and a pooled healthy baseline (see `docs/two-scale.md`).
+    TwoScale,
+}
+
+impl From<ScaleSelArg> for sim_engine::run::ScaleSel {
+    fn from(a: ScaleSelArg) -> Self {
+        match a {
+            ScaleSelArg::Auto => sim_engine::run::ScaleSel::Auto,
+            ScaleSelArg::Request => sim_engine::run::ScaleSel::Request,
+            ScaleSelArg::TwoScale => sim_engine::run::ScaleSel::TwoScale,
+        }
+    }
+}
+
+/// Options of `preflight calibrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CalibrateArgs {
+    /// Scenario file (.yaml, .yml, .toml or .json).
+    pub scenario: PathBuf,
+    /// Where the files the scenario names may be (`--allow-external-files`).
+    #[arg(skip)]
+    pub file_access: sim_engine::inputs::FileAccess,
+    /// Incident history (CSV or Parquet with the canonical columns, see
+    /// `preflight fit`).
+    #[arg(long)]
+    pub history: PathBuf,
+    /// Risk window (default: the scenario's `risk.window`), e.g. `1d`.
+    #[arg(long)]
+    pub window: Option<String>,
+    /// Natural campaigns per prediction.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(10..))]
+    pub campaigns: u64,
+    /// Refit (and predict anew) every N windows (default: about ten refits).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub refit_every: Option<u64>,
+    /// Share of the history used only for fitting before the first origin.
+    #[arg(long, default_value_t = 0.25)]
+    pub warmup: f64,
+    /// Predict with the scenario's own failure modes instead of fitting them
+    /// (how well the model as written predicts the history).
+    #[arg(long)]
+    pub no_refit: bool,
+    /// Master seed (default: the scenario's `seed`, else 0).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Where to save the map (default: reports/<scenario name>.calibration.json).
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// Reliability diagram, SVG (default: the map's path with `.svg`).
+    #[arg(long)]
+    pub diagram: Option<PathBuf>,
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<CalibrateArgs> for sim_engine::calibrate::CalibrateOptions {
+    fn from(a: CalibrateArgs) -> Self {
+        sim_engine::calibrate::CalibrateOptions {
+            scenario: a.scenario,
+            file_access: a.file_access,
+            history: a.history,
+            window: a.window,
+            campaigns: a.campaigns,
+            refit_every: a.refit_every,
+            warmup: a.warmup,
+            no_refit: a.no_refit,
+            seed: a.seed,
+            threads: a.threads,
+            map: a.map,
+            diagram: a.diagram,
+            json: a.json,
+        }
+    }
+}
