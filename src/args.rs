@@ -131,7 +131,7 @@ impl From<SynthArgs> for sim_engine::synth::SynthOptions {
 
 /// Which campaigns to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeSelArg {
+pub enum CampaignModesArg {
     /// The natural failure processes.
     Natural,
     /// One set of campaigns per explicit injection.
@@ -140,19 +140,19 @@ pub enum ModeSelArg {
     Both,
 }
 
-impl From<ModeSelArg> for sim_engine::run::ModeSel {
-    fn from(a: ModeSelArg) -> Self {
+impl From<CampaignModesArg> for sim_engine::run::CampaignModes {
+    fn from(a: CampaignModesArg) -> Self {
         match a {
-            ModeSelArg::Natural => sim_engine::run::ModeSel::Natural,
-            ModeSelArg::Targeted => sim_engine::run::ModeSel::Targeted,
-            ModeSelArg::Both => sim_engine::run::ModeSel::Both,
+            CampaignModesArg::Natural => sim_engine::run::CampaignModes::Natural,
+            CampaignModesArg::Targeted => sim_engine::run::CampaignModes::Targeted,
+            CampaignModesArg::Both => sim_engine::run::CampaignModes::Both,
         }
     }
 }
 
 /// How campaigns are simulated (`--scale`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ScaleSelArg {
+pub enum ScaleChoiceArg {
     /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
     /// per campaign, two-scale above.
     Auto,
@@ -163,12 +163,12 @@ pub enum ScaleSelArg {
     TwoScale,
 }
 
-impl From<ScaleSelArg> for sim_engine::run::ScaleSel {
-    fn from(a: ScaleSelArg) -> Self {
+impl From<ScaleChoiceArg> for sim_engine::run::ScaleChoice {
+    fn from(a: ScaleChoiceArg) -> Self {
         match a {
-            ScaleSelArg::Auto => sim_engine::run::ScaleSel::Auto,
-            ScaleSelArg::Request => sim_engine::run::ScaleSel::Request,
-            ScaleSelArg::TwoScale => sim_engine::run::ScaleSel::TwoScale,
+            ScaleChoiceArg::Auto => sim_engine::run::ScaleChoice::Auto,
+            ScaleChoiceArg::Request => sim_engine::run::ScaleChoice::Request,
+            ScaleChoiceArg::TwoScale => sim_engine::run::ScaleChoice::TwoScale,
         }
     }
 }

@@ -8,7 +8,7 @@ use sim_engine::Error;
 use sim_engine::job::{RunOptions, RunOutcome, execute};
 use sim_engine::prepare::{load, prepare_variants, unsupported_notes};
 use sim_engine::risk::{Decision, campaigns_to_decide, decide};
-use sim_engine::run::{ModeSel, RunPlan, RunReport};
+use sim_engine::run::{CampaignModes, RunPlan, RunReport};
 use sim_engine::scenario::FileAccess;
 use sim_engine::text::{fmt_f, truncate};
 
@@ -20,8 +20,8 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
             print_summary(&done.report, &done.plan);
         }
         let mut text = String::new();
-        sim_engine::paths_run::render_summary(&done.paths, &mut text);
-        sim_engine::scenarios::render_top(&done.predicted, 10, &mut text);
+        sim_engine::service_paths::campaigns::render_summary(&done.paths, &mut text);
+        sim_engine::predict::render_top(&done.predicted, 10, &mut text);
         if let Some(rem) = &done.remediation {
             sim_engine::remediate::render(rem, done.report.base.as_ref(), &mut text);
         }
@@ -70,7 +70,7 @@ fn print_footer(done: &RunOutcome) {
 /// failure contributors, or the same as JSON with `json`.
 pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, Error> {
     let opts = RunOptions {
-        mode: ModeSel::Natural,
+        mode: CampaignModes::Natural,
         quiet: opts.quiet || json,
         against_gate: true,
         remediate: None,
@@ -448,13 +448,13 @@ pub fn paths(
                 .collect();
             Error::input(lines.join("\n"))
         })?;
-    let down = sim_engine::paths::exclusions(&model, down)
+    let down = sim_engine::service_paths::solve::exclusions(&model, down)
         .map_err(|m| Error::input(format!("preflight: {}: {m}", path.display())))?;
-    let outcomes = sim_engine::paths::report(&model, k, &down);
+    let outcomes = sim_engine::service_paths::solve::report(&model, k, &down);
     let text = if json {
-        sim_engine::paths::render_json(&model, &outcomes)
+        sim_engine::service_paths::solve::render_json(&model, &outcomes)
     } else {
-        sim_engine::paths::render_text(&model, k, &down, &outcomes)
+        sim_engine::service_paths::solve::render_text(&model, k, &down, &outcomes)
     };
     crate::outln!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)

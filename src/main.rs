@@ -103,8 +103,8 @@ pub struct RunArgs {
     pub variant: String,
     /// natural: failure processes; targeted: one set of campaigns per explicit
     /// injection, and the predicted injection scenarios (scenarios.parquet); both.
-    #[arg(long, value_enum, default_value_t = args::ModeSelArg::Natural)]
-    pub mode: args::ModeSelArg,
+    #[arg(long, value_enum, default_value_t = args::CampaignModesArg::Natural)]
+    pub mode: args::CampaignModesArg,
     /// Write every inject / breach / rollback / end / recover of the live
     /// injections (`failure_injection_profile`) to events.parquet.
     #[arg(long)]
@@ -168,8 +168,8 @@ pub struct CampaignArgs {
     /// request: every request of the horizon; two-scale: fault timeline,
     /// episodes around faults and a healthy baseline (docs/two-scale.md);
     /// auto: two-scale above 10 million expected requests per campaign.
-    #[arg(long, value_enum, default_value_t = args::ScaleSelArg::Auto)]
-    pub scale: args::ScaleSelArg,
+    #[arg(long, value_enum, default_value_t = args::ScaleChoiceArg::Auto)]
+    pub scale: args::ScaleChoiceArg,
     /// While some handler's risk interval straddles its threshold (the
     /// gate, for `gate`), keep doubling the natural campaigns, up to CAP
     /// per variant.
@@ -210,7 +210,7 @@ impl CampaignArgs {
     fn options(
         self,
         variant: String,
-        mode: sim_engine::run::ModeSel,
+        mode: sim_engine::run::CampaignModes,
         against_gate: bool,
         file_access: FileAccess,
     ) -> sim_engine::job::RunOptions {
@@ -265,7 +265,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => commands::gate(
             &args.common.options(
                 args.variant,
-                sim_engine::run::ModeSel::Natural,
+                sim_engine::run::CampaignModes::Natural,
                 true,
                 access,
             ),

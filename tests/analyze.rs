@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use sim_engine::analyze::{self, AMPLIFICATION_BOUND, Kind, Severity};
+use sim_engine::analyze::{self, AMPLIFICATION_BOUND, Kind, Level};
 use sim_engine::scenario::{Format, load_bytes};
 use sim_models::compile::{Empirical, compile};
 use sim_models::model::Model;
@@ -67,12 +67,12 @@ fn a_hard_call_to_a_single_replica_is_a_single_point_of_failure() {
         Some(&["handlers[api].operations[read].steps[0]".to_string()][..])
     );
     // api is of medium criticality: a warning.
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Level::Warning);
     // The same on a high-criticality handler's hard path is critical.
     let m = model(&two("high", 2, 1, ", timeout: 100ms", "hard"));
     assert_eq!(
         analyze::single_points_of_failure(&m)[0].severity,
-        Severity::Critical
+        Level::Critical
     );
 }
 
@@ -129,7 +129,7 @@ fn a_cycle_of_dependencies_has_no_articulation_point_and_a_tail_makes_one() {
     let f = analyze::articulation_points(&model(&tail));
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].location, "resources[c]");
-    assert_eq!(f[0].severity, Severity::Warning, "c has one replica");
+    assert_eq!(f[0].severity, Level::Warning, "c has one replica");
     assert_eq!(
         f[0].parts,
         Some(vec![
@@ -162,11 +162,11 @@ fn a_call_without_timeout_is_flagged_and_one_with_is_not() {
         ),
         (Some("api"), Some("read"), Some(0))
     );
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Level::Warning);
     let m = model(&two("critical", 2, 2, "", "hard"));
     assert_eq!(
         analyze::calls_without_timeout(&m)[0].severity,
-        Severity::Critical
+        Level::Critical
     );
     let m = model(&two("critical", 2, 2, ", timeout: 100ms", "hard"));
     assert!(analyze::calls_without_timeout(&m).is_empty());
@@ -240,7 +240,7 @@ fn four_by_three_is_flagged_with_its_path() {
             "handlers[mid].operations[go].steps[0]"
         ]
     );
-    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.severity, Level::Warning);
     assert!(f.detail.contains("12 attempts (4 × 3)"), "{}", f.detail);
 }
 
@@ -253,14 +253,14 @@ fn more_than_ten_times_the_bound_is_critical() {
         .filter(|f| f.resource.as_deref() == Some("db"))
         .collect();
     assert_eq!(db[0].amplification, Some(110));
-    assert_eq!(db[0].severity, Severity::Critical);
+    assert_eq!(db[0].severity, Level::Critical);
     // mid itself gets 11 from api: flagged, but only a warning.
     let mid: Vec<_> = f
         .iter()
         .filter(|f| f.resource.as_deref() == Some("mid"))
         .collect();
     assert_eq!(mid[0].amplification, Some(11));
-    assert_eq!(mid[0].severity, Severity::Warning);
+    assert_eq!(mid[0].severity, Level::Warning);
 }
 
 #[test]
@@ -281,15 +281,15 @@ fn retries_without_backoff_or_jitter() {
         // (retry, expected kind)
         (
             "{ max_attempts: 3 }",
-            Some((Kind::RetryWithoutBackoff, Severity::Warning)),
+            Some((Kind::RetryWithoutBackoff, Level::Warning)),
         ),
         (
             "{ max_attempts: 3, backoff: exponential, base: 0s, jitter: full }",
-            Some((Kind::RetryWithoutBackoff, Severity::Warning)),
+            Some((Kind::RetryWithoutBackoff, Level::Warning)),
         ),
         (
             "{ max_attempts: 3, backoff: constant, base: 50ms }",
-            Some((Kind::RetryWithoutJitter, Severity::Info)),
+            Some((Kind::RetryWithoutJitter, Level::Info)),
         ),
         (
             "{ max_attempts: 3, backoff: exponential, base: 50ms, jitter: equal }",
@@ -326,8 +326,8 @@ fn critical_handlers_need_a_breaker_or_a_fallback_on_hard_calls() {
     let breaker =
         ", circuit_breaker: { failure_rate: 0.5, min_calls: 10, window: 10s, open_for: 30s }";
     let cases = [
-        ("critical", "", "hard", Some(Severity::Critical)),
-        ("high", "", "hard", Some(Severity::Warning)),
+        ("critical", "", "hard", Some(Level::Critical)),
+        ("high", "", "hard", Some(Level::Warning)),
         ("medium", "", "hard", None),
         ("critical", breaker, "hard", None),
         ("critical", ", fallback: skip", "hard", None),
@@ -394,7 +394,7 @@ fn utilisation_counts_calls_through_handlers_by_weight_not_retries() {
     assert!((f.arrival_rate.unwrap() - 875.0).abs() < 1e-9, "{f:#?}");
     assert!((f.utilisation.unwrap() - 1.093_75).abs() < 1e-12, "{f:#?}");
     assert!((f.holding_time_s.unwrap() - 0.01).abs() < 1e-12);
-    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.severity, Level::Critical);
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn utilisation_between_the_bounds_is_a_warning_and_below_is_nothing() {
     let f = analyze::capacity(&model(&load(560, "")));
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!((f[0].utilisation.unwrap() - 0.875).abs() < 1e-12);
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Level::Warning);
     // 400/s → 500/s → 0.625: not flagged.
     assert!(analyze::capacity(&model(&load(400, ""))).is_empty());
 }
@@ -419,7 +419,7 @@ fn the_busiest_hour_of_a_diurnal_shape_sets_the_severity() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert!((f[0].utilisation.unwrap() - 0.625).abs() < 1e-9, "{f:#?}");
     assert!((f[0].peak_utilisation.unwrap() - 2.0625).abs() < 1e-9);
-    assert_eq!(f[0].severity, Severity::Critical);
+    assert_eq!(f[0].severity, Level::Critical);
 }
 
 #[test]
@@ -454,7 +454,7 @@ fn a_timeout_longer_than_the_callers_p99_objective() {
     assert_eq!(f.len(), 1, "{f:#?}");
     assert_eq!(f[0].timeout_s, Some(2.0));
     assert_eq!(f[0].slo_latency_p99_s, Some(1.0));
-    assert_eq!(f[0].severity, Severity::Warning);
+    assert_eq!(f[0].severity, Level::Warning);
     // At the objective or under it: nothing.
     for t in ["1s", "500ms"] {
         let m = model(&two("medium", 2, 2, &format!(", timeout: {t}"), "hard"));

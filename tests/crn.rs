@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use sim_engine::prepare::prepare_variants;
-use sim_engine::run::{ModeSel, RowSink, RunPlan, run_all};
+use sim_engine::run::{CampaignModes, RowSink, RunPlan, run_all};
 use sim_output::{CampaignRow, HandlerRow, OutputError, RiskRow};
 
 /// A database whose process crashes every 10 minutes on average (20 s to
@@ -64,7 +64,7 @@ fn plan(campaigns: u64, threads: usize, independent_streams: bool) -> RunPlan {
         campaigns,
         seed: 3,
         threads,
-        mode: ModeSel::Natural,
+        mode: CampaignModes::Natural,
         progress: false,
         two_scale: false,
         until_decided: None,

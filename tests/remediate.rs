@@ -456,7 +456,7 @@ workload:
 
 #[test]
 fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
-    use sim_engine::run::{Discard, ModeSel, RunPlan, run_all};
+    use sim_engine::run::{CampaignModes, Discard, RunPlan, run_all};
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "two.yaml", TWO_CALLEES);
     let loaded = sim_engine::scenario::load(&file).unwrap();
@@ -465,7 +465,7 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         campaigns: 300,
         seed: 5,
         threads: 2,
-        mode: ModeSel::Natural,
+        mode: CampaignModes::Natural,
         progress: false,
         two_scale: true,
         until_decided: None,
@@ -521,7 +521,7 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
 #[test]
 fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
     use sim_engine::remediate::{Kind, remediate};
-    use sim_engine::run::{Discard, ModeSel, RunPlan, run_all};
+    use sim_engine::run::{CampaignModes, Discard, RunPlan, run_all};
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "flaky.yaml", FLAKY);
     let loaded = sim_engine::scenario::load(&file).unwrap();
@@ -530,7 +530,7 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         campaigns: 300,
         seed: 11,
         threads: 2,
-        mode: ModeSel::Natural,
+        mode: CampaignModes::Natural,
         progress: false,
         two_scale: false,
         until_decided: None,

@@ -253,7 +253,7 @@ workload:
 "#;
     let s: sim_models::spec::Scenario = serde_saphyr::from_str(yaml).unwrap();
     let m = sim_models::compile::compile(&s, &[], &sim_models::compile::Empirical::new()).unwrap();
-    let (aug, cands) = sim_engine::scenarios::all_candidates(&m, 30.0 * 86_400.0);
+    let (aug, cands) = sim_engine::predict::all_candidates(&m, 30.0 * 86_400.0);
     let ids: Vec<&str> = cands.iter().map(|c| c.fault.id.as_str()).collect();
     assert!(ids.contains(&"db-process-crash-point"), "{ids:?}");
     assert!(ids.contains(&"db-latency-spike-point"), "{ids:?}");

@@ -56,10 +56,12 @@ pub const UTILISATION_WARNING: f64 = 0.8;
 /// outpace what its slots can serve, so its queue grows without bound.
 pub const UTILISATION_CRITICAL: f64 = 1.0;
 
-/// How bad a finding is. Sorted most severe first.
+/// How bad a finding is (its `severity` in the output; not the severity
+/// of an injection scenario, `sim_models::spec::Severity`). Sorted most
+/// severe first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity {
+pub enum Level {
     /// Likely to fail requests of a critical handler, or already saturated.
     Critical,
     /// A weakness that a common fault turns into failed requests.
@@ -68,13 +70,13 @@ pub enum Severity {
     Info,
 }
 
-impl Severity {
+impl Level {
     /// The name printed and written in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
+            Level::Critical => "critical",
+            Level::Warning => "warning",
+            Level::Info => "info",
         }
     }
 }
@@ -127,7 +129,7 @@ pub struct Finding {
     /// The variant analysed (`base` for the scenario as written).
     pub variant: String,
     /// How bad it is.
-    pub severity: Severity,
+    pub severity: Level,
     /// What it is.
     pub kind: Kind,
     /// Where: a field path (`resources[db]`,
@@ -197,7 +199,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(severity: Severity, kind: Kind, location: String, detail: String) -> Finding {
+    fn new(severity: Level, kind: Kind, location: String, detail: String) -> Finding {
         Finding {
             variant: "base".into(),
             severity,
@@ -229,7 +231,7 @@ impl Finding {
     fn at_step(
         m: &Model,
         (h, o, si): StepAt,
-        severity: Severity,
+        severity: Level,
         kind: Kind,
         detail: String,
     ) -> Finding {
@@ -432,9 +434,9 @@ pub fn single_points_of_failure(m: &Model) -> Vec<Finding> {
             .map(|(_, hd)| hd.id.as_str())
             .collect();
         let severity = if critical_for.is_empty() {
-            Severity::Warning
+            Level::Warning
         } else {
-            Severity::Critical
+            Level::Critical
         };
         let mut detail = format!(
             "`{}` has one replica and {} need{} it with no fallback, so one crash fails {} requests until it is repaired",
@@ -514,10 +516,10 @@ pub fn articulation_points(m: &Model) -> Vec<Finding> {
         parts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         let cut: Vec<String> = parts.iter().skip(1).flatten().cloned().collect();
         let (severity, why) = if rd.replicas == 1 {
-            (Severity::Warning, "and it has one replica")
+            (Level::Warning, "and it has one replica")
         } else {
             (
-                Severity::Info,
+                Level::Info,
                 "a fault of the whole resource (partition, dependency failure, common cause) isolates them",
             )
         };
@@ -549,9 +551,9 @@ pub fn calls_without_timeout(m: &Model) -> Vec<Finding> {
         .filter(|(_, c)| c.timeout.is_none())
         .map(|(at, c)| {
             let severity = if is_critical_handler(m, at.0) {
-                Severity::Critical
+                Level::Critical
             } else {
-                Severity::Warning
+                Level::Warning
             };
             let to = &m.resources[callee(m, c)].id;
             let mut f = Finding::at_step(
@@ -673,9 +675,9 @@ pub fn retry_amplification(m: &Model) -> Vec<Finding> {
             continue;
         }
         let severity = if ch.product > AMPLIFICATION_BOUND * 10 {
-            Severity::Critical
+            Level::Critical
         } else {
-            Severity::Warning
+            Level::Warning
         };
         let mut path = vec![m.resources[m.handlers[h].resource].id.clone()];
         path.extend(ch.hops.iter().map(|x| m.resources[x.to].id.clone()));
@@ -724,7 +726,7 @@ pub fn retries_without_backoff_or_jitter(m: &Model) -> Vec<Finding> {
             Finding::at_step(
                 m,
                 at,
-                Severity::Warning,
+                Level::Warning,
                 Kind::RetryWithoutBackoff,
                 format!(
                     "the {} retries to `{to}` are sent at once, with no backoff: a failing `{to}` gets them all before it can recover",
@@ -739,7 +741,7 @@ pub fn retries_without_backoff_or_jitter(m: &Model) -> Vec<Finding> {
             Finding::at_step(
                 m,
                 at,
-                Severity::Info,
+                Level::Info,
                 Kind::RetryWithoutJitter,
                 format!(
                     "the retries to `{to}` wait a {shape} {} without jitter: callers that failed together retry together, in waves",
@@ -775,9 +777,9 @@ pub fn unprotected_critical_calls(m: &Model) -> Vec<Finding> {
         .map(|((h, to), steps)| {
             let level = m.resources[m.handlers[h].resource].criticality;
             let severity = if level == Criticality::Critical {
-                Severity::Critical
+                Level::Critical
             } else {
-                Severity::Warning
+                Level::Warning
             };
             let (hid, tid) = (&m.handlers[h].id, &m.resources[to].id);
             let calls = if steps.len() == 1 {
@@ -1010,12 +1012,12 @@ pub fn capacity(m: &Model) -> Vec<Finding> {
         }
         let (severity, state) = if peak >= UTILISATION_CRITICAL {
             (
-                Severity::Critical,
+                Level::Critical,
                 "saturated: requests arrive faster than its slots can serve them, so its queue grows until it rejects them",
             )
         } else {
             (
-                Severity::Warning,
+                Level::Warning,
                 "little headroom: queueing delay climbs steeply, and losing a replica or a burst of retries saturates it",
             )
         };
@@ -1068,7 +1070,7 @@ pub fn timeouts_over_slo(m: &Model) -> Vec<Finding> {
             let mut f = Finding::at_step(
                 m,
                 at,
-                Severity::Warning,
+                Level::Warning,
                 Kind::TimeoutOverSlo,
                 format!(
                     "the call to `{to}` may wait {} per attempt, longer than `{}`'s p99 objective of {}: a request that waits it out has breached the SLO before it gives up",
@@ -1129,14 +1131,14 @@ pub fn render_table(findings: &[Finding]) -> String {
             &f.detail,
         );
     }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: Level| findings.iter().filter(|f| f.severity == s).count();
     let _ = writeln!(
         out,
         "{} findings: {} critical, {} warning, {} info (rules: docs/analyze.md)",
         findings.len(),
-        count(Severity::Critical),
-        count(Severity::Warning),
-        count(Severity::Info)
+        count(Level::Critical),
+        count(Level::Warning),
+        count(Level::Info)
     );
     out
 }
@@ -1295,7 +1297,7 @@ workload: [ { handler: api, arrivals: { process: poisson, rate: 1/s } } ]
             Some(vec![vec!["api".to_string()], vec!["db".to_string()]])
         );
         // mid has two replicas: reported, but only as info.
-        assert_eq!(points[0].severity, Severity::Info);
+        assert_eq!(points[0].severity, Level::Info);
     }
 
     #[test]
@@ -1312,11 +1314,11 @@ workload: [ { handler: api, arrivals: { process: poisson, rate: 1/s } } ]
     fn sorted_by_severity_then_kind_then_location() {
         let f = |s, k, l: &str| Finding::new(s, k, l.into(), String::new());
         let mut v = vec![
-            f(Severity::Info, Kind::ArticulationPoint, "a"),
-            f(Severity::Critical, Kind::Capacity, "b"),
-            f(Severity::Critical, Kind::NoTimeout, "z"),
-            f(Severity::Critical, Kind::NoTimeout, "c"),
-            f(Severity::Warning, Kind::SinglePointOfFailure, "a"),
+            f(Level::Info, Kind::ArticulationPoint, "a"),
+            f(Level::Critical, Kind::Capacity, "b"),
+            f(Level::Critical, Kind::NoTimeout, "z"),
+            f(Level::Critical, Kind::NoTimeout, "c"),
+            f(Level::Warning, Kind::SinglePointOfFailure, "a"),
         ];
         sort(&mut v);
         let got: Vec<(&str, &str, &str)> = v
@@ -1338,7 +1340,7 @@ workload: [ { handler: api, arrivals: { process: poisson, rate: 1/s } } ]
     #[test]
     fn the_table_has_one_row_per_finding_and_a_count() {
         let mut a = Finding::new(
-            Severity::Warning,
+            Level::Warning,
             Kind::NoTimeout,
             "handlers[x].operations[y].steps[0]".into(),
             "why".into(),
@@ -1358,7 +1360,7 @@ workload: [ { handler: api, arrivals: { process: poisson, rate: 1/s } } ]
     #[test]
     fn json_has_the_stable_fields_and_omits_the_others() {
         let f = Finding::new(
-            Severity::Info,
+            Level::Info,
             Kind::RetryWithoutJitter,
             "loc".into(),
             "why".into(),

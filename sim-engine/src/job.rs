@@ -15,8 +15,8 @@ use crate::prepare::{
     unsupported_notes,
 };
 use crate::run::{
-    ModeSel, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleSel, apply_bias, default_out_dir,
-    run_all,
+    CampaignModes, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleChoice, apply_bias,
+    default_out_dir, run_all,
 };
 use crate::scenario::{FileAccess, Loaded};
 use crate::timing::{Mark, Phases};
@@ -35,7 +35,7 @@ pub struct RunOptions {
     /// `all`, `base` or a variant name.
     pub variant: String,
     /// Natural, targeted or both.
-    pub mode: ModeSel,
+    pub mode: CampaignModes,
     /// Run directory.
     pub out: Option<PathBuf>,
     /// No progress bar, no summary.
@@ -62,7 +62,7 @@ pub struct RunOptions {
     /// `--scenario-campaigns`: targeted campaigns per predicted scenario.
     pub scenario_campaigns: Option<u64>,
     /// Request-level, two-scale, or chosen by size (`--scale`).
-    pub scale: ScaleSel,
+    pub scale: ScaleChoice,
     /// `--independent-streams`: seed each variant apart instead of reusing
     /// the base's seeds (common random numbers).
     pub independent_streams: bool,
@@ -96,7 +96,7 @@ pub struct RunOutcome {
     /// paths and no workload).
     pub handler_campaigns: bool,
     /// Service paths: one summary per variant × path (empty without `paths:`).
-    pub paths: Vec<crate::paths_run::PathSummary>,
+    pub paths: Vec<crate::service_paths::campaigns::PathSummary>,
     /// Wall time of the service-path campaigns, seconds.
     pub paths_wall_s: f64,
 }
@@ -148,7 +148,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             }
         }
     }
-    if matches!(opts.mode, ModeSel::Targeted)
+    if matches!(opts.mode, CampaignModes::Targeted)
         && s.injections.is_empty()
         && variants[0].model.faults.is_empty()
     {
@@ -233,11 +233,12 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         .failure_injection_profile
         .as_ref()
         .filter(|p| p.enabled && opts.live_injection);
-    let predicting = matches!(opts.mode, ModeSel::Targeted | ModeSel::Both) || profile.is_some();
+    let predicting =
+        matches!(opts.mode, CampaignModes::Targeted | CampaignModes::Both) || profile.is_some();
     let predicted = if predicting {
-        crate::scenarios::predict(
+        crate::predict::predict(
             &variants[0],
-            crate::scenarios::PredictOptions {
+            crate::predict::PredictOptions {
                 campaigns: opts.scenario_campaigns.unwrap_or(20),
                 seed: plan.seed,
                 threads: plan.threads,
@@ -269,7 +270,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
                 );
             }
         } else {
-            plan.live = crate::scenarios::live_spec(p, &predicted);
+            plan.live = crate::predict::live_spec(p, &predicted);
         }
     }
     if opts.events {
@@ -304,14 +305,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // Service paths: their own campaigns, after the handlers' (same seeds).
     let paths_start = std::time::Instant::now();
     let paths = if opts.service_paths
-        && crate::paths_run::has_paths(&variants)
-        && plan.mode != ModeSel::Targeted
+        && crate::service_paths::campaigns::has_paths(&variants)
+        && plan.mode != CampaignModes::Targeted
     {
         writer
             .enable_paths()
             .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
         let empirical = loaded.empirical_tables();
-        crate::paths_run::run_paths(&variants, &empirical, &plan, &mut writer)
+        crate::service_paths::campaigns::run_paths(&variants, &empirical, &plan, &mut writer)
             .map_err(|e| Error::environment(format!("preflight: service paths failed: {e:#}")))?
     } else {
         Vec::new()
@@ -331,7 +332,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // is written whenever remediation is on and natural campaigns ran
     // (empty when no handler is over its threshold).
     let remediation = match opts.remediate {
-        Some(max) if plan.mode != ModeSel::Targeted && handler_campaigns => {
+        Some(max) if plan.mode != CampaignModes::Targeted && handler_campaigns => {
             let rem = crate::remediate::remediate(&loaded, &variants[0], &report, &plan, max)
                 .map_err(|e| Error::environment(format!("preflight: remediation failed: {e:#}")))?;
             writer
@@ -450,7 +451,7 @@ fn find_calibration(
     opts: &RunOptions,
     s: &Scenario,
     loaded: &Loaded,
-) -> Result<Option<(PathBuf, crate::calibration::CalibrationFile)>, Error> {
+) -> Result<Option<(PathBuf, crate::calibrate::map::CalibrationFile)>, Error> {
     let path = match &opts.calibration {
         Some(p) => p.clone(),
         None => {
@@ -464,7 +465,7 @@ fn find_calibration(
     if opts.no_calibration {
         return Ok(None);
     }
-    let c = crate::calibration::CalibrationFile::read(&path)
+    let c = crate::calibrate::map::CalibrationFile::read(&path)
         .map_err(|e| Error::input(format!("preflight: --calibration: {e}")))?;
     if !opts.quiet {
         eprintln!(

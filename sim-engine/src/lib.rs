@@ -21,11 +21,13 @@
 //! - [`run`]: planning and running campaigns in parallel, the run report.
 //! - [`risk`]: risk estimates, intervals and decisions.
 //! - [`analyze`]: static failure points of a model.
-//! - [`scenarios`]: predicted injection scenarios.
+//! - [`predict`]: predicted injection scenarios and live injection plans.
 //! - [`remediate`]: remediation candidates and their verification.
-//! - [`paths`], [`paths_run`]: service-path compositions and campaigns.
+//! - [`service_paths`]: service paths solved (compositions, placement) and
+//!   simulated (their campaigns in a run).
 //! - [`fit`]: fitting failure and repair laws to incident history.
-//! - [`calibrate`], [`calibration`]: backtests and the recalibration map.
+//! - [`calibrate`]: backtests against incident history, and the
+//!   recalibration map ([`calibrate::map`]) runs apply.
 //! - [`synth`]: incident histories drawn from a scenario's own model.
 //! - [`limits`]: memory and work bounds of a run.
 //! - [`defaults`]: built-in failure modes per resource type.
@@ -37,22 +39,20 @@
 
 pub mod analyze;
 pub mod calibrate;
-pub mod calibration;
 pub mod defaults;
 pub mod error;
 pub mod fit;
 pub mod inputs;
 pub mod job;
 pub mod limits;
-pub mod paths;
-pub mod paths_run;
+pub mod predict;
 pub mod prepare;
 pub mod progress;
 pub mod remediate;
 pub mod risk;
 pub mod run;
 pub mod scenario;
-pub mod scenarios;
+pub mod service_paths;
 pub mod synth;
 pub mod text;
 pub mod timing;

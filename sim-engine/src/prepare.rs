@@ -8,7 +8,7 @@ use sim_models::compile::compile;
 use sim_models::spec::Scenario;
 
 use crate::error::Error;
-use crate::run::{PreparedVariant, ScaleSel, TWO_SCALE_ABOVE, default_out_dir};
+use crate::run::{PreparedVariant, ScaleChoice, TWO_SCALE_ABOVE, default_out_dir};
 use crate::scenario::{FileAccess, Loaded, apply_variant, load_with};
 
 /// Loads a scenario, or the error listing every problem (exit code 2).
@@ -135,11 +135,11 @@ pub fn expected_requests(model: &sim_models::model::Model) -> f64 {
 /// Whether campaigns run by the two-scale method: as asked, or with
 /// `--scale auto` when some variant expects more than
 /// [`TWO_SCALE_ABOVE`] workload requests per campaign.
-pub fn choose_two_scale(scale: ScaleSel, variants: &[PreparedVariant]) -> bool {
+pub fn choose_two_scale(scale: ScaleChoice, variants: &[PreparedVariant]) -> bool {
     match scale {
-        ScaleSel::Request => false,
-        ScaleSel::TwoScale => true,
-        ScaleSel::Auto => variants
+        ScaleChoice::Request => false,
+        ScaleChoice::TwoScale => true,
+        ScaleChoice::Auto => variants
             .iter()
             .any(|v| expected_requests(&v.model) > TWO_SCALE_ABOVE),
     }

@@ -977,7 +977,7 @@ pub fn remediate(
     // Request level with live injection: the base's plan, which a
     // candidate's campaigns must share to be taken from the base's.
     let base_live = match (&plan.live, plan.two_scale) {
-        (Some(spec), false) => Some(crate::scenarios::live_plan(
+        (Some(spec), false) => Some(crate::predict::live_plan(
             &base.model,
             base.scenario.risk.window.secs(),
             spec,
@@ -1007,7 +1007,7 @@ pub fn remediate(
         });
         rem.phases.lap("library", &mut mark);
         let live = match (&plan.live, plan.two_scale) {
-            (Some(spec), false) => Some(crate::scenarios::live_plan(
+            (Some(spec), false) => Some(crate::predict::live_plan(
                 &v.model,
                 v.scenario.risk.window.secs(),
                 spec,
@@ -1304,11 +1304,7 @@ fn reached_by(model: &Model, acts_on: &str) -> Vec<bool> {
 }
 
 fn f4(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{x:.4}")
-    }
+    crate::text::fmt_f(x, 4)
 }
 
 fn ci(t: (f64, f64, f64)) -> String {
@@ -1383,8 +1379,8 @@ pub fn render(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>, out: &mu
             crate::textln!(
                 out,
                 "{:<24} {:<w$} {:>9} {:>26} {:>26} {:>28} {:>5}",
-                truncate(h, 24),
-                truncate(&v.candidate.name, w),
+                crate::text::truncate(h, 24),
+                crate::text::truncate(&v.candidate.name, w),
                 o.campaigns,
                 ci(o.before),
                 ci(o.after),
@@ -1424,16 +1420,6 @@ pub fn render(rem: &Remediation, base_campaigns: Option<&BaseOutcomes>, out: &mu
                 "\nno candidate lowered the risk of {h} significantly; see remediations.parquet"
             ),
         }
-    }
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
     }
 }
 

@@ -38,7 +38,7 @@ pub const CHUNK: u64 = 2048;
 
 /// Which campaigns to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModeSel {
+pub enum CampaignModes {
     /// The natural failure processes.
     Natural,
     /// One set of campaigns per explicit injection.
@@ -49,7 +49,7 @@ pub enum ModeSel {
 
 /// How campaigns are simulated (`--scale`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScaleSel {
+pub enum ScaleChoice {
     /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
     /// per campaign, two-scale above.
     Auto,
@@ -88,7 +88,7 @@ pub struct RunPlan {
     /// Worker threads.
     pub threads: usize,
     /// Natural, targeted or both.
-    pub mode: ModeSel,
+    pub mode: CampaignModes,
     /// Show a progress bar (only on a terminal).
     pub progress: bool,
     /// Simulate campaigns by the two-scale method ([`run_window`]) rather
@@ -109,7 +109,7 @@ pub struct RunPlan {
     pub independent_streams: bool,
     /// Live injection of `failure_injection_profile` in natural campaigns
     /// (request-level runs only; see `docs/injection.md`).
-    pub live: Option<crate::scenarios::LiveSpec>,
+    pub live: Option<crate::predict::LiveSpec>,
     /// Write the injection log (`--events`).
     pub events: bool,
 }
@@ -618,14 +618,14 @@ pub struct JobSpec<'a> {
 pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<JobSpec<'a>> {
     let mut jobs = Vec::new();
     for v in variants {
-        if matches!(plan.mode, ModeSel::Natural | ModeSel::Both) {
+        if matches!(plan.mode, CampaignModes::Natural | CampaignModes::Both) {
             jobs.push(JobSpec {
                 variant: v,
                 mode: CampaignMode::Natural,
                 scenario_id: None,
             });
         }
-        if matches!(plan.mode, ModeSel::Targeted | ModeSel::Both) {
+        if matches!(plan.mode, CampaignModes::Targeted | CampaignModes::Both) {
             for (k, inj) in v.model.injections.iter().enumerate() {
                 jobs.push(JobSpec {
                     variant: v,
@@ -649,7 +649,7 @@ pub struct ReadyJob<'a> {
     pub baseline: Option<Baseline>,
     /// Live injection of natural campaigns (request-level runs with an
     /// applicable `failure_injection_profile`).
-    pub live: Option<crate::scenarios::LiveVariant>,
+    pub live: Option<crate::predict::LiveVariant>,
     /// The variant's handler ids, in model order.
     pub handler_names: Vec<Arc<str>>,
 }
@@ -686,7 +686,7 @@ impl<'a> ReadyJob<'a> {
         let v = spec.variant;
         let live = match (&plan.live, plan.two_scale) {
             (Some(l), false) if spec.mode == CampaignMode::Natural => Some(
-                crate::scenarios::live_plan(&v.model, v.scenario.risk.window.secs(), l),
+                crate::predict::live_plan(&v.model, v.scenario.risk.window.secs(), l),
             ),
             _ => None,
         };
@@ -1150,7 +1150,7 @@ pub(crate) enum CampaignSim<'a> {
     /// [`run_window`] with this baseline.
     Window(&'a Baseline),
     /// [`run_live`] on this variant's live model and plan.
-    Live(&'a crate::scenarios::LiveVariant),
+    Live(&'a crate::predict::LiveVariant),
     /// [`run_campaign`].
     Request,
 }
@@ -1159,7 +1159,7 @@ impl<'a> CampaignSim<'a> {
     /// The way a job with this baseline and live plan runs campaigns of `mode`.
     pub(crate) fn of(
         baseline: Option<&'a Baseline>,
-        live: Option<&'a crate::scenarios::LiveVariant>,
+        live: Option<&'a crate::predict::LiveVariant>,
         mode: CampaignMode,
     ) -> Self {
         match (baseline, live) {

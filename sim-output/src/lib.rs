@@ -61,7 +61,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 pub use error::OutputError;
 pub use rows::{
     CampaignRow, EventRow, HandlerRow, Mode, PathRow, RemediationRow, RiskRow, ScenarioRow,
-    Severity,
+    Severity, severity_str,
 };
 pub use tables::{RowBuilder, TableRow};
 pub use writer::{

@@ -36,34 +36,18 @@ impl fmt::Display for Mode {
     }
 }
 
-/// How bad an injection scenario is. Written as `"low"` .. `"critical"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Severity {
-    /// Written as `"low"`.
-    Low,
-    /// Written as `"medium"`.
-    Medium,
-    /// Written as `"high"`.
-    High,
-    /// Written as `"critical"`.
-    Critical,
-}
+/// How bad an injection scenario is: the scenario format's own
+/// severity (`severity_threshold:`), written as `"low"` .. `"critical"`
+/// ([`severity_str`]).
+pub use sim_models::spec::Severity;
 
-impl Severity {
-    /// The value written to the `severity` column.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The value written to the `severity` column.
+pub const fn severity_str(s: Severity) -> &'static str {
+    match s {
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
     }
 }
 

@@ -223,7 +223,7 @@ table! {
         scenario_id: Str = &row.scenario_id,
         target: Str = &row.target,
         mode: Str = &row.mode,
-        severity: Str = row.severity.as_str(),
+        severity: Str = super::rows::severity_str(row.severity),
         likelihood: F64 = row.likelihood,
         impact: F64 = row.impact,
         score: F64 = row.score,

@@ -611,7 +611,7 @@ pub fn render_top(predicted: &[ScenarioRow], k: usize, out: &mut String) {
             "{:>4}  {:<34} {:<9} {:>10.3e} {:>9.3} {:>10.3e} {:>8.0} {:>10.3} {:>11.1}",
             r.rank,
             crate::text::truncate(&r.scenario_id, 34),
-            r.severity.as_str(),
+            sim_output::severity_str(r.severity),
             r.likelihood,
             r.impact,
             r.score,
@@ -656,12 +656,7 @@ pub fn live_spec(
     if !profile.enabled {
         return None;
     }
-    let at_least = match profile.severity_threshold {
-        sim_models::spec::Severity::Low => Severity::Low,
-        sim_models::spec::Severity::Medium => Severity::Medium,
-        sim_models::spec::Severity::High => Severity::High,
-        sim_models::spec::Severity::Critical => Severity::Critical,
-    };
+    let at_least = profile.severity_threshold;
     let dur = |d: &Option<sim_models::spec::Duration>, default: SimDuration| {
         d.as_ref()
             .map_or(default, |d| SimDuration::from_secs_f64(d.secs()))

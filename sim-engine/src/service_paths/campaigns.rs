@@ -224,7 +224,7 @@ pub fn run_paths<S: RowSink + ?Sized>(
     plan: &RunPlan,
     sink: &mut S,
 ) -> anyhow::Result<Vec<PathSummary>> {
-    if plan.mode == crate::run::ModeSel::Targeted {
+    if plan.mode == crate::run::CampaignModes::Targeted {
         return Ok(Vec::new());
     }
     let models = compile_all(variants, empirical)?;
@@ -342,7 +342,7 @@ pub fn render_summary(rows: &[PathSummary], out: &mut String) {
     );
     for r in rows {
         let ci = if r.availability_low.is_nan() {
-            "n/a".to_string()
+            "-".to_string()
         } else {
             format!("[{:.6}, {:.6}]", r.availability_low, r.availability_high)
         };
@@ -353,20 +353,12 @@ pub fn render_summary(rows: &[PathSummary], out: &mut String) {
             crate::text::truncate(&r.path, 18),
             format!("{:.6}", r.availability),
             ci,
-            fmt(r.loss_rate, 6),
-            fmt(r.delay_p99_ms, 2),
-            fmt(r.repairs_per_campaign, 2),
-            fmt(r.time_to_repair_s, 1),
-            fmt(r.moves_back_per_campaign, 2),
+            crate::text::fmt_f(r.loss_rate, 6),
+            crate::text::fmt_f(r.delay_p99_ms, 2),
+            crate::text::fmt_f(r.repairs_per_campaign, 2),
+            crate::text::fmt_f(r.time_to_repair_s, 1),
+            crate::text::fmt_f(r.moves_back_per_campaign, 2),
         );
-    }
-}
-
-fn fmt(x: f64, digits: usize) -> String {
-    if x.is_nan() {
-        "n/a".to_string()
-    } else {
-        format!("{x:.digits$}")
     }
 }
 

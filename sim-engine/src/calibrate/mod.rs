@@ -27,6 +27,8 @@
 //! exactly one resource of that type; an incident whose mode the resource
 //! does not have is not replayed (the count is reported).
 
+pub mod map;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -38,7 +40,7 @@ use sim_models::msg::ALL_REPLICAS;
 use sim_models::spec::Scenario;
 use sim_models::window::FaultInterval;
 
-use crate::calibration::{
+use crate::calibrate::map::{
     Bin, CalibrationFile, IsotonicMap, brier, ece, reliability, reliability_svg,
 };
 use crate::error::Error;
