@@ -77,6 +77,41 @@ pub struct RunOptions {
     pub file_access: FileAccess,
 }
 
+impl RunOptions {
+    /// The options of `preflight run SCENARIO` with every flag at its
+    /// default, except that nothing is shown (`quiet`): every variant,
+    /// natural campaigns, the scenario's `campaigns` and `seed`, all cores,
+    /// `--scale auto`, remediation of up to
+    /// [`DEFAULT_MAX`](crate::remediate::DEFAULT_MAX) candidates, results in
+    /// `reports/<scenario name>`.
+    pub fn new(scenario: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            scenario: scenario.into(),
+            campaigns: None,
+            seed: None,
+            threads: None,
+            variant: "all".into(),
+            mode: CampaignModes::Natural,
+            out: None,
+            quiet: true,
+            until_decided: None,
+            against_gate: false,
+            rare_event: None,
+            calibration: None,
+            no_calibration: false,
+            max_memory: None,
+            events: false,
+            live_injection: true,
+            scenario_campaigns: None,
+            scale: ScaleChoice::Auto,
+            independent_streams: false,
+            remediate: Some(crate::remediate::DEFAULT_MAX),
+            service_paths: true,
+            file_access: FileAccess::ScenarioFolder,
+        }
+    }
+}
+
 /// A finished run: what was run and what came out.
 #[derive(Debug)]
 pub struct RunOutcome {

@@ -13,6 +13,25 @@
 //! go to stderr; progress goes to the sink installed with
 //! [`progress::set_sink`].
 //!
+//! ```no_run
+//! use sim_engine::job::{RunOptions, execute};
+//!
+//! # fn main() -> Result<(), sim_engine::Error> {
+//! let mut opts = RunOptions::new("scenarios/checkout.yaml");
+//! opts.campaigns = Some(200);
+//! opts.out = Some("reports/checkout-200".into());
+//! let done = execute(&opts)?; // writes the run directory, atomically
+//! for r in &done.report.risk {
+//!     println!("{} {}: {:.4} [{:.4}, {:.4}]", r.variant, r.handler, r.risk, r.ci_low, r.ci_high);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Below [`job::execute`], a run is a list of jobs ([`run::plan_jobs`]),
+//! each prepared once ([`run::ReadyJob::prepare`]) and run a range of
+//! campaigns at a time ([`run::ReadyJob::run_range`]): campaign `c` of a
+//! job gives the same outcome whatever range or machine runs it.
+//!
 //! Modules:
 //! - [`scenario`]: reading, parsing and validating scenario files, variants.
 //! - [`inputs`]: the rules for files a scenario names (regular, capped, where).
@@ -35,7 +54,7 @@
 //! - [`progress`]: progress reporting.
 //! - [`text`]: plain-text helpers for rendered tables.
 //! - [`error`]: the library's error type.
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod analyze;
 pub mod calibrate;

@@ -44,6 +44,8 @@
 //!   project folder that happens to hold a `manifest.json`, is refused and
 //!   nothing in it is touched.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod error;
 pub mod rows;
 mod staging;
