@@ -33,11 +33,11 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, SimDuration, SimTime};
+use sim_models::campaign::FaultInterval;
 use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign, run_replay};
 use sim_models::model::{FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::spec::Scenario;
-use sim_models::window::FaultInterval;
 
 use crate::calibration::{
     Bin, CalibrationFile, IsotonicMap, brier, ece, reliability, reliability_svg,

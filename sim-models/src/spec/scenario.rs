@@ -2,7 +2,7 @@
 //!
 //! These are plain serde types; the field names are the binding contract of
 //! `shared/spec/scenario.md`. Parsing them does not check meaning: see
-//! [`super::validate`] for the rules (references, ranges, cycles).
+//! [`crate::validate`] for the rules (references, ranges, cycles).
 
 use std::collections::BTreeMap;
 use std::fmt;
