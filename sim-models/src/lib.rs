@@ -24,6 +24,6 @@ pub mod msg;
 pub mod paths;
 pub mod rare;
 pub mod spec;
+pub mod two_scale;
 pub mod usage;
 pub mod validate;
-pub mod window;

@@ -44,7 +44,7 @@ pub struct Usage {
     pub(crate) saturated: u64,
     /// Call steps an attempt of which failed.
     pub(crate) failed: u64,
-    /// Classes of the variant's [`Library`](crate::window::Library) composed from.
+    /// Classes of the variant's [`Library`](crate::two_scale::Library) composed from.
     pub(crate) composed: u64,
 }
 
@@ -113,5 +113,35 @@ impl Usage {
             }
         }
         u
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::two_scale::Baseline;
+    use crate::two_scale::testing::*;
+    use sim_core::CampaignSeed;
+
+    #[test]
+    fn a_full_replica_is_recorded_as_saturation() {
+        // The db's 4 slots at 100/s of 5 ms (mean 0.5 busy) fill now and
+        // then; with one slot they fill all the time.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[1].concurrency = Some(1);
+        let m = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        let b = Baseline::simulate(&m, CampaignSeed::derive(1, 0, 0), d(60));
+        assert!(b.counted.usage.saturated(1));
+        assert!(!b.counted.usage.saturated(0) && !b.counted.usage.saturated(2));
+        let w = Usage {
+            composed: 0,
+            ..b.counted.usage
+        };
+        assert!(!w.composed(0) && !w.composed(70));
+        let w = Usage {
+            composed: 1 << 63,
+            ..w
+        };
+        assert!(w.composed(63) && w.composed(70) && !w.composed(0));
     }
 }
