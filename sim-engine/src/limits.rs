@@ -19,7 +19,7 @@ use sim_models::limits::{
     CampaignMemory, MAX_FAULTS_PER_CAMPAIGN, MAX_REQUESTS_PER_SIMULATION, MIN_IN_FLIGHT_CAP,
     bytes_per_in_flight, cap_within, default_cap,
 };
-use sim_models::window::Work;
+use sim_models::two_scale::Work;
 
 use crate::run::PreparedVariant;
 
@@ -271,10 +271,10 @@ pub fn check_two_scale_work(variants: &[PreparedVariant]) -> Result<(), String> 
                 m(w.baseline_requests),
                 w.rate,
                 sim_models::spec::Duration::from_secs(
-                    sim_models::window::Baseline::warmup(&v.model).as_secs_f64()
+                    sim_models::two_scale::Baseline::warmup(&v.model).as_secs_f64()
                 ),
                 sim_models::spec::Duration::from_secs(
-                    sim_models::window::Baseline::default_span(&v.model).as_secs_f64()
+                    sim_models::two_scale::Baseline::default_span(&v.model).as_secs_f64()
                 ),
             ))
         } else if w.faults > MAX_FAULTS_PER_CAMPAIGN {

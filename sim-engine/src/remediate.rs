@@ -26,7 +26,8 @@ use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
 use sim_models::spec::{
     Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
 };
-use sim_models::window::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, Usage};
+use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
+use sim_models::usage::Usage;
 
 use crate::risk::{significant, z_two_sided};
 use crate::run::{

@@ -23,7 +23,8 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::{Criticality, Scenario};
-use sim_models::window::{Baseline, LIBRARY_REPS, Usage, run_window};
+use sim_models::two_scale::{Baseline, LIBRARY_REPS, run_window};
+use sim_models::usage::Usage;
 
 use crate::risk::{
     Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,

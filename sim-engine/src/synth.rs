@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use sim_core::{CampaignSeed, SimDuration};
 use sim_models::campaign::CampaignMode;
 use sim_models::model::{FaultScope, Model};
-use sim_models::window::fault_timeline;
+use sim_models::two_scale::fault_timeline;
 
 use crate::error::Error;
 

@@ -12,7 +12,26 @@ use sim_core::{CampaignSeed, LatencyHistogram, SimTime, Simulation, stream_key};
 use crate::actors::{
     Arrivals, FailureActor, HandlerActor, Layout, LinkActor, Node, RequestStats, ResourceActor,
 };
-use crate::model::{FaultScope, Model};
+use crate::model::{EffectIx, FaultScope, Model, ResourceIx};
+
+/// One fault of a campaign: an effect active on a resource (or one replica)
+/// from `on` to `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultInterval {
+    /// The resource it strikes.
+    pub resource: ResourceIx,
+    /// What it does.
+    pub effect: EffectIx,
+    /// The replica, or [`ALL_REPLICAS`](crate::msg::ALL_REPLICAS).
+    pub replica: u16,
+    /// Onset (before the horizon).
+    pub on: SimTime,
+    /// Recovery (may lie after the horizon).
+    pub off: SimTime,
+    /// The failure process it came from (index into `Model::faults`), or
+    /// `None` for an injection.
+    pub process: Option<u32>,
+}
 
 /// Which faults a campaign simulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,11 +132,11 @@ pub struct CampaignResult {
     pub refused_over_cap: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
-    /// What the campaign exercised ([`crate::window::Usage`]): at request
+    /// What the campaign exercised ([`crate::usage::Usage`]): at request
     /// level, the whole campaign; by the two-scale method, its own
     /// simulated episodes, and the library classes it composed episodes
     /// from. Nothing in the campaign's rows depends on it.
-    pub usage: Option<crate::window::Usage>,
+    pub usage: Option<crate::usage::Usage>,
 }
 
 /// Builds a campaign over the model's horizon with the faults of `mode`
@@ -170,11 +189,7 @@ pub fn run_campaign(model: &Model, seed: CampaignSeed, mode: CampaignMode) -> Ca
 /// history, say: `preflight calibrate` replays each window of history to see
 /// whether it breached the SLOs). Faults are `(on, off)` from the start of
 /// the campaign; `process` is ignored.
-pub fn run_replay(
-    model: &Model,
-    seed: CampaignSeed,
-    faults: &[crate::window::FaultInterval],
-) -> CampaignResult {
+pub fn run_replay(model: &Model, seed: CampaignSeed, faults: &[FaultInterval]) -> CampaignResult {
     let layout = Layout::new(model);
     let horizon = SimTime::ZERO + model.horizon;
     let mut sim = build(model, layout, seed, horizon, 0.0);
@@ -210,7 +225,7 @@ pub(crate) fn finish(
     let now = sim.now();
     let mut actors = sim.into_actors();
     let refused_over_cap = refused_over_cap(&actors);
-    let usage = crate::window::Usage::of(&actors);
+    let usage = crate::usage::Usage::of(&actors);
 
     let mut hung = 0;
     let mut faults = 0;
@@ -342,7 +357,7 @@ pub(crate) fn build<'m>(
     clock_offset: f64,
 ) -> Simulation<Node<'m>> {
     let mut sim: Simulation<Node<'m>> = Simulation::new(seed);
-    let in_flight = crate::limits::InFlight::new(model.in_flight_cap);
+    let in_flight = crate::in_flight::InFlight::new(model.in_flight_cap);
     for (i, r) in model.resources.iter().enumerate() {
         // The workloads of the handler running here arrive here.
         let arrivals = match r.handler {

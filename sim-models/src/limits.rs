@@ -9,15 +9,12 @@
 //! that arrives at a resource when the cap is reached is rejected at once,
 //! as a `queue_limit` rejects it (an error for whoever sent it, the way a
 //! real server out of memory or connections refuses work), and counted in
-//! [`InFlight::refused`]. Below the cap nothing changes, so results of every
+//! [`InFlight::refused`](crate::in_flight::InFlight::refused). Below the cap nothing changes, so results of every
 //! scenario that never reaches it are exactly what they were without it.
 //!
 //! [`CampaignMemory::of`] is the documented function of the model that
 //! bounds the bytes one simulation holds; the runner compares it with
 //! `--max-memory` before anything runs.
-
-use std::cell::Cell;
-use std::rc::Rc;
 
 use sim_core::{LatencyHistogram, Simulation};
 
@@ -60,69 +57,6 @@ pub const BASELINE_MAX_REQUESTS: f64 = 2e7;
 /// Expected faults per campaign above which the two-scale method is refused
 /// (its timeline and episode segments grow with them).
 pub const MAX_FAULTS_PER_CAMPAIGN: f64 = 1e5;
-
-/// The in-flight budget of one simulation, shared by its resources.
-#[derive(Debug)]
-pub struct InFlight {
-    cap: u64,
-    held: Cell<u64>,
-    refused: Cell<u64>,
-    peak: Cell<u64>,
-}
-
-impl InFlight {
-    /// A budget of `cap` requests.
-    pub fn new(cap: u64) -> Rc<InFlight> {
-        Rc::new(InFlight {
-            cap,
-            held: Cell::new(0),
-            refused: Cell::new(0),
-            peak: Cell::new(0),
-        })
-    }
-
-    /// Whether one more request may be held; counts a refusal when not.
-    #[inline]
-    pub fn admit(&self) -> bool {
-        if self.held.get() < self.cap {
-            true
-        } else {
-            self.refused.set(self.refused.get() + 1);
-            false
-        }
-    }
-
-    /// One more request held.
-    #[inline]
-    pub fn take(&self) {
-        let h = self.held.get() + 1;
-        self.held.set(h);
-        if h > self.peak.get() {
-            self.peak.set(h);
-        }
-    }
-
-    /// One request fewer.
-    #[inline]
-    pub fn give(&self) {
-        self.held.set(self.held.get() - 1);
-    }
-
-    /// Requests rejected because the cap was reached.
-    pub fn refused(&self) -> u64 {
-        self.refused.get()
-    }
-
-    /// The most requests held at once.
-    pub fn peak(&self) -> u64 {
-        self.peak.get()
-    }
-
-    /// The cap.
-    pub fn cap(&self) -> u64 {
-        self.cap
-    }
-}
 
 /// The largest `max_attempts` of any call step of the model.
 pub fn max_attempts(model: &Model) -> u32 {

@@ -25,7 +25,8 @@ use sim_core::{CampaignSeed, Moments, SimDuration};
 use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::compile::{Empirical, compile};
 use sim_models::model::Model;
-use sim_models::spec::{Scenario, validate};
+use sim_models::spec::Scenario;
+use sim_models::validate::validate;
 use statrs::function::gamma::{gamma, gamma_lr};
 
 // ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ use sim_models::live::{
 };
 use sim_models::model::Model;
 use sim_models::msg::ALL_REPLICAS;
-use sim_models::spec::{Scenario, validate};
+use sim_models::spec::Scenario;
+use sim_models::validate::validate;
 
 const SEED: u64 = 77;
 const INJECT_AT: f64 = 60.0;

@@ -7,7 +7,7 @@ use sim_models::campaign::{CampaignMode, run_campaign};
 use sim_models::compile::{Empirical, compile};
 use sim_models::model::Model;
 use sim_models::spec::Scenario;
-use sim_models::window::fault_timeline;
+use sim_models::two_scale::fault_timeline;
 
 const SCENARIO: &str = r#"
 name: weights

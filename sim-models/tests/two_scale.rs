@@ -12,7 +12,7 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::compile::{Empirical, compile};
 use sim_models::model::Model;
 use sim_models::spec::Scenario;
-use sim_models::window::{Baseline, LIBRARY_REPS, run_window};
+use sim_models::two_scale::{Baseline, LIBRARY_REPS, run_window};
 
 const SCENARIO: &str = r#"
 name: two-scale-agreement

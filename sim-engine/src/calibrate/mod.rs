@@ -34,11 +34,11 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, SimDuration, SimTime};
+use sim_models::campaign::FaultInterval;
 use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign, run_replay};
 use sim_models::model::{FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::spec::Scenario;
-use sim_models::window::FaultInterval;
 
 use crate::calibrate::map::{
     Bin, CalibrationFile, IsotonicMap, brier, ece, reliability, reliability_svg,

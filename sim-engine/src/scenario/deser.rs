@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sim_models::spec::validate::suggest;
+use sim_models::validate::suggest;
 
 use super::path::Seg;
 

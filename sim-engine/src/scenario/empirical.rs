@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim_models::spec::validate::empirical_unit_secs;
-use sim_models::spec::{Distribution, Scenario, distributions};
+use sim_models::spec::{Distribution, Scenario};
+use sim_models::validate::distributions;
+use sim_models::validate::empirical_unit_secs;
 
 /// Samples by (file as written in the scenario, column), in seconds.
 pub(crate) type Samples = BTreeMap<(String, String), Vec<f64>>;
@@ -78,7 +79,7 @@ pub(crate) fn read_column(file: &Path, column: &str) -> Result<Vec<f64>, (&'stat
     let names: Vec<&str> = split_row(header.trim_start_matches('\u{feff}'));
     let Some(col) = names.iter().position(|n| *n == column) else {
         let mut msg = format!("`{shown}` has no column `{column}`");
-        match sim_models::spec::validate::suggest(column, names.iter().copied()) {
+        match sim_models::validate::suggest(column, names.iter().copied()) {
             Some(b) => msg.push_str(&format!("; did you mean `{b}`?")),
             None => msg.push_str(&format!(" (columns: {})", names.join(", "))),
         }

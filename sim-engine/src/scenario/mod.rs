@@ -13,7 +13,7 @@
 //! from field path to line and column; the tree is deserialized into
 //! [`Scenario`], removing each offending field and retrying so that every
 //! parse problem is reported; then, when the file parsed cleanly, the
-//! semantic checks of [`sim_models::spec::validate`] run, empirical
+//! semantic checks of [`sim_models::validate::validate`] run, empirical
 //! distribution files are read and every variant is applied and checked.
 
 mod deser;
@@ -300,7 +300,7 @@ pub fn load_bytes_with(
         )
     })?;
 
-    let mut problems: Vec<Problem> = sim_models::spec::validate(&scenario)
+    let mut problems: Vec<Problem> = sim_models::validate::validate(&scenario)
         .into_iter()
         .map(|(p, m)| locate(p, m))
         .collect();
@@ -357,10 +357,10 @@ fn variant_index(s: &Scenario, name: &str) -> usize {
         .unwrap_or_default()
 }
 
-/// The semantic checks of [`sim_models::spec::validate`] as problems
+/// The semantic checks of [`sim_models::validate::validate`] as problems
 /// (without file or position: [`load`] adds those).
 pub fn validate(s: &Scenario) -> Vec<Problem> {
-    sim_models::spec::validate(s)
+    sim_models::validate::validate(s)
         .into_iter()
         .map(|(p, m)| Problem::at(p, m))
         .collect()

@@ -1,8 +1,9 @@
 //! What-if variants: the base scenario with `set:` changes applied.
 
 use serde_json::Value;
-use sim_models::spec::validate::suggest;
-use sim_models::spec::{Scenario, Variant, validate};
+use sim_models::spec::{Scenario, Variant};
+use sim_models::validate::suggest;
+use sim_models::validate::validate;
 
 use super::Problem;
 use super::deser::deserialize_all;

@@ -30,7 +30,7 @@ pub fn exclusions(model: &PathModel, down: &[String]) -> Result<Exclusions, Stri
             }
             None => {
                 let ids = model.nodes.iter().map(|n| n.id.as_str());
-                let hint = match sim_models::spec::validate::suggest(id, ids) {
+                let hint = match sim_models::validate::suggest(id, ids) {
                     Some(best) => format!("; did you mean `{best}`?"),
                     None => String::new(),
                 };

@@ -212,7 +212,7 @@ pub struct HandlerActor<'m> {
     /// Per operation and step: whether an attempt of that call failed (an
     /// error, a timeout, or its breaker refusing it). Only then can the
     /// call's retry, backoff, breaker or fallback change anything (see
-    /// [`crate::window::Usage`]).
+    /// [`crate::usage::Usage`]).
     pub failed: Vec<Vec<bool>>,
 }
 

@@ -29,7 +29,7 @@ use sim_core::{ActorId, Context, SimDuration, SimRng, SimTime};
 
 use super::{Arrivals, Layout};
 use crate::dist::Dist;
-use crate::limits::InFlight;
+use crate::in_flight::InFlight;
 use crate::model::{Effect, HandlerDef, Model, ResourceDef, ResourceIx};
 
 /// Service times drawn at a time (see [`ServiceTimes`]).
@@ -159,7 +159,7 @@ pub struct ResourceActor<'m> {
     in_flight: Rc<InFlight>,
     /// Whether a request was ever routed while a routable replica had every
     /// slot busy. Only then can a higher `concurrency` change anything here
-    /// (see [`crate::window::Usage`]).
+    /// (see [`crate::usage::Usage`]).
     pub saturated: bool,
 }
 

@@ -19,7 +19,8 @@
 
 use super::physical::fmt_secs;
 use super::*;
-use crate::spec::{Scenario, validate};
+use crate::spec::Scenario;
+use crate::validate::validate;
 
 fn yaml(s: &str) -> Scenario {
     serde_saphyr::from_str(s).expect("test scenario parses")

@@ -22,12 +22,10 @@ macro_rules! take_field {
 mod distribution;
 mod scenario;
 mod units;
-pub mod validate;
 
 pub use distribution::*;
 pub use scenario::*;
 pub use units::*;
-pub use validate::{Issue, distributions, validate};
 
 /// Names in backticks, comma-separated (`none` when empty; long lists are cut
 /// after twelve), for error messages.

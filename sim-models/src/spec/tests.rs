@@ -1,6 +1,7 @@
 //! Parsing tests for the scenario types.
 
 use super::*;
+use crate::validate::{Issue, distributions, validate};
 
 const SPEC_EXAMPLE: &str = include_str!("testdata/spec_example.yaml");
 const SPEC_PATHS: &str = include_str!("testdata/spec_paths.yaml");
@@ -580,7 +581,7 @@ paths:
 
 #[test]
 fn edit_distance_and_suggestions() {
-    use super::validate::{edit_distance, suggest};
+    use crate::validate::{edit_distance, suggest};
     assert_eq!(edit_distance("replica", "replicas"), 1);
     assert_eq!(edit_distance("nmae", "name"), 1);
     assert_eq!(edit_distance("", "abc"), 3);

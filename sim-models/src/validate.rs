@@ -6,15 +6,12 @@
 //! wrong and, where it can, what would fix it. All problems are reported, not
 //! only the first.
 
-use super::quoted_list;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use super::distribution::Distribution;
-use super::scenario::*;
-use super::units::Duration;
+use crate::spec::*;
 
 /// The longest `horizon` (and `risk.window`, the default horizon): 500
 /// years (182,500 days), so that a campaign's end plus its drain (at most an
@@ -33,7 +30,8 @@ pub type Issue = (String, String);
 /// the loader checks them.
 ///
 /// ```
-/// use sim_models::spec::{Scenario, validate};
+/// use sim_models::spec::Scenario;
+/// use sim_models::validate::validate;
 /// let s: Scenario = serde_json::from_str(r#"{ "name": "x" }"#).unwrap();
 /// let issues = validate(&s);
 /// assert!(issues.iter().any(|(_, m)| m.contains("nothing to simulate")));

@@ -1,0 +1,330 @@
+//! Stage 4, the library ([`Library`]): pooled request-level episodes of
+//! isolated faults per class of fault and duration of a grid
+//! ([`LibraryTask`], [`LibraryEntry`]), from which a campaign's isolated
+//! faults are composed instead of simulated.
+
+use std::sync::Arc;
+
+use sim_core::{CampaignSeed, SimDuration, SimTime};
+
+use super::simulate::simulate_raw;
+use super::{Counted, Episode, EpisodePlan, Margins, Tally, expected_arrivals};
+use crate::campaign::FaultInterval;
+use crate::model::{EffectIx, Model, ResourceIx};
+use crate::msg::ALL_REPLICAS;
+use crate::usage::Usage;
+
+/// Episodes per class of fault and duration in the runner's [`Library`].
+pub const LIBRARY_REPS: usize = 8;
+
+/// Durations every rep of a [`Library`] holds, in seconds: short faults,
+/// where an episode's figures jump (a crash kills what is in flight, a
+/// breaker opens after a few seconds), are sampled densely.
+pub(super) const FIXED_GRID_S: [u64; 5] = [0, 1, 2, 4, 8];
+/// Shifted durations per rep between the last fixed one and the top.
+pub(super) const SHIFTED: usize = 8;
+/// Durations per rep: the fixed ones, the shifted ones, the top.
+pub(super) const GRID: usize = FIXED_GRID_S.len() + SHIFTED + 1;
+
+/// Faults a library episode can stand for: the same effect on the same
+/// resource, on one replica (any: replicas are interchangeable) or on all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClassKey {
+    pub(super) resource: ResourceIx,
+    pub(super) effect: EffectIx,
+    pub(super) per_replica: bool,
+}
+
+impl ClassKey {
+    fn of(f: &FaultInterval) -> ClassKey {
+        ClassKey {
+            resource: f.resource,
+            effect: f.effect,
+            per_replica: f.replica != ALL_REPLICAS,
+        }
+    }
+}
+
+/// One pooled episode: per handler, the part counted once and the steady
+/// sample (empty below the longest duration of the grid).
+#[derive(Debug, Clone, Default)]
+pub struct LibraryEntry {
+    pub(super) fixed: Vec<(Tally, Tally)>,
+    pub(super) sample: Vec<(Tally, Tally)>,
+    /// Workload requests counted in the fixed part and in the sample.
+    fixed_arrivals: f64,
+    sample_arrivals: f64,
+    openings: Vec<u32>,
+    hung: u64,
+    refused_over_cap: u64,
+    /// What the episode exercised.
+    usage: Usage,
+}
+
+impl LibraryEntry {
+    /// What the episode exercised (see [`Usage`]).
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+}
+
+/// One episode the library needs: run them in any order, on any thread
+/// ([`LibraryTask::run`]), then hand the results in task order to
+/// [`Baseline::with_library`].
+#[derive(Debug, Clone)]
+pub struct LibraryTask {
+    pub(super) plan: EpisodePlan,
+    pub(super) fault: FaultInterval,
+    /// The class of fault, as an index into the library's classes.
+    pub(super) class: usize,
+    pub(super) seed: CampaignSeed,
+    /// Whether this is the grid's longest duration (its sample is kept apart).
+    pub(super) top: bool,
+}
+
+impl LibraryTask {
+    /// The resource whose fault the episode simulates.
+    pub fn resource(&self) -> ResourceIx {
+        self.fault.resource
+    }
+
+    /// The class of fault the episode simulates, as an index into the
+    /// library's classes (what [`Usage::composed`] takes).
+    pub fn class(&self) -> usize {
+        self.class
+    }
+
+    /// Simulates the episode at request level.
+    pub fn run(&self, model: &Model) -> LibraryEntry {
+        let raw = simulate_raw(
+            model,
+            &self.plan,
+            std::slice::from_ref(&self.fault),
+            self.seed,
+        );
+        let mut e = LibraryEntry {
+            openings: raw.openings,
+            hung: raw.hung,
+            refused_over_cap: raw.refused_over_cap,
+            usage: raw.usage,
+            ..LibraryEntry::default()
+        };
+        for seg in &raw.segments {
+            let (mut ext, mut int) = (Tally::default(), Tally::default());
+            let (mut sx, mut si) = (Tally::default(), Tally::default());
+            for k in 0..seg.external.len() {
+                // Segments: lead, fault (its transient at the top), [sample,] settle.
+                let (x, i) = if self.top && k == 2 {
+                    (&mut sx, &mut si)
+                } else {
+                    (&mut ext, &mut int)
+                };
+                x.add(&seg.external[k], 1.0);
+                i.add(&seg.internal[k], 1.0);
+            }
+            e.fixed.push((ext, int));
+            e.sample.push((sx, si));
+        }
+        for h in 0..model.handlers.len() {
+            if model.workloads.iter().any(|w| w.handler == h) {
+                e.fixed_arrivals += e.fixed[h].0.requests;
+                e.sample_arrivals += e.sample[h].0.requests;
+            }
+        }
+        e
+    }
+}
+
+/// Pooled request-level episodes of isolated faults, shared by every
+/// campaign of a variant (like the [`Baseline`]): per class of fault
+/// (resource and effect), per duration of a grid, `reps` episodes.
+///
+/// An isolated fault of duration `d` (alone in its episode, with its whole
+/// warm-up and settle margin inside the window) is composed from them
+/// instead of being simulated: one of the `reps` that struck the same
+/// replica is picked at random (from the campaign's own stream); below the
+/// grid's longest duration `D = transient + sample`, the episode is
+/// interpolated linearly between the rep's two grid durations around `d`;
+/// at or above `D`, it is the rep's episode of duration `D` with its steady
+/// sample scaled to `d − transient`, exactly as a simulated episode's long
+/// stretch is. Each part is scaled to the workload arrivals the campaign
+/// expects in the time it stands for. Episodes of several faults, and
+/// faults at the window's edges, are simulated per campaign.
+///
+/// Each rep's grid is shifted by its own fraction of a step (stratified
+/// over the reps): an episode's figures are not linear in the fault's
+/// duration (a breaker that cycles open and half-open makes them a
+/// sawtooth), and a fixed grid would alias that shape into a bias; shifted
+/// grids average it out over the reps.
+#[derive(Debug, Clone)]
+pub struct Library {
+    /// Fault durations, per rep: 0, eight points `(i + u)·D/8` with a
+    /// shift `u` in [0, 1) of the rep's own, then `D`.
+    pub grids: Vec<Vec<SimDuration>>,
+    /// Episodes per class and duration.
+    pub reps: usize,
+    pub(super) classes: Vec<ClassKey>,
+    /// `[(class × reps + rep) × GRID + g]`; shared, not copied, when
+    /// another variant's library reuses them ([`Baseline::shared_entries`]).
+    pub(super) entries: Vec<Arc<LibraryEntry>>,
+}
+
+impl Library {
+    /// The figures of episode `e` composed from the library, or `None` when
+    /// it must be simulated (several faults, a fault at the window's edges,
+    /// or a fault of a class the library does not hold).
+    pub(super) fn compose(
+        &self,
+        model: &Model,
+        e: &Episode,
+        faults: &[FaultInterval],
+        m: &Margins,
+        horizon: SimTime,
+        picks: &mut sim_core::SimRng,
+    ) -> Option<Counted> {
+        let [i] = e.faults[..] else { return None };
+        let f = &faults[i];
+        if f.on < SimTime::ZERO + m.warmup + m.lead || f.off + m.settle > horizon {
+            return None;
+        }
+        let c = self.classes.iter().position(|k| *k == ClassKey::of(f))?;
+        // Rep j struck replica j mod replicas: pick among the reps that
+        // struck this fault's replica (replicas are not interchangeable: the
+        // router breaks ties by index).
+        let n = usize::from(model.resources[f.resource].replicas);
+        let rep = if f.replica != ALL_REPLICAS && self.reps >= n {
+            let r = usize::from(f.replica);
+            r + n * rand::RngExt::random_range(picks, 0..(self.reps - r).div_ceil(n))
+        } else {
+            rand::RngExt::random_range(picks, 0..self.reps)
+        };
+        let grid = &self.grids[rep];
+        let entry = |g: usize| &self.entries[(c * self.reps + rep) * GRID + g];
+        let top = GRID - 1;
+        let d = f.off - f.on;
+        // Each part is scaled to the arrivals the campaign expects in the
+        // time it stands for (so the library's own Poisson noise in request
+        // counts, shared by every campaign, does not bias the window's
+        // counts, and a diurnal shape is followed).
+        let secs =
+            |a: SimTime, b: SimTime| expected_arrivals(model, a.as_secs_f64(), b.as_secs_f64());
+        let per = |want: f64, got: f64| if got > 0.0 { want / got } else { 0.0 };
+        // (grid index, weight of its fixed part, weight of its sample)
+        let parts: Vec<(usize, f64, f64)> = if d >= grid[top] {
+            let en = entry(top);
+            let head = f.on + m.transient;
+            let fixed = secs(e.start, head) + secs(f.off, e.end);
+            let sample = secs(head, f.off);
+            vec![(
+                top,
+                per(fixed, en.fixed_arrivals),
+                per(sample, en.sample_arrivals),
+            )]
+        } else {
+            let k = grid.partition_point(|g| *g <= d) - 1;
+            let (lo, hi) = (grid[k], grid[k + 1]);
+            let a = (d.0 - lo.0) as f64 / (hi.0 - lo.0) as f64;
+            // Each grid episode is scaled to the arrivals of its own span
+            // (lead + its duration + settle), then the two are interpolated.
+            [(k, 1.0 - a), (k + 1, a)]
+                .into_iter()
+                .map(|(g, w)| {
+                    let en = entry(g);
+                    let want = secs(e.start, e.start + m.lead + grid[g] + m.settle);
+                    let x = w * per(want, en.fixed_arrivals + en.sample_arrivals);
+                    (g, x, x)
+                })
+                .collect()
+        };
+        let nh = model.handlers.len();
+        let mut out = Counted {
+            handlers: vec![(Tally::default(), Tally::default()); nh],
+            openings: vec![0; nh],
+            events: 0,
+            hung: 0,
+            refused_over_cap: 0,
+            usage: Usage {
+                composed: 1 << c.min(63),
+                ..Usage::default()
+            },
+        };
+        let mut hung = 0.0;
+        let mut refused = 0.0;
+        for (g, wf, ws) in parts {
+            let en = entry(g);
+            for h in 0..nh {
+                out.handlers[h].0.add_scaled(&en.fixed[h].0, wf);
+                out.handlers[h].1.add_scaled(&en.fixed[h].1, wf);
+                out.handlers[h].0.add_scaled(&en.sample[h].0, ws);
+                out.handlers[h].1.add_scaled(&en.sample[h].1, ws);
+                out.openings[h] += (f64::from(en.openings[h]) * wf).round() as u32;
+            }
+            hung += en.hung as f64 * wf;
+            refused += en.refused_over_cap as f64 * wf;
+        }
+        out.hung = hung.round() as u64;
+        out.refused_over_cap = refused.round() as u64;
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::two_scale::Baseline;
+    use crate::two_scale::testing::*;
+
+    #[test]
+    fn a_change_the_episode_did_not_exercise_leaves_it_exactly_as_it_was() {
+        let base = model(TWO_CALLEES);
+        let b = Baseline::for_variant(&base, 3, 0);
+        let tasks = b.library_tasks(&base, 1);
+        // One rep of each class (the db crash, the cache spike), longest duration.
+        let top = |c: usize| {
+            tasks
+                .iter()
+                .rfind(|t| t.class() == c)
+                .expect("a task per class")
+        };
+        let (crash, spike) = (top(0), top(1));
+        assert_eq!(base.resources[crash.resource()].id, "db");
+        let (ec, es) = (crash.run(&base), spike.run(&base));
+        // The crash fails the db call; the cache spike (300 ms against a
+        // 100 ms timeout) fails the cache call; the api's 64 slots are
+        // never all busy.
+        assert!(ec.usage().failed(&base, 0, 0, 0) && !ec.usage().failed(&base, 0, 0, 1));
+        assert!(es.usage().failed(&base, 0, 0, 1) && !es.usage().failed(&base, 0, 0, 0));
+        assert!(!ec.usage().saturated(0) && !es.usage().saturated(0));
+        // A fallback on the cache call: not exercised by the crash episode,
+        // which is then the same to the last request; exercised by the spike's.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        let crate::spec::Step::Call(c) = &mut s.handlers[0].operations[0].steps[1] else {
+            unreachable!()
+        };
+        c.fallback = crate::spec::Fallback::Cached;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_ne!(figures(&spike.run(&variant)), figures(&es));
+        // More api concurrency, never exhausted: the same in both episodes.
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[0].concurrency = Some(128);
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        // A third api replica, never full and struck by no fault: which
+        // replica serves a request changes nothing. A second db replica
+        // changes the db crash's episode (it strikes one of two).
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[0].replicas = 3;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
+        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
+        s.resources[1].replicas = 2;
+        let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
+        assert_ne!(figures(&crash.run(&variant)), figures(&ec));
+        // The union of what two simulations exercised.
+        let mut u = *ec.usage();
+        u.merge(es.usage());
+        assert!(u.failed(&base, 0, 0, 0) && u.failed(&base, 0, 0, 1));
+    }
+}

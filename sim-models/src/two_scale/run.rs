@@ -1,0 +1,150 @@
+//! Stage 5, one campaign over the window ([`run_window`]): the fault
+//! timeline, episodes simulated or composed from the library, and the
+//! baseline for the healthy rest, combined into the [`CampaignResult`] a
+//! request-level campaign gives.
+
+use sim_core::{CampaignSeed, SimTime, splitmix64, stream_key};
+
+use super::episodes::reachable;
+use super::{
+    Baseline, Tally, cut_episodes, expected_arrivals, fault_timeline, plan_episode, serving_logs,
+    simulate_plan,
+};
+use crate::campaign::{
+    CampaignMode, CampaignResult, FaultInterval, HandlerResult, availability, breached,
+};
+use crate::model::Model;
+use crate::usage::Usage;
+
+/// The seed of episode `k` of a campaign.
+fn episode_seed(seed: CampaignSeed, k: usize) -> CampaignSeed {
+    CampaignSeed::from_u64(splitmix64(
+        seed.as_u64() ^ stream_key(&format!("episode/{k}")),
+    ))
+}
+
+/// One campaign over the model's whole horizon by the two-scale method:
+/// the same figures as [`crate::campaign::run_campaign`], from a fault
+/// timeline, request-level episodes around its faults, and `baseline` for
+/// the healthy rest. `events` counts the events of the episodes only.
+pub fn run_window(
+    model: &Model,
+    seed: CampaignSeed,
+    mode: CampaignMode,
+    baseline: &Baseline,
+) -> CampaignResult {
+    let horizon = SimTime::ZERO + model.horizon;
+    let timeline = fault_timeline(model, seed, mode);
+    let reach = reachable(model);
+    let relevant: Vec<FaultInterval> = timeline
+        .faults
+        .iter()
+        .filter(|f| reach[f.resource])
+        .copied()
+        .collect();
+    let m = &baseline.margins;
+    let episodes = cut_episodes(&relevant, m, horizon);
+
+    let nh = model.handlers.len();
+    let mut tallies: Vec<(Tally, Tally)> = vec![(Tally::default(), Tally::default()); nh];
+    let mut openings = vec![0u32; nh];
+    let (mut events, mut hung) = (0u64, 0u64);
+    let mut refused = 0.0;
+    let mut covered_arrivals = 0.0;
+    let mut picks = seed.stream(stream_key("library"));
+    let mut usage = Usage::default();
+    for (k, e) in episodes.iter().enumerate() {
+        covered_arrivals += expected_arrivals(model, e.start.as_secs_f64(), e.end.as_secs_f64());
+        if let Some(lib) = &baseline.library
+            && let Some(c) = lib.compose(model, e, &relevant, m, horizon, &mut picks)
+        {
+            usage.composed |= c.usage.composed;
+            for (h, (ext, int)) in c.handlers.iter().enumerate() {
+                tallies[h].0.merge(ext);
+                tallies[h].1.merge(int);
+                openings[h] += c.openings[h];
+            }
+            hung += c.hung;
+            refused += c.refused_over_cap as f64;
+            continue;
+        }
+        let eseed = episode_seed(seed, k);
+        let dither: f64 = rand::RngExt::random(&mut eseed.stream(stream_key("cut")));
+        let plan = plan_episode(e, &relevant, m, dither);
+        let c = simulate_plan(model, &plan, &relevant, eseed);
+        for (h, (ext, int)) in c.handlers.iter().enumerate() {
+            tallies[h].0.merge(ext);
+            tallies[h].1.merge(int);
+            openings[h] += c.openings[h];
+        }
+        usage.merge(&c.usage);
+        events += c.events;
+        hung += c.hung;
+        refused += c.refused_over_cap as f64;
+    }
+    // Healthy time: the rest of the window, in expected arrivals.
+    let healthy =
+        (expected_arrivals(model, 0.0, horizon.as_secs_f64()) - covered_arrivals).max(0.0);
+    // The baseline's own workload requests are the unit: its per-request
+    // figures are scaled to the expected healthy count (scaling by time
+    // instead would carry the sample's Poisson noise into every campaign).
+    let base: f64 = baseline
+        .counted
+        .handlers
+        .iter()
+        .map(|(e, _)| e.requests)
+        .sum();
+    let w = if base > 0.0 { healthy / base } else { 0.0 };
+    for (h, (ext, int)) in baseline.counted.handlers.iter().enumerate() {
+        tallies[h].0.add_scaled(ext, w);
+        tallies[h].1.add_scaled(int, w);
+        openings[h] += (f64::from(baseline.counted.openings[h]) * w).round() as u32;
+    }
+    refused += baseline.counted.refused_over_cap as f64 * w;
+
+    let logs = serving_logs(model, &timeline.faults);
+    let mut handlers = Vec::with_capacity(nh);
+    let mut entry = Tally::default();
+    let mut entry_path: Vec<usize> = Vec::new();
+    for (i, def) in model.handlers.iter().enumerate() {
+        let (ext, int) = &tallies[i];
+        let mut all = ext.clone();
+        all.merge(int);
+        let summary = all.summary();
+        let path: Vec<&[(SimTime, bool)]> =
+            def.hard_path.iter().map(|r| logs[*r].as_slice()).collect();
+        handlers.push(HandlerResult {
+            summary,
+            availability: availability(&path, horizon),
+            slo_breached: breached(&summary, &def.slo),
+            breaker_openings: openings[i],
+        });
+        if model.workloads.iter().any(|w| w.handler == i) {
+            entry.merge(ext);
+            entry_path.extend(&def.hard_path);
+        }
+    }
+    entry_path.sort_unstable();
+    entry_path.dedup();
+    let entry_logs: Vec<&[(SimTime, bool)]> =
+        entry_path.iter().map(|r| logs[*r].as_slice()).collect();
+    CampaignResult {
+        horizon_s: model.horizon.as_secs_f64(),
+        summary: entry.summary(),
+        availability: availability(&entry_logs, horizon),
+        slo_breached: handlers.iter().any(|h| h.slo_breached),
+        faults: timeline.faults.len() as u32,
+        faults_seen: {
+            let mut seen: Vec<u32> = timeline.faults.iter().filter_map(|f| f.process).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen
+        },
+        weight: timeline.ln_weight.exp(),
+        events,
+        hung,
+        refused_over_cap: refused.round() as u64,
+        handlers,
+        usage: Some(usage),
+    }
+}
