@@ -132,7 +132,8 @@ class Crate:
         self.items = {}  # module path -> set of names defined there
         self.reexports = {}  # module path -> {name: absolute path}
         self.globs = {}  # module path -> [absolute module path]
-        self._walk((), root / "src" / "lib.rs")
+        lib = root / "src" / "lib.rs"
+        self._walk((), lib if lib.exists() else root / "src" / "main.rs")
         for mod, f in self.files.items():
             self._scan(mod, f)
 
@@ -143,7 +144,7 @@ class Crate:
         self.inline[f] = self._inline_mods(t)
         for m in re.finditer(r"(?m)^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", t):
             name = m.group(1)
-            base = f.parent if f.name in ("lib.rs", "mod.rs") else f.parent / f.stem
+            base = f.parent if f.name in ("lib.rs", "main.rs", "mod.rs") else f.parent / f.stem
             for cand in (base / f"{name}.rs", base / name / "mod.rs"):
                 if cand.exists():
                     self._walk(mod + (name,), cand)
@@ -327,13 +328,13 @@ def report(label, nodes, e, name_of, site_of):
 
 def main(argv):
     repo = Path(__file__).resolve().parent.parent
-    crates = argv[1:] or ["sim-core", "sim-models"]
+    crates = argv[1:] or ["sim-core", "sim-models", "sim-output", "sim-engine", "."]
     bad = 0
     for name in crates:
         c = Crate(repo / name)
         fe = c.edges()
         rel = lambda p: str(p.relative_to(repo / name / "src"))
-        print(f"{name}:")
+        print(f"{name if name != '.' else 'preflight (src/)'}:")
         site = lambda x: f"{rel(x[0])}:{x[1]}"
         bad += report("files", sorted(c.files.values()),
                       {k: [(k[0], l) for l in sorted(set(v))] for k, v in fe.items()},

@@ -163,12 +163,12 @@ pub enum ScaleChoiceArg {
     TwoScale,
 }
 
-impl From<ScaleChoiceArg> for sim_engine::run::ScaleChoice {
+impl From<ScaleChoiceArg> for sim_engine::prepare::ScaleChoice {
     fn from(a: ScaleChoiceArg) -> Self {
         match a {
-            ScaleChoiceArg::Auto => sim_engine::run::ScaleChoice::Auto,
-            ScaleChoiceArg::Request => sim_engine::run::ScaleChoice::Request,
-            ScaleChoiceArg::TwoScale => sim_engine::run::ScaleChoice::TwoScale,
+            ScaleChoiceArg::Auto => sim_engine::prepare::ScaleChoice::Auto,
+            ScaleChoiceArg::Request => sim_engine::prepare::ScaleChoice::Request,
+            ScaleChoiceArg::TwoScale => sim_engine::prepare::ScaleChoice::TwoScale,
         }
     }
 }

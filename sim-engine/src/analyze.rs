@@ -793,7 +793,7 @@ pub fn unprotected_critical_calls(m: &Model) -> Vec<Finding> {
                 format!("handlers[{hid}] → {tid}"),
                 format!(
                     "`{hid}` (criticality {}) has {calls} to `{tid}` with neither circuit breaker nor fallback: while `{tid}` fails, every such request waits out its timeouts and retries, then fails",
-                    crate::run::criticality_str(level)
+                    crate::risk::criticality_str(level)
                 ),
             );
             f.resource = Some(tid.clone());

@@ -11,13 +11,11 @@ use sim_output::RunWriter;
 
 use crate::error::Error;
 use crate::prepare::{
-    check_size, choose_two_scale, default_calibration_path, load, prepare_variants,
-    unsupported_notes,
+    MAX_REQUESTS_PER_CAMPAIGN, choose_two_scale, default_calibration_path, expected_requests, load,
+    prepare_variants, unsupported_notes,
 };
-use crate::run::{
-    CampaignModes, PreparedVariant, RareEvent, RunPlan, RunReport, ScaleChoice, apply_bias,
-    default_out_dir, run_all,
-};
+use crate::prepare::{PreparedVariant, ScaleChoice, default_out_dir};
+use crate::run::{CampaignModes, RareEvent, RunPlan, RunReport, apply_bias, run_all};
 use crate::scenario::{FileAccess, Loaded};
 use crate::timing::{Mark, Phases};
 
@@ -557,4 +555,47 @@ fn manifest(
         "scale": if plan.two_scale { "two-scale" } else { "request" },
         "streams": if plan.independent_streams { "independent" } else { "common" },
     })
+}
+
+/// Refuses campaigns too large for request-level simulation, and says when a
+/// campaign is large enough to take a while.
+fn check_size(loaded: &Loaded, variants: &[PreparedVariant], quiet: bool) -> Result<(), Error> {
+    let Some((v, n)) = variants
+        .iter()
+        .rev() // on ties, `max_by` keeps the last: report the first variant
+        .map(|v| (v, expected_requests(&v.model)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    else {
+        return Ok(());
+    };
+    if n > MAX_REQUESTS_PER_CAMPAIGN {
+        // Recommend the two-scale method only where it can finish.
+        let instead = match crate::limits::check_two_scale_work(variants) {
+            Ok(()) => {
+                "Use `--scale two-scale` (or `auto`), or a shorter `horizon:` (minutes to hours)."
+                    .to_string()
+            }
+            Err(why) => format!(
+                "The two-scale method cannot take it either ({}). Use a shorter `horizon:` or a lower rate.",
+                why.trim_end_matches('.')
+            ),
+        };
+        return Err(Error::input(format!(
+            "preflight: {}: horizon: variant `{}` expects {:.0} million requests per campaign ({} of simulated time); \
+             request-level simulation is limited to {:.0} million (docs/limits.md). {instead}",
+            loaded.file.display(),
+            v.name,
+            n / 1e6,
+            sim_models::spec::Duration::from_secs(v.model.horizon.as_secs_f64()),
+            MAX_REQUESTS_PER_CAMPAIGN / 1e6,
+        )));
+    }
+    if n > 1e7 && !quiet {
+        eprintln!(
+            "preflight: note: {}: about {:.0} million requests per campaign; each campaign may take several seconds",
+            loaded.file.display(),
+            n / 1e6
+        );
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ use sim_models::limits::{
 };
 use sim_models::two_scale::Work;
 
-use crate::run::PreparedVariant;
+use crate::prepare::PreparedVariant;
 
 /// What a run holds besides its campaigns and pooled episodes: the program,
 /// the Parquet writers' buffers, one chunk of campaign results.

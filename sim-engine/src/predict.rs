@@ -29,7 +29,7 @@ use sim_models::model::{Effect, FaultDef, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::rare::forward_sf;
 
-use crate::run::PreparedVariant;
+use crate::prepare::PreparedVariant;
 use sim_output::{ScenarioRow, Severity};
 
 /// Warm-up before the injection, so queues and breakers are in steady state.

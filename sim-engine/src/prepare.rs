@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sim_models::compile::compile;
+use sim_models::model::Model;
 use sim_models::spec::Scenario;
 
 use crate::error::Error;
-use crate::run::{PreparedVariant, ScaleChoice, TWO_SCALE_ABOVE, default_out_dir};
 use crate::scenario::{FileAccess, Loaded, apply_variant, load_with};
 
 /// Loads a scenario, or the error listing every problem (exit code 2).
@@ -145,53 +145,6 @@ pub fn choose_two_scale(scale: ScaleChoice, variants: &[PreparedVariant]) -> boo
     }
 }
 
-/// Refuses campaigns too large for request-level simulation, and says when a
-/// campaign is large enough to take a while.
-pub(crate) fn check_size(
-    loaded: &Loaded,
-    variants: &[PreparedVariant],
-    quiet: bool,
-) -> Result<(), Error> {
-    let Some((v, n)) = variants
-        .iter()
-        .rev() // on ties, `max_by` keeps the last: report the first variant
-        .map(|v| (v, expected_requests(&v.model)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-    else {
-        return Ok(());
-    };
-    if n > MAX_REQUESTS_PER_CAMPAIGN {
-        // Recommend the two-scale method only where it can finish.
-        let instead = match crate::limits::check_two_scale_work(variants) {
-            Ok(()) => {
-                "Use `--scale two-scale` (or `auto`), or a shorter `horizon:` (minutes to hours)."
-                    .to_string()
-            }
-            Err(why) => format!(
-                "The two-scale method cannot take it either ({}). Use a shorter `horizon:` or a lower rate.",
-                why.trim_end_matches('.')
-            ),
-        };
-        return Err(Error::input(format!(
-            "preflight: {}: horizon: variant `{}` expects {:.0} million requests per campaign ({} of simulated time); \
-             request-level simulation is limited to {:.0} million (docs/limits.md). {instead}",
-            loaded.file.display(),
-            v.name,
-            n / 1e6,
-            sim_models::spec::Duration::from_secs(v.model.horizon.as_secs_f64()),
-            MAX_REQUESTS_PER_CAMPAIGN / 1e6,
-        )));
-    }
-    if n > 1e7 && !quiet {
-        eprintln!(
-            "preflight: note: {}: about {:.0} million requests per campaign; each campaign may take several seconds",
-            loaded.file.display(),
-            n / 1e6
-        );
-    }
-    Ok(())
-}
-
 /// Sections a scenario may hold that this version parses and validates but
 /// does not simulate yet: said once per run, so nobody mistakes them for used.
 pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
@@ -200,4 +153,65 @@ pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
         notes.push("telemetry: forecasting is not built yet; the file is not read");
     }
     notes
+}
+
+/// How campaigns are simulated (`--scale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleChoice {
+    /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
+    /// per campaign, two-scale above.
+    Auto,
+    /// Every request of the whole horizon (exact; slow for long windows).
+    Request,
+    /// Fault timeline over the horizon, request-level episodes around the
+    /// faults, and a pooled healthy baseline (see `docs/two-scale.md`).
+    TwoScale,
+}
+
+/// Expected workload requests per campaign above which `--scale auto`
+/// chooses the two-scale method (about 14 hours at 200 requests/s).
+pub const TWO_SCALE_ABOVE: f64 = 1e7;
+
+/// A variant ready to run: its name, its index (0 = base) and its model.
+#[derive(Debug)]
+pub struct PreparedVariant {
+    /// `base`, or the variant's name.
+    pub name: Arc<str>,
+    /// 0 for the base, 1.. for `variants:` in file order (seeds derive
+    /// from it with `--independent-streams` only).
+    pub index: u64,
+    /// The scenario after the variant's changes.
+    pub scenario: Scenario,
+    /// Its compiled model.
+    pub model: Model,
+}
+
+/// Longest scenario name used as it is in the default output directory;
+/// longer names are cut and given a hash of the whole name, so the
+/// directory name stays far below file-system limits (255 bytes).
+const OUT_NAME_CHARS: usize = 64;
+
+/// The default output directory for a scenario: `reports/<scenario name>`,
+/// with characters other than ASCII letters, digits, `-` and `_` as `_`,
+/// and names over 64 characters cut to 55 plus `-` and 8 hex digits of the
+/// name's hash.
+pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
+    let safe: String = scenario
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = if safe.len() > OUT_NAME_CHARS {
+        let hash = crate::scenario::fnv1a_hex(scenario.name.as_bytes());
+        format!("{}-{}", &safe[..OUT_NAME_CHARS - 9], &hash[..8])
+    } else {
+        safe
+    };
+    PathBuf::from("reports").join(if safe.is_empty() { "run".into() } else { safe })
 }

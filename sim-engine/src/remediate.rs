@@ -29,10 +29,11 @@ use sim_models::spec::{
 use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
 use sim_models::usage::Usage;
 
+use crate::prepare::PreparedVariant;
 use crate::risk::{significant, z_two_sided};
 use crate::run::{
-    BaseOutcomes, CHUNK, CampaignSim, HandlerTally, PairedTally, PreparedVariant, RunPlan,
-    RunReport, apply_bias, campaign_seed, progress_bar,
+    BaseOutcomes, CHUNK, CampaignSim, HandlerTally, PairedTally, RunPlan, RunReport, apply_bias,
+    campaign_seed, progress_bar,
 };
 use crate::scenario::{Loaded, apply_variant};
 use crate::timing::{Mark, Phases};

@@ -312,6 +312,16 @@ pub fn campaigns_to_decide(p: f64, threshold: f64) -> Option<u64> {
     (n < 1e15).then(|| n.ceil() as u64)
 }
 
+/// The scenario's name for a criticality.
+pub fn criticality_str(c: sim_models::spec::Criticality) -> &'static str {
+    match c {
+        sim_models::spec::Criticality::Low => "low",
+        sim_models::spec::Criticality::Medium => "medium",
+        sim_models::spec::Criticality::High => "high",
+        sim_models::spec::Criticality::Critical => "critical",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,6 @@
 //! same whatever the thread count, and memory stays bounded by one chunk
 //! however many campaigns run.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -22,12 +21,14 @@ use sim_core::{CampaignSeed, splitmix64, stream_key};
 use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
-use sim_models::spec::{Criticality, Scenario};
+use sim_models::spec::Criticality;
 use sim_models::two_scale::{Baseline, LIBRARY_REPS, run_window};
 use sim_models::usage::Usage;
 
+use crate::prepare::PreparedVariant;
 use crate::risk::{
-    Decision, decide_interval, newcombe_paired, paired_weighted, threshold_for, wilson,
+    Decision, criticality_str, decide_interval, newcombe_paired, paired_weighted, threshold_for,
+    wilson,
 };
 use crate::timing::{Mark, Phases};
 use sim_output::{
@@ -46,37 +47,6 @@ pub enum CampaignModes {
     Targeted,
     /// Both.
     Both,
-}
-
-/// How campaigns are simulated (`--scale`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScaleChoice {
-    /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
-    /// per campaign, two-scale above.
-    Auto,
-    /// Every request of the whole horizon (exact; slow for long windows).
-    Request,
-    /// Fault timeline over the horizon, request-level episodes around the
-    /// faults, and a pooled healthy baseline (see `docs/two-scale.md`).
-    TwoScale,
-}
-
-/// Expected workload requests per campaign above which `--scale auto`
-/// chooses the two-scale method (about 14 hours at 200 requests/s).
-pub const TWO_SCALE_ABOVE: f64 = 1e7;
-
-/// A variant ready to run: its name, its index (0 = base) and its model.
-#[derive(Debug)]
-pub struct PreparedVariant {
-    /// `base`, or the variant's name.
-    pub name: Arc<str>,
-    /// 0 for the base, 1.. for `variants:` in file order (seeds derive
-    /// from it with `--independent-streams` only).
-    pub index: u64,
-    /// The scenario after the variant's changes.
-    pub scenario: Scenario,
-    /// Its compiled model.
-    pub model: Model,
 }
 
 /// Everything a run needs besides the variants.
@@ -1188,49 +1158,9 @@ impl<'a> CampaignSim<'a> {
     }
 }
 
-/// The scenario's name for a criticality.
-pub fn criticality_str(c: Criticality) -> &'static str {
-    match c {
-        Criticality::Low => "low",
-        Criticality::Medium => "medium",
-        Criticality::High => "high",
-        Criticality::Critical => "critical",
-    }
-}
-
 /// A task counting campaigns ([`crate::progress`]).
 pub(crate) fn progress_bar(total: u64, enabled: bool) -> crate::progress::Task {
     crate::progress::Task::start("campaigns", total, enabled)
-}
-
-/// Longest scenario name used as it is in the default output directory;
-/// longer names are cut and given a hash of the whole name, so the
-/// directory name stays far below file-system limits (255 bytes).
-const OUT_NAME_CHARS: usize = 64;
-
-/// The default output directory for a scenario: `reports/<scenario name>`,
-/// with characters other than ASCII letters, digits, `-` and `_` as `_`,
-/// and names over 64 characters cut to 55 plus `-` and 8 hex digits of the
-/// name's hash.
-pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
-    let safe: String = scenario
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let safe = if safe.len() > OUT_NAME_CHARS {
-        let hash = crate::scenario::fnv1a_hex(scenario.name.as_bytes());
-        format!("{}-{}", &safe[..OUT_NAME_CHARS - 9], &hash[..8])
-    } else {
-        safe
-    };
-    PathBuf::from("reports").join(if safe.is_empty() { "run".into() } else { safe })
 }
 
 #[cfg(test)]

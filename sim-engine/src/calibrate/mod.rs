@@ -467,7 +467,7 @@ pub fn calibrate(opts: &CalibrateOptions) -> Result<String, Error> {
     let expected = crate::prepare::expected_requests(&structure)
         / structure.horizon.as_secs_f64().max(1e-9)
         * window.as_secs_f64();
-    if expected > crate::run::TWO_SCALE_ABOVE {
+    if expected > crate::prepare::TWO_SCALE_ABOVE {
         return Err(Error::input(format!(
             "preflight: {}: a window of {} holds about {expected:.2e} requests; the backtest simulates windows request by request, so use a shorter --window",
             loaded.file.display(),

@@ -34,7 +34,8 @@ use sim_models::paths::PathModel;
 use sim_models::paths::sim::{PathOutcome, run_path_campaign};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::run::{CHUNK, PreparedVariant, RowSink, RunPlan, campaign_seed};
+use crate::prepare::PreparedVariant;
+use crate::run::{CHUNK, RowSink, RunPlan, campaign_seed};
 use sim_output::PathRow;
 
 /// One variant × path, over all its campaigns.
