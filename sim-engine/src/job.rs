@@ -134,14 +134,23 @@ pub struct RunOutcome {
     pub paths_wall_s: f64,
 }
 
-/// Loads, checks, runs every campaign and writes the run directory.
-///
-/// Every phase's wall and CPU time goes into the manifest's `phases`, and
-/// `wall_time_s` is their total (`docs/results.md`).
-pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
-    let start = Mark::now();
-    let mut mark = start;
-    let mut phases = Phases::default();
+/// What [`plan_run`] decided before any campaign runs.
+struct Planned {
+    loaded: Loaded,
+    variants: Vec<PreparedVariant>,
+    /// Whether handler campaigns run (not for a scenario of service paths
+    /// with no workload).
+    handler_campaigns: bool,
+    plan: RunPlan,
+    memory: crate::limits::MemoryPlan,
+    out_dir: PathBuf,
+    calibration: Option<(PathBuf, crate::calibrate::map::CalibrationFile)>,
+}
+
+/// Loads and prepares the variants, checks the run's size and memory
+/// against its bounds, applies `--rare-event`, and plans it: everything
+/// that can refuse a run does so here, before any campaign or file.
+fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
     let loaded = load(&opts.scenario, opts.file_access)?;
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
@@ -252,6 +261,123 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // The recalibration map of `preflight calibrate`, read before any
     // campaign runs so that a broken file costs nothing.
     let calibration = find_calibration(opts, s, &loaded)?;
+    Ok(Planned {
+        loaded,
+        variants,
+        handler_campaigns,
+        plan,
+        memory,
+        out_dir,
+        calibration,
+    })
+}
+
+/// The manifest of a finished run: the run's own fields, its limits, and
+/// the sections of service paths, remediation and calibration when they ran.
+fn run_manifest(
+    run: &Planned,
+    report: &RunReport,
+    opts: &RunOptions,
+    paths: &[crate::service_paths::campaigns::PathSummary],
+    paths_wall_s: f64,
+    remediation: Option<&crate::remediate::Remediation>,
+) -> serde_json::Value {
+    let Planned {
+        loaded,
+        variants,
+        handler_campaigns,
+        plan,
+        memory,
+        calibration,
+        ..
+    } = run;
+    let handler_campaigns = *handler_campaigns;
+    let mut manifest = manifest(loaded, variants, plan, report, opts);
+    manifest["limits"] = memory.manifest(report.refused_over_cap);
+    if !handler_campaigns {
+        manifest["handler_campaigns"] = serde_json::json!(false);
+    }
+    if !paths.is_empty() {
+        // NaN (no ADU delivered, no outage ended) is written as null.
+        manifest["paths"] = serde_json::json!({
+            "campaigns": plan.campaigns,
+            "wall_s": paths_wall_s,
+            "summary": paths
+                .iter()
+                .map(|p| serde_json::json!({
+                    "variant": &*p.variant,
+                    "path": &*p.path,
+                    "campaigns": p.campaigns,
+                    "horizon_s": p.horizon_s,
+                    "availability": p.availability,
+                    "availability_low": p.availability_low,
+                    "availability_high": p.availability_high,
+                    "loss_rate": p.loss_rate,
+                    "delay_p99_ms": p.delay_p99_ms,
+                    "repairs_per_campaign": p.repairs_per_campaign,
+                    "time_to_repair_s": p.time_to_repair_s,
+                }))
+                .collect::<Vec<_>>(),
+        });
+    }
+    if let Some(rem) = remediation {
+        manifest["remediation"] = serde_json::json!({
+            "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            "proposed": rem.proposed,
+            "simulated": rem.verified.len(),
+            "max": opts.remediate,
+            "campaigns_run": rem.campaigns_run,
+            "sequential": rem.sequential.map(|q| q.to_json()),
+            "candidates": rem
+                .verified
+                .iter()
+                .map(|v| serde_json::json!({
+                    "name": v.candidate.name,
+                    "campaigns": v.campaigns,
+                    "campaigns_simulated": v.simulated,
+                    "library_simulated": v.library.map(|l| l.0),
+                    "library_shared": v.library.map(|l| l.1),
+                }))
+                .collect::<Vec<_>>(),
+            "phases": rem.phases.to_json(rem.phases.sum()),
+            "rejected": rem
+                .rejected
+                .iter()
+                .map(|(n, why)| serde_json::json!({ "name": n, "why": why }))
+                .collect::<Vec<_>>(),
+        });
+    }
+    if let Some((path, c)) = calibration {
+        manifest["calibration"] = serde_json::json!({
+            "file": path.display().to_string(),
+            "method": c.method,
+            "history": c.history,
+            "backtest_brier": c.brier,
+            "backtest_ece": c.ece,
+            "predictions": c.predictions,
+        });
+    }
+    manifest
+}
+
+/// Loads, checks, runs every campaign and writes the run directory.
+///
+/// Every phase's wall and CPU time goes into the manifest's `phases`, and
+/// `wall_time_s` is their total (`docs/results.md`).
+pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
+    let start = Mark::now();
+    let mut mark = start;
+    let mut phases = Phases::default();
+    let Planned {
+        loaded,
+        variants,
+        handler_campaigns,
+        plan,
+        memory,
+        out_dir,
+        calibration,
+    } = plan_run(opts)?;
+    let s = &loaded.scenario;
     let out_flag = if opts.out.is_some() {
         "--out".to_string()
     } else {
@@ -391,71 +517,25 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     if remediation.is_some() {
         phases.lap("remediation", &mut mark);
     }
-    let mut manifest = manifest(&loaded, &variants, &plan, &report, opts);
-    manifest["limits"] = memory.manifest(report.refused_over_cap);
-    if !handler_campaigns {
-        manifest["handler_campaigns"] = serde_json::json!(false);
-    }
-    if !paths.is_empty() {
-        // NaN (no ADU delivered, no outage ended) is written as null.
-        manifest["paths"] = serde_json::json!({
-            "campaigns": plan.campaigns,
-            "wall_s": paths_wall_s,
-            "summary": paths
-                .iter()
-                .map(|p| serde_json::json!({
-                    "variant": &*p.variant,
-                    "path": &*p.path,
-                    "campaigns": p.campaigns,
-                    "horizon_s": p.horizon_s,
-                    "availability": p.availability,
-                    "availability_low": p.availability_low,
-                    "availability_high": p.availability_high,
-                    "loss_rate": p.loss_rate,
-                    "delay_p99_ms": p.delay_p99_ms,
-                    "repairs_per_campaign": p.repairs_per_campaign,
-                    "time_to_repair_s": p.time_to_repair_s,
-                }))
-                .collect::<Vec<_>>(),
-        });
-    }
-    if let Some(rem) = &remediation {
-        manifest["remediation"] = serde_json::json!({
-            "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-            "proposed": rem.proposed,
-            "simulated": rem.verified.len(),
-            "max": opts.remediate,
-            "campaigns_run": rem.campaigns_run,
-            "sequential": rem.sequential.map(|q| q.to_json()),
-            "candidates": rem
-                .verified
-                .iter()
-                .map(|v| serde_json::json!({
-                    "name": v.candidate.name,
-                    "campaigns": v.campaigns,
-                    "campaigns_simulated": v.simulated,
-                    "library_simulated": v.library.map(|l| l.0),
-                    "library_shared": v.library.map(|l| l.1),
-                }))
-                .collect::<Vec<_>>(),
-            "phases": rem.phases.to_json(rem.phases.sum()),
-            "rejected": rem
-                .rejected
-                .iter()
-                .map(|(n, why)| serde_json::json!({ "name": n, "why": why }))
-                .collect::<Vec<_>>(),
-        });
-    }
-    if let Some((path, c)) = &calibration {
-        manifest["calibration"] = serde_json::json!({
-            "file": path.display().to_string(),
-            "method": c.method,
-            "history": c.history,
-            "backtest_brier": c.brier,
-            "backtest_ece": c.ece,
-            "predictions": c.predictions,
-        });
-    }
+    let run = Planned {
+        loaded,
+        variants,
+        handler_campaigns,
+        plan,
+        memory,
+        out_dir: out_dir.clone(),
+        calibration,
+    };
+    let manifest = run_manifest(
+        &run,
+        &report,
+        opts,
+        &paths,
+        paths_wall_s,
+        remediation.as_ref(),
+    );
+    let Planned { loaded, plan, .. } = run;
+    let s = &loaded.scenario;
     let summary = writer
         .finish_with(&report.risk, &manifest, |m| {
             phases.lap("write", &mut mark);
