@@ -6,6 +6,13 @@
 //! about resources, scenario files or Parquet: it moves typed messages
 //! through simulated time.
 //!
+//! ## Modules
+//!
+//! - [`time`]: simulated time ([`SimTime`], [`SimDuration`]), integer nanoseconds.
+//! - [`kernel`]: the event loop ([`Simulation`]), [`Actor`], [`Context`] and timers.
+//! - [`rng`]: campaign seeds, per-actor streams keyed by name, SplitMix64 and FNV-1a.
+//! - [`stats`]: latency histograms, time-weighted averages and moments.
+//!
 //! ## Authoring a model
 //!
 //! A model defines one enum of messages and one type (usually an enum) of
