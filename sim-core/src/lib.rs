@@ -6,6 +6,13 @@
 //! about resources, scenario files or Parquet: it moves typed messages
 //! through simulated time.
 //!
+//! ## Modules
+//!
+//! - [`time`]: simulated time ([`SimTime`], [`SimDuration`]), integer nanoseconds.
+//! - [`kernel`]: the event loop ([`Simulation`]), [`Actor`], [`Context`] and timers.
+//! - [`rng`]: campaign seeds, per-actor streams keyed by name, SplitMix64 and FNV-1a.
+//! - [`stats`]: latency histograms, time-weighted averages and moments.
+//!
 //! ## Authoring a model
 //!
 //! A model defines one enum of messages and one type (usually an enum) of
@@ -86,6 +93,6 @@ pub mod stats;
 pub mod time;
 
 pub use kernel::{Actor, ActorId, Context, RunOutcome, Simulation, TimerKey, TraceEntry};
-pub use rng::{CampaignSeed, SimRng, splitmix64, stream_key};
+pub use rng::{CampaignSeed, SimRng, fnv1a, splitmix64, stream_key};
 pub use stats::{LatencyHistogram, MAX_TRACKED_NANOS, Moments, TimeWeighted};
 pub use time::{SimDuration, SimTime};

@@ -94,6 +94,32 @@ struct Compiler<'a> {
     effects: Vec<Effect>,
 }
 
+/// The sampler of a scenario's distribution: the law with its parameters
+/// in seconds, or an empirical table looked up in `empirical` (by file and
+/// column). The one conversion every section (resources, handlers, failure
+/// modes, service paths) goes through.
+pub(crate) fn resolve_dist(
+    d: &Distribution,
+    empirical: &Empirical,
+) -> Result<Dist, crate::dist::DistError> {
+    match d {
+        Distribution::Constant { value } => Dist::constant(value.secs()),
+        Distribution::Exponential { mean } => Dist::exponential(mean.secs()),
+        Distribution::Weibull { shape, scale } => Dist::weibull(*shape, scale.secs()),
+        Distribution::Lognormal { median, sigma } => Dist::lognormal(median.secs(), *sigma),
+        Distribution::Uniform { min, max } => Dist::uniform(min.secs(), max.secs()),
+        Distribution::Gamma { shape, scale } => Dist::gamma(*shape, scale.secs()),
+        Distribution::Empirical { file, column, .. } => {
+            match empirical.get(&(file.clone(), column.clone())) {
+                Some(v) => Dist::empirical(v),
+                None => Err(crate::dist::DistError(format!(
+                    "no samples loaded for column `{column}` of `{file}`"
+                ))),
+            }
+        }
+    }
+}
+
 fn secs(d: &spec::Duration) -> SimDuration {
     SimDuration::from_secs_f64(d.secs())
 }
@@ -107,23 +133,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn dist(&mut self, path: &str, d: &Distribution) -> Dist {
-        let r = match d {
-            Distribution::Constant { value } => Dist::constant(value.secs()),
-            Distribution::Exponential { mean } => Dist::exponential(mean.secs()),
-            Distribution::Weibull { shape, scale } => Dist::weibull(*shape, scale.secs()),
-            Distribution::Lognormal { median, sigma } => Dist::lognormal(median.secs(), *sigma),
-            Distribution::Uniform { min, max } => Dist::uniform(min.secs(), max.secs()),
-            Distribution::Gamma { shape, scale } => Dist::gamma(*shape, scale.secs()),
-            Distribution::Empirical { file, column, .. } => {
-                match self.empirical.get(&(file.clone(), column.clone())) {
-                    Some(v) => Dist::empirical(v),
-                    None => Err(crate::dist::DistError(format!(
-                        "no samples loaded for column `{column}` of `{file}`"
-                    ))),
-                }
-            }
-        };
-        r.unwrap_or_else(|e| {
+        resolve_dist(d, self.empirical).unwrap_or_else(|e| {
             self.err(path, e.0);
             Dist::Constant { value: 0.0 }
         })

@@ -227,3 +227,7 @@ pub enum Msg {
     /// Failure process: the component is repaired now.
     RepairNow,
 }
+
+/// `Msg` is 32 bytes (ARCHITECTURE.md, `msg.rs`): a larger payload makes
+/// every event queue entry and copy larger; this fails the build first.
+const _: () = assert!(std::mem::size_of::<Msg>() <= 32);

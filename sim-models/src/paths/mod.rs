@@ -61,7 +61,7 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::compile::{CompileError, Empirical};
+use crate::compile::{CompileError, Empirical, resolve_dist};
 use crate::dist::Dist;
 use crate::spec::{self, Distribution, Optimise, PathRepair};
 
@@ -255,22 +255,7 @@ impl PathModel {
     pub fn compile(s: &spec::Scenario, empirical: &Empirical) -> Result<Self, Vec<CompileError>> {
         let mut errors = Vec::new();
         let mut dist = |path: String, d: &Distribution| -> Dist {
-            let r = match d {
-                Distribution::Constant { value } => Dist::constant(value.secs()),
-                Distribution::Exponential { mean } => Dist::exponential(mean.secs()),
-                Distribution::Weibull { shape, scale } => Dist::weibull(*shape, scale.secs()),
-                Distribution::Lognormal { median, sigma } => Dist::lognormal(median.secs(), *sigma),
-                Distribution::Uniform { min, max } => Dist::uniform(min.secs(), max.secs()),
-                Distribution::Gamma { shape, scale } => Dist::gamma(*shape, scale.secs()),
-                Distribution::Empirical { file, column, .. } => {
-                    match empirical.get(&(file.clone(), column.clone())) {
-                        Some(v) => Dist::empirical(v),
-                        None => Err(crate::dist::DistError(format!(
-                            "no samples loaded for column `{column}` of `{file}`"
-                        ))),
-                    }
-                }
-            };
+            let r = resolve_dist(d, empirical);
             r.unwrap_or_else(|e| {
                 errors.push(CompileError { path, message: e.0 });
                 Dist::Constant { value: 0.0 }
