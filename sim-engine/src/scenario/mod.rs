@@ -374,10 +374,5 @@ pub fn json_schema() -> String {
 
 /// 64-bit FNV-1a of `bytes` as 16 hex digits.
 pub fn fnv1a_hex(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", sim_core::fnv1a(bytes))
 }
