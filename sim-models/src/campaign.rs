@@ -364,10 +364,11 @@ pub(crate) fn build<'m>(
             Some(h) => model
                 .workloads
                 .iter()
-                .enumerate()
-                .filter(|(_, w)| w.handler == h)
-                .map(|(wi, w)| {
-                    let key = stream_key(&format!("workload/{}/{wi}", model.handlers[h].id));
+                .filter(|w| w.handler == h)
+                .map(|w| {
+                    // Keyed by the workload's id, not its position: adding a
+                    // workload changes no other workload's arrivals.
+                    let key = stream_key(&format!("workload/{}", w.id));
                     Arrivals::new(w, seed.stream(key), arrivals_end).with_clock_offset(clock_offset)
                 })
                 .collect(),

@@ -368,6 +368,7 @@ impl<'a> Compiler<'a> {
         }
         // Workload.
         let mut workloads = Vec::new();
+        let ids = crate::spec::workload_ids(&s.workload);
         for (i, w) in s.workload.iter().enumerate() {
             let Some(&handler) = self.handler_ix.get(w.handler.as_str()) else {
                 self.err(
@@ -390,6 +391,7 @@ impl<'a> Compiler<'a> {
                 },
             };
             workloads.push(WorkloadDef {
+                id: ids[i].clone(),
                 handler,
                 rate: w.arrivals.rate.per_sec(),
                 diurnal,

@@ -213,6 +213,9 @@ pub struct PollDef {
 /// A workload generator feeding a handler.
 #[derive(Debug, Clone)]
 pub struct WorkloadDef {
+    /// Its id (`spec::workload_ids`): its arrivals draw from the stream
+    /// `workload/<id>`.
+    pub id: String,
     /// The handler requests go to.
     pub handler: HandlerIx,
     /// Mean arrivals per second (before the diurnal shape).

@@ -755,6 +755,24 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        let ids = crate::spec::workload_ids(&s.workload);
+        for (i, id) in ids.iter().enumerate() {
+            let explicit = s.workload[i].id.is_some();
+            if explicit && id.trim().is_empty() {
+                self.push(format!("workload[{i}].id"), "must not be empty");
+            } else if let Some(j) = ids[..i].iter().position(|o| o == id) {
+                self.push(
+                    if explicit {
+                        format!("workload[{i}].id")
+                    } else {
+                        format!("workload[{i}]")
+                    },
+                    format!(
+                        "workload id `{id}` is already used by workload[{j}]; give each an `id:` of its own (its arrivals draw from the random stream `workload/<id>`)"
+                    ),
+                );
+            }
+        }
         if s.paths.is_empty() && s.workload.is_empty() {
             if s.handlers.is_empty() {
                 self.push(

@@ -8,6 +8,14 @@ use crate::spec::Rate;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
+    /// A name for this workload, unique among workloads: its arrivals draw
+    /// from the random stream `workload/<id>`, so adding, removing or
+    /// reordering other workloads does not change them (common random
+    /// numbers between variants). Default: the handler's id for a
+    /// handler's first workload without one, `<handler>#<k>` for its k-th
+    /// ([`workload_ids`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The id of the handler receiving the requests.
     pub handler: String,
     /// The arrival process.
@@ -16,6 +24,28 @@ pub struct Workload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(equal = 24))]
     pub diurnal: Option<Vec<f64>>,
+}
+
+/// The id of every workload, in order: its own `id:`, else the handler's id
+/// for the handler's first workload without one and `<handler>#<k>` for the
+/// k-th (k ≥ 2). Ids must be unique (the semantic checks say so).
+pub fn workload_ids(workloads: &[Workload]) -> Vec<String> {
+    let mut unnamed: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    workloads
+        .iter()
+        .map(|w| match &w.id {
+            Some(id) => id.clone(),
+            None => {
+                let k = unnamed.entry(w.handler.as_str()).or_insert(0);
+                *k += 1;
+                if *k == 1 {
+                    w.handler.clone()
+                } else {
+                    format!("{}#{k}", w.handler)
+                }
+            }
+        })
+        .collect()
 }
 
 /// An arrival process.
