@@ -138,7 +138,11 @@ fn targeted_mode_ranks_predicted_scenarios() {
     let rate = floats(&b, "error_rate_during")[k];
     assert!((rate - 0.5).abs() < 0.05, "error rate while on: {rate}");
     let sev = strings(&b, "severity");
-    assert_eq!(sev[k], "critical", "error rate ≥ 0.5 is critical: {rate}");
+    // Half the traffic fails: the rule's boundary between high and critical
+    // (error rate ≥ 0.5) lies inside the estimate's noise, so the severity
+    // must follow the measured rate, whichever side it fell on.
+    let want = if rate >= 0.5 { "critical" } else { "high" };
+    assert_eq!(sev[k], want, "error rate {rate}: ≥ 0.5 is critical, ≥ 0.1 high");
     let all = ids.iter().position(|x| x == "db-error-code-all").unwrap();
     assert!((floats(&b, "error_rate_during")[all] - 1.0).abs() < 1e-9);
     // The 1 ms latency spike barely matters.
