@@ -142,9 +142,16 @@ fn targeted_mode_ranks_predicted_scenarios() {
     // (error rate ≥ 0.5) lies inside the estimate's noise, so the severity
     // must follow the measured rate, whichever side it fell on.
     let want = if rate >= 0.5 { "critical" } else { "high" };
-    assert_eq!(sev[k], want, "error rate {rate}: ≥ 0.5 is critical, ≥ 0.1 high");
+    assert_eq!(
+        sev[k], want,
+        "error rate {rate}: ≥ 0.5 is critical, ≥ 0.1 high"
+    );
     let all = ids.iter().position(|x| x == "db-error-code-all").unwrap();
-    assert!((floats(&b, "error_rate_during")[all] - 1.0).abs() < 1e-9);
+    // Every replica fails every request: all fail but the few already in
+    // service at the onset (2 ms of service at 100 requests/s: about one
+    // in a thousand of the window's requests at most).
+    let all_rate = floats(&b, "error_rate_during")[all];
+    assert!((0.999..=1.0).contains(&all_rate), "{all_rate}");
     // The 1 ms latency spike barely matters.
     let lat = ids.iter().position(|x| x == "db-latency-spike").unwrap();
     assert_eq!(sev[lat], "low");
