@@ -214,6 +214,9 @@ impl CampaignArgs {
         against_gate: bool,
         file_access: FileAccess,
     ) -> sim_engine::job::RunOptions {
+        // Flags neither command sets here keep the library's defaults
+        // (`RunOptions::new`); `run` then sets its own.
+        let defaults = sim_engine::job::RunOptions::new(self.scenario.clone());
         sim_engine::job::RunOptions {
             scenario: self.scenario,
             campaigns: self.campaigns,
@@ -230,13 +233,9 @@ impl CampaignArgs {
             calibration: self.calibration,
             no_calibration: self.no_calibration,
             max_memory: self.max_memory,
-            events: false,
-            live_injection: true,
-            scenario_campaigns: None,
-            independent_streams: false,
             remediate: None,
-            service_paths: true,
             file_access,
+            ..defaults
         }
     }
 }

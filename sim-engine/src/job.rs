@@ -368,22 +368,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let start = Mark::now();
     let mut mark = start;
     let mut phases = Phases::default();
-    let Planned {
-        loaded,
-        variants,
-        handler_campaigns,
-        plan,
-        memory,
-        out_dir,
-        calibration,
-    } = plan_run(opts)?;
-    let s = &loaded.scenario;
+    let mut run = plan_run(opts)?;
+    let s = &run.loaded.scenario;
     let out_flag = if opts.out.is_some() {
         "--out".to_string()
     } else {
         "the default output directory (reports/<scenario name>; choose one with --out)".to_string()
     };
-    let mut writer = RunWriter::create(&out_dir).map_err(|e| Error::output(out_flag.clone(), e))?;
+    let mut writer =
+        RunWriter::create(&run.out_dir).map_err(|e| Error::output(out_flag.clone(), e))?;
     phases.lap("load", &mut mark);
     // Predicted injection scenarios: in targeted mode, and for the live
     // injections of an enabled `failure_injection_profile`.
@@ -396,11 +389,11 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         matches!(opts.mode, CampaignModes::Targeted | CampaignModes::Both) || profile.is_some();
     let predicted = if predicting {
         crate::predict::predict(
-            &variants[0],
+            &run.variants[0],
             crate::predict::PredictOptions {
                 campaigns: opts.scenario_campaigns.unwrap_or(20),
-                seed: plan.seed,
-                threads: plan.threads,
+                seed: run.plan.seed,
+                threads: run.plan.threads,
                 progress: !opts.quiet,
             },
         )
@@ -416,35 +409,34 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         let rows: Vec<_> = predicted.iter().map(|p| p.row.clone()).collect();
         writer
             .write_scenarios(&rows)
-            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+            .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
     phases.lap(if predicting { "scenarios" } else { "load" }, &mut mark);
-    let mut plan = plan;
     if let Some(p) = profile {
-        if plan.two_scale {
+        if run.plan.two_scale {
             if !opts.quiet {
                 eprintln!(
                     "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
-                    loaded.file.display()
+                    run.loaded.file.display()
                 );
             }
         } else {
-            plan.live = crate::predict::live_spec(p, &predicted);
+            run.plan.live = crate::predict::live_spec(p, &predicted);
         }
     }
     if opts.events {
-        if plan.live.is_none() && !opts.quiet {
+        if run.plan.live.is_none() && !opts.quiet {
             eprintln!(
                 "preflight: note: {}: --events: no live injection in this run (enable `failure_injection_profile`); events.parquet will be empty",
-                loaded.file.display()
+                run.loaded.file.display()
             );
         }
         writer
             .enable_events()
-            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+            .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
-    let mut report = if handler_campaigns {
-        run_all(&variants, &plan, &mut writer)
+    let mut report = if run.handler_campaigns {
+        run_all(&run.variants, &run.plan, &mut writer)
             .map_err(|e| Error::environment(format!("preflight: run failed: {e:#}")))?
     } else {
         RunReport::default()
@@ -464,15 +456,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // Service paths: their own campaigns, after the handlers' (same seeds).
     let paths_start = std::time::Instant::now();
     let paths = if opts.service_paths
-        && crate::service_paths::campaigns::has_paths(&variants)
-        && plan.mode != CampaignModes::Targeted
+        && crate::service_paths::campaigns::has_paths(&run.variants)
+        && run.plan.mode != CampaignModes::Targeted
     {
         writer
             .enable_paths()
-            .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
-        let empirical = loaded.empirical_tables();
-        crate::service_paths::campaigns::run_paths(&variants, &empirical, &plan, &mut writer)
-            .map_err(|e| Error::environment(format!("preflight: service paths failed: {e:#}")))?
+            .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
+        let empirical = run.loaded.empirical_tables();
+        crate::service_paths::campaigns::run_paths(
+            &run.variants,
+            &empirical,
+            &run.plan,
+            &mut writer,
+        )
+        .map_err(|e| Error::environment(format!("preflight: service paths failed: {e:#}")))?
     } else {
         Vec::new()
     };
@@ -480,7 +477,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     if !paths.is_empty() {
         phases.lap("paths", &mut mark);
     }
-    if let Some((_, c)) = &calibration {
+    if let Some((_, c)) = &run.calibration {
         for r in &mut report.risk {
             let calibrated = c.map.apply(r.risk);
             r.calibrated_risk = Some(calibrated);
@@ -491,12 +488,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // is written whenever remediation is on and natural campaigns ran
     // (empty when no handler is over its threshold).
     let remediation = match opts.remediate {
-        Some(max) if plan.mode != CampaignModes::Targeted && handler_campaigns => {
-            let rem = crate::remediate::remediate(&loaded, &variants[0], &report, &plan, max)
-                .map_err(|e| Error::environment(format!("preflight: remediation failed: {e:#}")))?;
+        Some(max) if run.plan.mode != CampaignModes::Targeted && run.handler_campaigns => {
+            let rem =
+                crate::remediate::remediate(&run.loaded, &run.variants[0], &report, &run.plan, max)
+                    .map_err(|e| {
+                        Error::environment(format!("preflight: remediation failed: {e:#}"))
+                    })?;
             writer
                 .write_remediations(&rem.rows())
-                .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+                .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
             Some(rem)
         }
         _ => None,
@@ -504,9 +504,9 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     if report.refused_over_cap > 0 {
         eprintln!(
             "preflight: warning: {}: {} requests were refused because a campaign held as many requests as its in-flight cap allows ({} in flight; docs/limits.md): the system is overloaded, and they count as errors",
-            loaded.file.display(),
+            run.loaded.file.display(),
             report.refused_over_cap,
-            memory
+            run.memory
                 .variants
                 .iter()
                 .map(|(n, c, _)| format!("`{n}`: {c}"))
@@ -517,15 +517,6 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     if remediation.is_some() {
         phases.lap("remediation", &mut mark);
     }
-    let run = Planned {
-        loaded,
-        variants,
-        handler_campaigns,
-        plan,
-        memory,
-        out_dir: out_dir.clone(),
-        calibration,
-    };
     let manifest = run_manifest(
         &run,
         &report,
@@ -534,8 +525,6 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         paths_wall_s,
         remediation.as_ref(),
     );
-    let Planned { loaded, plan, .. } = run;
-    let s = &loaded.scenario;
     let summary = writer
         .finish_with(&report.risk, &manifest, |m| {
             phases.lap("write", &mut mark);
@@ -544,15 +533,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             m.insert("wall_time_s".to_owned(), serde_json::json!(total.wall_s));
             m.insert("phases".to_owned(), phases.to_json(total));
         })
-        .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))?;
+        .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     Ok(RunOutcome {
-        plan,
+        plan: run.plan,
         report,
         out_dir: summary.out_dir,
         gate: s.risk.gate,
         predicted: predicted.into_iter().map(|p| p.row).collect(),
         remediation,
-        handler_campaigns,
+        handler_campaigns: run.handler_campaigns,
         paths,
         paths_wall_s,
     })
