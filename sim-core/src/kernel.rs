@@ -373,6 +373,8 @@ struct Core<M> {
     /// Cancelled timers whose events are still queued (heap or FIFO).
     cancelled_in_heap: usize,
     stop: bool,
+    /// Messages actors reported they could not handle ([`Context::unhandled`]).
+    unhandled: u64,
 }
 
 /// Cancelled events are swept out of the queue once there are at least this
@@ -548,6 +550,45 @@ impl<M> Context<'_, M> {
     pub fn stop(&mut self) {
         self.core.stop = true;
     }
+
+    /// Reports that the message being handled is not one this actor
+    /// handles: a message sent to the wrong actor, a bug of the model. The
+    /// kernel counts it ([`Simulation::unhandled`]) so that the program
+    /// running the simulation can refuse its figures, rather than the
+    /// message vanishing unnoticed. Call it from an actor's catch-all match
+    /// arm; a well-routed message costs nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sim_core::{Actor, CampaignSeed, Context, SimTime, Simulation};
+    ///
+    /// enum Msg { Ping, Pong }
+    /// struct Pinger { pings: u32 }
+    ///
+    /// impl Actor for Pinger {
+    ///     type Msg = Msg;
+    ///     fn handle(&mut self, msg: Msg, ctx: &mut Context<'_, Msg>) {
+    ///         match msg {
+    ///             Msg::Ping => self.pings += 1,
+    ///             _ => ctx.unhandled(),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let mut sim = Simulation::new(CampaignSeed::derive(1, 0, 0));
+    /// let a = sim.add_actor(Pinger { pings: 0 }, 0);
+    /// sim.schedule(SimTime::ZERO, a, Msg::Ping);
+    /// sim.schedule(SimTime::ZERO, a, Msg::Pong);
+    /// sim.run();
+    /// assert_eq!(sim.actor(a).pings, 1);
+    /// assert_eq!(sim.unhandled(), 1);
+    /// ```
+    #[cold]
+    #[inline(never)]
+    pub fn unhandled(&mut self) {
+        self.core.unhandled += 1;
+    }
 }
 
 /// Why [`Simulation::run_until`] returned.
@@ -628,6 +669,7 @@ impl<A: Actor> Simulation<A> {
                 timers: Timers::default(),
                 cancelled_in_heap: 0,
                 stop: false,
+                unhandled: 0,
             },
             now: SimTime::ZERO,
             delivered: 0,
@@ -780,6 +822,13 @@ impl<A: Actor> Simulation<A> {
         self.delivered
     }
 
+    /// How many delivered messages their actor reported it could not handle
+    /// ([`Context::unhandled`]). Nonzero means the model sent a message to
+    /// the wrong actor: its figures are not to be trusted.
+    pub fn unhandled(&self) -> u64 {
+        self.core.unhandled
+    }
+
     /// How many events are queued (including cancelled timers not yet dropped).
     pub fn pending(&self) -> usize {
         self.core.len()
@@ -915,6 +964,40 @@ mod tests {
         assert_eq!(sim.run_until(SimTime(100)), RunOutcome::ReachedTime);
         assert_eq!(sim.now(), SimTime(100));
         assert_eq!(sim.actor(a).got.len(), 2);
+    }
+
+    #[test]
+    fn unhandled_messages_are_counted_and_well_routed_ones_are_not() {
+        // Tag is the only message this actor takes as data; anything else
+        // sent to it at the wrong time is reported by the actor.
+        struct Picky {
+            tags: u32,
+        }
+        impl Actor for Picky {
+            type Msg = M;
+            fn handle(&mut self, msg: M, ctx: &mut Context<'_, M>) {
+                match msg {
+                    M::Tag(_) => self.tags += 1,
+                    _ => ctx.unhandled(),
+                }
+            }
+        }
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(Picky { tags: 0 }, 0);
+        for t in 0..5 {
+            sim.schedule(SimTime(t), a, M::Tag(t as u32));
+        }
+        sim.run_until(SimTime(10));
+        assert_eq!(sim.unhandled(), 0, "well-routed messages are not counted");
+        sim.schedule(SimTime(20), a, M::CancelLast);
+        sim.schedule(SimTime(30), a, M::Tag(9));
+        sim.schedule(SimTime(40), a, M::Arm(1, 1));
+        sim.run();
+        assert_eq!(sim.actor(a).tags, 6);
+        assert_eq!(sim.unhandled(), 2);
+        // Also from a context outside delivery.
+        sim.with_context(a, |_, ctx| ctx.unhandled());
+        assert_eq!(sim.unhandled(), 3);
     }
 
     #[test]

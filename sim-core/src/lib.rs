@@ -56,7 +56,9 @@
 //!                     *busy = false;
 //!                 }
 //!             }
-//!             _ => unreachable!("no other message is ever sent"),
+//!             // A message this actor does not take: a routing bug of the
+//!             // model. Report it; the kernel counts it.
+//!             _ => ctx.unhandled(),
 //!         }
 //!     }
 //! }
@@ -74,6 +76,7 @@
 //!     Node::Server { served, .. } => assert_eq!(*served, 4),
 //!     _ => unreachable!(),
 //! }
+//! assert_eq!(sim.unhandled(), 0); // every message reached an actor that takes it
 //! ```
 //!
 //! ## Guarantees
@@ -83,6 +86,9 @@
 //! - **Causality**: a message is never delivered before the time it was sent.
 //! - **Reproducibility**: every actor has its own random stream derived from
 //!   the [`CampaignSeed`] and a stable key; the same seed gives the same trace.
+//! - **No silent drops**: an actor that receives a message it does not
+//!   handle reports it ([`Context::unhandled`]); [`Simulation::unhandled`]
+//!   counts them, so a runner can refuse the figures of a misrouted model.
 //! - **No I/O, no threads, no async, no locks, no globals**: a campaign is a
 //!   pure function of its seed and its inputs.
 #![warn(missing_docs, unreachable_pub)]

@@ -403,7 +403,10 @@ impl<'m> HandlerActor<'m> {
                     self.skip.swap_remove(p);
                 }
             }
-            _ => debug_assert!(false, "handler got {msg:?}"),
+            // Not a message for a handler: a routing bug. Counted by the
+            // kernel (the campaign's `misrouted`), which makes the run fail
+            // loudly in every build rather than drop it.
+            _ => ctx.unhandled(),
         }
     }
 

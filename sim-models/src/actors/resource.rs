@@ -318,7 +318,10 @@ impl<'m> ResourceActor<'m> {
                 }
             }
             Msg::Failover { replica, on } => self.failover(replica, on, ctx),
-            _ => debug_assert!(false, "resource got {msg:?}"),
+            // Not a message for a resource: a routing bug. Counted by the
+            // kernel (the campaign's `misrouted`), which makes the run fail
+            // loudly in every build rather than drop it.
+            _ => ctx.unhandled(),
         }
     }
 
