@@ -237,3 +237,64 @@ impl From<CalibrateArgs> for sim_engine::calibrate::CalibrateOptions {
         }
     }
 }
+
+/// Options of `preflight replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The run directory (its manifest.json, scenario copy and tables).
+    pub run_dir: PathBuf,
+    /// The campaign's index in its job (`campaign` in campaigns.parquet).
+    #[arg(long, value_name = "N")]
+    pub campaign: u64,
+    /// The variant (`base`: the scenario as written).
+    #[arg(long, default_value = "base")]
+    pub variant: String,
+    /// A targeted campaign of this injection (`scenario_id`); without it, a
+    /// natural campaign.
+    #[arg(long, value_name = "ID")]
+    pub injection: Option<String>,
+    /// Print the live injections' events of the replayed campaign.
+    #[arg(long)]
+    pub events: bool,
+}
+
+impl From<&ReplayArgs> for sim_engine::replay::ReplayOptions {
+    fn from(a: &ReplayArgs) -> Self {
+        sim_engine::replay::ReplayOptions {
+            run_dir: a.run_dir.clone(),
+            campaign: a.campaign,
+            variant: a.variant.clone(),
+            injection: a.injection.clone(),
+        }
+    }
+}
+
+/// `preflight gate --undecided`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UndecidedArg {
+    /// An undecided handler fails the gate.
+    Fail,
+    /// An undecided handler does not fail the gate.
+    Pass,
+}
+
+/// `preflight analyze --fail-on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LevelArg {
+    /// Any finding.
+    Info,
+    /// A warning or a critical finding.
+    Warning,
+    /// A critical finding.
+    Critical,
+}
+
+impl From<LevelArg> for sim_engine::analyze::Level {
+    fn from(l: LevelArg) -> Self {
+        match l {
+            LevelArg::Info => sim_engine::analyze::Level::Info,
+            LevelArg::Warning => sim_engine::analyze::Level::Warning,
+            LevelArg::Critical => sim_engine::analyze::Level::Critical,
+        }
+    }
+}

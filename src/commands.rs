@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use sim_engine::Error;
+use sim_engine::gate::Verdict;
 use sim_engine::job::{RunOptions, RunOutcome, execute};
 use sim_engine::prepare::{load, prepare_variants, unsupported_notes};
 use sim_engine::risk::{Decision, campaigns_to_decide, decide};
@@ -31,6 +32,14 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where the results went, for the footer.
+fn out_dir(done: &RunOutcome) -> String {
+    done.out_dir.as_ref().map_or_else(
+        || "no run directory (--out DIR keeps one)".to_owned(),
+        |d| d.display().to_string(),
+    )
+}
+
 fn print_footer(done: &RunOutcome) {
     let report = &done.report;
     if done.handler_campaigns {
@@ -40,7 +49,7 @@ fn print_footer(done: &RunOutcome) {
             report.wall_s,
             report.campaigns_run as f64 / report.wall_s.max(1e-9),
             report.events as f64 / report.wall_s.max(1e-9) / 1e6,
-            done.out_dir.display()
+            out_dir(done)
         );
     }
     if let Some(first) = done.paths.first() {
@@ -52,7 +61,7 @@ fn print_footer(done: &RunOutcome) {
             campaigns,
             done.paths_wall_s,
             campaigns as f64 / done.paths_wall_s.max(1e-9),
-            done.out_dir.display()
+            out_dir(done)
         );
     }
     if let Some(rem) = done.remediation.as_ref().filter(|r| r.campaigns_run > 0) {
@@ -64,11 +73,14 @@ fn print_footer(done: &RunOutcome) {
     }
 }
 
-/// `preflight gate`: runs natural campaigns and fails (exit 1) when any
-/// handler's risk is above `risk.gate`. The calibrated risk is used where
-/// one exists. Prints a verdict per handler with its interval and top
-/// failure contributors, or the same as JSON with `json`.
-pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, Error> {
+/// `preflight gate`: runs natural campaigns and decides per handler on the
+/// risk's interval against `risk.gate` (`sim_engine::gate`): fail when it
+/// lies above, pass when at or below, undecided when it still straddles the
+/// gate at the campaign cap (which fails unless `undecided_passes`). The
+/// calibrated risk and interval are used where a map exists. Prints a
+/// verdict per handler with its interval and top failure contributors, or
+/// the same as JSON with `json`. Exit 1 when the gate fails.
+pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<ExitCode, Error> {
     let opts = RunOptions {
         mode: CampaignModes::Natural,
         quiet: opts.quiet || json,
@@ -76,50 +88,94 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, Error> {
         remediate: None,
         live_injection: false,
         service_paths: false,
+        // No run directory unless asked for.
+        write: opts.out.is_some(),
         ..opts.clone()
     };
     let done = execute(&opts)?;
-    let mut failed = false;
+    let weighted = done.plan.rare_event.is_some();
+    let z = done.plan.decide_z;
+    let level = sim_engine::gate::level_of(z);
     let mut rows = Vec::new();
+    let mut counts = [0usize; 3];
     for (t, r) in done.report.tallies.iter().zip(&done.report.risk) {
-        let risk = r.calibrated_risk.unwrap_or(r.risk);
-        let fail = risk > done.gate;
-        failed |= fail;
-        let decision = decide(t.breaches, t.campaigns, done.gate);
+        if !r.has_slo {
+            // No objective, nothing to decide: listed, never counted.
+            rows.push(serde_json::json!({
+                "variant": &*t.variant,
+                "handler": &*t.handler,
+                "verdict": "no_slo",
+                "campaigns": t.campaigns,
+                "decided": false,
+            }));
+            continue;
+        }
+        let v =
+            sim_engine::gate::verdict(t, r, done.gate, z, weighted, done.calibration_map.as_ref());
+        counts[match v.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+            Verdict::Undecided => 2,
+        }] += 1;
         rows.push(serde_json::json!({
             "variant": &*t.variant,
             "handler": &*t.handler,
-            "verdict": if fail { "fail" } else { "pass" },
+            "verdict": v.verdict.as_str(),
             "risk": r.risk,
             "calibrated_risk": r.calibrated_risk,
-            "ci_low": r.ci_low,
-            "ci_high": r.ci_high,
+            "ci_low": v.interval.0,
+            "ci_high": v.interval.1,
             "campaigns": t.campaigns,
             "breaches": t.breaches,
             "gate": done.gate,
-            "decided": decision != Decision::Undecided,
-            "campaigns_to_decide": (decision == Decision::Undecided)
-                .then(|| campaigns_to_decide(r.risk, done.gate))
+            "decided": v.verdict != Verdict::Undecided,
+            "campaigns_to_decide": (v.verdict == Verdict::Undecided)
+                .then(|| campaigns_to_decide(v.risk, done.gate))
                 .flatten(),
             "threshold": r.threshold,
             "criticality": &*r.criticality,
             "top_contributors": t.top_contributors(3),
         }));
     }
+    let [pass, fail, undecided] = counts;
+    let failed = fail > 0 || (undecided > 0 && !undecided_passes);
+    let verdict = if fail > 0 {
+        "fail"
+    } else if undecided > 0 {
+        "undecided"
+    } else {
+        "pass"
+    };
     if json {
         let out = serde_json::json!({
             "scenario": opts.scenario.display().to_string(),
-            "verdict": if failed { "fail" } else { "pass" },
+            "verdict": verdict,
+            "exit_code": u8::from(failed),
+            "undecided_policy": if undecided_passes { "pass" } else { "fail" },
             "gate": done.gate,
+            "interval_level": level,
             "seed": done.plan.seed,
             "campaigns_run": done.report.campaigns_run,
-            "run_dir": done.out_dir.display().to_string(),
+            "run_dir": done.out_dir.as_ref().map(|d| d.display().to_string()),
             "handlers": rows,
         });
         let text = serde_json::to_string_pretty(&out).expect("JSON of plain values");
         crate::outln!("{text}");
     } else {
-        print_gate(&done, &rows);
+        print_gate(&done, &rows, level);
+        crate::outln!(
+            "gate: {} ({pass} pass, {fail} fail, {undecided} undecided{})",
+            if failed { "FAIL" } else { "pass" },
+            if undecided > 0 {
+                if undecided_passes {
+                    "; undecided passes (--undecided pass)"
+                } else {
+                    "; undecided fails (--undecided pass to let it through)"
+                }
+            } else {
+                ""
+            }
+        );
         if !opts.quiet {
             print_footer(&done);
         }
@@ -131,14 +187,14 @@ pub fn gate(opts: &RunOptions, json: bool) -> Result<ExitCode, Error> {
     })
 }
 
-fn print_gate(done: &RunOutcome, rows: &[serde_json::Value]) {
+fn print_gate(done: &RunOutcome, rows: &[serde_json::Value], level: f64) {
     crate::outln!(
-        "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  top failure contributors (share of breaches)",
+        "{:<14} {:<24} {:>9} {:>8} {:>17} {:>7} {:>9}  top failure contributors (share of breaches)",
         "variant",
         "handler",
         "verdict",
         "risk",
-        "95% CI",
+        format!("{:.1}% CI", 100.0 * level),
         "gate",
         "threshold"
     );
@@ -150,13 +206,14 @@ fn print_gate(done: &RunOutcome, rows: &[serde_json::Value]) {
             .map(|c| format!("{} {:.0}%", c.fault, 100.0 * c.share_of_breaches))
             .collect();
         crate::outln!(
-            "{:<14} {:<24} {:>7} {:>8} {:>17} {:>7} {:>9}  {}",
+            "{:<14} {:<24} {:>9} {:>8} {:>17} {:>7} {:>9}  {}",
             truncate(&t.variant, 14),
             truncate(&t.handler, 24),
-            if row["verdict"] == "fail" {
-                "FAIL"
-            } else {
-                "pass"
+            match row["verdict"].as_str() {
+                Some("fail") => "FAIL",
+                Some("undecided") => "UNDECIDED",
+                Some("no_slo") => "no SLO",
+                _ => "pass",
             },
             fmt_f(f("risk"), 4),
             format!("[{}, {}]", fmt_f(f("ci_low"), 4), fmt_f(f("ci_high"), 4)),
@@ -177,22 +234,11 @@ fn print_gate(done: &RunOutcome, rows: &[serde_json::Value]) {
         }
         if let Some(n) = row["campaigns_to_decide"].as_u64() {
             crate::outln!(
-                "{:<40} the interval straddles the gate: about {n} campaigns would decide it (--until-decided)",
-                ""
+                "{:<40} the interval straddles the gate after {} campaigns: about {n} would decide it (--until-decided CAP)",
+                "",
+                t.campaigns
             );
         }
-    }
-    let failed = rows.iter().filter(|r| r["verdict"] == "fail").count();
-    if failed > 0 {
-        crate::outln!(
-            "gate: FAIL ({failed} handler(s) with risk above {})",
-            done.gate
-        );
-    } else {
-        crate::outln!(
-            "gate: pass (every handler's risk is at or below {})",
-            done.gate
-        );
     }
 }
 
@@ -258,6 +304,22 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         } else {
             t.p99_sum_ms / t.p99_n as f64
         };
+        if !r.has_slo {
+            // Nothing can breach: no risk, no decision.
+            crate::outln!(
+                "{:<14} {:<24} {:>12} {:>10} {:>10} {:>8} {:>17} {:>9} {:>9}",
+                truncate(&t.variant, 14),
+                truncate(&t.handler, 24),
+                t.requests,
+                fmt_f(err, 5),
+                fmt_f(p99, 1),
+                "-",
+                "no SLO",
+                "-",
+                "-"
+            );
+            continue;
+        }
         let decision = decide(t.breaches, t.campaigns, r.threshold);
         if decision == Decision::Undecided {
             undecided.push((t, campaigns_to_decide(r.risk, r.threshold)));
@@ -403,6 +465,7 @@ pub fn analyze(
     path: &Path,
     selection: &str,
     json: bool,
+    fail_on: Option<sim_engine::analyze::Level>,
     access: FileAccess,
 ) -> Result<ExitCode, Error> {
     let loaded = load(path, access)?;
@@ -424,7 +487,38 @@ pub fn analyze(
         sim_engine::analyze::render_table(&findings)
     };
     crate::outln!("{}", text.trim_end());
+    // Levels are ordered most severe first.
+    let failing = fail_on.map_or(0, |at| findings.iter().filter(|f| f.severity <= at).count());
+    if failing > 0 {
+        if !json {
+            crate::outln!(
+                "analyze: {failing} finding(s) at `{}` or above (--fail-on)",
+                fail_on.map_or("", |l| l.as_str())
+            );
+        }
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON object `gate --json` prints on stdout when it cannot decide:
+/// `{"verdict": "error", "exit_code": n, "error": {"kind", "message"}}`.
+pub fn print_json_error(e: &Error, exit_code: u8) {
+    let kind = match e {
+        Error::Input(_) => "input",
+        Error::Output { .. } => "output",
+        Error::Environment(_) => "environment",
+        Error::Internal(_) => "internal",
+    };
+    let out = serde_json::json!({
+        "verdict": "error",
+        "exit_code": exit_code,
+        "error": { "kind": kind, "message": e.to_string() },
+    });
+    crate::outln!(
+        "{}",
+        serde_json::to_string_pretty(&out).expect("JSON of plain values")
+    );
 }
 
 /// `preflight paths`: for each service path, the `k` cheapest compositions
@@ -484,4 +578,23 @@ pub fn synth(opts: &sim_engine::synth::SynthOptions) -> Result<ExitCode, Error> 
 pub fn calibrate(opts: &sim_engine::calibrate::CalibrateOptions) -> Result<ExitCode, Error> {
     crate::console::write_str(&sim_engine::calibrate::calibrate(opts)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight replay`: one campaign re-run from a run directory, its cells
+/// beside the run's; exit 1 when any differs.
+pub fn replay(args: &crate::args::ReplayArgs) -> Result<ExitCode, Error> {
+    let opts = sim_engine::replay::ReplayOptions::from(args);
+    let mut done = sim_engine::replay::replay(&opts)?;
+    for w in &done.warnings {
+        eprintln!("preflight: warning: replay: {w}");
+    }
+    if !args.events {
+        done.events.clear();
+    }
+    crate::outln!("{}", sim_engine::replay::render(&done, &opts).trim_end());
+    Ok(if done.identical() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -5,8 +5,9 @@
 //!
 //! Exit codes: 0 success; 1 a gate or check failed; 2 bad input or usage
 //! (with a message naming the file and field); 3 the environment failed (a
-//! file could not be written, disk full, permission); anything else is a
-//! bug. [`exit_code`] is the one place errors become exit codes.
+//! file could not be written, disk full, permission); 70 an internal error
+//! (a bug: please report it); anything else (a panic, 101) is also a bug.
+//! [`exit_code`] is the one place errors become exit codes.
 
 mod args;
 mod commands;
@@ -70,6 +71,10 @@ enum Command {
         /// Print the findings as a JSON array on stdout (nothing else).
         #[arg(long)]
         json: bool,
+        /// Exit 1 when any finding is at this level or above (`info`,
+        /// `warning`, `critical`), for pipelines.
+        #[arg(long, value_enum, value_name = "LEVEL")]
+        fail_on: Option<args::LevelArg>,
     },
     /// Service paths: the k cheapest operator compositions of each path and
     /// where to place them (operator → node, route, delay and loss against
@@ -92,6 +97,9 @@ enum Command {
     Schema,
     /// Fit failure and repair distributions to an incident history (CSV or Parquet).
     Fit(args::FitArgs),
+    /// Re-run one campaign of a run directory from its manifest and check
+    /// that its rows equal the run's (exit 0 identical, 1 different).
+    Replay(args::ReplayArgs),
 }
 
 /// Options of `preflight run`.
@@ -138,9 +146,14 @@ pub struct GateArgs {
     /// NAME: the base and that variant.
     #[arg(long, default_value = "base")]
     pub variant: String,
-    /// Print the verdict as JSON on stdout (nothing else).
+    /// Print the verdict as JSON on stdout (nothing else; a bad input or a
+    /// failure prints a JSON error object there too).
     #[arg(long)]
     pub json: bool,
+    /// What a handler whose risk interval still straddles the gate at the
+    /// campaign cap does to the verdict: `fail` (default) or `pass`.
+    #[arg(long, value_enum, default_value_t = args::UndecidedArg::Fail)]
+    pub undecided: args::UndecidedArg,
     #[command(flatten)]
     pub common: CampaignArgs,
 }
@@ -235,6 +248,9 @@ impl CampaignArgs {
             max_memory: self.max_memory,
             remediate: None,
             file_access,
+            command_line: std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
             ..defaults
         }
     }
@@ -245,11 +261,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     progress::install();
     clean_up_on_signals();
-    let access = if cli.allow_external_files {
-        FileAccess::Anywhere
-    } else {
-        FileAccess::ScenarioFolder
-    };
+    let access = FileAccess::allowing_external(cli.allow_external_files);
     let result = match cli.command {
         Command::Run(args) => {
             let mut opts = args
@@ -261,21 +273,30 @@ fn main() -> ExitCode {
             opts.remediate = (!args.no_remediate).then_some(args.remediate_max);
             commands::run(&opts)
         }
-        Command::Gate(args) => commands::gate(
-            &args.common.options(
-                args.variant,
-                sim_engine::run::CampaignModes::Natural,
-                true,
-                access,
-            ),
-            args.json,
-        ),
+        Command::Gate(args) => {
+            let json = args.json;
+            let result = commands::gate(
+                &args.common.options(
+                    args.variant,
+                    sim_engine::run::CampaignModes::Natural,
+                    true,
+                    access,
+                ),
+                json,
+                args.undecided == args::UndecidedArg::Pass,
+            );
+            if let (true, Err(e)) = (json, &result) {
+                commands::print_json_error(e, exit_status(e));
+            }
+            result
+        }
         Command::Validate { scenario } => commands::validate(&scenario, access),
         Command::Analyze {
             scenario,
             variant,
             json,
-        } => commands::analyze(&scenario, &variant, json, access),
+            fail_on,
+        } => commands::analyze(&scenario, &variant, json, fail_on.map(Into::into), access),
         Command::Paths {
             scenario,
             k,
@@ -294,6 +315,7 @@ fn main() -> ExitCode {
             commands::calibrate(&opts)
         }
         Command::Fit(args) => commands::fit(&args.into()),
+        Command::Replay(args) => commands::replay(&args),
     };
     // Whatever the command printed must have reached stdout: a write that
     // failed (`> /dev/full`) is the environment's failure, exit 3.
@@ -312,9 +334,19 @@ fn main() -> ExitCode {
 }
 
 /// The exit code of an error: 2 when the user can fix it (an input, an
-/// option, an output path), 3 when the environment failed.
+/// option, an output path), 3 when the environment failed, 70
+/// (`EX_SOFTWARE`) for an internal error, a bug of Preflight.
 fn exit_code(e: &sim_engine::Error) -> ExitCode {
-    ExitCode::from(if e.is_usage() { 2 } else { 3 })
+    ExitCode::from(exit_status(e))
+}
+
+/// [`exit_code`] as a number.
+fn exit_status(e: &sim_engine::Error) -> u8 {
+    match e {
+        sim_engine::Error::Internal(_) => 70,
+        e if e.is_usage() => 2,
+        _ => 3,
+    }
 }
 
 /// On SIGINT, SIGTERM or SIGHUP: delete the unfinished run directory (the
@@ -370,4 +402,17 @@ fn init_logging(verbose: u8) {
         .with_writer(std::io::stderr)
         .without_time()
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exit_status;
+    use sim_engine::Error;
+
+    #[test]
+    fn exit_code_maps_an_internal_error_to_70_and_the_others_as_before() {
+        assert_eq!(exit_status(&Error::Internal("a bug".into())), 70);
+        assert_eq!(exit_status(&Error::input("bad field")), 2);
+        assert_eq!(exit_status(&Error::environment("disk full")), 3);
+    }
 }

@@ -4,12 +4,12 @@
 //! give a clear error and exit 2, never a panic, a leak of a file's content,
 //! unbounded reading or the loss of a user's files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, preflight, preflight_in, stderr};
+use common::{bin, preflight, preflight_in, stderr, write};
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
@@ -17,12 +17,6 @@ fn code(o: &Output) -> i32 {
 
 fn mm1() -> String {
     std::fs::read_to_string(format!("{}/scenarios/mm1.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn s(p: &Path) -> &str {

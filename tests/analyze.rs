@@ -485,15 +485,14 @@ workload: [ { handler: a, arrivals: { process: poisson, rate: 1/s } } ]
     );
 }
 
-#[test]
-fn a_clean_scenario_has_no_findings() {
-    let s = r#"
+const CLEAN: &str = r#"
 name: clean
 resources:
   - { id: api, type: service, replicas: 3, criticality: critical, concurrency: 100,
       service_time: { dist: constant, value: 1ms } }
   - { id: db, type: database, replicas: 2, concurrency: 50,
       service_time: { dist: constant, value: 2ms } }
+dependencies: [ { from: api, to: db } ]
 handlers:
   - id: api
     runs_on: api
@@ -505,8 +504,66 @@ handlers:
     slo: { latency_p99: 500ms }
 workload: [ { handler: api, arrivals: { process: poisson, rate: 100/s } } ]
 "#;
-    let f = analyze::analyze(&model(s));
+
+#[test]
+fn a_clean_scenario_has_no_findings() {
+    let f = analyze::analyze(&model(CLEAN));
     assert!(f.is_empty(), "{f:#?}");
+}
+
+/// The kinds of `silent_defaults` findings, with their levels and locations.
+fn silent(yaml: &str) -> Vec<(Kind, Level, String)> {
+    analyze::silent_defaults(&model(yaml))
+        .into_iter()
+        .map(|f| (f.kind, f.severity, f.location))
+        .collect()
+}
+
+#[test]
+fn a_call_without_a_declared_dependency_is_reported() {
+    let s = CLEAN.replace("dependencies: [ { from: api, to: db } ]\n", "");
+    assert_ne!(s, CLEAN);
+    assert_eq!(
+        silent(&s),
+        [(
+            Kind::UndeclaredDependency,
+            Level::Info,
+            "api → db".to_string()
+        )]
+    );
+}
+
+#[test]
+fn a_load_balancer_no_request_reaches_is_a_warning() {
+    let s = CLEAN.replace(
+        "dependencies:",
+        "  - { id: lb, type: load_balancer, replicas: 2 }\n  - { id: spare, type: cache }\ndependencies:",
+    );
+    assert_ne!(s, CLEAN);
+    assert_eq!(
+        silent(&s),
+        [
+            (Kind::Unreached, Level::Warning, "resources[lb]".to_string()),
+            (Kind::Unreached, Level::Info, "resources[spare]".to_string()),
+        ]
+    );
+}
+
+#[test]
+fn a_called_resource_without_service_time_is_reported() {
+    let s = CLEAN.replace(
+        "  - { id: db, type: database, replicas: 2, concurrency: 50,\n      service_time: { dist: constant, value: 2ms } }",
+        "  - { id: db, type: database, replicas: 2, concurrency: 50 }",
+    );
+    assert_ne!(s, CLEAN);
+    assert_eq!(
+        silent(&s),
+        [(
+            Kind::DefaultServiceTime,
+            Level::Info,
+            "resources[db]".to_string()
+        )]
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -580,6 +637,35 @@ fn checkout_as_json_and_as_a_table() {
         assert!(first.contains(col), "{first}");
     }
     assert_eq!(out.lines().count(), f.len() + 2, "{out}");
+}
+
+#[test]
+fn fail_on_exits_1_when_a_finding_reaches_the_level() {
+    let o = preflight(&["analyze", "scenarios/checkout.yaml", "--json"]);
+    let f = json_findings(&o);
+    let count = |level: &str| f.iter().filter(|x| x["severity"] == level).count();
+    // Levels at or above: critical ⊂ warning ⊂ info.
+    for (level, at_or_above) in [
+        ("critical", count("critical")),
+        ("warning", count("critical") + count("warning")),
+        ("info", f.len()),
+    ] {
+        let o = preflight(&["analyze", "scenarios/checkout.yaml", "--fail-on", level]);
+        let want = if at_or_above > 0 { 1 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "--fail-on {level}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            text.contains(&format!("analyze: {at_or_above} finding(s) at `{level}`")),
+            at_or_above > 0,
+            "{text}"
+        );
+    }
+    assert!(
+        f.len() > count("critical"),
+        "checkout has findings below critical"
+    );
+    let o = preflight(&["analyze", "scenarios/checkout.yaml", "--fail-on", "severe"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

@@ -4,43 +4,11 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{preflight, stderr};
+use common::{SMALL, preflight, stderr};
 
 fn scenario(name: &str) -> String {
     format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
 }
-
-/// A small, fast scenario with failures frequent enough to matter.
-const SMALL: &str = r#"
-name: small
-seed: 5
-campaigns: 6
-horizon: 2m
-resources:
-  - { id: api, type: service, replicas: 2, concurrency: 16, health_check: 2s,
-      service_time: { dist: lognormal, median: 2ms, sigma: 0.4 },
-      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 3m },
-                         repair: { dist: lognormal, median: 20s, sigma: 0.5 } } ] }
-  - { id: db, type: database, concurrency: 8, service_time: { dist: exponential, mean: 3ms },
-      failure_modes: [ { mode: latency_spike, time_between: { dist: weibull, shape: 0.8, scale: 4m },
-                         repair: { dist: constant, value: 30s },
-                         injection_parameters: { added: { dist: constant, value: 80ms } } } ] }
-dependencies:
-  - { from: api, to: db, network: { latency: { dist: constant, value: 1ms }, loss: 0.001 } }
-handlers:
-  - id: api-handler
-    runs_on: api
-    operations:
-      - name: read
-        steps: [ { call: db, timeout: 50ms, retry: { max_attempts: 3, backoff: exponential, base: 5ms, jitter: full } } ]
-    slo: { success_rate: 0.999, latency_p99: 60ms }
-workload:
-  - { handler: api-handler, arrivals: { process: poisson, rate: 100/s } }
-injections:
-  - { id: db-down, target: db, mode: dependency_failure, at: 30s, duration: 20s }
-variants:
-  - { name: patient, set: { "handlers[api-handler].operations[read].steps[0].timeout": 200ms } }
-"#;
 
 fn write_small(dir: &Path) -> PathBuf {
     let p = dir.join("small.yaml");
@@ -85,6 +53,20 @@ fn same_rows_whatever_the_thread_count_and_run() {
     assert_eq!(manifest["row_counts"]["campaigns"], 24);
     assert_eq!(manifest["row_counts"]["risk"], 2);
     assert_eq!(manifest["seed"], 5);
+    // The file is the typed manifest, and it reads back as one.
+    let typed = sim_output::Manifest::read(&dirs[0].join("manifest.json")).unwrap();
+    assert_eq!(typed.tool, "preflight");
+    assert_eq!(typed.run.seed, 5);
+    assert_eq!(typed.run.mode, "both");
+    assert_eq!(typed.run.threads, 1);
+    assert_eq!(typed.run.variants.len(), 2);
+    assert_eq!(typed.row_counts.get("campaigns"), Some(&24));
+    assert!(typed.run.handler_campaigns);
+    assert_eq!(
+        typed.run.phases.order.last().map(String::as_str),
+        Some("write")
+    );
+    assert!(typed.run.wall_time_s > 0.0);
 }
 
 #[test]
@@ -218,6 +200,59 @@ fn validate_reports_every_problem_with_its_line() {
         msg.contains("two.yaml:"),
         "names the file with a line: {msg}"
     );
+}
+
+#[test]
+fn a_telemetry_section_is_said_to_be_ignored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("t.yaml");
+    std::fs::write(&file, format!("{SMALL}telemetry: does-not-exist.csv\n")).unwrap();
+    let o = preflight(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("telemetry: this section is ignored"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn progress_off_a_terminal_is_a_line_every_few_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |quiet: bool| {
+        let out = tmp.path().join(format!("run-{quiet}"));
+        let mut args = vec![
+            "run",
+            "scenarios/mm1.yaml",
+            "--campaigns",
+            "1000",
+            "--threads",
+            "1",
+            "--no-remediate",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let o = common::bin()
+            .env("PREFLIGHT_PROGRESS_EVERY", "0.05")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let err = run(false);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("preflight: campaigns: "))
+        .collect();
+    assert!(lines.len() >= 2, "{err}");
+    assert!(lines[0].contains("/1000 ("), "{err}");
+    // The task's last line says it ended.
+    assert!(lines.last().unwrap().contains("1000/1000 (100%)"), "{err}");
+    assert!(!run(true).contains("preflight: campaigns: "));
 }
 
 #[test]

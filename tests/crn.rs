@@ -69,6 +69,7 @@ fn plan(campaigns: u64, threads: usize, independent_streams: bool) -> RunPlan {
         two_scale: false,
         until_decided: None,
         decide_at: None,
+        decide_z: sim_engine::risk::Z95,
         rare_event: None,
         independent_streams,
         live: None,

@@ -1,11 +1,10 @@
 //! `preflight gate` and `--until-decided`, end to end: verdicts, exit codes,
 //! failure contributors, and campaign counts that do not depend on threads.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod common;
-use common::preflight;
+use common::{preflight, write};
 
 /// An API whose database crashes every minute or so (the cause of the
 /// breaches) and a cache that fails about once in 50 hours (almost never
@@ -56,12 +55,6 @@ fn passing() -> String {
         out.push('\n');
     }
     out.replace("name: gate-failing", "name: gate-passing")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 fn json(o: &Output) -> serde_json::Value {
@@ -126,11 +119,10 @@ fn a_risky_handler_fails_the_gate_and_names_its_cause() {
 }
 
 #[test]
-fn a_safe_scenario_passes_and_until_decided_stops_once_the_interval_clears_the_gate() {
+fn a_safe_scenario_passes_once_the_interval_clears_the_gate_and_undecided_is_its_own_verdict() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "passing.yaml", &passing());
-    let run = |threads: &str, extra: &[&str]| {
-        let out = dir.path().join(format!("run-{threads}-{}", extra.len()));
+    let run = |threads: &str, extra: &[&str], code: i32| {
         let mut args = vec![
             "gate",
             f.to_str().unwrap(),
@@ -139,39 +131,50 @@ fn a_safe_scenario_passes_and_until_decided_stops_once_the_interval_clears_the_g
             "--json",
             "--threads",
             threads,
-            "--out",
-            out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
         let o = preflight(&args);
         assert_eq!(
             o.status.code(),
-            Some(0),
-            "{}",
+            Some(code),
+            "{extra:?}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
         json(&o)
     };
-    // 0 breaches in 30 campaigns: the interval [0, 0.11] straddles 0.05.
-    let v = run("2", &[]);
-    assert_eq!(v["verdict"], "pass");
-    let h = &v["handlers"][0];
-    assert_eq!(h["campaigns"], 30);
-    assert_eq!(h["decided"], false);
-    assert!(h["campaigns_to_decide"].as_u64().is_some());
-    // Doubling 30 -> 60 -> 120: 0/60 has an upper bound of 0.060, 0/120 of 0.031.
-    let one = run("1", &["--until-decided"]);
-    let two = run("2", &["--until-decided"]);
+    // By default the gate looks up to three times (30, 60, 120 campaigns),
+    // each interval at 1 − 0.05/3 = 98.3%: 0/60 has an upper bound of 0.087,
+    // 0/120 of 0.046, at or below the gate of 0.05.
+    let one = run("1", &[], 0);
+    let two = run("2", &[], 0);
     for v in [&one, &two] {
+        assert_eq!(v["verdict"], "pass");
+        assert!((v["interval_level"].as_f64().unwrap() - (1.0 - 0.05 / 3.0)).abs() < 1e-9);
         let h = &v["handlers"][0];
         assert_eq!(h["campaigns"], 120, "{h}");
         assert_eq!(h["decided"], true);
         assert!(h["ci_high"].as_f64().unwrap() <= 0.05);
     }
-    // A cap stops the doubling.
-    let capped = run("2", &["--until-decided", "50"]);
+    // No run directory unless asked for.
+    assert!(one["run_dir"].is_null());
+    // One look (the cap is the campaigns): 0/30 at 95% is [0, 0.11], which
+    // straddles 0.05: undecided, which fails the gate unless told otherwise.
+    let v = run("2", &["--until-decided", "30"], 1);
+    assert_eq!(v["verdict"], "undecided");
+    assert_eq!(v["undecided_policy"], "fail");
+    let h = &v["handlers"][0];
+    assert_eq!(
+        (h["campaigns"].as_u64(), h["decided"].as_bool()),
+        (Some(30), Some(false))
+    );
+    assert!(h["campaigns_to_decide"].as_u64().is_some());
+    let v = run("2", &["--until-decided", "30", "--undecided", "pass"], 0);
+    assert_eq!(v["verdict"], "undecided");
+    assert_eq!(v["exit_code"], 0);
+    // A cap of 50 stops the doubling (two looks, 97.5%): 0/50 is undecided.
+    let capped = run("2", &["--until-decided", "50"], 1);
     assert_eq!(capped["handlers"][0]["campaigns"], 50);
-    assert_eq!(capped["handlers"][0]["decided"], false);
+    assert_eq!(capped["handlers"][0]["verdict"], "undecided");
 }
 
 #[test]
@@ -249,4 +252,87 @@ fn the_gate_uses_the_calibrated_risk_when_a_map_is_given() {
         err.contains("map.json") && err.contains("not a calibration file"),
         "{err}"
     );
+    // With --json, stdout says so as JSON too, for a pipeline that parses it.
+    let v = json(&o);
+    assert_eq!(v["verdict"], "error");
+    assert_eq!(v["exit_code"], 2);
+    assert_eq!(v["error"]["kind"], "input");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("map.json"),
+        "{v}"
+    );
+}
+
+/// `FAILING` with a second handler that has no SLO.
+fn with_a_handler_without_slo() -> String {
+    FAILING.replace(
+        "workload:\n",
+        "  - id: cache-warmer\n    runs_on: api\n    operations:\n      - { name: warm, steps: [ { call: cache, timeout: 20ms } ] }\n\
+         workload:\n  - { handler: cache-warmer, arrivals: { process: poisson, rate: 5/s } }\n",
+    )
+}
+
+#[test]
+fn a_handler_without_an_slo_has_no_risk_and_no_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = with_a_handler_without_slo();
+    assert!(text.contains("cache-warmer"));
+    let f = write(dir.path(), "noslo.yaml", &text);
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        f.to_str().unwrap(),
+        "--campaigns",
+        "10",
+        "--no-remediate",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("cache-warmer"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.contains("no SLO") && !line.contains("UNDECIDED"),
+        "{line}"
+    );
+    assert!(!text.contains("cache-warmer: about"), "{text}");
+    // risk.parquet says so in `has_slo`.
+    let file = std::fs::File::open(out.join("risk.parquet")).unwrap();
+    let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    use arrow::array::AsArray;
+    let handlers = batch.column_by_name("handler").unwrap().as_string::<i32>();
+    let has_slo = batch.column_by_name("has_slo").unwrap().as_boolean();
+    let over = batch.column_by_name("over_threshold").unwrap().as_boolean();
+    for i in 0..batch.num_rows() {
+        let no_slo = handlers.value(i) == "cache-warmer";
+        assert_eq!(has_slo.value(i), !no_slo);
+        if no_slo {
+            assert!(!over.value(i));
+        }
+    }
+    // The gate lists it and decides on the other handler alone.
+    let o = preflight(&["gate", f.to_str().unwrap(), "--campaigns", "40", "--json"]);
+    let v = json(&o);
+    let h = v["handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["handler"] == "cache-warmer")
+        .unwrap();
+    assert_eq!(h["verdict"], "no_slo");
+    assert_eq!(v["verdict"], "fail", "the database handler still fails");
 }

@@ -13,7 +13,8 @@ use parquet::file::metadata::ParquetMetaData;
 use serde_json::json;
 use sim_output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
-    RunWriter, ScenarioRow, Severity, TableRow, VERSION_METADATA_KEY, WriteOptions, write_table,
+    RunInfo, RunWriter, ScenarioRow, Severity, TableRow, VERSION_METADATA_KEY, WriteOptions,
+    write_table,
 };
 
 // ---------------------------------------------------------------------------
@@ -46,6 +47,8 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("faults_injected", U32, false),
             ("rollbacks", U32, false),
             ("events", U64, false),
+            // Documented addition (docs/results.md).
+            ("degraded", U64, false),
         ],
         "handlers" => vec![
             ("variant", STR, false),
@@ -58,6 +61,8 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("latency_mean_ms", F64, false),
             ("latency_p99_ms", F64, false),
             ("slo_breached", BOOL, false),
+            ("degraded", U64, false),
+            ("seed", U64, false),
         ],
         "risk" => vec![
             ("variant", STR, false),
@@ -74,6 +79,7 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("risk_diff", F64, true),
             ("risk_diff_low", F64, true),
             ("risk_diff_high", F64, true),
+            ("has_slo", BOOL, false),
         ],
         "scenarios" => vec![
             ("rank", U32, false),
@@ -117,6 +123,15 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("target", STR, false),
             ("mode", STR, false),
             ("detail", STR, false),
+            // Documented additions (docs/results.md): the detail's values, typed.
+            ("replica", U32, true),
+            ("duration_s", F64, true),
+            ("error_rate", F64, true),
+            ("latency_p99_ms", F64, true),
+            ("detected_at_s", F64, true),
+            ("breach_s", F64, true),
+            ("hold_s", F64, true),
+            ("detection_delay_s", F64, true),
         ],
         // A documented addition (docs/results.md): scenarios with `paths:`.
         "paths" => vec![
@@ -191,6 +206,7 @@ fn campaign(variant: &Arc<str>, i: u64) -> CampaignRow {
         rollbacks: (i % 2) as u32,
         events: 50_000 + i,
         weight: 1.0,
+        degraded: i / 2,
     }
 }
 
@@ -210,6 +226,8 @@ fn handler(variant: &Arc<str>, i: u64, name: &Arc<str>) -> HandlerRow {
         latency_p99_ms: c.latency_p99_ms,
         availability: c.availability,
         slo_breached: c.slo_breached,
+        degraded: c.degraded / 2,
+        seed: c.seed,
     }
 }
 
@@ -230,6 +248,7 @@ fn risk_rows() -> Vec<RiskRow> {
             risk_diff: None,
             risk_diff_low: None,
             risk_diff_high: None,
+            has_slo: true,
         },
         RiskRow {
             variant: Arc::from("base"),
@@ -246,6 +265,7 @@ fn risk_rows() -> Vec<RiskRow> {
             risk_diff: Some(-0.25),
             risk_diff_low: Some(-0.5),
             risk_diff_high: Some(-0.01),
+            has_slo: true,
         },
     ]
 }
@@ -357,6 +377,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
         u64s(batch, "errors"),
         u64s(batch, "events"),
     );
+    let degraded = u64s(batch, "degraded");
     let (faults, rollbacks, breached) = (
         u32s(batch, "faults_injected"),
         u32s(batch, "rollbacks"),
@@ -386,6 +407,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
             rollbacks: rollbacks[i],
             events: events[i],
             weight: 1.0,
+            degraded: degraded[i],
         })
         .collect()
 }
@@ -514,6 +536,15 @@ fn leftovers(out_dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// A run's information with only the scenario name set (`scenario`
+/// tells runs apart in the tests below).
+fn info(scenario: &str) -> RunInfo {
+    RunInfo {
+        scenario: scenario.to_owned(),
+        ..RunInfo::default()
+    }
+}
+
 fn manifest(out_dir: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(out_dir.join("manifest.json")).unwrap()).unwrap()
 }
@@ -526,7 +557,14 @@ fn tables_follow_the_contract_and_round_trip() {
     let out = tmp.path().join("reports").join("run"); // parent created on demand
     let run = write_sample(&out, tiny());
     let summary = run
-        .finish(&risk_rows(), &json!({ "seed": 42, "tool_version": "test" }))
+        .finish(
+            &risk_rows(),
+            RunInfo {
+                seed: 42,
+                tool_version: "test".to_owned(),
+                ..RunInfo::default()
+            },
+        )
         .unwrap();
     assert_eq!(
         (summary.campaigns, summary.handlers, summary.risk),
@@ -650,6 +688,14 @@ fn optional_tables_follow_the_contract() {
             target: Arc::from("db"),
             mode: Arc::from("crash"),
             detail: Arc::from(""),
+            replica: (i % 2 == 0).then_some(i as u32),
+            duration_s: (i % 2 == 0).then_some(30.0),
+            error_rate: None,
+            latency_p99_ms: None,
+            detected_at_s: None,
+            breach_s: (i % 2 == 1).then_some(i as f64),
+            hold_s: (i % 2 == 1).then_some(10.0),
+            detection_delay_s: (i % 2 == 1).then_some(5.0),
         })
         .unwrap();
     }
@@ -698,7 +744,7 @@ fn optional_tables_follow_the_contract() {
         relevance: 0.9,
     }])
     .unwrap();
-    let summary = run.finish(&[], &serde_json::Value::Null).unwrap();
+    let summary = run.finish(&[], RunInfo::default()).unwrap();
     assert_eq!(summary.risk, 0);
 
     for table in [
@@ -735,7 +781,7 @@ fn paths_table_round_trips() {
     for row in &want {
         run.write_path(row).unwrap();
     }
-    let summary = run.finish(&[], &json!({})).unwrap();
+    let summary = run.finish(&[], RunInfo::default()).unwrap();
     assert_eq!(summary.row_counts.get("paths"), Some(&24));
 
     let (schema, batches, metadata) = read(&out.join("paths.parquet"));
@@ -772,7 +818,7 @@ fn paths_file_exists_when_enabled_without_rows() {
     let out = tmp.path().join("run");
     let mut run = RunWriter::create(&out).unwrap();
     run.enable_paths().unwrap();
-    run.finish(&[], &json!({})).unwrap();
+    run.finish(&[], RunInfo::default()).unwrap();
     let (schema, batches, _) = read(&out.join("paths.parquet"));
     assert_contract("paths", &schema);
     assert!(batches.iter().all(|b| b.num_rows() == 0));
@@ -781,7 +827,7 @@ fn paths_file_exists_when_enabled_without_rows() {
     let plain = tmp.path().join("plain");
     RunWriter::create(&plain)
         .unwrap()
-        .finish(&[], &json!({}))
+        .finish(&[], RunInfo::default())
         .unwrap();
     assert!(!plain.join("paths.parquet").exists());
 }
@@ -792,7 +838,7 @@ fn events_file_exists_when_enabled_without_events() {
     let out = tmp.path().join("run");
     let mut run = RunWriter::create(&out).unwrap();
     run.enable_events().unwrap();
-    run.finish(&[], &json!({})).unwrap();
+    run.finish(&[], RunInfo::default()).unwrap();
     let (schema, batches, _) = read(&out.join("events.parquet"));
     assert_contract("events", &schema);
     assert!(batches.iter().all(|b| b.num_rows() == 0));
@@ -805,7 +851,7 @@ fn dropped_writer_keeps_previous_results_and_leaves_nothing() {
     let out = tmp.path().join("run");
     RunWriter::create(&out)
         .unwrap()
-        .finish(&risk_rows(), &json!({ "run": "first" }))
+        .finish(&risk_rows(), info("first"))
         .unwrap();
     let before = fs::read(out.join("campaigns.parquet")).unwrap();
 
@@ -817,7 +863,7 @@ fn dropped_writer_keeps_previous_results_and_leaves_nothing() {
         "one staging directory while writing"
     );
     drop(run);
-    assert_eq!(manifest(&out)["run"], "first");
+    assert_eq!(manifest(&out)["scenario"], "first");
     assert_eq!(fs::read(out.join("campaigns.parquet")).unwrap(), before);
     assert!(
         leftovers(&out).is_empty(),
@@ -828,7 +874,7 @@ fn dropped_writer_keeps_previous_results_and_leaves_nothing() {
     // abandon() is the explicit form.
     let run = write_sample(&out, tiny());
     run.abandon();
-    assert_eq!(manifest(&out)["run"], "first");
+    assert_eq!(manifest(&out)["scenario"], "first");
     assert!(leftovers(&out).is_empty());
 }
 
@@ -838,7 +884,7 @@ fn finish_replaces_previous_results() {
     let out = tmp.path().join("run");
     RunWriter::create(&out)
         .unwrap()
-        .finish(&risk_rows(), &json!({ "run": "first" }))
+        .finish(&risk_rows(), info("first"))
         .unwrap();
     // A stale result file the first run's manifest lists (as an older
     // version's run could leave): replaced with the rest.
@@ -849,10 +895,9 @@ fn finish_replaces_previous_results() {
 
     let run = write_sample(&out, tiny());
     // The old results stay readable while the new run is written.
-    assert_eq!(manifest(&out)["run"], "first");
-    run.finish(&risk_rows(), &json!({ "run": "second" }))
-        .unwrap();
-    assert_eq!(manifest(&out)["run"], "second");
+    assert_eq!(manifest(&out)["scenario"], "first");
+    run.finish(&risk_rows(), info("second")).unwrap();
+    assert_eq!(manifest(&out)["scenario"], "second");
     assert_eq!(manifest(&out)["row_counts"]["campaigns"], CAMPAIGNS);
     assert!(
         !out.join("stale.txt").exists(),
@@ -871,7 +916,13 @@ fn same_rows_give_byte_identical_files() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     for out in [&a, &b] {
         write_sample(out, tiny())
-            .finish(&risk_rows(), &json!({ "seed": 1 }))
+            .finish(
+                &risk_rows(),
+                RunInfo {
+                    seed: 1,
+                    ..RunInfo::default()
+                },
+            )
             .unwrap();
     }
     for file in [
@@ -894,20 +945,15 @@ fn failed_finish_keeps_previous_results() {
     let out = tmp.path().join("run");
     RunWriter::create(&out)
         .unwrap()
-        .finish(&[], &json!({ "run": "first" }))
+        .finish(&[], info("first"))
         .unwrap();
-    let err = write_sample(&out, tiny())
-        .finish(&[], &json!([1, 2]))
-        .unwrap_err();
-    assert!(
-        matches!(err, OutputError::ManifestNotObject { .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains(&out.display().to_string()),
-        "{err}"
-    );
-    assert_eq!(manifest(&out)["run"], "first");
+    // A table that is not Parquet fails the footer check in `finish`.
+    let run = write_sample(&out, tiny());
+    fs::write(run.staging_dir().join("broken.parquet"), "not parquet").unwrap();
+    let err = run.finish(&[], info("second")).unwrap_err();
+    assert!(matches!(err, OutputError::Parquet { .. }), "{err}");
+    assert!(err.to_string().contains("broken.parquet"), "{err}");
+    assert_eq!(manifest(&out)["scenario"], "first");
     assert!(
         leftovers(&out).is_empty(),
         "left behind: {:?}",
@@ -984,7 +1030,7 @@ fn refuses_to_replace_what_is_not_a_run_directory() {
     fs::create_dir(&empty).unwrap();
     RunWriter::create(&empty)
         .unwrap()
-        .finish(&[], &json!({}))
+        .finish(&[], RunInfo::default())
         .unwrap();
     assert!(empty.join("manifest.json").is_file());
     assert!(leftovers(&home).is_empty() && leftovers(&empty).is_empty());
@@ -1038,7 +1084,7 @@ fn extra_files_in_the_staging_dir_are_published_and_counted() {
     )
     .unwrap();
     write_table(&run.staging_dir().join("extra.parquet"), schema, [batch]).unwrap();
-    let summary = run.finish(&[], &json!({})).unwrap();
+    let summary = run.finish(&[], RunInfo::default()).unwrap();
     assert_eq!(summary.row_counts.get("extra"), Some(&3));
     assert_eq!(manifest(&out)["row_counts"]["extra"], 3);
 }
@@ -1065,7 +1111,7 @@ fn leftovers_of_a_killed_writer_are_recovered() {
     fs::create_dir(&old).unwrap();
     fs::write(
         old.join("manifest.json"),
-        r#"{"run": "previous", "tool": "preflight", "files": [], "row_counts": {}}"#,
+        r#"{"scenario": "previous", "tool": "preflight", "files": [], "row_counts": {}}"#,
     )
     .unwrap();
     fs::create_dir(&stale_tmp).unwrap();
@@ -1078,7 +1124,7 @@ fn leftovers_of_a_killed_writer_are_recovered() {
 
     let run = RunWriter::create(&out).unwrap();
     assert_eq!(
-        manifest(&out)["run"],
+        manifest(&out)["scenario"],
         "previous",
         "previous results restored"
     );
@@ -1100,7 +1146,7 @@ fn writer_can_move_to_a_writer_thread() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let run = write_sample(&out, tiny());
-    let summary = std::thread::spawn(move || run.finish(&risk_rows(), &json!({})).unwrap())
+    let summary = std::thread::spawn(move || run.finish(&risk_rows(), RunInfo::default()).unwrap())
         .join()
         .unwrap();
     assert_eq!(summary.campaigns, CAMPAIGNS);
@@ -1121,7 +1167,7 @@ proptest::proptest! {
         let out = tmp.path().join("run");
         RunWriter::create(&out)
             .unwrap()
-            .finish(&risk_rows(), &json!({ "run": "first" }))
+            .finish(&risk_rows(), info("first"))
             .unwrap();
         let listed: Vec<String> = manifest(&out)["files"]
             .as_array()

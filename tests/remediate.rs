@@ -3,14 +3,14 @@
 //! fails often, and on one that is not.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
-use common::preflight;
+use common::{preflight, write};
 
 /// The database process crashes every 10 minutes on average and takes about
 /// 20 s to come back; with one replica, a crash fails every request for that
@@ -40,12 +40,6 @@ handlers:
 workload:
   - { handler: api-handler, arrivals: { process: poisson, rate: 50/s } }
 "#;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
 
 fn run(file: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
     let mut args = vec![
@@ -470,6 +464,7 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         two_scale: true,
         until_decided: None,
         decide_at: None,
+        decide_z: sim_engine::risk::Z95,
         rare_event: None,
         independent_streams: false,
         live: None,
@@ -535,6 +530,7 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         two_scale: false,
         until_decided: None,
         decide_at: None,
+        decide_z: sim_engine::risk::Z95,
         rare_event: None,
         independent_streams: false,
         live: None,

@@ -1,14 +1,14 @@
 //! Predicted injection scenarios (`scenarios.parquet`) and live injection
 //! with rollback in natural campaigns (`events.parquet`), through the binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt32Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
-use common::preflight;
+use common::{LIVE, preflight, write};
 
 fn read(path: &Path) -> RecordBatch {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -38,47 +38,6 @@ fn floats(b: &RecordBatch, col: &str) -> Vec<f64> {
         .column_by_name(col)
         .unwrap_or_else(|| panic!("column {col}"));
     a.as_primitive::<Float64Type>().values().to_vec()
-}
-
-/// A database that fails often, behind a service, with a live-injection profile.
-const LIVE: &str = r#"
-name: live
-seed: 3
-campaigns: 8
-horizon: 10m
-resources:
-  - { id: api, type: service, replicas: 2, concurrency: 32,
-      service_time: { dist: constant, value: 1ms }, failure_modes: [] }
-  - { id: db, type: database, replicas: 2, concurrency: 32, service_time: { dist: constant, value: 2ms },
-      failure_modes: [
-        { mode: error_code, time_between: { dist: exponential, mean: 2h },
-          repair: { dist: lognormal, median: 90s, sigma: 0.3 },
-          injection_parameters: { code: 503, error_fraction: 1.0 } },
-        { mode: latency_spike, time_between: { dist: exponential, mean: 50h },
-          repair: { dist: constant, value: 60s },
-          injection_parameters: { added: { dist: constant, value: 1ms } } } ] }
-handlers:
-  - id: front
-    runs_on: api
-    operations:
-      - { name: get, steps: [ { call: db, timeout: 1s } ] }
-    slo: { success_rate: 0.999, latency_p99: 500ms }
-workload:
-  - { handler: front, arrivals: { process: poisson, rate: 100/s } }
-failure_injection_profile:
-  enabled: true
-  injection_frequency: 2m
-  severity_threshold: medium
-  rollback_policy: abort
-  abort_when: { error_rate: 0.2, for: 10s }
-  detection_delay: 5s
-risk: { window: 30d }
-"#;
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 #[test]
@@ -224,6 +183,31 @@ fn live_profile_rolls_back_and_logs_events() {
         checked += 1;
     }
     assert!(checked > 0);
+    // The detail's values are typed columns too, null where a kind has none.
+    let opt = |col: &str| {
+        let a = ev.column_by_name(col).unwrap();
+        let f = a.as_primitive::<Float64Type>();
+        (0..f.len())
+            .map(|i| (!f.is_null(i)).then(|| f.value(i)))
+            .collect::<Vec<_>>()
+    };
+    let (rate, hold, delay, breach) = (
+        opt("error_rate"),
+        opt("hold_s"),
+        opt("detection_delay_s"),
+        opt("breach_s"),
+    );
+    for i in 0..kinds.len() {
+        match kinds[i].as_str() {
+            // abort_when: error_rate 0.2 for 10 s, detection 5 s.
+            "breach" => assert!(rate[i].is_some_and(|r| r > 0.2), "{:?}", rate[i]),
+            "rollback" => {
+                assert_eq!((hold[i], delay[i]), (Some(10.0), Some(5.0)));
+                assert!(breach[i].is_some_and(|b| b <= times[i]));
+            }
+            _ => assert!(rate[i].is_none() && hold[i].is_none()),
+        }
+    }
     let targets = strings(&ev, "target");
     assert!(targets.iter().all(|t| t == "db"));
     // The campaigns count their rollbacks.
@@ -277,4 +261,148 @@ workload:
     // The copy only adds effects.
     assert_eq!(aug.effects.len(), m.effects.len() + cands.len());
     assert_eq!(aug.faults.len(), m.faults.len());
+}
+
+/// A cache behind a fallback: while it is down, requests succeed degraded.
+const CACHED: &str = r#"
+name: cached
+seed: 4
+campaigns: 3
+horizon: 2m
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 32,
+      service_time: { dist: constant, value: 1ms }, failure_modes: [] }
+  - { id: cache, type: cache, replicas: 1, concurrency: 32,
+      service_time: { dist: constant, value: 1ms }, failure_modes: [] }
+dependencies: [ { from: api, to: cache } ]
+handlers:
+  - id: front
+    runs_on: api
+    operations:
+      - { name: get, steps: [ { call: cache, timeout: 50ms, fallback: cached } ] }
+    slo: { success_rate: 0.99 }
+workload:
+  - { handler: front, arrivals: { process: poisson, rate: 50/s } }
+injections:
+  - { id: cache-down, target: cache, mode: process_crash, at: 30s, duration: 30s }
+"#;
+
+#[test]
+fn requests_a_fallback_serves_are_counted_as_degraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "cached.yaml", CACHED);
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--mode",
+        "both",
+        "--no-remediate",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for table in ["campaigns.parquet", "handlers.parquet"] {
+        let b = read(&out.join(table));
+        let modes = strings(&b, "mode");
+        let degraded = b
+            .column_by_name("degraded")
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .values()
+            .to_vec();
+        let requests = b
+            .column_by_name("requests")
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .values()
+            .to_vec();
+        for ((m, d), r) in modes.iter().zip(&degraded).zip(&requests) {
+            if m == "natural" {
+                // No fault at all: nothing degraded.
+                assert_eq!(*d, 0, "{table}");
+            } else {
+                // 30 s of a 2-minute horizon without the cache, at 50/s.
+                assert!(*d > 1000 && d < r, "{table}: {d} of {r}");
+            }
+        }
+    }
+    // One handler: its rows follow the campaigns' one for one, and carry
+    // the campaign's seed.
+    let seeds = |table: &str| {
+        read(&out.join(table))
+            .column_by_name("seed")
+            .unwrap()
+            .as_primitive::<UInt64Type>()
+            .values()
+            .to_vec()
+    };
+    assert_eq!(seeds("handlers.parquet"), seeds("campaigns.parquet"));
+}
+
+/// A payment API run by a third party, called with a fallback.
+const EXTERNAL: &str = r#"
+name: external
+seed: 2
+campaigns: 2
+horizon: 2m
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 32,
+      service_time: { dist: constant, value: 1ms }, failure_modes: [] }
+  - { id: payments, type: external_api, replicas: 3, concurrency: 64,
+      service_time: { dist: constant, value: 20ms },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 20h },
+                         repair: { dist: constant, value: 60s } } ] }
+dependencies: [ { from: api, to: payments } ]
+handlers:
+  - id: checkout
+    runs_on: api
+    operations:
+      - { name: pay, steps: [ { call: payments, timeout: 200ms, fallback: cached } ] }
+    slo: { success_rate: 0.999 }
+workload:
+  - { handler: checkout, arrivals: { process: poisson, rate: 20/s } }
+"#;
+
+#[test]
+fn an_external_api_is_rolled_back_by_stopping_the_experiment_not_by_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "external.yaml", EXTERNAL);
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--mode",
+        "targeted",
+        "--scenario-campaigns",
+        "2",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let b = read(&out.join("scenarios.parquet"));
+    let (targets, plans) = (strings(&b, "target"), strings(&b, "rollback_plan"));
+    let mut seen = 0;
+    for (t, p) in targets.iter().zip(&plans) {
+        if t != "payments" {
+            continue;
+        }
+        seen += 1;
+        assert!(
+            p.starts_with("Stop the experiment: remove the fault injected on calls to payments"),
+            "{p}"
+        );
+        assert!(
+            !p.contains("restart every") && !p.contains("restart replica"),
+            "{p}"
+        );
+        assert!(!p.contains("out of rotation"), "{p}");
+        assert!(
+            p.contains("`checkout` serves degraded through its fallback"),
+            "{p}"
+        );
+    }
+    assert!(seen > 0, "{targets:?}");
 }

@@ -103,6 +103,15 @@ pub enum Kind {
     Capacity,
     /// A per-attempt timeout longer than the handler's p99 objective.
     TimeoutOverSlo,
+    /// A call to a resource with no entry in `dependencies:`: modelled as
+    /// a lossless, zero-latency, hard link.
+    UndeclaredDependency,
+    /// A resource no handler runs on and nothing calls: no request reaches
+    /// it, so its failures change nothing.
+    Unreached,
+    /// A called resource without a handler or a `service_time`: it serves
+    /// in zero time.
+    DefaultServiceTime,
 }
 
 impl Kind {
@@ -118,6 +127,9 @@ impl Kind {
             Kind::NoBreakerOrFallback => "no_breaker_or_fallback",
             Kind::Capacity => "capacity",
             Kind::TimeoutOverSlo => "timeout_over_slo",
+            Kind::UndeclaredDependency => "undeclared_dependency",
+            Kind::Unreached => "unreached",
+            Kind::DefaultServiceTime => "default_service_time",
         }
     }
 }
@@ -255,6 +267,7 @@ pub fn analyze(m: &Model) -> Vec<Finding> {
     all.extend(unprotected_critical_calls(m));
     all.extend(capacity(m));
     all.extend(timeouts_over_slo(m));
+    all.extend(silent_defaults(m));
     sort(&mut all);
     all
 }
@@ -1085,6 +1098,68 @@ pub fn timeouts_over_slo(m: &Model) -> Vec<Finding> {
             Some(f)
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 8. What the scenario leaves to a default, silently
+// ---------------------------------------------------------------------------
+
+/// What the scenario accepts but probably did not mean: a call over a link
+/// it never declared (lossless, zero latency, hard), a resource no request
+/// can reach (a load balancer in front of a handler: ingress is not
+/// modelled), a called resource that serves in zero time.
+pub fn silent_defaults(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for l in m.links.iter().filter(|l| !l.declared) {
+        let (from, to) = (&m.resources[l.from].id, &m.resources[l.to].id);
+        let mut f = Finding::new(
+            Level::Info,
+            Kind::UndeclaredDependency,
+            format!("{from} → {to}"),
+            format!(
+                "`{from}` calls `{to}` with no entry in `dependencies:`: the call is modelled as a lossless, zero-latency, hard link; declare it to give it latency, loss or `soft: true`"
+            ),
+        );
+        f.resource = Some(to.clone());
+        out.push(f);
+    }
+    for r in &m.resources {
+        let called = !r.in_links.is_empty();
+        if r.handler.is_none() && !called {
+            let lb = matches!(r.kind, sim_models::spec::ResourceType::LoadBalancer);
+            let mut f = Finding::new(
+                if lb { Level::Warning } else { Level::Info },
+                Kind::Unreached,
+                format!("resources[{}]", r.id),
+                if lb {
+                    format!(
+                        "no handler runs on `{}` and nothing calls it: workloads enter their handlers' resources directly (ingress through a load balancer is not modelled), so its failures affect no request; run a handler on it that calls the service behind it",
+                        r.id
+                    )
+                } else {
+                    format!(
+                        "no handler runs on `{}` and nothing calls it: no request reaches it, so its failures change nothing",
+                        r.id
+                    )
+                },
+            );
+            f.resource = Some(r.id.clone());
+            out.push(f);
+        } else if r.handler.is_none() && r.service.is_none() {
+            let mut f = Finding::new(
+                Level::Info,
+                Kind::DefaultServiceTime,
+                format!("resources[{}]", r.id),
+                format!(
+                    "`{}` is called but has no `service_time` and no handler: it serves every request in zero time (only its failures and concurrency matter)",
+                    r.id
+                ),
+            );
+            f.resource = Some(r.id.clone());
+            out.push(f);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------

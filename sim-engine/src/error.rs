@@ -2,8 +2,9 @@
 //!
 //! Every fallible entry point of the engine returns [`Error`]. The binary
 //! maps it to an exit code in one place (2 for [`Error::Input`] and for an
-//! output path the user must change, 3 when the environment failed); a
-//! library caller (a worker, a report generator) matches on the kind.
+//! output path the user must change, 3 when the environment failed, 70 for
+//! [`Error::Internal`], a bug); a library caller (a worker, a report
+//! generator) matches on the kind.
 
 use sim_output::OutputError;
 
@@ -31,6 +32,13 @@ pub enum Error {
     /// a thread pool could not start.
     #[error("{0}")]
     Environment(String),
+    /// A bug in Preflight: something the engine relies on did not hold (a
+    /// simulation delivered a message to an actor that does not handle it,
+    /// so its figures would be wrong). Raised before any result file is
+    /// published. The message says what failed and asks to report it with
+    /// the scenario and the seed.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -58,10 +66,73 @@ impl Error {
         match self {
             Error::Input(_) => true,
             Error::Output { source, .. } => source.is_usage(),
-            Error::Environment(_) => false,
+            Error::Environment(_) | Error::Internal(_) => false,
+        }
+    }
+
+    /// `e` itself when it is an engine [`Error::Internal`] raised inside a
+    /// step that returns `anyhow` (a bug must not be reported as a failing
+    /// environment), else `otherwise(e)`.
+    pub(crate) fn keep_internal(
+        e: anyhow::Error,
+        otherwise: impl FnOnce(anyhow::Error) -> Error,
+    ) -> Error {
+        match e.downcast::<Error>() {
+            Ok(internal @ Error::Internal(_)) => internal,
+            Ok(other) => otherwise(anyhow::Error::new(other)),
+            Err(e) => otherwise(e),
         }
     }
 }
 
+/// [`Error::Internal`] when a simulation counted `misrouted` messages
+/// delivered to an actor that does not handle them
+/// (`sim_models::campaign::CampaignResult::misrouted`, or a two-scale
+/// baseline's): its figures would be silently wrong. `what` names the
+/// simulation and its seed, so that it can be replayed.
+pub fn check_routed(misrouted: u64, what: impl FnOnce() -> String) -> Result<()> {
+    if misrouted == 0 {
+        return Ok(());
+    }
+    Err(Error::Internal(format!(
+        "preflight: internal error (a bug in Preflight): {}: {misrouted} message{} reached an actor that does not handle {}, so the figures would be wrong; no result was written. Please report it with the scenario file, the seed and the command line.",
+        what(),
+        if misrouted == 1 { "" } else { "s" },
+        if misrouted == 1 { "it" } else { "them" },
+    )))
+}
+
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misrouted_message_is_an_internal_error_naming_the_simulation_and_count() {
+        assert!(check_routed(0, || unreachable!("named only on failure")).is_ok());
+        let e = check_routed(3, || "variant `base`, campaign 7 (seed 42)".into()).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        assert!(!e.is_usage());
+        let m = e.to_string();
+        assert!(m.starts_with("preflight: internal error"), "{m}");
+        assert!(m.contains("variant `base`, campaign 7 (seed 42)"), "{m}");
+        assert!(m.contains("3 messages reached an actor"), "{m}");
+        assert!(m.contains("bug") && m.contains("report"), "{m}");
+    }
+
+    #[test]
+    fn an_internal_error_inside_anyhow_stays_internal() {
+        let inner = check_routed(1, || "x".into()).unwrap_err();
+        let wrapped = anyhow::Error::new(inner).context("remediation");
+        let e = Error::keep_internal(wrapped, |e| Error::environment(format!("{e:#}")));
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
+        let other = anyhow::anyhow!("disk full");
+        let e = Error::keep_internal(other, |e| Error::environment(format!("{e:#}")));
+        assert!(
+            matches!(e, Error::Environment(ref m) if m == "disk full"),
+            "{e:?}"
+        );
+    }
+}

@@ -42,6 +42,23 @@ pub enum FileAccess {
     Anywhere,
 }
 
+impl FileAccess {
+    /// [`Anywhere`](FileAccess::Anywhere) when `allow` (the flag
+    /// `--allow-external-files`), else the scenario's folder.
+    pub fn allowing_external(allow: bool) -> FileAccess {
+        if allow {
+            FileAccess::Anywhere
+        } else {
+            FileAccess::ScenarioFolder
+        }
+    }
+
+    /// Whether files outside the scenario's folder may be read.
+    pub fn allows_external(self) -> bool {
+        self == FileAccess::Anywhere
+    }
+}
+
 /// Human-readable size: `256 MiB`, `16 MiB`, `1.5 KiB`, `12 B`.
 pub fn format_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use sim_models::spec::Scenario;
-use sim_output::RunWriter;
+use sim_output::{RunInfo, RunWriter};
 
 use crate::error::Error;
 use crate::prepare::{
@@ -41,7 +41,11 @@ pub struct RunOptions {
     /// `--until-decided`: the most natural campaigns per variant to run
     /// while some risk is undecided.
     pub until_decided: Option<u64>,
-    /// Decide risks against `risk.gate` rather than each handler's threshold.
+    /// Decide risks against `risk.gate` rather than each handler's
+    /// threshold, as `preflight gate` does: on intervals at the gate's level
+    /// ([`crate::gate`]), doubling the campaigns while undecided up to
+    /// `until_decided` (default [`crate::gate::DEFAULT_CAP_FACTOR`] × the
+    /// campaigns).
     pub against_gate: bool,
     /// `--rare-event`: importance sampling of rare failures.
     pub rare_event: Option<RareEvent>,
@@ -73,6 +77,13 @@ pub struct RunOptions {
     pub service_paths: bool,
     /// Where the files the scenario names may be (`--allow-external-files`).
     pub file_access: FileAccess,
+    /// The command line that started the run, for `manifest.json` (empty
+    /// when a program calls the library).
+    pub command_line: Vec<String>,
+    /// Publish the run directory. `false` (`gate` without `--out`): the
+    /// rows are still streamed to a staging directory in the system's
+    /// temporary folder, which is deleted at the end; nothing is left.
+    pub write: bool,
 }
 
 impl RunOptions {
@@ -106,8 +117,53 @@ impl RunOptions {
             remediate: Some(crate::remediate::DEFAULT_MAX),
             service_paths: true,
             file_access: FileAccess::ScenarioFolder,
+            command_line: Vec::new(),
+            write: true,
         }
     }
+
+    /// The options as `manifest.json` records them.
+    pub fn manifest(&self) -> sim_output::manifest::OptionsInfo {
+        sim_output::manifest::OptionsInfo {
+            campaigns: self.campaigns,
+            seed: self.seed,
+            variant: self.variant.clone(),
+            mode: self.mode.as_str().to_owned(),
+            until_decided: self.until_decided,
+            against_gate: self.against_gate,
+            rare_event: self.rare_event.map(|r| r.to_string()),
+            calibration: self.calibration.as_ref().map(|p| p.display().to_string()),
+            no_calibration: self.no_calibration,
+            max_memory: self.max_memory,
+            events: self.events,
+            live_injection: self.live_injection,
+            scenario_campaigns: self.scenario_campaigns,
+            scale: self.scale.as_str().to_owned(),
+            independent_streams: self.independent_streams,
+            remediate: self.remediate.map(|n| n as u64),
+            service_paths: self.service_paths,
+            allow_external_files: self.file_access.allows_external(),
+        }
+    }
+}
+
+/// The name of the scenario's copy in a run directory: `scenario` with the
+/// original's extension.
+pub fn scenario_copy_name(scenario: &std::path::Path) -> String {
+    match scenario.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("scenario.{}", ext.to_ascii_lowercase()),
+        None => "scenario".to_owned(),
+    }
+}
+
+/// What `risk.parquet`'s `risk` means under `plan`.
+fn risk_definition(plan: &RunPlan) -> String {
+    let estimator = if plan.rare_event.is_some() {
+        "importance sampling (--rare-event): sum of breach x likelihood-ratio weight / campaigns over natural-mode campaigns with failure processes sped up; 95% normal interval from the weighted indicators' sample variance (Wilson's for 0 breaches)"
+    } else {
+        "breaches / campaigns over natural-mode campaigns; 95% Wilson interval"
+    };
+    estimator.to_owned()
 }
 
 /// A finished run: what was run and what came out.
@@ -117,8 +173,10 @@ pub struct RunOutcome {
     pub plan: RunPlan,
     /// Risks, tallies and the figures of the run.
     pub report: RunReport,
-    /// The published run directory.
-    pub out_dir: PathBuf,
+    /// The published run directory (`None` when `write` was off).
+    pub out_dir: Option<PathBuf>,
+    /// The calibration map applied to `calibrated_risk`, when one was.
+    pub calibration_map: Option<crate::calibrate::map::IsotonicMap>,
     /// The scenario's `risk.gate`.
     pub gate: f64,
     /// Ranked injection scenarios (empty when none were predicted).
@@ -135,13 +193,13 @@ pub struct RunOutcome {
 }
 
 /// What [`plan_run`] decided before any campaign runs.
-struct Planned {
-    loaded: Loaded,
-    variants: Vec<PreparedVariant>,
+pub(crate) struct Planned {
+    pub(crate) loaded: Loaded,
+    pub(crate) variants: Vec<PreparedVariant>,
     /// Whether handler campaigns run (not for a scenario of service paths
     /// with no workload).
     handler_campaigns: bool,
-    plan: RunPlan,
+    pub(crate) plan: RunPlan,
     memory: crate::limits::MemoryPlan,
     out_dir: PathBuf,
     calibration: Option<(PathBuf, crate::calibrate::map::CalibrationFile)>,
@@ -151,7 +209,11 @@ struct Planned {
 /// against its bounds, applies `--rare-event`, and plans it: everything
 /// that can refuse a run does so here, before any campaign or file.
 fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
-    let loaded = load(&opts.scenario, opts.file_access)?;
+    plan_loaded(opts, load(&opts.scenario, opts.file_access)?)
+}
+
+/// [`plan_run`] for a scenario already loaded.
+pub(crate) fn plan_loaded(opts: &RunOptions, loaded: Loaded) -> Result<Planned, Error> {
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
     let s = &loaded.scenario;
     // A scenario of service paths alone (no workload) runs path campaigns
@@ -234,21 +296,44 @@ fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
             }
         }
     }
+    let campaigns = opts.campaigns.or(s.campaigns).unwrap_or(1000).max(1);
+    // The gate decides on intervals, looking again (doubling) while
+    // undecided, with its error rate split over its looks (`crate::gate`).
+    let until_decided = match (opts.until_decided, opts.against_gate) {
+        (None, true) => Some(campaigns.saturating_mul(crate::gate::DEFAULT_CAP_FACTOR)),
+        (u, _) => u,
+    };
+    let decide_z = if opts.against_gate {
+        crate::gate::z(crate::gate::looks(
+            campaigns,
+            until_decided.unwrap_or(campaigns),
+        ))
+    } else {
+        crate::risk::Z95
+    };
     let plan = RunPlan {
-        campaigns: opts.campaigns.or(s.campaigns).unwrap_or(1000).max(1),
+        campaigns,
         seed: opts.seed.or(s.seed).unwrap_or(0),
         threads: memory.threads,
         mode: opts.mode,
         progress: !opts.quiet,
         two_scale,
-        until_decided: opts.until_decided,
+        until_decided,
         decide_at: opts.against_gate.then_some(s.risk.gate),
+        decide_z,
         rare_event: opts.rare_event,
         independent_streams: opts.independent_streams,
         live: None,
         events: opts.events,
     };
-    let out_dir = opts.out.clone().unwrap_or_else(|| default_out_dir(s));
+    let out_dir = match (&opts.out, opts.write) {
+        (Some(out), _) => out.clone(),
+        (None, true) => default_out_dir(s),
+        // Rows still stream to a staging directory, beside this path.
+        (None, false) => {
+            std::env::temp_dir().join(format!("preflight-unpublished-{}", std::process::id()))
+        }
+    };
     tracing::info!(
         scenario = %loaded.file.display(),
         variants = variants.len(),
@@ -274,6 +359,7 @@ fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
 
 /// The manifest of a finished run: the run's own fields, its limits, and
 /// the sections of service paths, remediation and calibration when they ran.
+/// `wall_time_s` and `phases` are filled in just before it is written.
 fn run_manifest(
     run: &Planned,
     report: &RunReport,
@@ -281,7 +367,8 @@ fn run_manifest(
     paths: &[crate::service_paths::campaigns::PathSummary],
     paths_wall_s: f64,
     remediation: Option<&crate::remediate::Remediation>,
-) -> serde_json::Value {
+) -> RunInfo {
+    use sim_output::manifest as m;
     let Planned {
         loaded,
         variants,
@@ -291,73 +378,118 @@ fn run_manifest(
         calibration,
         ..
     } = run;
-    let handler_campaigns = *handler_campaigns;
-    let mut manifest = manifest(loaded, variants, plan, report, opts);
-    manifest["limits"] = memory.manifest(report.refused_over_cap);
-    if !handler_campaigns {
-        manifest["handler_campaigns"] = serde_json::json!(false);
+    let paths = (!paths.is_empty()).then(|| m::PathsInfo {
+        campaigns: plan.campaigns,
+        wall_s: paths_wall_s,
+        summary: paths
+            .iter()
+            .map(|p| m::PathInfo {
+                variant: p.variant.to_string(),
+                path: p.path.to_string(),
+                campaigns: p.campaigns,
+                horizon_s: p.horizon_s,
+                availability: p.availability,
+                availability_low: p.availability_low,
+                availability_high: p.availability_high,
+                loss_rate: p.loss_rate,
+                delay_p99_ms: p.delay_p99_ms,
+                repairs_per_campaign: p.repairs_per_campaign,
+                time_to_repair_s: p.time_to_repair_s,
+            })
+            .collect(),
+    });
+    let remediation = remediation.map(|rem| m::RemediationInfo {
+        over_threshold: rem.over.iter().map(|h| h.to_string()).collect(),
+        proposed: rem.proposed as u64,
+        simulated: rem.verified.len() as u64,
+        max: opts.remediate.unwrap_or(0) as u64,
+        campaigns_run: rem.campaigns_run,
+        sequential: rem.sequential.map(|q| q.manifest()),
+        candidates: rem
+            .verified
+            .iter()
+            .map(|v| m::CandidateInfo {
+                name: v.candidate.name.clone(),
+                campaigns: v.campaigns,
+                campaigns_simulated: v.simulated,
+                library_simulated: v.library.map(|l| l.0 as u64),
+                library_shared: v.library.map(|l| l.1 as u64),
+            })
+            .collect(),
+        phases: rem.phases.manifest(rem.phases.sum()),
+        rejected: rem
+            .rejected
+            .iter()
+            .map(|(name, why)| m::Rejected {
+                name: name.clone(),
+                why: why.clone(),
+            })
+            .collect(),
+    });
+    let calibration = calibration.as_ref().map(|(path, c)| m::CalibrationInfo {
+        file: path.display().to_string(),
+        method: c.method.clone(),
+        history: c.history.clone(),
+        backtest_brier: c.brier,
+        backtest_ece: c.ece,
+        predictions: c.predictions,
+    });
+    RunInfo {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        tool_commit: crate::provenance::COMMIT.to_owned(),
+        command_line: opts.command_line.clone(),
+        scenario: loaded.scenario.name.clone(),
+        scenario_file: loaded.file.display().to_string(),
+        scenario_path: crate::provenance::absolute(&loaded.file)
+            .display()
+            .to_string(),
+        scenario_hash: loaded.source_hash.clone(),
+        scenario_copy: scenario_copy_name(&loaded.file),
+        inputs: loaded.input_files(run.calibration.as_ref().map(|(p, _)| p.as_path())),
+        options: opts.manifest(),
+        seed: plan.seed,
+        campaigns: plan.campaigns,
+        mode: format!("{:?}", opts.mode).to_lowercase(),
+        variants: variants
+            .iter()
+            .map(|v| m::VariantInfo {
+                name: v.name.to_string(),
+                index: v.index,
+                horizon_s: v.model.horizon.as_secs_f64(),
+                injections: v
+                    .model
+                    .injections
+                    .iter()
+                    .map(|i| i.id.to_string())
+                    .collect(),
+            })
+            .collect(),
+        threads: plan.threads as u64,
+        campaigns_run: report.campaigns_run,
+        events: report.events,
+        risk_definition: risk_definition(plan),
+        until_decided: plan.until_decided,
+        scale: if plan.two_scale {
+            "two-scale"
+        } else {
+            "request"
+        }
+        .to_owned(),
+        streams: if plan.independent_streams {
+            "independent"
+        } else {
+            "common"
+        }
+        .to_owned(),
+        handler_campaigns: *handler_campaigns,
+        limits: memory.manifest(report.refused_over_cap),
+        paths,
+        remediation,
+        calibration,
+        // Filled in just before the manifest is written.
+        wall_time_s: 0.0,
+        phases: sim_output::manifest::Phases::default(),
     }
-    if !paths.is_empty() {
-        // NaN (no ADU delivered, no outage ended) is written as null.
-        manifest["paths"] = serde_json::json!({
-            "campaigns": plan.campaigns,
-            "wall_s": paths_wall_s,
-            "summary": paths
-                .iter()
-                .map(|p| serde_json::json!({
-                    "variant": &*p.variant,
-                    "path": &*p.path,
-                    "campaigns": p.campaigns,
-                    "horizon_s": p.horizon_s,
-                    "availability": p.availability,
-                    "availability_low": p.availability_low,
-                    "availability_high": p.availability_high,
-                    "loss_rate": p.loss_rate,
-                    "delay_p99_ms": p.delay_p99_ms,
-                    "repairs_per_campaign": p.repairs_per_campaign,
-                    "time_to_repair_s": p.time_to_repair_s,
-                }))
-                .collect::<Vec<_>>(),
-        });
-    }
-    if let Some(rem) = remediation {
-        manifest["remediation"] = serde_json::json!({
-            "over_threshold": rem.over.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
-            "proposed": rem.proposed,
-            "simulated": rem.verified.len(),
-            "max": opts.remediate,
-            "campaigns_run": rem.campaigns_run,
-            "sequential": rem.sequential.map(|q| q.to_json()),
-            "candidates": rem
-                .verified
-                .iter()
-                .map(|v| serde_json::json!({
-                    "name": v.candidate.name,
-                    "campaigns": v.campaigns,
-                    "campaigns_simulated": v.simulated,
-                    "library_simulated": v.library.map(|l| l.0),
-                    "library_shared": v.library.map(|l| l.1),
-                }))
-                .collect::<Vec<_>>(),
-            "phases": rem.phases.to_json(rem.phases.sum()),
-            "rejected": rem
-                .rejected
-                .iter()
-                .map(|(n, why)| serde_json::json!({ "name": n, "why": why }))
-                .collect::<Vec<_>>(),
-        });
-    }
-    if let Some((path, c)) = calibration {
-        manifest["calibration"] = serde_json::json!({
-            "file": path.display().to_string(),
-            "method": c.method,
-            "history": c.history,
-            "backtest_brier": c.brier,
-            "backtest_ece": c.ece,
-            "predictions": c.predictions,
-        });
-    }
-    manifest
 }
 
 /// Loads, checks, runs every campaign and writes the run directory.
@@ -369,7 +501,6 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let mut mark = start;
     let mut phases = Phases::default();
     let mut run = plan_run(opts)?;
-    let s = &run.loaded.scenario;
     let out_flag = if opts.out.is_some() {
         "--out".to_string()
     } else {
@@ -377,31 +508,15 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     };
     let mut writer =
         RunWriter::create(&run.out_dir).map_err(|e| Error::output(out_flag.clone(), e))?;
+    // A copy of the scenario, so that the run directory says what ran
+    // (`preflight replay` reads it).
+    writer
+        .write_file(&scenario_copy_name(&run.loaded.file), &run.loaded.source)
+        .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     phases.lap("load", &mut mark);
-    // Predicted injection scenarios: in targeted mode, and for the live
-    // injections of an enabled `failure_injection_profile`.
-    // (The gate decides on natural risk: no live injection there.)
-    let profile = s
-        .failure_injection_profile
-        .as_ref()
-        .filter(|p| p.enabled && opts.live_injection);
-    let predicting =
-        matches!(opts.mode, CampaignModes::Targeted | CampaignModes::Both) || profile.is_some();
+    let predicting = predicts(&run, opts);
     let predicted = if predicting {
-        crate::predict::predict(
-            &run.variants[0],
-            crate::predict::PredictOptions {
-                campaigns: opts.scenario_campaigns.unwrap_or(20),
-                seed: run.plan.seed,
-                threads: run.plan.threads,
-                progress: !opts.quiet,
-            },
-        )
-        .map_err(|e| {
-            Error::environment(format!(
-                "preflight: predicting injection scenarios failed: {e:#}"
-            ))
-        })?
+        predict_scenarios(&run, opts)?
     } else {
         Vec::new()
     };
@@ -412,18 +527,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
     phases.lap(if predicting { "scenarios" } else { "load" }, &mut mark);
-    if let Some(p) = profile {
-        if run.plan.two_scale {
-            if !opts.quiet {
-                eprintln!(
-                    "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
-                    run.loaded.file.display()
-                );
-            }
-        } else {
-            run.plan.live = crate::predict::live_spec(p, &predicted);
-        }
-    }
+    plan_live_injection(&mut run, opts, &predicted);
     if opts.events {
         if run.plan.live.is_none() && !opts.quiet {
             eprintln!(
@@ -436,8 +540,11 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
     let mut report = if run.handler_campaigns {
-        run_all(&run.variants, &run.plan, &mut writer)
-            .map_err(|e| Error::environment(format!("preflight: run failed: {e:#}")))?
+        run_all(&run.variants, &run.plan, &mut writer).map_err(|e| {
+            Error::keep_internal(e, |e| {
+                Error::environment(format!("preflight: run failed: {e:#}"))
+            })
+        })?
     } else {
         RunReport::default()
     };
@@ -469,7 +576,11 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             &run.plan,
             &mut writer,
         )
-        .map_err(|e| Error::environment(format!("preflight: service paths failed: {e:#}")))?
+        .map_err(|e| {
+            Error::keep_internal(e, |e| {
+                Error::environment(format!("preflight: service paths failed: {e:#}"))
+            })
+        })?
     } else {
         Vec::new()
     };
@@ -481,7 +592,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         for r in &mut report.risk {
             let calibrated = c.map.apply(r.risk);
             r.calibrated_risk = Some(calibrated);
-            r.over_threshold = calibrated > r.threshold;
+            r.over_threshold = r.has_slo && calibrated > r.threshold;
         }
     }
     // Remediation: candidates re-simulated on the base's campaigns. The file
@@ -492,7 +603,9 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             let rem =
                 crate::remediate::remediate(&run.loaded, &run.variants[0], &report, &run.plan, max)
                     .map_err(|e| {
-                        Error::environment(format!("preflight: remediation failed: {e:#}"))
+                        Error::keep_internal(e, |e| {
+                            Error::environment(format!("preflight: remediation failed: {e:#}"))
+                        })
                     })?;
             writer
                 .write_remediations(&rem.rows())
@@ -525,26 +638,108 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         paths_wall_s,
         remediation.as_ref(),
     );
+    let calibration_map = run.calibration.as_ref().map(|(_, c)| c.map.clone());
+    if !opts.write {
+        writer.abandon();
+        return Ok(RunOutcome {
+            plan: run.plan,
+            report,
+            out_dir: None,
+            calibration_map,
+            gate: run.loaded.scenario.risk.gate,
+            predicted: predicted.into_iter().map(|p| p.row).collect(),
+            remediation,
+            handler_campaigns: run.handler_campaigns,
+            paths,
+            paths_wall_s,
+        });
+    }
     let summary = writer
-        .finish_with(&report.risk, &manifest, |m| {
+        .finish_with(&report.risk, manifest, |m| {
             phases.lap("write", &mut mark);
             let total = start.to(&mark);
             phases.log("run", total);
-            m.insert("wall_time_s".to_owned(), serde_json::json!(total.wall_s));
-            m.insert("phases".to_owned(), phases.to_json(total));
+            m.wall_time_s = total.wall_s;
+            m.phases = phases.manifest(total);
         })
         .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     Ok(RunOutcome {
         plan: run.plan,
         report,
-        out_dir: summary.out_dir,
-        gate: s.risk.gate,
+        out_dir: Some(summary.out_dir),
+        calibration_map,
+        gate: run.loaded.scenario.risk.gate,
         predicted: predicted.into_iter().map(|p| p.row).collect(),
         remediation,
         handler_campaigns: run.handler_campaigns,
         paths,
         paths_wall_s,
     })
+}
+
+/// Whether the run predicts injection scenarios: in targeted mode, and for
+/// the live injections of an enabled `failure_injection_profile` (the gate
+/// decides on natural risk: no live injection there).
+fn predicts(run: &Planned, opts: &RunOptions) -> bool {
+    matches!(opts.mode, CampaignModes::Targeted | CampaignModes::Both)
+        || live_profile(run, opts).is_some()
+}
+
+/// The scenario's `failure_injection_profile` when it applies to this run.
+pub(crate) fn live_profile<'a>(
+    run: &'a Planned,
+    opts: &RunOptions,
+) -> Option<&'a sim_models::spec::FailureInjectionProfile> {
+    run.loaded
+        .scenario
+        .failure_injection_profile
+        .as_ref()
+        .filter(|p| p.enabled && opts.live_injection)
+}
+
+/// Predicts the base's injection scenarios (`scenarios.parquet`).
+pub(crate) fn predict_scenarios(
+    run: &Planned,
+    opts: &RunOptions,
+) -> Result<Vec<crate::predict::Predicted>, Error> {
+    crate::predict::predict(
+        &run.variants[0],
+        crate::predict::PredictOptions {
+            campaigns: opts.scenario_campaigns.unwrap_or(20),
+            seed: run.plan.seed,
+            threads: run.plan.threads,
+            progress: !opts.quiet,
+        },
+    )
+    .map_err(|e| {
+        Error::keep_internal(e, |e| {
+            Error::environment(format!(
+                "preflight: predicting injection scenarios failed: {e:#}"
+            ))
+        })
+    })
+}
+
+/// Sets the plan's live injection from the profile and the predicted
+/// scenarios (request-level runs only; a two-scale run says it has none).
+pub(crate) fn plan_live_injection(
+    run: &mut Planned,
+    opts: &RunOptions,
+    predicted: &[crate::predict::Predicted],
+) {
+    let Some(p) = live_profile(run, opts) else {
+        return;
+    };
+    if run.plan.two_scale {
+        if !opts.quiet {
+            eprintln!(
+                "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
+                run.loaded.file.display()
+            );
+        }
+    } else {
+        run.plan.live = crate::predict::live_spec(p, predicted);
+    }
 }
 
 /// The calibration map to apply: `--calibration FILE` (which must exist),
@@ -592,38 +787,6 @@ fn default_cap_of(variants: &[PreparedVariant], name: &str) -> u64 {
         .find(|v| &*v.name == name)
         .map(|v| sim_models::limits::default_cap(&v.model))
         .unwrap_or(0)
-}
-
-fn manifest(
-    loaded: &Loaded,
-    variants: &[PreparedVariant],
-    plan: &RunPlan,
-    report: &RunReport,
-    opts: &RunOptions,
-) -> serde_json::Value {
-    serde_json::json!({
-        "tool": "preflight",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "scenario": loaded.scenario.name,
-        "scenario_file": loaded.file.display().to_string(),
-        "scenario_hash": loaded.source_hash,
-        "seed": plan.seed,
-        "campaigns": plan.campaigns,
-        "mode": format!("{:?}", opts.mode).to_lowercase(),
-        "variants": variants.iter().map(|v| serde_json::json!({
-            "name": &*v.name,
-            "index": v.index,
-            "horizon_s": v.model.horizon.as_secs_f64(),
-            "injections": v.model.injections.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "threads": plan.threads,
-        "campaigns_run": report.campaigns_run,
-        "events": report.events,
-        "risk_definition": "breaches / campaigns over natural-mode campaigns; 95% Wilson interval",
-        "until_decided": plan.until_decided,
-        "scale": if plan.two_scale { "two-scale" } else { "request" },
-        "streams": if plan.independent_streams { "independent" } else { "common" },
-    })
 }
 
 /// Refuses campaigns too large for request-level simulation, and says when a

@@ -36,7 +36,10 @@
 //! - [`scenario`]: reading, parsing and validating scenario files, variants.
 //! - [`inputs`]: the rules for files a scenario names (regular, capped, where).
 //! - [`prepare`]: loading and compiling the variants of a run.
+//! - [`provenance`]: content hashes of the scenario and its inputs, the build's commit.
+//! - [`replay`]: re-running one campaign of a run directory to check its row.
 //! - [`job`]: one run end to end ([`job::execute`]), as `run` and `gate` do it.
+//! - [`gate`]: the gate's verdict policy: intervals, looks, error rates.
 //! - [`run`]: planning and running campaigns in parallel, the run report.
 //! - [`risk`]: risk estimates, intervals and decisions.
 //! - [`analyze`]: static failure points of a model.
@@ -61,13 +64,16 @@ pub mod calibrate;
 pub mod defaults;
 pub mod error;
 pub mod fit;
+pub mod gate;
 pub mod inputs;
 pub mod job;
 pub mod limits;
 pub mod predict;
 pub mod prepare;
 pub mod progress;
+pub mod provenance;
 pub mod remediate;
+pub mod replay;
 pub mod risk;
 pub mod run;
 pub mod scenario;

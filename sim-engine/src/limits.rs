@@ -129,21 +129,27 @@ pub struct MemoryPlan {
 
 impl MemoryPlan {
     /// The manifest's `limits` entry.
-    pub fn manifest(&self, refused_over_cap: u64) -> serde_json::Value {
-        serde_json::json!({
-            "max_memory": self.max.bytes,
-            "max_memory_source": self.max.source,
-            "memory_bound": self.total,
-            "memory_bound_per_campaign": self.per_campaign,
-            "memory_pooled": self.pooled,
-            "threads_at_once": self.threads,
-            "in_flight_cap": self.variants.iter().map(|(n, c, _)| serde_json::json!({
-                "variant": n,
-                "cap": c,
-                "bytes_per_request": if *c > 0 { serde_json::json!(self.bound_of(n).map(|m| m.in_flight / c)) } else { serde_json::Value::Null },
-            })).collect::<Vec<_>>(),
-            "refused_over_cap": refused_over_cap,
-        })
+    pub fn manifest(&self, refused_over_cap: u64) -> sim_output::manifest::Limits {
+        sim_output::manifest::Limits {
+            max_memory: self.max.bytes,
+            max_memory_source: self.max.source.clone(),
+            memory_bound: self.total,
+            memory_bound_per_campaign: self.per_campaign,
+            memory_pooled: self.pooled,
+            threads_at_once: self.threads as u64,
+            in_flight_cap: self
+                .variants
+                .iter()
+                .map(|(n, c, _)| sim_output::manifest::InFlightCap {
+                    variant: n.clone(),
+                    cap: *c,
+                    bytes_per_request: (*c > 0)
+                        .then(|| self.bound_of(n).map(|m| m.in_flight / c))
+                        .flatten(),
+                })
+                .collect(),
+            refused_over_cap,
+        }
     }
 
     fn bound_of(&self, name: &str) -> Option<CampaignMemory> {

@@ -381,6 +381,29 @@ fn rollback_plan(model: &Model, c: &Candidate, recovery_p90: Option<f64>) -> Str
     } else {
         format!("replica {}", c.fault.replica)
     };
+    // A third party's service cannot be restarted or failed over from
+    // here: its faults are injected on the calls to it (a proxy, an egress
+    // rule), and the rollback is to remove them; callers with a fallback
+    // serve degraded meanwhile.
+    if res.kind == sim_models::spec::ResourceType::ExternalApi {
+        let fallbacks = callers_with_fallback(model, c.fault.resource);
+        let meanwhile = if fallbacks.is_empty() {
+            format!(
+                " No caller of {r} has a fallback: every failed call fails its request, so stop at the first sign of a breach."
+            )
+        } else {
+            format!(
+                " Until then {} serve{} degraded through {} fallback.",
+                fallbacks.join(", "),
+                if fallbacks.len() == 1 { "s" } else { "" },
+                if fallbacks.len() == 1 { "its" } else { "their" }
+            )
+        };
+        return format!(
+            "Stop the experiment: remove the fault injected on calls to {r} (an external API cannot be restarted or failed over from here).{meanwhile}{}",
+            recovery_words(recovery_p90)
+        );
+    }
     let stop = match &model.effects[c.fault.effect] {
         Effect::Crash { .. } => format!("restart {which} of {r} (or stop the experiment)"),
         Effect::Latency { .. } => format!("remove the added latency on {which} of {r}"),
@@ -399,12 +422,38 @@ fn rollback_plan(model: &Model, c: &Candidate, recovery_p90: Option<f64>) -> Str
     } else {
         String::new()
     };
-    let recover = match recovery_p90 {
+    format!(
+        "Stop the injection: {stop}.{failover}{}",
+        recovery_words(recovery_p90)
+    )
+}
+
+/// What the simulation says of recovery after the stop.
+fn recovery_words(recovery_p90: Option<f64>) -> String {
+    match recovery_p90 {
         Some(s) if s > 0.0 => format!(" Expect the SLOs to hold again within {s:.0} s of the stop (simulated p90)."),
         Some(_) => " The SLOs should hold again as soon as it stops.".to_string(),
         None => " The simulation did not always see the SLOs recover within a minute of the stop: stop early and watch closely.".to_string(),
-    };
-    format!("Stop the injection: {stop}.{failover}{recover}")
+    }
+}
+
+/// The handlers whose calls to `resource` have a fallback (`cached` or
+/// `skip`), in model order.
+fn callers_with_fallback(model: &Model, resource: usize) -> Vec<String> {
+    model
+        .handlers
+        .iter()
+        .filter(|h| {
+            h.ops.iter().flat_map(|o| &o.steps).any(|s| match s {
+                sim_models::model::StepDef::Call(c) => {
+                    model.links[c.link].to == resource
+                        && c.fallback != sim_models::spec::Fallback::None
+                }
+                sim_models::model::StepDef::Poll(_) => false,
+            })
+        })
+        .map(|h| format!("`{}`", h.id))
+        .collect()
 }
 
 /// Options of the prediction.
@@ -436,7 +485,7 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
     let seed = |c: u64| CampaignSeed::derive(opts.seed, stream_key("predicted-scenarios"), c);
     let bar =
         crate::progress::Task::start("predicting scenarios", cands.len() as u64, opts.progress);
-    let mut out: Vec<Predicted> = pool.install(|| {
+    let results: Vec<Result<Predicted, crate::Error>> = pool.install(|| {
         cands
             .par_iter()
             .map(|c| {
@@ -468,6 +517,12 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                 let mut recoveries = Vec::new();
                 for k in 0..n {
                     let hit = run_live(&m, seed(k), CampaignMode::Healthy, &plan);
+                    crate::error::check_routed(hit.result.misrouted, || {
+                        format!(
+                            "predicted scenario `{}`, campaign {k} (--seed {})",
+                            c.fault.id, opts.seed
+                        )
+                    })?;
                     let Some(o) = hit.outcomes.first() else {
                         continue;
                     };
@@ -550,14 +605,16 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                     failure_points: Arc::from(c.failure_points.join(",")),
                 };
                 bar.inc(1);
-                Predicted {
+                Ok(Predicted {
                     candidate: c.clone(),
                     row,
-                }
+                })
             })
             .collect()
     });
     bar.finish_and_clear();
+    // The first error in candidate order: the same whatever the threads.
+    let mut out = results.into_iter().collect::<Result<Vec<Predicted>, _>>()?;
     out.sort_by(|a, b| {
         b.row
             .score

@@ -14,23 +14,27 @@ use crate::scenario::{FileAccess, Loaded, apply_variant, load_with};
 /// Loads a scenario, or the error listing every problem (exit code 2).
 /// Warnings (a YAML tag Preflight ignores) go to stderr.
 pub fn load(path: &Path, access: FileAccess) -> Result<Loaded, Error> {
-    let loaded = load_with(path, access).map_err(|e| {
-        let mut msg = String::new();
-        for p in e.problems() {
-            msg.push_str(&format!("preflight: {p}\n"));
-        }
-        let n = e.problems().len();
-        msg.push_str(&format!(
-            "preflight: {} has {n} problem{}",
-            path.display(),
-            if n == 1 { "" } else { "s" }
-        ));
-        Error::input(msg)
-    })?;
+    let loaded = load_with(path, access).map_err(|e| problems_error(path, &e))?;
     for w in &loaded.warnings {
         eprintln!("preflight: warning: {w}");
     }
     Ok(loaded)
+}
+
+/// Every problem of a scenario that did not load, one per line, and their
+/// count, as an input error.
+pub(crate) fn problems_error(path: &Path, e: &crate::scenario::LoadError) -> Error {
+    let mut msg = String::new();
+    for p in e.problems() {
+        msg.push_str(&format!("preflight: {p}\n"));
+    }
+    let n = e.problems().len();
+    msg.push_str(&format!(
+        "preflight: {} has {n} problem{}",
+        path.display(),
+        if n == 1 { "" } else { "s" }
+    ));
+    Error::input(msg)
 }
 
 /// Applies the selected variants and compiles each.
@@ -150,7 +154,9 @@ pub fn choose_two_scale(scale: ScaleChoice, variants: &[PreparedVariant]) -> boo
 pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
     let mut notes = Vec::new();
     if s.telemetry.is_some() {
-        notes.push("telemetry: forecasting is not built yet; the file is not read");
+        notes.push(
+            "telemetry: this section is ignored: forecasting from telemetry is not built yet, so the file is neither read nor checked",
+        );
     }
     notes
 }
@@ -166,6 +172,31 @@ pub enum ScaleChoice {
     /// Fault timeline over the horizon, request-level episodes around the
     /// faults, and a pooled healthy baseline (see `docs/two-scale.md`).
     TwoScale,
+}
+
+impl ScaleChoice {
+    /// `auto`, `request` or `two-scale`, as `--scale` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleChoice::Auto => "auto",
+            ScaleChoice::Request => "request",
+            ScaleChoice::TwoScale => "two-scale",
+        }
+    }
+}
+
+impl std::str::FromStr for ScaleChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            ScaleChoice::Auto,
+            ScaleChoice::Request,
+            ScaleChoice::TwoScale,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| format!("expected `auto`, `request` or `two-scale`, got `{s}`"))
+    }
 }
 
 /// Expected workload requests per campaign above which `--scale auto`

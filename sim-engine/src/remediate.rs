@@ -22,9 +22,10 @@ use sim_core::{CampaignSeed, stream_key};
 use sim_models::campaign::{CampaignMode, CampaignResult};
 use sim_models::compile::compile;
 use sim_models::dist::Dist;
-use sim_models::model::{FaultScope, Model, ResourceIx, StepDef};
+use sim_models::model::{FaultScope, HandlerDef, Model, ResourceIx, StepDef};
 use sim_models::spec::{
-    Backoff, CircuitBreaker, Duration, FailureMode, Fallback, Jitter, Retry, Step, Variant,
+    Backoff, CallStep, CircuitBreaker, Duration, FailureMode, Fallback, Handler, Jitter, Retry,
+    Scenario, Step, Variant,
 };
 use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
 use sim_models::usage::Usage;
@@ -106,16 +107,16 @@ impl Sequential {
     }
 
     /// The rule as `manifest.json` records it.
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "first": self.first,
-            "growth": 2,
-            "max": self.max,
-            "stages": self.stages,
-            "alpha": STOP_ALPHA,
-            "z": self.z,
-            "negligible": "half the gap between the risk before and the threshold",
-        })
+    pub fn manifest(&self) -> sim_output::manifest::SequentialRule {
+        sim_output::manifest::SequentialRule {
+            first: self.first,
+            growth: 2,
+            max: self.max,
+            stages: self.stages,
+            alpha: STOP_ALPHA,
+            z: self.z,
+            negligible: "half the gap between the risk before and the threshold".to_owned(),
+        }
     }
 }
 
@@ -529,71 +530,123 @@ pub fn candidates(
     all
 }
 
+/// The candidates the rules propose for the handler of tally `t` (over its
+/// threshold), in rule order: for each resource to act on, a replica and
+/// more concurrency ([`HandlerRules::resource_changes`]); then for each
+/// call step to one of those resources, a timeout, a retry, a circuit
+/// breaker and a fallback ([`CallSite`]).
 fn for_handler(
     base: &PreparedVariant,
     t: &HandlerTally,
     tallies: &[&HandlerTally],
 ) -> Vec<Candidate> {
-    let model = &base.model;
-    let sc = &base.scenario;
     let mut out = Vec::new();
-    let Some(hix) = model.handlers.iter().position(|h| *h.id == *t.handler) else {
+    let Some(rules) = HandlerRules::new(base, t, tallies) else {
         return out;
     };
-    let Some((spec_hix, spec_h)) = sc
-        .handlers
-        .iter()
-        .enumerate()
-        .find(|(_, h)| *h.id == *t.handler)
-    else {
-        return out;
-    };
-    let hd = &model.handlers[hix];
-    let ev = evidence(model, t);
-    let no_fault_evidence = ev.values().all(|e| e.share == 0.0);
-    // The resources to act on: the handler's hard path and every resource
-    // whose faults were active in its breaches.
-    let mut targets: Vec<ResourceIx> = hd.hard_path.clone();
-    targets.extend(ev.keys());
-    targets.sort_unstable();
-    targets.dedup();
-    let share = |r: ResourceIx| ev.get(&r).map_or(0.0, |e| e.share);
-    // The ranking rule: a kind's prior times (the resource's share of the
-    // handler's breaches + 0.05), so that the evidence of the run orders
-    // resources and the prior orders kinds of change on one resource.
-    let score = |r: ResourceIx, prior: f64| prior * (share(r) + 0.05);
-    let h_sel = sel(&spec_h.id, spec_hix);
-    let handler = t.handler.to_string();
-    let mut push = |kind: Kind,
-                    name: String,
-                    target: &str,
-                    suggestion: String,
-                    path: String,
-                    value: Value,
-                    relevance: f64,
-                    acts_on: &str,
-                    step: Option<(usize, usize, usize)>| {
-        out.push(Candidate {
-            name,
-            kind,
-            target: target.to_string(),
-            suggestion,
-            path,
-            value,
-            relevance,
-            handlers: vec![handler.clone()],
-            acts_on: acts_on.to_string(),
-            step,
-        });
-    };
+    for &rx in &rules.targets {
+        rules.resource_changes(rx, &mut out);
+    }
+    for (oi, op) in rules.spec_h.operations.iter().enumerate() {
+        for (si, step) in op.steps.iter().enumerate() {
+            let Step::Call(cs) = step else { continue };
+            let Some(site) = rules.call_site(oi, si, cs) else {
+                continue;
+            };
+            out.extend(site.timeout());
+            out.extend(site.retry());
+            out.extend(site.breaker());
+            out.extend(site.fallback());
+        }
+    }
+    out
+}
 
-    for &rx in &targets {
+/// What the rules read about one handler over its threshold: where it is
+/// in the compiled model and in the scenario, the run's evidence about
+/// its breaches, and the resources to act on.
+struct HandlerRules<'a> {
+    model: &'a Model,
+    scenario: &'a Scenario,
+    /// The base's tallies (for callees' latencies).
+    tallies: &'a [&'a HandlerTally],
+    /// The handler's id.
+    handler: String,
+    /// Its index in the compiled model.
+    hix: usize,
+    /// Its compiled definition.
+    hd: &'a HandlerDef,
+    /// Its scenario entry.
+    spec_h: &'a Handler,
+    /// Its `[x]` selector in `set:` paths.
+    h_sel: String,
+    /// Per resource, the evidence of the run about its faults in the
+    /// handler's breaches.
+    ev: BTreeMap<ResourceIx, Evidence>,
+    /// The handler's hard path and every resource whose faults were
+    /// active in its breaches (sorted, distinct).
+    targets: Vec<ResourceIx>,
+}
+
+impl<'a> HandlerRules<'a> {
+    /// The rules for the handler of `t`; `None` when the base's model or
+    /// scenario has no such handler.
+    fn new(
+        base: &'a PreparedVariant,
+        t: &HandlerTally,
+        tallies: &'a [&'a HandlerTally],
+    ) -> Option<HandlerRules<'a>> {
+        let model = &base.model;
+        let sc = &base.scenario;
+        let hix = model.handlers.iter().position(|h| *h.id == *t.handler)?;
+        let (spec_hix, spec_h) = sc
+            .handlers
+            .iter()
+            .enumerate()
+            .find(|(_, h)| *h.id == *t.handler)?;
+        let hd = &model.handlers[hix];
+        let ev = evidence(model, t);
+        let mut targets: Vec<ResourceIx> = hd.hard_path.clone();
+        targets.extend(ev.keys());
+        targets.sort_unstable();
+        targets.dedup();
+        Some(HandlerRules {
+            model,
+            scenario: sc,
+            tallies,
+            handler: t.handler.to_string(),
+            hix,
+            hd,
+            spec_h,
+            h_sel: sel(&spec_h.id, spec_hix),
+            ev,
+            targets,
+        })
+    }
+
+    /// The ranking rule: a kind's prior times (the resource's share of the
+    /// handler's breaches + 0.05), so that the evidence of the run orders
+    /// resources and the prior orders kinds of change on one resource.
+    fn score(&self, r: ResourceIx, prior: f64) -> f64 {
+        prior * (self.ev.get(&r).map_or(0.0, |e| e.share) + 0.05)
+    }
+
+    /// Changes to resource `rx` itself, into `out`: a replica (where it has
+    /// replica-scoped failure processes) and twice the concurrency (where
+    /// it sets one).
+    fn resource_changes(&self, rx: ResourceIx, out: &mut Vec<Candidate>) {
+        let model = self.model;
         let r = &model.resources[rx];
-        let Some((spec_rx, spec_r)) = sc.resources.iter().enumerate().find(|(_, s)| s.id == r.id)
+        let Some((spec_rx, spec_r)) = self
+            .scenario
+            .resources
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.id == r.id)
         else {
-            continue;
+            return;
         };
-        let e = ev.get(&rx).cloned().unwrap_or_default();
+        let e = self.ev.get(&rx).cloned().unwrap_or_default();
         let r_sel = sel(&spec_r.id, spec_rx);
         let replica_faults = model
             .faults
@@ -608,222 +661,268 @@ fn for_handler(
             } else {
                 1.0
             };
-            push(
-                Kind::AddReplica,
-                format!("add-replica-{}", r.id),
-                &r.id,
-                format!(
+            out.push(Candidate {
+                name: format!("add-replica-{}", r.id),
+                kind: Kind::AddReplica,
+                target: r.id.to_string(),
+                suggestion: format!(
                     "add a replica to {} ({} -> {})",
                     r.id,
                     spec_r.replicas,
                     spec_r.replicas + 1
                 ),
-                format!("resources{r_sel}.replicas"),
-                Value::from(spec_r.replicas + 1),
-                score(rx, prior),
-                &r.id,
-                None,
-            );
+                path: format!("resources{r_sel}.replicas"),
+                value: Value::from(spec_r.replicas + 1),
+                relevance: self.score(rx, prior),
+                handlers: vec![self.handler.clone()],
+                acts_on: r.id.to_string(),
+                step: None,
+            });
         }
         if let Some(c) = spec_r.concurrency {
+            let no_fault_evidence = self.ev.values().all(|e| e.share == 0.0);
             let prior = if e.capacity || no_fault_evidence {
                 0.6
             } else {
                 0.3
             };
-            push(
-                Kind::RaiseConcurrency,
-                format!("concurrency-{}", r.id),
-                &r.id,
-                format!(
+            out.push(Candidate {
+                name: format!("concurrency-{}", r.id),
+                kind: Kind::RaiseConcurrency,
+                target: r.id.to_string(),
+                suggestion: format!(
                     "double the concurrency of {} ({c} -> {})",
                     r.id,
                     c.saturating_mul(2)
                 ),
-                format!("resources{r_sel}.concurrency"),
-                Value::from(c.saturating_mul(2)),
-                score(rx, prior),
-                &r.id,
-                None,
-            );
+                path: format!("resources{r_sel}.concurrency"),
+                value: Value::from(c.saturating_mul(2)),
+                relevance: self.score(rx, prior),
+                handlers: vec![self.handler.clone()],
+                acts_on: r.id.to_string(),
+                step: None,
+            });
         }
     }
 
-    let slo_latency = hd.slo.latency_p99.map(|d| d.as_secs_f64());
-    for (oi, op) in spec_h.operations.iter().enumerate() {
-        let o_sel = sel(&op.name, oi);
-        for (si, step) in op.steps.iter().enumerate() {
-            let Step::Call(cs) = step else { continue };
-            let Some(rx) = model.resources.iter().position(|r| r.id == cs.call) else {
-                continue;
-            };
-            if !targets.contains(&rx) {
-                continue;
-            }
-            let compiled = hd.ops.get(oi).and_then(|o| o.steps.get(si));
-            let tolerates = matches!(compiled, Some(StepDef::Call(c)) if c.tolerate_failure);
-            let callee = callee_p99(model, tallies, hd.resource, rx);
-            let attempts = cs.retry.as_ref().map_or(1, |r| r.max_attempts.max(1));
-            let step_path = format!("handlers{h_sel}.operations{o_sel}.steps[{si}]");
-            let where_ = format!("{}/{}/step {si} (call {})", spec_h.id, op.name, cs.call);
-            let stem = format!("{}-{}-{si}", spec_h.id, op.name);
-            let base_score = |k: Kind| score(rx, k.prior());
+    /// Step `si` of operation `oi`, a call `cs`, as the step rules read it;
+    /// `None` when its callee is not a resource to act on.
+    fn call_site(&'a self, oi: usize, si: usize, cs: &'a CallStep) -> Option<CallSite<'a>> {
+        let model = self.model;
+        let rx = model.resources.iter().position(|r| r.id == cs.call)?;
+        if !self.targets.contains(&rx) {
+            return None;
+        }
+        let op = &self.spec_h.operations[oi];
+        let compiled = self.hd.ops.get(oi).and_then(|o| o.steps.get(si));
+        let h = &self.spec_h.id;
+        Some(CallSite {
+            rules: self,
+            call: cs,
+            rx,
+            step: (self.hix, oi, si),
+            tolerates: matches!(compiled, Some(StepDef::Call(c)) if c.tolerate_failure),
+            callee: callee_p99(model, self.tallies, self.hd.resource, rx),
+            attempts: cs.retry.as_ref().map_or(1, |r| r.max_attempts.max(1)),
+            path: format!(
+                "handlers{}.operations{}.steps[{si}]",
+                self.h_sel,
+                sel(&op.name, oi)
+            ),
+            where_: format!("{h}/{}/step {si} (call {})", op.name, cs.call),
+            stem: format!("{h}-{}-{si}", op.name),
+        })
+    }
+}
 
-            // Timeout: twice the callee's healthy p99, rounded up to 1-2-5,
-            // but no more than the SLO latency shared by the attempts (when
-            // that still leaves room above the callee's p99).
-            let mut timeout = nice_ceil((2.0 * callee).max(1e-3));
-            if let Some(l) = slo_latency {
-                let cap = ((l / f64::from(attempts)) * 1e3).floor() / 1e3;
-                if timeout > cap && cap > callee && cap >= 1e-3 {
-                    timeout = cap;
-                }
+/// A call step of the handler to a resource the rules act on: what the
+/// rules for call steps read, one function per rule.
+struct CallSite<'a> {
+    rules: &'a HandlerRules<'a>,
+    call: &'a CallStep,
+    /// The callee.
+    rx: ResourceIx,
+    /// (handler, operation, step) in the compiled model.
+    step: (usize, usize, usize),
+    /// Whether the call's failure is tolerated (a soft dependency).
+    tolerates: bool,
+    /// The healthy latency of one attempt, in seconds ([`callee_p99`]).
+    callee: f64,
+    /// Attempts of the call as it is (1 without a retry).
+    attempts: u32,
+    /// The step's `set:` path.
+    path: String,
+    /// The step in words.
+    where_: String,
+    /// The stem of the candidates' names.
+    stem: String,
+}
+
+impl CallSite<'_> {
+    /// A candidate changing `field` of the step to `value`, named
+    /// `{prefix}-{stem}`.
+    fn candidate(
+        &self,
+        kind: Kind,
+        prefix: &str,
+        field: &str,
+        suggestion: String,
+        value: Value,
+    ) -> Candidate {
+        Candidate {
+            name: format!("{prefix}-{}", self.stem),
+            kind,
+            target: self.rules.spec_h.id.to_string(),
+            suggestion,
+            path: format!("{}.{field}", self.path),
+            value,
+            relevance: self.rules.score(self.rx, kind.prior()),
+            handlers: vec![self.rules.handler.clone()],
+            acts_on: self.call.call.to_string(),
+            step: Some(self.step),
+        }
+    }
+
+    /// A timeout where the call has none, or a shorter one where its
+    /// timeout exceeds the handler's SLO latency: twice the callee's
+    /// healthy p99, rounded up to 1-2-5, but no more than the SLO latency
+    /// shared by the attempts (when that still leaves room above the
+    /// callee's p99).
+    fn timeout(&self) -> Option<Candidate> {
+        let (cs, callee, where_) = (self.call, self.callee, &self.where_);
+        let slo_latency = self.rules.hd.slo.latency_p99.map(|d| d.as_secs_f64());
+        let mut timeout = nice_ceil((2.0 * callee).max(1e-3));
+        if let Some(l) = slo_latency {
+            let cap = ((l / f64::from(self.attempts)) * 1e3).floor() / 1e3;
+            if timeout > cap && cap > callee && cap >= 1e-3 {
+                timeout = cap;
             }
-            match cs.timeout {
-                None => push(
-                    Kind::AddTimeout,
-                    format!("timeout-{stem}"),
-                    &spec_h.id,
-                    format!(
-                        "add a {} timeout to {where_} (2 x the callee's p99 of {:.1} ms)",
-                        Duration::from_secs(timeout),
-                        callee * 1e3
-                    ),
-                    format!("{step_path}.timeout"),
-                    dur(timeout),
-                    base_score(Kind::AddTimeout),
-                    &cs.call,
-                    Some((hix, oi, si)),
+        }
+        match cs.timeout {
+            None => Some(self.candidate(
+                Kind::AddTimeout,
+                "timeout",
+                "timeout",
+                format!(
+                    "add a {} timeout to {where_} (2 x the callee's p99 of {:.1} ms)",
+                    Duration::from_secs(timeout),
+                    callee * 1e3
                 ),
-                Some(cur)
-                    if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() =>
-                {
-                    push(
-                        Kind::TightenTimeout,
-                        format!("timeout-{stem}"),
-                        &spec_h.id,
-                        format!(
-                            "tighten the timeout of {where_} from {cur} to {} (longer than the SLO latency)",
-                            Duration::from_secs(timeout)
-                        ),
-                        format!("{step_path}.timeout"),
-                        dur(timeout),
-                        base_score(Kind::TightenTimeout),
-                        &cs.call,
-                        Some((hix, oi, si)),
-                    )
-                }
-                Some(_) => {}
+                dur(timeout),
+            )),
+            Some(cur) if slo_latency.is_some_and(|l| cur.secs() > l) && timeout < cur.secs() => {
+                Some(self.candidate(
+                    Kind::TightenTimeout,
+                    "timeout",
+                    "timeout",
+                    format!(
+                        "tighten the timeout of {where_} from {cur} to {} (longer than the SLO latency)",
+                        Duration::from_secs(timeout)
+                    ),
+                    dur(timeout),
+                ))
             }
+            Some(_) => None,
+        }
+    }
 
-            // Retry with exponential backoff and full jitter.
-            let existing = cs.retry.as_ref();
-            let b = existing
-                .and_then(|r| r.base)
-                .map(|d| d.secs())
-                .filter(|s| *s > 0.0)
-                .unwrap_or_else(|| nice_ceil(callee.max(0.01)));
-            let m = existing
-                .and_then(|r| r.max)
-                .map(|d| d.secs())
-                .unwrap_or_else(|| nice_ceil(10.0 * b));
-            let retry = |max_attempts: u32| Retry {
+    /// A retry with exponential backoff and full jitter: 3 attempts where
+    /// the call has no retry (or one attempt), or backoff and jitter added
+    /// to a retry that lacks them (its attempts as they are).
+    fn retry(&self) -> Option<Candidate> {
+        let where_ = &self.where_;
+        let existing = self.call.retry.as_ref();
+        let b = existing
+            .and_then(|r| r.base)
+            .map(|d| d.secs())
+            .filter(|s| *s > 0.0)
+            .unwrap_or_else(|| nice_ceil(self.callee.max(0.01)));
+        let m = existing
+            .and_then(|r| r.max)
+            .map(|d| d.secs())
+            .unwrap_or_else(|| nice_ceil(10.0 * b));
+        let retry = |max_attempts: u32| {
+            let r = Retry {
                 max_attempts,
                 backoff: Backoff::Exponential,
                 base: Some(Duration::from_secs(b)),
                 max: Some(Duration::from_secs(m)),
                 jitter: Jitter::Full,
             };
-            match existing {
-                None => push(
-                    Kind::AddRetry,
-                    format!("retry-{stem}"),
-                    &spec_h.id,
-                    format!(
-                        "retry {where_}: 3 attempts, exponential backoff from {} (max {}), full jitter",
-                        Duration::from_secs(b),
-                        Duration::from_secs(m)
-                    ),
-                    format!("{step_path}.retry"),
-                    serde_json::to_value(retry(3)).expect("plain values"),
-                    base_score(Kind::AddRetry),
-                    &cs.call,
-                    Some((hix, oi, si)),
-                ),
-                Some(r) if r.max_attempts <= 1 => push(
-                    Kind::AddRetry,
-                    format!("retry-{stem}"),
-                    &spec_h.id,
-                    format!(
-                        "retry {where_}: 3 attempts, exponential backoff from {} (max {}), full jitter",
-                        Duration::from_secs(b),
-                        Duration::from_secs(m)
-                    ),
-                    format!("{step_path}.retry"),
-                    serde_json::to_value(retry(3)).expect("plain values"),
-                    base_score(Kind::AddRetry),
-                    &cs.call,
-                    Some((hix, oi, si)),
-                ),
-                Some(r) if r.backoff != Backoff::Exponential || r.jitter == Jitter::None => push(
+            serde_json::to_value(r).expect("plain values")
+        };
+        match existing {
+            Some(r) if r.max_attempts > 1 => {
+                if r.backoff == Backoff::Exponential && r.jitter != Jitter::None {
+                    return None;
+                }
+                Some(self.candidate(
                     Kind::RetryBackoff,
-                    format!("backoff-{stem}"),
-                    &spec_h.id,
+                    "backoff",
+                    "retry",
                     format!(
                         "retry {where_} with exponential backoff from {} (max {}) and full jitter ({} attempts, as now)",
                         Duration::from_secs(b),
                         Duration::from_secs(m),
                         r.max_attempts
                     ),
-                    format!("{step_path}.retry"),
-                    serde_json::to_value(retry(r.max_attempts)).expect("plain values"),
-                    base_score(Kind::RetryBackoff),
-                    &cs.call,
-                    Some((hix, oi, si)),
+                    retry(r.max_attempts),
+                ))
+            }
+            // No retry, or a single attempt.
+            _ => Some(self.candidate(
+                Kind::AddRetry,
+                "retry",
+                "retry",
+                format!(
+                    "retry {where_}: 3 attempts, exponential backoff from {} (max {}), full jitter",
+                    Duration::from_secs(b),
+                    Duration::from_secs(m)
                 ),
-                Some(_) => {}
-            }
-
-            if cs.circuit_breaker.is_none() {
-                let breaker = CircuitBreaker {
-                    failure_rate: 0.5,
-                    min_calls: 20,
-                    window: Duration::from_secs(10.0),
-                    open_for: Duration::from_secs(30.0),
-                };
-                push(
-                    Kind::AddBreaker,
-                    format!("breaker-{stem}"),
-                    &spec_h.id,
-                    format!(
-                        "put a circuit breaker on {where_} (opens at 50% failures of at least 20 calls in 10s, for 30s)"
-                    ),
-                    format!("{step_path}.circuit_breaker"),
-                    serde_json::to_value(breaker).expect("plain values"),
-                    base_score(Kind::AddBreaker),
-                    &cs.call,
-                    Some((hix, oi, si)),
-                );
-            }
-
-            if cs.fallback == Fallback::None && !tolerates {
-                push(
-                    Kind::AddFallback,
-                    format!("fallback-{stem}"),
-                    &spec_h.id,
-                    format!(
-                        "serve a cached answer when {where_} fails (only if a stale answer is acceptable)"
-                    ),
-                    format!("{step_path}.fallback"),
-                    serde_json::to_value(Fallback::Cached).expect("plain values"),
-                    base_score(Kind::AddFallback),
-                    &cs.call,
-                    Some((hix, oi, si)),
-                );
-            }
+                retry(3),
+            )),
         }
     }
-    out
+
+    /// A circuit breaker where the call has none.
+    fn breaker(&self) -> Option<Candidate> {
+        if self.call.circuit_breaker.is_some() {
+            return None;
+        }
+        let breaker = CircuitBreaker {
+            failure_rate: 0.5,
+            min_calls: 20,
+            window: Duration::from_secs(10.0),
+            open_for: Duration::from_secs(30.0),
+        };
+        Some(self.candidate(
+            Kind::AddBreaker,
+            "breaker",
+            "circuit_breaker",
+            format!(
+                "put a circuit breaker on {} (opens at 50% failures of at least 20 calls in 10s, for 30s)",
+                self.where_
+            ),
+            serde_json::to_value(breaker).expect("plain values"),
+        ))
+    }
+
+    /// `fallback: cached` where the call's failure fails the request.
+    fn fallback(&self) -> Option<Candidate> {
+        if self.call.fallback != Fallback::None || self.tolerates {
+            return None;
+        }
+        Some(self.candidate(
+            Kind::AddFallback,
+            "fallback",
+            "fallback",
+            format!(
+                "serve a cached answer when {} fails (only if a stale answer is acceptable)",
+                self.where_
+            ),
+            serde_json::to_value(Fallback::Cached).expect("plain values"),
+        ))
+    }
 }
 
 /// Proposes candidates for every handler of the base over its threshold in
@@ -833,6 +932,12 @@ fn for_handler(
 /// the risks are kept. `base` is the base variant the run ran (with
 /// `--rare-event`, its model already biased), `loaded` the scenario file
 /// (for empirical samples).
+///
+/// The stages: the candidates proposed, applied and compiled
+/// ([`prepare_candidates`]); their two-scale baselines
+/// ([`candidate_baselines`]); then, one candidate at a time, its library
+/// ([`Verifier::window`]) and its campaigns by the [`Sequential`] rule
+/// ([`Verifier::run`]).
 pub fn remediate(
     loaded: &Loaded,
     base: &PreparedVariant,
@@ -844,31 +949,19 @@ pub fn remediate(
     let start_mark = Mark::now();
     let mut mark = start_mark;
     let weighted = plan.rare_event.is_some();
-    let base_tallies: Vec<(&HandlerTally, bool)> = report
-        .tallies
-        .iter()
-        .zip(&report.risk)
-        .filter(|(t, _)| t.variant == base.name)
-        .map(|(t, r)| (t, r.over_threshold))
-        .collect();
-    let all: Vec<&HandlerTally> = base_tallies.iter().map(|(t, _)| *t).collect();
-    let over: Vec<&HandlerTally> = base_tallies
-        .iter()
-        .filter(|(_, o)| *o)
-        .map(|(t, _)| *t)
-        .collect();
+    let tallies = BaseTallies::of(report, base);
     let mut rem = Remediation {
-        over: over.iter().map(|t| t.handler.clone()).collect(),
+        over: tallies.over.iter().map(|t| t.handler.clone()).collect(),
         weighted,
         ..Remediation::default()
     };
     let Some(outcomes) = report.base.as_ref().filter(|b| b.campaigns > 0) else {
         return Ok(rem);
     };
-    if over.is_empty() {
+    if tallies.over.is_empty() {
         return Ok(rem);
     }
-    let proposed = candidates(base, &over, &all);
+    let proposed = candidates(base, &tallies.over, &tallies.all);
     rem.proposed = proposed.len();
     for c in &proposed {
         tracing::info!(
@@ -878,65 +971,16 @@ pub fn remediate(
             "remediation candidate"
         );
     }
-
-    let empirical = loaded.empirical_tables();
-    let defaults = crate::defaults::default_failure_modes();
-    let mut chosen: Vec<Candidate> = Vec::new();
-    let mut prepared: Vec<PreparedVariant> = Vec::new();
-    for c in proposed {
-        if prepared.len() >= max {
-            break;
-        }
-        let scenario = match apply_variant(&base.scenario, &c.variant()) {
-            Ok(s) => s,
-            Err(problems) => {
-                let why: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-                tracing::warn!(candidate = %c.name, "remediation candidate does not apply: {}", why.join("; "));
-                rem.rejected.push((c.name.clone(), why.join("; ")));
-                continue;
-            }
-        };
-        let mut model = match compile(&scenario, &defaults, &empirical) {
-            Ok(m) => m,
-            Err(errs) => {
-                let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-                tracing::warn!(candidate = %c.name, "remediation candidate does not compile: {}", why.join("; "));
-                rem.rejected.push((c.name.clone(), why.join("; ")));
-                continue;
-            }
-        };
-        if let Some(rare) = plan.rare_event {
-            apply_bias(&mut model, rare);
-        }
-        // The base's in-flight cap (`--max-memory` may have lowered it).
-        model.in_flight_cap = base.model.in_flight_cap;
-        prepared.push(PreparedVariant {
-            name: Arc::from(c.name.as_str()),
-            index: CANDIDATE_INDEX + prepared.len() as u64,
-            scenario,
-            model,
-        });
-        chosen.push(c);
-    }
-    if prepared.is_empty() {
+    let chosen = prepare_candidates(loaded, base, plan, proposed, max, &mut rem.rejected);
+    if chosen.is_empty() {
         return Ok(rem);
     }
     rem.phases.lap("candidates", &mut mark);
     let seq = Sequential::new(outcomes.campaigns);
     rem.sequential = Some(seq);
-    // Per handler over its threshold: its index among the base's outcomes
-    // and the difference that is too small to matter (half the gap between
-    // its risk and its threshold).
-    let targets: Vec<(Arc<str>, usize, f64)> = over
-        .iter()
-        .filter_map(|t| {
-            let bix = outcomes.handlers.iter().position(|h| *h == t.handler)?;
-            let gap = (t.interval(weighted).0 - t.threshold).max(0.0);
-            Some((t.handler.clone(), bix, gap / 2.0))
-        })
-        .collect();
+    let targets = Target::of(&tallies.over, outcomes, weighted);
     tracing::info!(
-        candidates = prepared.len(),
+        candidates = chosen.len(),
         first = seq.first,
         max = seq.max,
         z = seq.z,
@@ -946,55 +990,321 @@ pub fn remediate(
         .num_threads(plan.threads.max(1))
         .thread_name(|i| format!("preflight-worker-{i}"))
         .build()?;
-    let bar = progress_bar(prepared.len() as u64 * seq.max, plan.progress);
-    // Two-scale: every candidate's healthy baseline. The base's stands in,
-    // exactly, for a change its healthy sample never exercised; the others
-    // are simulated, several at once.
+    let bar = progress_bar(chosen.len() as u64 * seq.max, plan.progress);
     let base_window = report.base_window.as_ref().filter(|_| plan.two_scale);
-    let shares_healthy: Vec<bool> = chosen
-        .iter()
-        .zip(&prepared)
-        .map(|(c, v)| {
-            base_window.is_some_and(|bw| {
-                exact(c.kind)
-                    && bw.same_plan(&base.model, &v.model)
-                    && !could_change(c, &v.model, &bw.counted.usage, None)
-            })
-        })
-        .collect();
-    let mut baselines: Vec<Option<Baseline>> = if plan.two_scale {
-        pool.install(|| {
-            prepared
-                .par_iter()
-                .zip(&shares_healthy)
-                .map(|(v, shares)| match (base_window, shares) {
-                    (Some(bw), true) => Some(bw.healthy_for(&v.model)),
-                    _ => Some(Baseline::for_variant(&v.model, plan.seed, 0)),
-                })
-                .collect()
-        })
-    } else {
-        vec![None; prepared.len()]
+    let shares_healthy = shares_healthy(&chosen, base, base_window);
+    let baselines = candidate_baselines(&chosen, &shares_healthy, base_window, plan, &pool);
+    let verifier = Verifier {
+        base,
+        plan,
+        outcomes,
+        targets: &targets,
+        seq,
+        weighted,
+        base_window,
+        // Request level with live injection: the base's plan, which a
+        // candidate's campaigns must share to be taken from the base's.
+        base_live: live_plan(plan, base),
+        pool: &pool,
+        bar: &bar,
     };
-    // Request level with live injection: the base's plan, which a
-    // candidate's campaigns must share to be taken from the base's.
-    let base_live = match (&plan.live, plan.two_scale) {
+    rem.phases.lap("baseline", &mut mark);
+    for ((c, baseline), shares) in chosen.into_iter().zip(baselines).zip(shares_healthy) {
+        let window = verifier.window(&c, baseline, shares);
+        rem.phases.lap("library", &mut mark);
+        let run = verifier.run(&c, &window)?;
+        rem.events += run.events;
+        rem.campaigns_run += run.simulated;
+        rem.phases.lap("campaigns", &mut mark);
+        tracing::info!(
+            candidate = %c.candidate.name,
+            campaigns = run.campaigns,
+            simulated = run.simulated,
+            "remediation: decided"
+        );
+        rem.verified
+            .push(verifier.verified(c.candidate, &run, window.library));
+    }
+    bar.finish_and_clear();
+    rem.wall_s = start.elapsed().as_secs_f64();
+    rem.phases.log("remediation", start_mark.elapsed());
+    Ok(rem)
+}
+
+/// The base's tallies of natural campaigns, as remediation reads them.
+struct BaseTallies<'a> {
+    /// Every handler of the base (for callees' latencies).
+    all: Vec<&'a HandlerTally>,
+    /// The handlers over their threshold, in the same order.
+    over: Vec<&'a HandlerTally>,
+}
+
+impl<'a> BaseTallies<'a> {
+    /// The base's tallies in `report`.
+    fn of(report: &'a RunReport, base: &PreparedVariant) -> BaseTallies<'a> {
+        let mut tallies = BaseTallies {
+            all: Vec::new(),
+            over: Vec::new(),
+        };
+        for (t, r) in report.tallies.iter().zip(&report.risk) {
+            if t.variant != base.name {
+                continue;
+            }
+            tallies.all.push(t);
+            if r.over_threshold {
+                tallies.over.push(t);
+            }
+        }
+        tallies
+    }
+}
+
+/// A candidate chosen for re-simulation, as a variant of the base.
+struct Chosen {
+    /// The change.
+    candidate: Candidate,
+    /// The base with the change applied, compiled (biased like the base's
+    /// under `--rare-event`, with the base's in-flight cap).
+    variant: PreparedVariant,
+}
+
+/// Applies and compiles the `proposed` candidates in rank order until
+/// `max` are ready. A candidate that does not apply or compile (a bug of
+/// a rule) is logged and recorded in `rejected`, with why.
+fn prepare_candidates(
+    loaded: &Loaded,
+    base: &PreparedVariant,
+    plan: &RunPlan,
+    proposed: Vec<Candidate>,
+    max: usize,
+    rejected: &mut Vec<(String, String)>,
+) -> Vec<Chosen> {
+    let empirical = loaded.empirical_tables();
+    let defaults = crate::defaults::default_failure_modes();
+    let mut chosen: Vec<Chosen> = Vec::new();
+    for c in proposed {
+        if chosen.len() >= max {
+            break;
+        }
+        let scenario = match apply_variant(&base.scenario, &c.variant()) {
+            Ok(s) => s,
+            Err(problems) => {
+                let why: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+                tracing::warn!(candidate = %c.name, "remediation candidate does not apply: {}", why.join("; "));
+                rejected.push((c.name.clone(), why.join("; ")));
+                continue;
+            }
+        };
+        let mut model = match compile(&scenario, &defaults, &empirical) {
+            Ok(m) => m,
+            Err(errs) => {
+                let why: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+                tracing::warn!(candidate = %c.name, "remediation candidate does not compile: {}", why.join("; "));
+                rejected.push((c.name.clone(), why.join("; ")));
+                continue;
+            }
+        };
+        if let Some(rare) = plan.rare_event {
+            apply_bias(&mut model, rare);
+        }
+        // The base's in-flight cap (`--max-memory` may have lowered it).
+        model.in_flight_cap = base.model.in_flight_cap;
+        let variant = PreparedVariant {
+            name: Arc::from(c.name.as_str()),
+            index: CANDIDATE_INDEX + chosen.len() as u64,
+            scenario,
+            model,
+        };
+        chosen.push(Chosen {
+            candidate: c,
+            variant,
+        });
+    }
+    chosen
+}
+
+/// A handler over its threshold, as the candidates are compared on it.
+struct Target {
+    /// The handler.
+    handler: Arc<str>,
+    /// Its index among the base's outcomes.
+    base_ix: usize,
+    /// The difference too small to matter: half the gap between its risk
+    /// and its threshold.
+    delta: f64,
+}
+
+impl Target {
+    /// One per handler of `over` that the base's outcomes record.
+    fn of(over: &[&HandlerTally], outcomes: &BaseOutcomes, weighted: bool) -> Vec<Target> {
+        over.iter()
+            .filter_map(|t| {
+                let base_ix = outcomes.handlers.iter().position(|h| *h == t.handler)?;
+                let gap = (t.interval(weighted).0 - t.threshold).max(0.0);
+                Some(Target {
+                    handler: t.handler.clone(),
+                    base_ix,
+                    delta: gap / 2.0,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Two-scale: per candidate, whether the base's healthy baseline stands
+/// in, exactly, for its own: the change is [`exact`], the baseline's
+/// plan is the same, and the base's healthy sample never exercised it.
+fn shares_healthy(
+    chosen: &[Chosen],
+    base: &PreparedVariant,
+    base_window: Option<&Baseline>,
+) -> Vec<bool> {
+    chosen
+        .iter()
+        .map(
+            |Chosen {
+                 candidate: c,
+                 variant: v,
+             }| {
+                base_window.is_some_and(|bw| {
+                    exact(c.kind)
+                        && bw.same_plan(&base.model, &v.model)
+                        && !could_change(c, &v.model, &bw.counted.usage, None)
+                })
+            },
+        )
+        .collect()
+}
+
+/// Two-scale: every candidate's healthy baseline, without its library:
+/// the base's where it stands in ([`shares_healthy`]), the others
+/// simulated, several at once on `pool`. Request level: `None` each.
+fn candidate_baselines(
+    chosen: &[Chosen],
+    shares_healthy: &[bool],
+    base_window: Option<&Baseline>,
+    plan: &RunPlan,
+    pool: &rayon::ThreadPool,
+) -> Vec<Option<Baseline>> {
+    if !plan.two_scale {
+        return vec![None; chosen.len()];
+    }
+    pool.install(|| {
+        chosen
+            .par_iter()
+            .zip(shares_healthy)
+            .map(|(c, shares)| match (base_window, shares) {
+                (Some(bw), true) => Some(bw.healthy_for(&c.variant.model)),
+                _ => Some(Baseline::for_variant(&c.variant.model, plan.seed, 0)),
+            })
+            .collect()
+    })
+}
+
+/// Request level with live injection: the live plan of `v`'s natural
+/// campaigns (`None` without live injection, and for two-scale runs).
+fn live_plan(plan: &RunPlan, v: &PreparedVariant) -> Option<crate::predict::LiveVariant> {
+    match (&plan.live, plan.two_scale) {
         (Some(spec), false) => Some(crate::predict::live_plan(
-            &base.model,
-            base.scenario.risk.window.secs(),
+            &v.model,
+            v.scenario.risk.window.secs(),
             spec,
         )),
         _ => None,
-    };
-    rem.phases.lap("baseline", &mut mark);
-    for (i, (c, v)) in chosen.into_iter().zip(&prepared).enumerate() {
+    }
+}
+
+/// What every candidate's re-simulation shares: the base's run, the
+/// handlers compared, the sequential rule, the pool and the progress bar.
+struct Verifier<'a> {
+    base: &'a PreparedVariant,
+    plan: &'a RunPlan,
+    /// The base's natural campaigns, whose first ones each candidate pairs with.
+    outcomes: &'a BaseOutcomes,
+    targets: &'a [Target],
+    seq: Sequential,
+    weighted: bool,
+    /// Two-scale: the base's baseline with its library.
+    base_window: Option<&'a Baseline>,
+    /// Request level with live injection: the base's live plan.
+    base_live: Option<crate::predict::LiveVariant>,
+    pool: &'a rayon::ThreadPool,
+    bar: &'a crate::progress::Task,
+}
+
+/// How one candidate's campaigns are simulated (two-scale runs).
+struct CandidateWindow {
+    /// Its baseline with its library (`None` at request level).
+    baseline: Option<Baseline>,
+    /// Library episodes simulated for it, and shared with the base's.
+    library: Option<(usize, usize)>,
+    /// Per class of the library, whether an episode of it was simulated
+    /// for the candidate: `Some` when its campaigns may be taken from the
+    /// base's where they composed from none of those classes.
+    own_classes: Option<Vec<bool>>,
+}
+
+/// What one candidate's campaigns gave, paired with the base's.
+struct CandidateRun {
+    /// One per [`Target`].
+    paired: Vec<PairedTally>,
+    /// Paired campaigns: the first ones of the base.
+    campaigns: u64,
+    /// Of which simulated (the others were the base's exactly).
+    simulated: u64,
+    /// Kernel events of the campaigns simulated.
+    events: u64,
+}
+
+/// Which of the base's campaigns are a candidate's too: those that
+/// exercised nothing the change acts on (and, two-scale, composed
+/// nothing from a class simulated anew) give the same events and figures.
+struct Reuse<'a> {
+    /// Whether any campaign may be taken from the base's: the change
+    /// keeps the base's fault timelines, drain and horizon and, at request
+    /// level, its live injections.
+    copy: bool,
+    candidate: &'a Candidate,
+    model: &'a Model,
+    outcomes: &'a BaseOutcomes,
+    own_classes: Option<&'a [bool]>,
+}
+
+impl Reuse<'_> {
+    /// Whether campaign `k` of the base is the candidate's exactly.
+    fn same_as_base(&self, k: u64) -> bool {
+        self.copy
+            && self.outcomes.usage(k).is_some_and(|u| {
+                !could_change(self.candidate, self.model, u, None)
+                    && self.own_classes.is_none_or(|own| {
+                        !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
+                    })
+            })
+    }
+}
+
+impl Verifier<'_> {
+    /// Two-scale: the candidate's library on top of its `baseline`
+    /// ([`candidate_library`]). `shares_healthy`: whether the baseline is
+    /// the base's ([`shares_healthy`]).
+    fn window(
+        &self,
+        chosen: &Chosen,
+        baseline: Option<Baseline>,
+        shares_healthy: bool,
+    ) -> CandidateWindow {
+        let c = &chosen.candidate;
         let mut library = None;
-        // Classes with an episode simulated for the candidate (bit per
-        // class), and whether its campaigns may be taken from the base's
-        // where they exercised nothing the change acts on.
-        let mut own_classes: Option<Vec<bool>> = None;
-        let window = baselines[i].take().map(|b| {
-            let lib = candidate_library(b, v, &c, base, base_window, &pool);
+        let mut own_classes = None;
+        let baseline = baseline.map(|b| {
+            let lib = candidate_library(
+                b,
+                &chosen.variant,
+                c,
+                self.base,
+                self.base_window,
+                self.pool,
+            );
             library = Some((lib.simulated, lib.shared));
             tracing::info!(
                 candidate = %c.name,
@@ -1002,95 +1312,71 @@ pub fn remediate(
                 shared = lib.shared,
                 "remediation: library episodes"
             );
-            if shares_healthy[i] && lib.same_frame && campaigns_shared(c.kind) {
+            if shares_healthy && lib.same_frame && campaigns_shared(c.kind) {
                 own_classes = Some(lib.own_classes);
             }
             lib.baseline
         });
-        rem.phases.lap("library", &mut mark);
-        let live = match (&plan.live, plan.two_scale) {
-            (Some(spec), false) => Some(crate::predict::live_plan(
-                &v.model,
-                v.scenario.risk.window.secs(),
-                spec,
-            )),
-            _ => None,
-        };
-        let how = CampaignSim::of(window.as_ref(), live.as_ref(), CampaignMode::Natural);
-        // A campaign of the base that exercised nothing the change acts on
-        // (and, two-scale, composed nothing from a class simulated anew) is
-        // the candidate's too: the same events, the same figures. At
-        // request level that needs the same live injections as the base's.
-        let same_live = match (&live, &base_live) {
+        CandidateWindow {
+            baseline,
+            library,
+            own_classes,
+        }
+    }
+
+    /// Runs the candidate's campaigns by the sequential rule: the first
+    /// stage, then more while some comparison is undecided, each stage
+    /// [`Verifier::run_stage`].
+    fn run(&self, chosen: &Chosen, window: &CandidateWindow) -> Result<CandidateRun, crate::Error> {
+        let (c, v) = (&chosen.candidate, &chosen.variant);
+        let live = live_plan(self.plan, v);
+        let how = CampaignSim::of(
+            window.baseline.as_ref(),
+            live.as_ref(),
+            CampaignMode::Natural,
+        );
+        // At request level, taking the base's campaigns needs the same
+        // live injections as the base's.
+        let same_live = match (&live, &self.base_live) {
             (Some(a), Some(b)) => a.plan == b.plan && a.labels == b.labels,
             (None, None) => true,
             _ => false,
         };
-        let copy = campaigns_shared(c.kind)
-            && v.model.drain == base.model.drain
-            && v.model.horizon == base.model.horizon
-            && if plan.two_scale {
-                own_classes.is_some()
-            } else {
-                same_live
-            };
-        let same_as_base = |k: u64| -> bool {
-            copy && outcomes.usage(k).is_some_and(|u| {
-                !could_change(&c, &v.model, u, None)
-                    && own_classes.as_ref().is_none_or(|own| {
-                        !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
-                    })
-            })
+        let reuse = Reuse {
+            copy: campaigns_shared(c.kind)
+                && v.model.drain == self.base.model.drain
+                && v.model.horizon == self.base.model.horizon
+                && if self.plan.two_scale {
+                    window.own_classes.is_some()
+                } else {
+                    same_live
+                },
+            candidate: c,
+            model: &v.model,
+            outcomes: self.outcomes,
+            own_classes: window.own_classes.as_deref(),
         };
-        let ix: Vec<Option<usize>> = targets
+        // Each target handler's index in the candidate's model.
+        let ix: Vec<Option<usize>> = self
+            .targets
             .iter()
-            .map(|(h, _, _)| v.model.handlers.iter().position(|d| *d.id == **h))
+            .map(|t| v.model.handlers.iter().position(|d| *d.id == *t.handler))
             .collect();
-        let mut paired = vec![PairedTally::default(); targets.len()];
-        let (mut done, mut stage, mut simulated) = (0u64, seq.first, 0u64);
+        let mut run = CandidateRun {
+            paired: vec![PairedTally::default(); self.targets.len()],
+            campaigns: 0,
+            simulated: 0,
+            events: 0,
+        };
+        let mut stage = self.seq.first;
         loop {
-            while done < stage {
-                let end = (done + CHUNK).min(stage);
-                let todo: Vec<u64> = (done..end).filter(|k| !same_as_base(*k)).collect();
-                let results: Vec<CampaignResult> = pool.install(|| {
-                    todo.par_iter()
-                        .map(|&k| {
-                            // The base's seeds: common random numbers.
-                            let seed = campaign_seed(plan.seed, 0, None, k);
-                            let r = how.run(&v.model, seed, CampaignMode::Natural).0;
-                            bar.inc(1);
-                            r
-                        })
-                        .collect()
-                });
-                bar.inc(end - done - todo.len() as u64);
-                simulated += todo.len() as u64;
-                // Folded in campaign order: the same whatever the threads.
-                let mut results = todo.iter().zip(results).peekable();
-                for k in done..end {
-                    let r = results.next_if(|(j, _)| **j == k).map(|(_, r)| r);
-                    if let Some(r) = &r {
-                        rem.events += r.events;
-                    }
-                    for ((p, (_, bix, _)), hx) in paired.iter_mut().zip(&targets).zip(&ix) {
-                        let b = outcomes.breached(*bix, k);
-                        let w = outcomes.weight(k);
-                        match (&r, hx) {
-                            (Some(r), Some(hx)) => {
-                                p.add(b, r.handlers[*hx].slo_breached, w, r.weight)
-                            }
-                            (None, _) => p.add(b, b, w, w),
-                            (Some(_), None) => {}
-                        }
-                    }
-                }
-                done = end;
-            }
-            let decided = paired
+            self.run_stage(&v.model, how, &reuse, &ix, stage, &mut run)?;
+            let decided = run
+                .paired
                 .iter()
-                .zip(&targets)
-                .all(|(p, (_, _, delta))| seq.decided(p, weighted, *delta));
-            match seq.next(done) {
+                .zip(self.targets)
+                .all(|(p, t)| self.seq.decided(p, self.weighted, t.delta));
+            match self.seq.next(run.campaigns) {
                 Some(n) if !decided => {
                     tracing::info!(candidate = %c.name, campaigns = n, "remediation: undecided, more campaigns");
                     stage = n;
@@ -1098,39 +1384,108 @@ pub fn remediate(
                 _ => break,
             }
         }
-        bar.set_length(bar.length().saturating_sub(seq.max - done));
-        rem.campaigns_run += simulated;
-        rem.phases.lap("campaigns", &mut mark);
-        tracing::info!(
-            candidate = %c.name,
-            campaigns = done,
-            simulated,
-            "remediation: decided"
+        self.bar.set_length(
+            self.bar
+                .length()
+                .saturating_sub(self.seq.max - run.campaigns),
         );
-        let outcomes_c = paired
+        Ok(run)
+    }
+
+    /// Runs the candidate's campaigns from `run.campaigns` up to `stage`,
+    /// [`CHUNK`] at a time in parallel, and folds each, in campaign order,
+    /// into the paired tallies with the base's campaign of the same index.
+    ///
+    /// This is its own loop rather than [`crate::run::ReadyJob::run_range`]:
+    /// it simulates only the campaigns the base does not already decide
+    /// ([`Reuse`]; the others are folded as the base's), always on the
+    /// base's seeds (stream 0, whatever the candidate's variant index and
+    /// `plan.independent_streams`), and pairs every result with the base's
+    /// rather than writing rows.
+    fn run_stage(
+        &self,
+        model: &Model,
+        how: CampaignSim<'_>,
+        reuse: &Reuse<'_>,
+        ix: &[Option<usize>],
+        stage: u64,
+        run: &mut CandidateRun,
+    ) -> Result<(), crate::Error> {
+        let (outcomes, bar) = (self.outcomes, self.bar);
+        while run.campaigns < stage {
+            let done = run.campaigns;
+            let end = (done + CHUNK).min(stage);
+            let todo: Vec<u64> = (done..end).filter(|k| !reuse.same_as_base(*k)).collect();
+            let results: Vec<CampaignResult> = self.pool.install(|| {
+                todo.par_iter()
+                    .map(|&k| {
+                        // The base's seeds: common random numbers.
+                        let seed = campaign_seed(self.plan.seed, 0, None, k);
+                        let r = how.run(model, seed, CampaignMode::Natural).0;
+                        bar.inc(1);
+                        r
+                    })
+                    .collect()
+            });
+            bar.inc(end - done - todo.len() as u64);
+            run.simulated += todo.len() as u64;
+            // Folded in campaign order: the same whatever the threads.
+            let mut results = todo.iter().zip(results).peekable();
+            for k in done..end {
+                let r = results.next_if(|(j, _)| **j == k).map(|(_, r)| r);
+                if let Some(r) = &r {
+                    run.events += r.events;
+                    crate::error::check_routed(r.misrouted, || {
+                        format!(
+                            "remediation candidate `{}`, campaign {k} (--seed {})",
+                            reuse.candidate.name, self.plan.seed
+                        )
+                    })?;
+                }
+                for ((p, t), hx) in run.paired.iter_mut().zip(self.targets).zip(ix) {
+                    let b = outcomes.breached(t.base_ix, k);
+                    let w = outcomes.weight(k);
+                    match (&r, hx) {
+                        (Some(r), Some(hx)) => p.add(b, r.handlers[*hx].slo_breached, w, r.weight),
+                        (None, _) => p.add(b, b, w, w),
+                        (Some(_), None) => {}
+                    }
+                }
+            }
+            run.campaigns = end;
+        }
+        Ok(())
+    }
+
+    /// The candidate and its figures: one [`Outcome`] per target handler
+    /// it ran paired campaigns for.
+    fn verified(
+        &self,
+        candidate: Candidate,
+        run: &CandidateRun,
+        library: Option<(usize, usize)>,
+    ) -> Verified {
+        let outcomes = run
+            .paired
             .iter()
-            .zip(&targets)
+            .zip(self.targets)
             .filter(|(p, _)| p.campaigns > 0)
-            .map(|(p, (h, _, _))| Outcome {
-                handler: h.clone(),
-                before: p.risk(false, weighted),
-                after: p.risk(true, weighted),
-                diff: p.interval(weighted),
+            .map(|(p, t)| Outcome {
+                handler: t.handler.clone(),
+                before: p.risk(false, self.weighted),
+                after: p.risk(true, self.weighted),
+                diff: p.interval(self.weighted),
                 campaigns: p.campaigns,
             })
             .collect();
-        rem.verified.push(Verified {
-            candidate: c,
-            outcomes: outcomes_c,
-            campaigns: done,
-            simulated,
+        Verified {
+            candidate,
+            outcomes,
+            campaigns: run.campaigns,
+            simulated: run.simulated,
             library,
-        });
+        }
     }
-    bar.finish_and_clear();
-    rem.wall_s = start.elapsed().as_secs_f64();
-    rem.phases.log("remediation", start_mark.elapsed());
-    Ok(rem)
 }
 
 /// Whether a kind of change acts only through mechanisms whose use
@@ -1468,6 +1823,7 @@ workload:
             _ => 0,
         };
         HandlerTally {
+            has_slo: true,
             variant: base.name.clone(),
             handler: Arc::from("h"),
             criticality: m.resources[0].criticality,

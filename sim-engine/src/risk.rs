@@ -27,8 +27,8 @@
 
 use sim_models::spec::{Criticality, Risk};
 
-/// z for a two-sided 95% interval.
-const Z95: f64 = 1.959_963_984_540_054;
+/// The two-sided normal quantile of a 95% interval.
+pub const Z95: f64 = 1.959_963_984_540_054;
 
 /// `(estimate, low, high)`: the proportion `k / n` with its 95% Wilson
 /// score interval. With `n = 0` the estimate is NaN and the interval [0, 1].

@@ -25,6 +25,7 @@ use sim_models::spec::Criticality;
 use sim_models::two_scale::{Baseline, LIBRARY_REPS, run_window};
 use sim_models::usage::Usage;
 
+use crate::error::{Error, check_routed};
 use crate::prepare::PreparedVariant;
 use crate::risk::{
     Decision, criticality_str, decide_interval, newcombe_paired, paired_weighted, threshold_for,
@@ -47,6 +48,31 @@ pub enum CampaignModes {
     Targeted,
     /// Both.
     Both,
+}
+
+impl CampaignModes {
+    /// `natural`, `targeted` or `both`, as `--mode` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignModes::Natural => "natural",
+            CampaignModes::Targeted => "targeted",
+            CampaignModes::Both => "both",
+        }
+    }
+}
+
+impl std::str::FromStr for CampaignModes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            CampaignModes::Natural,
+            CampaignModes::Targeted,
+            CampaignModes::Both,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+        .ok_or_else(|| format!("expected `natural`, `targeted` or `both`, got `{s}`"))
+    }
 }
 
 /// Everything a run needs besides the variants.
@@ -72,6 +98,10 @@ pub struct RunPlan {
     /// What `until_decided` compares the risks with: each handler's
     /// threshold (`None`) or one value for all (the gate's).
     pub decide_at: Option<f64>,
+    /// The two-sided normal quantile of the intervals `until_decided`
+    /// decides with at each look ([`crate::risk::Z95`] for 95%; the gate
+    /// splits its error rate over its looks, [`crate::gate`]).
+    pub decide_z: f64,
     /// Importance sampling of rare failures (`--rare-event`): the variants'
     /// models carry the biases, and risks are weighted estimates.
     pub rare_event: Option<RareEvent>,
@@ -349,6 +379,16 @@ pub enum RareEvent {
     Factor(f64),
 }
 
+impl std::fmt::Display for RareEvent {
+    /// `auto` or the factor, as `--rare-event` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RareEvent::Auto => f.write_str("auto"),
+            RareEvent::Factor(b) => write!(f, "{b}"),
+        }
+    }
+}
+
 impl std::str::FromStr for RareEvent {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -397,6 +437,9 @@ pub struct HandlerTally {
     pub criticality: Criticality,
     /// The handler's risk threshold (see [`crate::risk`]).
     pub threshold: f64,
+    /// Whether the handler has an SLO: without one it cannot breach, and
+    /// it is left out of every decision.
+    pub has_slo: bool,
     /// Natural campaigns.
     pub campaigns: u64,
     /// Natural campaigns with an SLO breach.
@@ -444,14 +487,21 @@ impl HandlerTally {
     /// (Wilson), or under importance sampling the weighted estimate with
     /// its normal interval.
     pub fn interval(&self, weighted: bool) -> (f64, f64, f64) {
+        self.interval_z(weighted, crate::risk::Z95)
+    }
+
+    /// [`interval`](Self::interval) at the two-sided level whose normal
+    /// quantile is `z`.
+    pub fn interval_z(&self, weighted: bool, z: f64) -> (f64, f64, f64) {
         if weighted {
-            crate::risk::weighted(
+            crate::risk::weighted_z(
                 self.weighted_breaches,
                 self.weighted_breaches_sq,
                 self.campaigns,
+                z,
             )
         } else {
-            wilson(self.breaches, self.campaigns)
+            crate::risk::wilson_z(self.breaches, self.campaigns, z)
         }
     }
 
@@ -647,13 +697,18 @@ impl<'a> ReadyJob<'a> {
     /// isolated-fault episodes on `pool` (seeded from the master seed and
     /// the variant only: the result does not depend on the thread count),
     /// timed into `phases` as `baseline` and `library` from `mark`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when the baseline or a library episode delivered
+    /// a message to an actor that does not handle it (a bug).
     pub fn prepare(
         spec: JobSpec<'a>,
         plan: &RunPlan,
         pool: &rayon::ThreadPool,
         phases: &mut Phases,
         mark: &mut Mark,
-    ) -> ReadyJob<'a> {
+    ) -> Result<ReadyJob<'a>, Error> {
         let v = spec.variant;
         let live = match (&plan.live, plan.two_scale) {
             (Some(l), false) if spec.mode == CampaignMode::Natural => Some(
@@ -671,18 +726,26 @@ impl<'a> ReadyJob<'a> {
             phases.lap("library", mark);
             b
         });
+        if let Some(b) = &baseline {
+            check_routed(b.misrouted(), || {
+                format!(
+                    "variant `{}`: the two-scale baseline and library (--seed {})",
+                    v.name, plan.seed
+                )
+            })?;
+        }
         let handler_names = v
             .model
             .handlers
             .iter()
             .map(|h| Arc::from(h.id.as_str()))
             .collect();
-        ReadyJob {
+        Ok(ReadyJob {
             spec,
             baseline,
             live,
             handler_names,
-        }
+        })
     }
 
     /// Runs campaigns `range` of this job in parallel on `pool` and returns
@@ -691,16 +754,22 @@ impl<'a> ReadyJob<'a> {
     /// the range it was run in, the pool's size or the machine — so a run
     /// may be cut into ranges anywhere (the unit a distributed runner hands
     /// out). `progress` counts campaigns as they finish.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Internal`] when a campaign delivered a message to an actor
+    /// that does not handle it (a bug: its figures would be wrong), naming
+    /// the first such campaign in campaign order.
     pub fn run_range(
         &self,
         plan: &RunPlan,
         range: std::ops::Range<u64>,
         pool: &rayon::ThreadPool,
         progress: &crate::progress::Task,
-    ) -> Vec<CampaignOutcome> {
+    ) -> Result<Vec<CampaignOutcome>, Error> {
         let v = self.spec.variant;
         let how = CampaignSim::of(self.baseline.as_ref(), self.live.as_ref(), self.spec.mode);
-        pool.install(|| {
+        let outcomes: Vec<CampaignOutcome> = pool.install(|| {
             range
                 .into_par_iter()
                 .map(|c| {
@@ -721,7 +790,23 @@ impl<'a> ReadyJob<'a> {
                     }
                 })
                 .collect()
-        })
+        });
+        for o in &outcomes {
+            check_routed(o.result.misrouted, || {
+                format!(
+                    "variant `{}`, {} campaign {} (--seed {}; campaign seed {})",
+                    v.name,
+                    match &self.spec.scenario_id {
+                        Some(id) => format!("targeted `{id}`"),
+                        None => "natural".to_string(),
+                    },
+                    o.campaign,
+                    plan.seed,
+                    o.seed
+                )
+            })?;
+        }
+        Ok(outcomes)
     }
 
     /// Sends the rows of one campaign to `sink`: its injection events (when
@@ -749,6 +834,14 @@ impl<'a> ReadyJob<'a> {
                     target: Arc::from(target.as_str()),
                     mode: Arc::from(mode.as_str()),
                     detail: Arc::from(e.detail.as_str()),
+                    replica: e.figures.replica,
+                    duration_s: e.figures.duration_s,
+                    error_rate: e.figures.error_rate,
+                    latency_p99_ms: e.figures.latency_p99_ms,
+                    detected_at_s: e.figures.detected_at_s,
+                    breach_s: e.figures.breach_s,
+                    hold_s: e.figures.hold_s,
+                    detection_delay_s: e.figures.detection_delay_s,
                 })?;
             }
         }
@@ -771,6 +864,7 @@ impl<'a> ReadyJob<'a> {
             rollbacks: o.rollbacks,
             events: r.events,
             weight: r.weight,
+            degraded: r.summary.degraded,
         })?;
         for (hi, h) in r.handlers.iter().enumerate() {
             sink.handler(&HandlerRow {
@@ -787,6 +881,8 @@ impl<'a> ReadyJob<'a> {
                 latency_p99_ms: h.summary.latency_p99_ms,
                 availability: h.availability,
                 slo_breached: h.slo_breached,
+                degraded: h.summary.degraded,
+                seed: o.seed,
             })?;
         }
         Ok(())
@@ -846,6 +942,7 @@ impl Tallies {
                     handler: name.clone(),
                     criticality,
                     threshold: threshold_for(&v.scenario.risk, criticality),
+                    has_slo: h.slo.success_rate.is_some() || h.slo.latency_p99.is_some(),
                     campaigns: 0,
                     breaches: 0,
                     requests: 0,
@@ -884,12 +981,15 @@ impl Tallies {
 
     /// Whether some handler of the job's tallies has an interval that
     /// straddles what it is decided against.
-    fn undecided(&self, job: &JobTallies<'_>, decide_at: Option<f64>) -> bool {
-        self.handlers[job.first..].iter().any(|t| {
-            let at = decide_at.unwrap_or(t.threshold);
-            let (_, low, high) = t.interval(self.weighted);
-            decide_interval(low, high, at) == Decision::Undecided
-        })
+    fn undecided(&self, job: &JobTallies<'_>, decide_at: Option<f64>, z: f64) -> bool {
+        self.handlers[job.first..]
+            .iter()
+            .filter(|t| t.has_slo)
+            .any(|t| {
+                let at = decide_at.unwrap_or(t.threshold);
+                let (_, low, high) = t.interval_z(self.weighted, z);
+                decide_interval(low, high, at) == Decision::Undecided
+            })
     }
 
     /// Folds one campaign of the job into the counters.
@@ -962,11 +1062,12 @@ impl Tallies {
                     breaches: t.breaches,
                     calibrated_risk: None,
                     threshold: t.threshold,
-                    over_threshold: risk > t.threshold,
+                    over_threshold: t.has_slo && risk > t.threshold,
                     criticality: Arc::from(criticality_str(t.criticality)),
                     risk_diff: diff.map(|d| d.0),
                     risk_diff_low: diff.map(|d| d.1),
                     risk_diff_high: diff.map(|d| d.2),
+                    has_slo: t.has_slo,
                 }
             })
             .collect()
@@ -1037,7 +1138,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
             horizon_s = v.model.horizon.as_secs_f64(),
             "job"
         );
-        let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark);
+        let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark)?;
         let mut recording = (natural && v.index == 0 && base.is_none())
             .then(|| BaseOutcomes::new(job.handler_names.clone()));
         let pair_with = if natural && recording.is_none() {
@@ -1059,7 +1160,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     Some(cap)
                         if natural
                             && target < cap
-                            && tallies.undecided(&counters, plan.decide_at) =>
+                            && tallies.undecided(&counters, plan.decide_at, plan.decide_z) =>
                     {
                         let grown = target.saturating_mul(2).min(cap);
                         bar.inc_length(grown - target);
@@ -1075,7 +1176,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                 }
             }
             let end = (next + CHUNK).min(target);
-            for o in job.run_range(plan, next..end, &pool, &bar) {
+            for o in job.run_range(plan, next..end, &pool, &bar)? {
                 job.write_rows(&o, plan.events, sink)?;
                 if let Some(rec) = &mut recording {
                     rec.push(

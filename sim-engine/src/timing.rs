@@ -151,24 +151,22 @@ impl Phases {
         t
     }
 
-    /// `{"order": [phase, …], "wall_s": {phase: s, …, "total": s},
-    /// "cpu_s": {…}}`: the object `manifest.json` records under `phases`
-    /// (JSON objects do not keep their keys' order; `order` lists the
-    /// phases in the order they first ran). `cpu_s` is `null` where the CPU
-    /// time cannot be read.
-    pub fn to_json(&self, total: Span) -> serde_json::Value {
-        let mut wall = serde_json::Map::new();
-        let mut cpu = serde_json::Map::new();
-        for (n, s) in self.iter().chain([("total", total)]) {
-            wall.insert(n.to_owned(), serde_json::json!(round_ms(s.wall_s)));
-            cpu.insert(n.to_owned(), serde_json::json!(s.cpu_s.map(round_ms)));
+    /// The phases and `total` as `manifest.json` records them under
+    /// `phases`, seconds rounded to the millisecond; `cpu_s` is `None`
+    /// where the CPU time cannot be read.
+    pub fn manifest(&self, total: Span) -> sim_output::manifest::Phases {
+        let all = || self.iter().chain([("total", total)]);
+        sim_output::manifest::Phases {
+            order: self.iter().map(|(n, _)| n.to_owned()).collect(),
+            wall_s: all()
+                .map(|(n, s)| (n.to_owned(), round_ms(s.wall_s)))
+                .collect(),
+            cpu_s: total.cpu_s.is_some().then(|| {
+                all()
+                    .map(|(n, s)| (n.to_owned(), s.cpu_s.map(round_ms)))
+                    .collect()
+            }),
         }
-        let cpu_known = total.cpu_s.is_some();
-        serde_json::json!({
-            "order": self.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            "wall_s": wall,
-            "cpu_s": if cpu_known { serde_json::Value::Object(cpu) } else { serde_json::Value::Null },
-        })
     }
 
     /// Logs every phase and `total` at info level (`-v`).
@@ -217,10 +215,10 @@ mod tests {
         assert!((p.sum().wall_s - total.wall_s).abs() < 1e-9);
         assert!(p.get("b").wall_s >= 0.005);
         assert_eq!(p.get("none"), Span::default());
-        let j = p.to_json(total);
-        assert_eq!(j["order"], serde_json::json!(["a", "b"]));
-        assert!(j["wall_s"]["total"].as_f64().unwrap() >= 0.005);
-        assert!(j["wall_s"]["a"].is_number());
+        let m = p.manifest(total);
+        assert_eq!(m.order, ["a", "b"]);
+        assert!(m.wall_s["total"] >= 0.005);
+        assert!(m.wall_s.contains_key("a"));
     }
 
     #[test]

@@ -132,6 +132,14 @@ pub struct CampaignResult {
     pub refused_over_cap: u64,
     /// Per handler, in model order.
     pub handlers: Vec<HandlerResult>,
+    /// Messages delivered to an actor that does not handle them
+    /// ([`sim_core::Context::unhandled`]): a routing bug of the model, so
+    /// nonzero means the figures are not to be trusted (the engine refuses
+    /// them). By the two-scale method: those of its own episodes, of the
+    /// library episodes it composed from and of the baseline it scaled
+    /// (shared by every campaign of the variant, so counted in each).
+    /// Nothing in the campaign's rows depends on it.
+    pub misrouted: u64,
     /// What the campaign exercised ([`crate::usage::Usage`]): at request
     /// level, the whole campaign; by the two-scale method, its own
     /// simulated episodes, and the library classes it composed episodes
@@ -222,6 +230,7 @@ pub(crate) fn finish(
     let end = horizon + model.drain;
     sim.run_until(end);
     let events = sim.delivered();
+    let misrouted = sim.unhandled();
     let now = sim.now();
     let mut actors = sim.into_actors();
     let refused_over_cap = refused_over_cap(&actors);
@@ -298,6 +307,7 @@ pub(crate) fn finish(
         hung,
         refused_over_cap,
         handlers,
+        misrouted,
         usage: Some(usage),
     }
 }
@@ -511,5 +521,37 @@ mod tests {
         let got = availability(&[a, b], s(100.0));
         assert!((got - 0.75).abs() < 1e-12, "{got}");
         assert_eq!(availability(&[], s(100.0)), 1.0);
+    }
+
+    #[test]
+    fn a_message_an_actor_does_not_handle_is_counted_in_the_campaign_result() {
+        use crate::msg::Msg;
+        use crate::two_scale::testing::{TWO_CALLEES, model};
+        use sim_core::{ActorId, SimDuration};
+        let mut m = model(TWO_CALLEES);
+        m.horizon = SimDuration::from_secs(60);
+        let seed = CampaignSeed::derive(5, 0, 0);
+        let clean = run_campaign(&m, seed, CampaignMode::Natural);
+        assert_eq!(clean.misrouted, 0, "a well-routed campaign counts none");
+
+        // The same campaign with one wrong message to each kind of actor.
+        let (layout, mut sim) = start(&m, seed, CampaignMode::Natural);
+        let failure = ActorId((sim.actors().len() - 1) as u32);
+        assert!(matches!(sim.actor(failure), Node::Failure(_)));
+        let at = SimTime::ZERO + SimDuration::from_secs(10);
+        sim.schedule(at, layout.resource(0), Msg::RepairNow);
+        sim.schedule(at, layout.link(0), Msg::FailNow);
+        sim.schedule(at, layout.handler(0), Msg::FailNow);
+        let failover = Msg::Failover {
+            replica: 0,
+            on: true,
+        };
+        sim.schedule(at, failure, failover);
+        let r = finish(&m, layout, sim, true);
+        assert_eq!(r.misrouted, 4);
+        // Dropped, and counted: nothing else changed.
+        assert_eq!(r.events, clean.events + 4);
+        assert_eq!(r.handlers, clean.handlers);
+        assert_eq!(r.summary, clean.summary);
     }
 }

@@ -179,6 +179,32 @@ pub struct LiveEvent {
     pub fault: usize,
     /// Words for people: values, thresholds, when monitoring saw it.
     pub detail: String,
+    /// The same values, typed, for a notebook (`events.parquet`).
+    pub figures: EventFigures,
+}
+
+/// The values of one log entry, each where its kind has it (`None`
+/// elsewhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EventFigures {
+    /// `inject`: the replica injected (`None` for all replicas).
+    pub replica: Option<u32>,
+    /// `inject`: the injection's planned duration, seconds.
+    pub duration_s: Option<f64>,
+    /// `breach`: the error rate over the tick that breached.
+    pub error_rate: Option<f64>,
+    /// `breach`: the p99 latency over that tick, ms.
+    pub latency_p99_ms: Option<f64>,
+    /// `breach`: when monitoring sees it (the tick's end plus the
+    /// detection delay), seconds.
+    pub detected_at_s: Option<f64>,
+    /// `recover`: how long the breach lasted, seconds; `rollback`: when
+    /// the breach it answers began, seconds.
+    pub breach_s: Option<f64>,
+    /// `rollback`: how long a breach must hold before the rollback, seconds.
+    pub hold_s: Option<f64>,
+    /// `rollback`: the monitoring's detection delay, seconds.
+    pub detection_delay_s: Option<f64>,
 }
 
 /// One monitoring tick.
@@ -377,6 +403,11 @@ fn watch(
             },
             f.duration.as_secs_f64()
         ),
+        figures: EventFigures {
+            replica: (f.replica != ALL_REPLICAS).then_some(u32::from(f.replica)),
+            duration_s: Some(f.duration.as_secs_f64()),
+            ..EventFigures::default()
+        },
     });
     // What the windows counted before the injection: the background.
     let mut before = RequestStats::default();
@@ -454,6 +485,12 @@ fn watch(
                         all.latency.quantile(0.99).as_millis_f64(),
                         (end + mon.detection_delay).as_secs_f64()
                     ),
+                    figures: EventFigures {
+                        error_rate: Some(ratio(all.errors, all.requests)),
+                        latency_p99_ms: Some(all.latency.quantile(0.99).as_millis_f64()),
+                        detected_at_s: Some((end + mon.detection_delay).as_secs_f64()),
+                        ..EventFigures::default()
+                    },
                 });
             }
             (false, Some(b)) => {
@@ -468,6 +505,10 @@ fn watch(
                     kind: EventKind::Recover,
                     fault: k,
                     detail: format!("breach lasted {:.1} s", (t - b).as_secs_f64()),
+                    figures: EventFigures {
+                        breach_s: Some((t - b).as_secs_f64()),
+                        ..EventFigures::default()
+                    },
                 });
             }
             _ => {}
@@ -551,6 +592,7 @@ fn watch(
         } else {
             "ended after its duration".to_string()
         },
+        figures: EventFigures::default(),
     });
     events.sort_by_key(|e| (e.time, e.kind));
     let recovery = match first_breach {
@@ -603,6 +645,12 @@ fn rollbacks_push(
             mon.hold.as_secs_f64(),
             mon.detection_delay.as_secs_f64()
         ),
+        figures: EventFigures {
+            breach_s: Some(breach.as_secs_f64()),
+            hold_s: Some(mon.hold.as_secs_f64()),
+            detection_delay_s: Some(mon.detection_delay.as_secs_f64()),
+            ..EventFigures::default()
+        },
     });
 }
 

@@ -77,7 +77,8 @@ fn single_node_availability_is_mttf_over_mttf_plus_mttr() {
     let mut a = Moments::default();
     let mut outages = 0u64;
     for i in 0..200 {
-        let o = run_path_campaign(&m, CampaignSeed::derive(1, 0, i), hours(500.0), &mut cache);
+        let o =
+            run_path_campaign(&m, CampaignSeed::derive(1, 0, i), hours(500.0), &mut cache).outcomes;
         a.add(o[0].availability);
         outages += u64::from(o[0].outages);
         assert_eq!(o[0].repairs, 0);
@@ -128,7 +129,8 @@ fn reroute_downtime_is_the_detection_delay() {
                 CampaignSeed::derive(2, 0, i),
                 hours(horizon),
                 &mut cache,
-            );
+            )
+            .outcomes;
             let o = &o[0];
             avail.add(o.availability);
             outages += u64::from(o.outages);
@@ -178,7 +180,8 @@ fn reroute_downtime_is_the_detection_delay() {
             CampaignSeed::derive(2, 1, i),
             hours(horizon),
             &mut cache,
-        );
+        )
+        .outcomes;
         assert_eq!(o[0].downtime_s, 0.0);
         assert_eq!(o[0].availability, 1.0);
         assert!(o[0].repairs > 0);
@@ -217,7 +220,8 @@ fn adu_accounting_loss_and_delay() {
         CampaignSeed::derive(3, 0, 0),
         SimDuration::from_secs(20_000),
         &mut cache,
-    )[0];
+    )
+    .outcomes[0];
     assert_eq!(
         o.adus_sent,
         o.adus_delivered + o.adus_lost + o.adus_in_flight
@@ -279,9 +283,9 @@ fn deterministic_whatever_the_cache() {
     let mut repairs = 0;
     for i in 0..8 {
         let seed = CampaignSeed::derive(4, 0, i);
-        let a = run_path_campaign(&m, seed, hours(48.0), &mut shared);
-        let b = run_path_campaign(&m, seed, hours(48.0), &mut PathCache::new());
-        let c = run_path_campaign(&m, seed, hours(48.0), &mut shared);
+        let a = run_path_campaign(&m, seed, hours(48.0), &mut shared).outcomes;
+        let b = run_path_campaign(&m, seed, hours(48.0), &mut PathCache::new()).outcomes;
+        let c = run_path_campaign(&m, seed, hours(48.0), &mut shared).outcomes;
         assert_eq!(a.len(), 3);
         for ((x, y), z) in a.iter().zip(&b).zip(&c) {
             assert_eq!(x.path, y.path);
@@ -318,7 +322,8 @@ fn heartbeat_what_if_on_media_paths() {
         }
         let mut cache = PathCache::new();
         for i in 0..campaigns {
-            let o = run_path_campaign(&m, CampaignSeed::derive(7, 0, i), horizon, &mut cache);
+            let o =
+                run_path_campaign(&m, CampaignSeed::derive(7, 0, i), horizon, &mut cache).outcomes;
             for (j, o) in o.iter().enumerate() {
                 avail[h][j].push(o.availability);
                 stats[h][j].0 += u64::from(o.outages);
@@ -390,7 +395,8 @@ fn detection_delay_stays_in_its_range() {
             CampaignSeed::derive(5, 0, i),
             SimDuration::from_secs(1100),
             &mut cache,
-        )[0];
+        )
+        .outcomes[0];
         // One cycle of 1100 s: at most one failure, which ends by reroute.
         assert!(o.outages <= 1);
         assert_eq!(o.repairs, o.outages_ended);
@@ -447,7 +453,8 @@ fn a_cut_link_is_repaired_around() {
     let mut cache = PathCache::new();
     let mut a = Moments::default();
     for i in 0..200 {
-        let o = run_path_campaign(&m, CampaignSeed::derive(4, 0, i), hours(500.0), &mut cache);
+        let o =
+            run_path_campaign(&m, CampaignSeed::derive(4, 0, i), hours(500.0), &mut cache).outcomes;
         a.add(o[0].availability);
     }
     let exact = 60.0 / 66.0;
@@ -466,7 +473,8 @@ fn a_cut_link_is_repaired_around() {
     let (mut outages, mut downtime, mut repairs, mut moves) = (0u64, 0.0, 0u64, 0u64);
     let mut avail = Moments::default();
     for i in 0..100 {
-        let o = run_path_campaign(&m, CampaignSeed::derive(5, 0, i), hours(500.0), &mut cache);
+        let o =
+            run_path_campaign(&m, CampaignSeed::derive(5, 0, i), hours(500.0), &mut cache).outcomes;
         outages += u64::from(o[0].outages);
         downtime += o[0].downtime_s;
         repairs += u64::from(o[0].repairs);

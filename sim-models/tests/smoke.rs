@@ -69,6 +69,10 @@ fn check_summary(what: &str, s: &RequestSummary) {
 
 fn check_campaign(what: &str, m: &Model, r: &CampaignResult) {
     check_summary(what, &r.summary);
+    assert_eq!(
+        r.misrouted, 0,
+        "{what}: every message reached an actor that takes it"
+    );
     assert!(
         (0.0..=1.0).contains(&r.availability),
         "{what}: availability {}",
@@ -166,7 +170,12 @@ fn bundled_scenarios_keep_the_invariants() {
         if !s.paths.is_empty() {
             let pm = PathModel::compile(&s, &Empirical::new()).expect("paths compile");
             let mut cache = PathCache::new();
-            let out = run_path_campaign(&pm, CampaignSeed::derive(1, 0, 0), m.horizon, &mut cache);
+            let pc = run_path_campaign(&pm, CampaignSeed::derive(1, 0, 0), m.horizon, &mut cache);
+            assert_eq!(
+                pc.misrouted, 0,
+                "{name}: every message reached an actor that takes it"
+            );
+            let out = pc.outcomes;
             assert_eq!(out.len(), s.paths.len(), "{name}: one outcome per path");
             for o in &out {
                 let what = format!("{name} path {}", o.path);

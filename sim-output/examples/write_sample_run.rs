@@ -16,10 +16,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use serde_json::json;
+use sim_output::manifest::VariantInfo;
 use sim_output::{
     CampaignRow, EventRow, HandlerRow, Mode, OutputError, PathRow, RemediationRow, RiskRow,
-    RunWriter, ScenarioRow, Severity, WriteOptions,
+    RunInfo, RunWriter, ScenarioRow, Severity, WriteOptions,
 };
 
 const CAMPAIGNS: u64 = 300;
@@ -124,6 +124,8 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                     latency_p99_ms: p50 * 8.0,
                     availability: 1.0 - 0.01 * unit(hk + 5),
                     slo_breached: breached,
+                    degraded: h_requests / 100,
+                    seed: mix(key + 6),
                 })?;
             }
             run.write_campaign(&CampaignRow {
@@ -145,6 +147,7 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 rollbacks: u32::from(targeted),
                 events: 40_000 + mix(key + 8) % 20_000,
                 weight: 1.0,
+                degraded: requests / 100,
             })?;
             for f in 0..faults {
                 for kind in ["inject", "recover"] {
@@ -156,6 +159,14 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                         target: Arc::from("db"),
                         mode: Arc::from("crash"),
                         detail: Arc::from(""),
+                        replica: (kind == "inject").then_some(0),
+                        duration_s: (kind == "inject").then_some(600.0),
+                        error_rate: None,
+                        latency_p99_ms: None,
+                        detected_at_s: None,
+                        breach_s: None,
+                        hold_s: None,
+                        detection_delay_s: None,
                     })?;
                     event_rows += 1;
                 }
@@ -206,6 +217,7 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 risk_diff: None,
                 risk_diff_low: None,
                 risk_diff_high: None,
+                has_slo: true,
             });
         }
     }
@@ -261,16 +273,26 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
         relevance: 1.0,
     }])?;
 
-    let manifest = json!({
-        "scenario": "sample (synthetic rows, no simulation)",
-        "scenario_hash": "0000000000000000",
-        "seed": 1,
-        "campaigns": CAMPAIGNS,
-        "variants": VARIANTS,
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "threads": 1,
-    });
-    let summary = run.finish(&risk, &manifest)?;
+    let info = RunInfo {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        scenario: "sample (synthetic rows, no simulation)".to_owned(),
+        scenario_hash: "0000000000000000".to_owned(),
+        seed: 1,
+        campaigns: CAMPAIGNS,
+        variants: VARIANTS
+            .iter()
+            .enumerate()
+            .map(|(index, name)| VariantInfo {
+                name: (*name).to_owned(),
+                index: index as u64,
+                horizon_s: 30.0 * 86_400.0,
+                injections: Vec::new(),
+            })
+            .collect(),
+        threads: 1,
+        ..RunInfo::default()
+    };
+    let summary = run.finish(&risk, info)?;
 
     // An executable specification: the counts are what was written.
     let variants = VARIANTS.len() as u64;

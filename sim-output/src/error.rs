@@ -42,24 +42,17 @@ pub enum OutputError {
         source: arrow::error::ArrowError,
     },
 
-    /// `manifest.json` could not be serialized.
-    #[error("cannot write {}: {source}", path.display())]
+    /// `manifest.json` could not be serialized, or read back as a run's
+    /// manifest.
+    #[error("cannot {action} {}: {source}", path.display())]
     Json {
-        /// Where the manifest was being written.
+        /// `write` or `parse`.
+        action: &'static str,
+        /// The manifest's path.
         path: PathBuf,
         /// serde_json's error.
         #[source]
         source: serde_json::Error,
-    },
-
-    /// The manifest handed to [`RunWriter::finish`](crate::RunWriter::finish)
-    /// is not a JSON object (or `null`).
-    #[error("the manifest for {} must be a JSON object, got {found}", path.display())]
-    ManifestNotObject {
-        /// The run directory being written.
-        path: PathBuf,
-        /// The JSON type that was given instead.
-        found: &'static str,
     },
 
     /// The output path cannot be a run directory (it has no final component,

@@ -4,6 +4,15 @@
 //! schemas (one definition per table in [`tables`]), writes the files, and
 //! publishes the directory so that results appear complete or not at all.
 //!
+//! Modules:
+//! - [`rows`]: one row type per table (`CampaignRow`, `HandlerRow`, …).
+//! - [`tables`]: each table's schema and column builders (the contract).
+//! - [`manifest`]: the schema of `manifest.json` (`Manifest`, `RunInfo`).
+//! - [`cells`]: rows as named text cells, to compare a row with a file's.
+//! - `writer` (Parquet writing in bounded batches), `staging` (the staging
+//!   directory, the run-directory check and the atomic rename), `error`
+//!   ([`OutputError`]); their public items are re-exported here.
+//!
 //! ```no_run
 //! use std::path::Path;
 //! use std::sync::Arc;
@@ -17,9 +26,11 @@
 //!     error_rate: 0.003, latency_mean_ms: 12.0, latency_p50_ms: 10.0,
 //!     latency_p99_ms: 40.0, availability: 1.0, slo_breached: false,
 //!     faults_injected: 1, rollbacks: 0, events: 52_000, weight: 1.0,
+//!     degraded: 0,
 //! })?;
 //! // ... write_handler for each campaign × handler ...
-//! let summary = run.finish(&[], &serde_json::json!({ "seed": 7 }))?;
+//! let info = sim_output::RunInfo { seed: 7, ..Default::default() };
+//! let summary = run.finish(&[], info)?;
 //! assert_eq!(summary.campaigns, 1);
 //! # Ok(()) }
 //! ```
@@ -46,7 +57,9 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod cells;
 mod error;
+pub mod manifest;
 pub mod rows;
 mod staging;
 pub mod tables;
@@ -61,6 +74,7 @@ use std::path::{Path, PathBuf};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 pub use error::OutputError;
+pub use manifest::{Manifest, RunInfo};
 pub use rows::{
     CampaignRow, EventRow, HandlerRow, Mode, PathRow, RemediationRow, RiskRow, ScenarioRow,
     Severity, severity_str,
@@ -235,34 +249,52 @@ impl RunWriter {
         write_rows(self.staging.path(), rows, &self.options)
     }
 
+    /// Writes `bytes` as the file `name` of the run directory (a copy of
+    /// an input, for example). `name` is a plain file name: no path
+    /// separator, not hidden, not `manifest.json` and not a table's
+    /// `*.parquet`.
+    pub fn write_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && !name.contains(['/', '\\'])
+            && name != MANIFEST_FILE
+            && !name.ends_with(".parquet");
+        if !plain {
+            return Err(OutputError::InvalidOutDir {
+                path: self.out_dir.join(name),
+                reason: "not a plain file name for a run directory".to_string(),
+            });
+        }
+        let path = self.staging.path().join(name);
+        let mut file = File::create(&path).map_err(|e| OutputError::io("create", &path, e))?;
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| OutputError::io("write", &path, e))
+    }
+
     /// Completes and publishes the run directory.
     ///
     /// Closes the streamed tables (writing their footers), writes
     /// `risk.parquet`, reads every Parquet footer back to count rows, writes
-    /// `manifest.json` (the given object, pretty-printed, plus `row_counts`
-    /// — `{"campaigns": n, "handlers": n, "risk": n, ...}` — and `files`, the
-    /// sorted list of data files), syncs everything, and atomically replaces
-    /// `out_dir` with the staging directory. `manifest` must be a JSON object
-    /// or `null`.
+    /// `manifest.json` (a [`Manifest`]: `info` plus the `tool` marker,
+    /// `row_counts` — `{"campaigns": n, "handlers": n, "risk": n, ...}` —
+    /// and `files`, the sorted list of data files), syncs everything, and
+    /// atomically replaces `out_dir` with the staging directory.
     ///
     /// On error the staging directory is deleted and `out_dir` is left as it
     /// was.
-    pub fn finish(
-        self,
-        risk: &[RiskRow],
-        manifest: &serde_json::Value,
-    ) -> Result<RunSummary, OutputError> {
-        self.finish_with(risk, manifest, |_| {})
+    pub fn finish(self, risk: &[RiskRow], info: RunInfo) -> Result<RunSummary, OutputError> {
+        self.finish_with(risk, info, |_| {})
     }
 
-    /// [`finish`](Self::finish), calling `complete` on the manifest just
-    /// before it is written, after every table (so that it can record how
-    /// long writing them took).
+    /// [`finish`](Self::finish), calling `complete` on the run's
+    /// information just before the manifest is written, after every table
+    /// (so that it can record how long writing them took).
     pub fn finish_with(
         self,
         risk: &[RiskRow],
-        manifest: &serde_json::Value,
-        complete: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+        mut info: RunInfo,
+        complete: impl FnOnce(&mut RunInfo),
     ) -> Result<RunSummary, OutputError> {
         let RunWriter {
             out_dir,
@@ -275,16 +307,6 @@ impl RunWriter {
             paths,
             staging,
         } = self;
-        let mut manifest = match manifest {
-            serde_json::Value::Object(map) => map.clone(),
-            serde_json::Value::Null => serde_json::Map::new(),
-            other => {
-                return Err(OutputError::ManifestNotObject {
-                    path: out_dir,
-                    found: json_type(other),
-                });
-            }
-        };
 
         let dir = staging.path();
         let campaigns = campaigns.finish()?;
@@ -309,11 +331,14 @@ impl RunWriter {
                 "{table}.parquet footer disagrees with the rows written"
             );
         }
-        // The marker that lets a later run replace this directory.
-        manifest.insert("tool".to_owned(), serde_json::json!(staging::TOOL_MARKER));
-        manifest.insert("row_counts".to_owned(), serde_json::json!(row_counts));
-        manifest.insert("files".to_owned(), serde_json::json!(files));
-        complete(&mut manifest);
+        complete(&mut info);
+        let manifest = Manifest {
+            // The marker that lets a later run replace this directory.
+            tool: manifest::TOOL.to_owned(),
+            run: info,
+            row_counts: row_counts.clone(),
+            files,
+        };
         write_manifest(&dir.join(MANIFEST_FILE), &manifest)?;
 
         staging.publish(&out_dir, &parent, &name)?;
@@ -330,17 +355,6 @@ impl RunWriter {
     /// `out_dir` as it was. Dropping the writer does the same.
     pub fn abandon(self) {
         drop(self);
-    }
-}
-
-fn json_type(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -378,11 +392,9 @@ fn verify_tables(dir: &Path) -> Result<(BTreeMap<String, u64>, Vec<String>), Out
 }
 
 /// Writes `manifest.json` pretty-printed with a final newline, and syncs it.
-fn write_manifest(
-    path: &Path,
-    manifest: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), OutputError> {
+fn write_manifest(path: &Path, manifest: &Manifest) -> Result<(), OutputError> {
     let mut text = serde_json::to_vec_pretty(manifest).map_err(|source| OutputError::Json {
+        action: "write",
         path: path.to_owned(),
         source,
     })?;

@@ -92,6 +92,9 @@ pub struct CampaignRow {
     /// unless the run used `--rare-event`. Weighted means (`Σ w·x / n`)
     /// estimate the true model's means.
     pub weight: f64,
+    /// Of `requests`, those that succeeded degraded: served by a fallback
+    /// or with a soft dependency skipped (they count as successes).
+    pub degraded: u64,
 }
 
 /// One handler within one campaign: a row of `handlers.parquet`.
@@ -123,6 +126,11 @@ pub struct HandlerRow {
     pub availability: f64,
     /// Whether this handler's SLO was breached in this campaign.
     pub slo_breached: bool,
+    /// Of `requests`, those that succeeded degraded (fallback or soft
+    /// dependency skipped).
+    pub degraded: u64,
+    /// The campaign's seed, as in `campaigns.parquet`.
+    pub seed: u64,
 }
 
 /// The risk of one handler under one variant: a row of `risk.parquet`.
@@ -158,6 +166,11 @@ pub struct RiskRow {
     pub risk_diff_low: Option<f64>,
     /// Upper bound of the 95% interval of `risk_diff`.
     pub risk_diff_high: Option<f64>,
+    /// Whether the handler has an SLO (`slo:` with a success rate or a p99
+    /// objective). Without one nothing can breach: `risk` is 0 and the
+    /// handler is left out of every decision (`over_threshold` false, the
+    /// gate, `--until-decided`, remediation).
+    pub has_slo: bool,
 }
 
 /// One ranked injection scenario: a row of `scenarios.parquet`.
@@ -268,6 +281,23 @@ pub struct EventRow {
     pub mode: Arc<str>,
     /// Free-form detail, or empty.
     pub detail: Arc<str>,
+    /// `inject`: the replica injected (null: all replicas).
+    pub replica: Option<u32>,
+    /// `inject`: the planned duration, seconds.
+    pub duration_s: Option<f64>,
+    /// `breach`: the error rate over the monitoring tick that breached.
+    pub error_rate: Option<f64>,
+    /// `breach`: the p99 latency over that tick, ms.
+    pub latency_p99_ms: Option<f64>,
+    /// `breach`: when monitoring sees it, seconds.
+    pub detected_at_s: Option<f64>,
+    /// `recover`: how long the breach lasted; `rollback`: when the breach
+    /// it answers began; seconds.
+    pub breach_s: Option<f64>,
+    /// `rollback`: how long a breach must hold first, seconds.
+    pub hold_s: Option<f64>,
+    /// `rollback`: the monitoring's detection delay, seconds.
+    pub detection_delay_s: Option<f64>,
 }
 
 /// One service path in one campaign: a row of `paths.parquet` (scenarios

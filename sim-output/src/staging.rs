@@ -67,10 +67,6 @@ pub(crate) fn split_out_dir(out_dir: &Path) -> Result<(PathBuf, OsString), Outpu
     Ok((parent, name))
 }
 
-/// The value of the manifest's `tool` field in every run directory; with
-/// `files` and `row_counts` it marks a directory as one a run wrote.
-pub(crate) const TOOL_MARKER: &str = "preflight";
-
 /// Largest `manifest.json` read when deciding whether a directory is a run
 /// directory.
 const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
@@ -167,23 +163,26 @@ fn read_run_manifest(path: &Path) -> Result<Vec<String>, &'static str> {
     if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err("is larger than any run writes");
     }
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| "is not a run's manifest (not JSON)")?;
+    // Only the fields that mark a run directory: a manifest of an older or
+    // newer version with other fields still counts.
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        tool: String,
+        files: Vec<String>,
+        #[allow(dead_code)] // required to be present, not read
+        row_counts: std::collections::BTreeMap<String, u64>,
+    }
     let not_ours =
         "is not a run's manifest (no `\"tool\": \"preflight\"`, `files` and `row_counts`)";
-    if value.get("tool").and_then(|t| t.as_str()) != Some(TOOL_MARKER)
-        || !value.get("row_counts").is_some_and(|r| r.is_object())
-    {
+    let marker: Marker = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) if e.is_syntax() || e.is_eof() => return Err("is not a run's manifest (not JSON)"),
+        Err(_) => return Err(not_ours),
+    };
+    if marker.tool != crate::manifest::TOOL {
         return Err(not_ours);
     }
-    let files = value
-        .get("files")
-        .and_then(|f| f.as_array())
-        .ok_or(not_ours)?;
-    files
-        .iter()
-        .map(|f| f.as_str().map(str::to_string).ok_or(not_ours))
-        .collect()
+    Ok(marker.files)
 }
 
 /// `parent/.{name}.{tag}-{pid}-{nanos}`.

@@ -93,6 +93,8 @@ column_kind!(/// A required `UInt64` column.
     U64, UInt64Builder, u64, DataType::UInt64, false, append_value);
 column_kind!(/// A required `UInt32` column.
     U32, UInt32Builder, u32, DataType::UInt32, false, append_value);
+column_kind!(/// A nullable `UInt32` column.
+    OptU32, UInt32Builder, Option<u32>, DataType::UInt32, true, append_option);
 column_kind!(/// A required `Float64` column (NaN is a value, not a null).
     F64, Float64Builder, f64, DataType::Float64, false, append_value);
 column_kind!(/// A nullable `Float64` column.
@@ -174,6 +176,7 @@ table! {
         rollbacks: U32 = row.rollbacks,
         events: U64 = row.events,
         weight: F64 = row.weight,
+        degraded: U64 = row.degraded,
     }
 }
 
@@ -193,6 +196,8 @@ table! {
         latency_p99_ms: F64 = row.latency_p99_ms,
         availability: F64 = row.availability,
         slo_breached: Bool = row.slo_breached,
+        degraded: U64 = row.degraded,
+        seed: U64 = row.seed,
     }
 }
 
@@ -213,6 +218,7 @@ table! {
         risk_diff: OptF64 = row.risk_diff,
         risk_diff_low: OptF64 = row.risk_diff_low,
         risk_diff_high: OptF64 = row.risk_diff_high,
+        has_slo: Bool = row.has_slo,
     }
 }
 
@@ -275,6 +281,14 @@ table! {
         target: Str = &row.target,
         mode: Str = &row.mode,
         detail: Str = &row.detail,
+        replica: OptU32 = row.replica,
+        duration_s: OptF64 = row.duration_s,
+        error_rate: OptF64 = row.error_rate,
+        latency_p99_ms: OptF64 = row.latency_p99_ms,
+        detected_at_s: OptF64 = row.detected_at_s,
+        breach_s: OptF64 = row.breach_s,
+        hold_s: OptF64 = row.hold_s,
+        detection_delay_s: OptF64 = row.detection_delay_s,
     }
 }
 

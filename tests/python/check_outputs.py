@@ -50,12 +50,14 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("latency_p99_ms", F64, False), ("availability", F64, False),
         ("slo_breached", BOOL, False), ("faults_injected", U32, False),
         ("rollbacks", U32, False), ("events", U64, False), ("weight", F64, False),
+        ("degraded", U64, False),
     ],
     "handlers": [
         ("variant", STR, False), ("campaign", U64, False), ("scenario_id", STR, True),
         ("handler", STR, False), ("requests", U64, False), ("errors", U64, False),
         ("error_rate", F64, False), ("latency_mean_ms", F64, False),
         ("latency_p99_ms", F64, False), ("slo_breached", BOOL, False),
+        ("degraded", U64, False), ("seed", U64, False),
     ],
     "risk": [
         ("variant", STR, False), ("handler", STR, False), ("risk", F64, False),
@@ -64,7 +66,7 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("threshold", F64, False), ("over_threshold", BOOL, False),
         # Documented additions (docs/results.md).
         ("risk_diff", F64, True), ("risk_diff_low", F64, True),
-        ("risk_diff_high", F64, True),
+        ("risk_diff_high", F64, True), ("has_slo", BOOL, False),
     ],
     "scenarios": [
         ("rank", U32, False), ("scenario_id", STR, False), ("target", STR, False),
@@ -87,7 +89,10 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     "events": [
         ("variant", STR, False), ("campaign", U64, False), ("time_s", F64, False),
         ("kind", STR, False), ("target", STR, False), ("mode", STR, False),
-        ("detail", STR, False),
+        ("detail", STR, False), ("replica", U32, True), ("duration_s", F64, True),
+        ("error_rate", F64, True), ("latency_p99_ms", F64, True),
+        ("detected_at_s", F64, True), ("breach_s", F64, True), ("hold_s", F64, True),
+        ("detection_delay_s", F64, True),
     ],
     # Optional, a documented addition (docs/results.md): runs of scenarios
     # with service paths (`paths:`).

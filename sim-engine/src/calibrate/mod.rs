@@ -237,19 +237,34 @@ fn check_history_maps(
     )))
 }
 
-/// Per handler, the breach frequency over `campaigns` natural campaigns.
-fn predict(model: &Model, seed: u64, job: u64, campaigns: u64) -> Vec<f64> {
+/// Per handler, the breach frequency over `campaigns` natural campaigns;
+/// [`Error::Internal`] when one delivered a message to an actor that does
+/// not handle it.
+fn predict(
+    model: &Model,
+    seed: u64,
+    job: u64,
+    campaigns: u64,
+    progress: &crate::progress::Task,
+) -> Result<Vec<f64>, Error> {
     let results: Vec<CampaignResult> = (0..campaigns)
         .into_par_iter()
         .map(|c| {
-            run_campaign(
+            let r = run_campaign(
                 model,
                 CampaignSeed::derive(seed, job, c),
                 CampaignMode::Natural,
-            )
+            );
+            progress.inc(1);
+            r
         })
         .collect();
-    (0..model.handlers.len())
+    for (c, r) in results.iter().enumerate() {
+        crate::error::check_routed(r.misrouted, || {
+            format!("backtest prediction {job}, campaign {c} (--seed {seed})")
+        })?;
+    }
+    Ok((0..model.handlers.len())
         .map(|h| {
             results
                 .iter()
@@ -257,7 +272,7 @@ fn predict(model: &Model, seed: u64, job: u64, campaigns: u64) -> Vec<f64> {
                 .count() as f64
                 / campaigns as f64
         })
-        .collect()
+        .collect())
 }
 
 /// The history cut at `t`: incidents that began before it, the window
@@ -305,6 +320,12 @@ pub fn backtest(
     let mut predictions: Vec<Vec<f64>> = Vec::with_capacity(origins.len());
     let mut refits = 0;
     let mut current: Option<Vec<f64>> = None;
+    let groups = origins.len().div_ceil(refit_every) as u64;
+    let progress = crate::progress::Task::start(
+        "calibrate: predicting",
+        groups.saturating_mul(plan.campaigns),
+        true,
+    );
     for (k, &o) in origins.iter().enumerate() {
         if k % refit_every == 0 || current.is_none() {
             let s = if plan.no_refit {
@@ -314,11 +335,18 @@ pub fn backtest(
             };
             let mut model = compile_at(&s)?;
             model.horizon = plan.window;
-            current = Some(predict(&model, plan.seed, 1 + k as u64, plan.campaigns));
+            current = Some(predict(
+                &model,
+                plan.seed,
+                1 + k as u64,
+                plan.campaigns,
+                &progress,
+            )?);
             refits += 1;
         }
         predictions.push(current.clone().expect("set above"));
     }
+    progress.finish_and_clear();
 
     // Outcomes: every window replayed.
     let mut replay_model = structure.clone();
@@ -349,6 +377,8 @@ pub fn backtest(
             }
         }
     }
+    let progress =
+        crate::progress::Task::start("calibrate: replaying windows", origins.len() as u64, true);
     let windows: Vec<WindowResult> = origins
         .par_iter()
         .enumerate()
@@ -359,14 +389,21 @@ pub fn backtest(
                 CampaignSeed::derive(plan.seed, 0, k as u64),
                 faults,
             );
-            WindowResult {
+            progress.inc(1);
+            crate::error::check_routed(r.misrouted, || {
+                format!("backtest replay of window {k} (--seed {})", plan.seed)
+            })?;
+            Ok(WindowResult {
                 start: o,
                 predicted: predictions[k].clone(),
                 breached: r.handlers.iter().map(|h| h.slo_breached).collect(),
                 incidents: faults.len(),
-            }
+            })
         })
-        .collect();
+        .collect::<Vec<Result<WindowResult, Error>>>()
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    progress.finish_and_clear();
     Ok(Backtest {
         handlers: structure.handlers.iter().map(|h| h.id.clone()).collect(),
         window_s: w,

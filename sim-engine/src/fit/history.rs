@@ -361,247 +361,85 @@ enum Source {
     Absent,
 }
 
-/// Reads `file` and applies `mapping`.
+/// Reads `file` and applies `mapping`, in stages: the table read, its
+/// columns resolved ([`Columns::resolve`]), every row kept by the filters
+/// mapped to an incident ([`Columns::incidents`]), then the observation
+/// window found ([`window`]) and applied.
 pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryError> {
     let table = read_table(file)?;
     let mut notes = Vec::new();
-    let available = || table.describe_columns();
-    for (canon, _) in mapping.cols.iter().chain(&mapping.set) {
-        if !CANONICAL.contains(&canon.as_str()) {
-            return Err(err(
-                file,
-                format!(
-                    "`{canon}` is not a column preflight reads (expected one of {})",
-                    CANONICAL.join(", ")
-                ),
-            ));
-        }
-    }
-    let source = |canon: &str| -> Result<Source, HistoryError> {
-        if let Some((_, src)) = mapping.cols.iter().rev().find(|(c, _)| c == canon) {
-            return table.col(src).map(Source::Column).ok_or_else(|| {
-                err(
-                    file,
-                    format!(
-                        "--col {canon}={src}: the file has no column `{src}` (it has {})",
-                        available()
-                    ),
-                )
-            });
-        }
-        if let Some((_, v)) = mapping.set.iter().rev().find(|(c, _)| c == canon) {
-            return Ok(Source::Constant(v.clone()));
-        }
-        Ok(table.col(canon).map_or(Source::Absent, Source::Column))
-    };
-    let need = |canon: &str| -> Result<Source, HistoryError> {
-        match source(canon)? {
-            Source::Absent => Err(err(
-                file,
-                format!(
-                    "no `{canon}` column: {} (the file has {})",
-                    mapping.map_hint(canon),
-                    available()
-                ),
-            )),
-            s => Ok(s),
-        }
-    };
-    let resource = need("resource")?;
-    let start = need("start")?;
-    let end = source("end")?;
-    let rtype = source("resource_type")?;
-    let mode = source("mode")?;
-    let cause = source("cause")?;
-    let has_end = !matches!(end, Source::Absent);
+    let cols = Columns::resolve(&table, file, mapping)?;
+    let has_end = !matches!(cols.end, Source::Absent);
     if !has_end {
         notes.push(format!(
             "no `end` column: repair times cannot be fitted ({})",
             mapping.map_hint("end")
         ));
     }
-    // Filters and group-by columns: a source name, or a canonical name mapped with --col.
-    let resolve = |name: &str, what: &str| -> Result<usize, HistoryError> {
-        if let Some(i) = table.col(name) {
-            return Ok(i);
-        }
-        if let Some((_, src)) = mapping.cols.iter().rev().find(|(c, _)| c == name)
-            && let Some(i) = table.col(src)
-        {
-            return Ok(i);
-        }
-        Err(err(
-            file,
-            format!(
-                "{what} {name}: the file has no column `{name}` (it has {})",
-                available()
-            ),
-        ))
-    };
-    let filters: Vec<(usize, &[String])> = mapping
-        .filters
-        .iter()
-        .map(|(c, vs)| Ok((resolve(c, "--filter")?, vs.as_slice())))
-        .collect::<Result<_, HistoryError>>()?;
-    let group_cols: Vec<String> = if mapping.group_by.is_empty() {
-        vec!["resource_type".into(), "mode".into()]
-    } else {
-        mapping.group_by.clone()
-    };
-    // Group by a canonical column reads its mapped value; by any other, the raw cell.
-    let group_src: Vec<Option<usize>> = group_cols
-        .iter()
-        .map(|g| {
-            if CANONICAL.contains(&g.as_str()) {
-                Ok(None)
+    let mut incidents = cols.incidents()?;
+    let (from, to) = window(file, mapping, &incidents)?;
+    let before = incidents.len();
+    incidents.retain(|i| i.start >= from && i.start <= to);
+    if incidents.len() < before {
+        notes.push(format!(
+            "{} incident{} outside the window {} .. {} left out",
+            before - incidents.len(),
+            if before - incidents.len() == 1 {
+                ""
             } else {
-                resolve(g, "--group-by").map(Some)
-            }
-        })
-        .collect::<Result<_, HistoryError>>()?;
-    let type_map: BTreeMap<&str, &str> = mapping
-        .type_map
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let fmt = mapping.time_format.as_deref();
-    let cell = |row: &[String], s: &Source| -> Option<String> {
-        match s {
-            Source::Column(i) => Some(row[*i].clone()).filter(|v| !v.is_empty()),
-            Source::Constant(v) => Some(v.clone()),
-            Source::Absent => None,
-        }
-    };
-    let col_name = |canon: &str, s: &Source| -> String {
-        match s {
-            Source::Column(i) => table.headers[*i].clone(),
-            _ => canon.to_string(),
-        }
-    };
-    let mut problems = Vec::new();
-    let mut incidents = Vec::new();
-    let unit = table.unit;
-    for (line, row) in &table.rows {
-        if !filters
-            .iter()
-            .all(|(i, vs)| vs.iter().any(|v| v == &row[*i]))
-        {
-            continue;
-        }
-        let at = format!("{}: {unit} {line}", file.display());
-        let Some(res) = cell(row, &resource) else {
-            problems.push(format!(
-                "{at}: column `{}`: empty; expected a resource id",
-                col_name("resource", &resource)
-            ));
-            continue;
-        };
-        let Some(start_s) = cell(row, &start) else {
-            problems.push(format!(
-                "{at}: column `{}`: empty; expected {}",
-                col_name("start", &start),
-                expected_time(fmt, mapping.mapping_flags)
-            ));
-            continue;
-        };
-        let Some(t0) = parse_time(&start_s, fmt) else {
-            problems.push(format!(
-                "{at}: column `{}`: cannot read `{start_s}` as a time; expected {}",
-                col_name("start", &start),
-                expected_time(fmt, mapping.mapping_flags)
-            ));
-            continue;
-        };
-        let t1 = match cell(row, &end) {
-            None => None,
-            Some(end_s) => match parse_time(&end_s, fmt) {
-                Some(t1) if t1 < t0 => {
-                    problems.push(format!(
-                        "{at}: column `{}`: `{end_s}` is before the start `{start_s}`; expected an end at or after the start (or empty while still open)",
-                        col_name("end", &end)
-                    ));
-                    continue;
-                }
-                Some(t1) => Some(t1),
-                None => {
-                    problems.push(format!(
-                        "{at}: column `{}`: cannot read `{end_s}` as a time; expected {} (or empty while still open)",
-                        col_name("end", &end),
-                        expected_time(fmt, mapping.mapping_flags)
-                    ));
-                    continue;
-                }
+                "s"
             },
-        };
-        let rt = cell(row, &rtype).map(|t| {
-            type_map
-                .get(t.as_str())
-                .map_or(t.clone(), |m| m.to_string())
-        });
-        let md = cell(row, &mode);
-        let group = group_cols
-            .iter()
-            .zip(&group_src)
-            .map(|(g, src)| {
-                let v = match src {
-                    Some(i) => row[*i].clone(),
-                    None => match g.as_str() {
-                        "resource" => res.clone(),
-                        "resource_type" => rt.clone().unwrap_or_default(),
-                        "mode" => md.clone().unwrap_or_default(),
-                        "cause" => cell(row, &cause).unwrap_or_default(),
-                        "start" => start_s.clone(),
-                        _ => cell(row, &end).unwrap_or_default(),
-                    },
-                };
-                (g.clone(), v)
-            })
-            .collect();
-        incidents.push(Incident {
-            resource: res,
-            resource_type: rt,
-            mode: md,
-            start: t0,
-            end: t1,
-            cause: cell(row, &cause),
-            group,
-            line: *line,
-        });
+            format_time(from),
+            format_time(to)
+        ));
     }
-    if !problems.is_empty() {
-        let n = problems.len();
-        problems.truncate(20);
-        if n > 20 {
-            problems.push(format!(
-                "{}: … and {} more problems",
-                file.display(),
-                n - 20
-            ));
-        }
-        return Err(HistoryError { problems });
-    }
-    let what = if mapping.filters.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " matching {}",
-            mapping
-                .filters
-                .iter()
-                .map(|(c, v)| format!("--filter {c}={}", v.join(",")))
-                .collect::<Vec<_>>()
-                .join(" ")
-        )
-    };
     if incidents.is_empty() {
         return Err(err(
             file,
             format!(
-                "empty selection: no incident{what} ({} rows read); expected at least one",
-                table.rows.len()
+                "empty selection: no incident{} starts within {} .. {}; expected at least one",
+                matching(mapping),
+                format_time(from),
+                format_time(to)
             ),
         ));
     }
+    Ok(History {
+        file: file.to_path_buf(),
+        incidents,
+        from,
+        to,
+        rows_read: table.rows.len(),
+        notes,
+        has_end,
+    })
+}
+
+/// The filters in words for a message (" matching --filter a=b"), or nothing.
+fn matching(mapping: &Mapping) -> String {
+    if mapping.filters.is_empty() {
+        return String::new();
+    }
+    format!(
+        " matching {}",
+        mapping
+            .filters
+            .iter()
+            .map(|(c, v)| format!("--filter {c}={}", v.join(",")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+/// The observation window `(from, to)`, seconds since the epoch: `--from`
+/// and `--to`, by default the first start and the last start or end of
+/// `incidents`. An empty window is an error.
+fn window(
+    file: &Path,
+    mapping: &Mapping,
+    incidents: &[Incident],
+) -> Result<(f64, f64), HistoryError> {
+    let fmt = mapping.time_format.as_deref();
     let window_time = |flag: &str, v: &Option<String>| -> Result<Option<f64>, HistoryError> {
         v.as_deref()
             .map(|s| {
@@ -640,40 +478,308 @@ pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryEr
             ),
         ));
     }
-    let before = incidents.len();
-    incidents.retain(|i| i.start >= from && i.start <= to);
-    if incidents.len() < before {
-        notes.push(format!(
-            "{} incident{} outside the window {} .. {} left out",
-            before - incidents.len(),
-            if before - incidents.len() == 1 {
-                ""
-            } else {
-                "s"
-            },
-            format_time(from),
-            format_time(to)
-        ));
-    }
-    if incidents.is_empty() {
-        return Err(err(
+    Ok((from, to))
+}
+
+/// Where everything [`load_history`] reads comes from in one table: the
+/// canonical columns, the filters' columns and the group-by columns.
+struct Columns<'a> {
+    file: &'a Path,
+    mapping: &'a Mapping,
+    table: &'a Table,
+    resource: Source,
+    start: Source,
+    end: Source,
+    resource_type: Source,
+    mode: Source,
+    cause: Source,
+    /// `--filter`: the column and the values kept.
+    filters: Vec<(usize, &'a [String])>,
+    /// `--group-by` names (default `resource_type,mode`).
+    group_cols: Vec<String>,
+    /// Per group-by name: the raw column read, or `None` for a canonical
+    /// name (its mapped value).
+    group_src: Vec<Option<usize>>,
+    /// `--type-map`.
+    type_map: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Columns<'a> {
+    /// Resolves `mapping` against `table`'s header: every name mapped is a
+    /// canonical one, `resource` and `start` are present, and every
+    /// `--col`, `--filter` and `--group-by` column exists.
+    fn resolve(
+        table: &'a Table,
+        file: &'a Path,
+        mapping: &'a Mapping,
+    ) -> Result<Columns<'a>, HistoryError> {
+        for (canon, _) in mapping.cols.iter().chain(&mapping.set) {
+            if !CANONICAL.contains(&canon.as_str()) {
+                return Err(err(
+                    file,
+                    format!(
+                        "`{canon}` is not a column preflight reads (expected one of {})",
+                        CANONICAL.join(", ")
+                    ),
+                ));
+            }
+        }
+        let source = |canon: &str| source(table, file, mapping, canon);
+        let need = |canon: &str| -> Result<Source, HistoryError> {
+            match source(canon)? {
+                Source::Absent => Err(err(
+                    file,
+                    format!(
+                        "no `{canon}` column: {} (the file has {})",
+                        mapping.map_hint(canon),
+                        table.describe_columns()
+                    ),
+                )),
+                s => Ok(s),
+            }
+        };
+        let resource = need("resource")?;
+        let start = need("start")?;
+        let end = source("end")?;
+        let resource_type = source("resource_type")?;
+        let mode = source("mode")?;
+        let cause = source("cause")?;
+        let filters: Vec<(usize, &[String])> = mapping
+            .filters
+            .iter()
+            .map(|(c, vs)| Ok((resolve(table, file, mapping, c, "--filter")?, vs.as_slice())))
+            .collect::<Result<_, HistoryError>>()?;
+        let group_cols: Vec<String> = if mapping.group_by.is_empty() {
+            vec!["resource_type".into(), "mode".into()]
+        } else {
+            mapping.group_by.clone()
+        };
+        // Group by a canonical column reads its mapped value; by any other, the raw cell.
+        let group_src: Vec<Option<usize>> = group_cols
+            .iter()
+            .map(|g| {
+                if CANONICAL.contains(&g.as_str()) {
+                    Ok(None)
+                } else {
+                    resolve(table, file, mapping, g, "--group-by").map(Some)
+                }
+            })
+            .collect::<Result<_, HistoryError>>()?;
+        let type_map: BTreeMap<&str, &str> = mapping
+            .type_map
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        Ok(Columns {
             file,
-            format!(
-                "empty selection: no incident{what} starts within {} .. {}; expected at least one",
-                format_time(from),
-                format_time(to)
-            ),
-        ));
+            mapping,
+            table,
+            resource,
+            start,
+            end,
+            resource_type,
+            mode,
+            cause,
+            filters,
+            group_cols,
+            group_src,
+            type_map,
+        })
     }
-    Ok(History {
-        file: file.to_path_buf(),
-        incidents,
-        from,
-        to,
-        rows_read: table.rows.len(),
-        notes,
-        has_end,
-    })
+
+    /// The incidents of the rows the filters keep, in file order. Every
+    /// row that cannot be read is a problem (the first 20 are reported);
+    /// no incident at all is an error.
+    fn incidents(&self) -> Result<Vec<Incident>, HistoryError> {
+        let file = self.file;
+        let mut problems = Vec::new();
+        let mut incidents = Vec::new();
+        for (line, row) in &self.table.rows {
+            if !self
+                .filters
+                .iter()
+                .all(|(i, vs)| vs.iter().any(|v| v == &row[*i]))
+            {
+                continue;
+            }
+            match self.incident(*line, row) {
+                Ok(i) => incidents.push(i),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if !problems.is_empty() {
+            let n = problems.len();
+            problems.truncate(20);
+            if n > 20 {
+                problems.push(format!(
+                    "{}: … and {} more problems",
+                    file.display(),
+                    n - 20
+                ));
+            }
+            return Err(HistoryError { problems });
+        }
+        if incidents.is_empty() {
+            return Err(err(
+                file,
+                format!(
+                    "empty selection: no incident{} ({} rows read); expected at least one",
+                    matching(self.mapping),
+                    self.table.rows.len()
+                ),
+            ));
+        }
+        Ok(incidents)
+    }
+
+    /// The cell of `row` for a canonical column (`None` when empty or absent).
+    fn cell(&self, row: &[String], s: &Source) -> Option<String> {
+        match s {
+            Source::Column(i) => Some(row[*i].clone()).filter(|v| !v.is_empty()),
+            Source::Constant(v) => Some(v.clone()),
+            Source::Absent => None,
+        }
+    }
+
+    /// The name of the column a canonical column is read from, for messages.
+    fn col_name(&self, canon: &str, s: &Source) -> String {
+        match s {
+            Source::Column(i) => self.table.headers[*i].clone(),
+            _ => canon.to_string(),
+        }
+    }
+
+    /// The incident of one row at `line`, or the problem with it.
+    fn incident(&self, line: usize, row: &[String]) -> Result<Incident, String> {
+        let fmt = self.mapping.time_format.as_deref();
+        let flags = self.mapping.mapping_flags;
+        let at = format!("{}: {} {line}", self.file.display(), self.table.unit);
+        let Some(res) = self.cell(row, &self.resource) else {
+            return Err(format!(
+                "{at}: column `{}`: empty; expected a resource id",
+                self.col_name("resource", &self.resource)
+            ));
+        };
+        let Some(start_s) = self.cell(row, &self.start) else {
+            return Err(format!(
+                "{at}: column `{}`: empty; expected {}",
+                self.col_name("start", &self.start),
+                expected_time(fmt, flags)
+            ));
+        };
+        let Some(t0) = parse_time(&start_s, fmt) else {
+            return Err(format!(
+                "{at}: column `{}`: cannot read `{start_s}` as a time; expected {}",
+                self.col_name("start", &self.start),
+                expected_time(fmt, flags)
+            ));
+        };
+        let t1 = match self.cell(row, &self.end) {
+            None => None,
+            Some(end_s) => match parse_time(&end_s, fmt) {
+                Some(t1) if t1 < t0 => {
+                    return Err(format!(
+                        "{at}: column `{}`: `{end_s}` is before the start `{start_s}`; expected an end at or after the start (or empty while still open)",
+                        self.col_name("end", &self.end)
+                    ));
+                }
+                Some(t1) => Some(t1),
+                None => {
+                    return Err(format!(
+                        "{at}: column `{}`: cannot read `{end_s}` as a time; expected {} (or empty while still open)",
+                        self.col_name("end", &self.end),
+                        expected_time(fmt, flags)
+                    ));
+                }
+            },
+        };
+        let rt = self.cell(row, &self.resource_type).map(|t| {
+            self.type_map
+                .get(t.as_str())
+                .map_or(t.clone(), |m| m.to_string())
+        });
+        let md = self.cell(row, &self.mode);
+        let group = self
+            .group_cols
+            .iter()
+            .zip(&self.group_src)
+            .map(|(g, src)| {
+                let v = match src {
+                    Some(i) => row[*i].clone(),
+                    None => match g.as_str() {
+                        "resource" => res.clone(),
+                        "resource_type" => rt.clone().unwrap_or_default(),
+                        "mode" => md.clone().unwrap_or_default(),
+                        "cause" => self.cell(row, &self.cause).unwrap_or_default(),
+                        "start" => start_s.clone(),
+                        _ => self.cell(row, &self.end).unwrap_or_default(),
+                    },
+                };
+                (g.clone(), v)
+            })
+            .collect();
+        Ok(Incident {
+            resource: res,
+            resource_type: rt,
+            mode: md,
+            start: t0,
+            end: t1,
+            cause: self.cell(row, &self.cause),
+            group,
+            line,
+        })
+    }
+}
+
+/// Where canonical column `canon` comes from: `--col` (which must name a
+/// column of the table), else `--set`, else the table's column of that name.
+fn source(
+    table: &Table,
+    file: &Path,
+    mapping: &Mapping,
+    canon: &str,
+) -> Result<Source, HistoryError> {
+    if let Some((_, src)) = mapping.cols.iter().rev().find(|(c, _)| c == canon) {
+        return table.col(src).map(Source::Column).ok_or_else(|| {
+            err(
+                file,
+                format!(
+                    "--col {canon}={src}: the file has no column `{src}` (it has {})",
+                    table.describe_columns()
+                ),
+            )
+        });
+    }
+    if let Some((_, v)) = mapping.set.iter().rev().find(|(c, _)| c == canon) {
+        return Ok(Source::Constant(v.clone()));
+    }
+    Ok(table.col(canon).map_or(Source::Absent, Source::Column))
+}
+
+/// The column of a filter or group-by (`what` names the flag): a source
+/// name, or a canonical name mapped with `--col`.
+fn resolve(
+    table: &Table,
+    file: &Path,
+    mapping: &Mapping,
+    name: &str,
+    what: &str,
+) -> Result<usize, HistoryError> {
+    if let Some(i) = table.col(name) {
+        return Ok(i);
+    }
+    if let Some((_, src)) = mapping.cols.iter().rev().find(|(c, _)| c == name)
+        && let Some(i) = table.col(src)
+    {
+        return Ok(i);
+    }
+    Err(err(
+        file,
+        format!(
+            "{what} {name}: the file has no column `{name}` (it has {})",
+            table.describe_columns()
+        ),
+    ))
 }
 
 #[cfg(test)]

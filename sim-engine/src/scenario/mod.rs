@@ -156,8 +156,11 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// The file it came from.
     pub file: PathBuf,
-    /// 64-bit FNV-1a of the file's bytes, 16 hex digits.
+    /// Content hash of the file's bytes, its algorithm named
+    /// (`sha256:<64 hex digits>`; [`crate::provenance::sha256`]).
     pub source_hash: String,
+    /// The file's bytes, as read (a run directory keeps a copy).
+    pub source: std::sync::Arc<[u8]>,
     /// Samples of every empirical distribution (base and variants), in
     /// seconds, by (file as written in the scenario, column).
     pub empirical: BTreeMap<(String, String), Vec<f64>>,
@@ -176,6 +179,46 @@ impl Loaded {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// Every file the run read besides the scenario — empirical distributions,
+    /// `historical_faults:`, the calibration map — with its absolute path and
+    /// content hash, in that order (each file once). A file that cannot be read
+    /// again is listed with an empty hash (the run read it moments before).
+    pub fn input_files(&self, calibration: Option<&Path>) -> Vec<sim_output::manifest::InputInfo> {
+        let mut named: Vec<(&'static str, PathBuf)> = Vec::new();
+        let resolve =
+            |file: &str| crate::inputs::resolve_named(&self.file, file, self.file_access).ok();
+        for (file, _column) in self.empirical.keys() {
+            if let Some(p) = resolve(file) {
+                named.push(("empirical", p));
+            }
+        }
+        if let Some(p) = self.scenario.historical_faults.as_deref().and_then(resolve) {
+            named.push(("historical_faults", p));
+        }
+        if let Some(c) = calibration {
+            named.push(("calibration", c.to_path_buf()));
+        }
+        let mut out: Vec<sim_output::manifest::InputInfo> = Vec::new();
+        for (role, path) in named {
+            let path_s = crate::provenance::absolute(&path).display().to_string();
+            if out.iter().any(|i| i.path == path_s && i.role == role) {
+                continue;
+            }
+            let (sha, bytes) =
+                match crate::inputs::read_regular(&path, crate::inputs::MAX_DATA_FILE_BYTES) {
+                    Ok(b) => (crate::provenance::sha256(&b), b.len() as u64),
+                    Err(_) => (String::new(), 0),
+                };
+            out.push(sim_output::manifest::InputInfo {
+                role: role.to_owned(),
+                path: path_s,
+                sha256: sha,
+                bytes,
+            });
+        }
+        out
     }
 }
 
@@ -229,7 +272,7 @@ pub fn load_bytes_with(
             }],
         });
     }
-    let source_hash = fnv1a_hex(bytes);
+    let source_hash = crate::provenance::sha256(bytes);
     let with_file = |mut problems: Vec<Problem>| {
         for p in &mut problems {
             p.file = file.to_path_buf();
@@ -344,6 +387,7 @@ pub fn load_bytes_with(
         scenario,
         file: file.to_path_buf(),
         source_hash,
+        source: std::sync::Arc::from(bytes),
         empirical: samples,
         file_access: access,
         warnings,

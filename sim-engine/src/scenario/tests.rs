@@ -71,9 +71,10 @@ fn mini_with(from: &str, to: &str) -> String {
 fn mini_loads() {
     let l = yaml(MINI).expect("MINI is valid");
     assert_eq!(l.scenario.name, "mini");
-    assert_eq!(l.source_hash.len(), 16);
-    assert_eq!(l.source_hash, fnv1a_hex(MINI.as_bytes()));
-    assert_ne!(l.source_hash, fnv1a_hex(b"other"));
+    assert_eq!(l.source_hash.len(), 7 + 64);
+    assert_eq!(l.source_hash, crate::provenance::sha256(MINI.as_bytes()));
+    assert_ne!(l.source_hash, crate::provenance::sha256(b"other"));
+    assert_eq!(&*l.source, MINI.as_bytes());
 }
 
 #[test]

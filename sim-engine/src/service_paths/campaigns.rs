@@ -31,7 +31,7 @@ use sim_core::Moments;
 use sim_models::compile::Empirical;
 use sim_models::paths::PathCache;
 use sim_models::paths::PathModel;
-use sim_models::paths::sim::{PathOutcome, run_path_campaign};
+use sim_models::paths::sim::{PathCampaign, PathOutcome, run_path_campaign};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::prepare::PreparedVariant;
@@ -264,7 +264,7 @@ pub fn run_paths<S: RowSink + ?Sized>(
         let mut next = 0u64;
         while next < plan.campaigns {
             let end = (next + CHUNK).min(plan.campaigns);
-            let results: Vec<Vec<PathOutcome>> = pool.install(|| {
+            let results: Vec<PathCampaign> = pool.install(|| {
                 (next..end)
                     .into_par_iter()
                     .map(|c| {
@@ -279,8 +279,21 @@ pub fn run_paths<S: RowSink + ?Sized>(
                     })
                     .collect()
             });
-            for (i, outcomes) in results.into_iter().enumerate() {
+            for (
+                i,
+                PathCampaign {
+                    outcomes,
+                    misrouted,
+                },
+            ) in results.into_iter().enumerate()
+            {
                 let campaign = next + i as u64;
+                crate::error::check_routed(misrouted, || {
+                    format!(
+                        "variant `{}`, service-path campaign {campaign} (--seed {})",
+                        v.name, plan.seed
+                    )
+                })?;
                 anyhow::ensure!(
                     outcomes.len() == names.len(),
                     "variant `{}`, campaign {campaign}: {} path outcomes for {} paths",

@@ -260,6 +260,8 @@ impl NodeProc {
 
     fn handle(&mut self, msg: PathMsg, ctx: &mut Context<'_, PathMsg>) {
         if msg != PathMsg::Transition {
+            // Not a message for a node: a routing bug, counted by the kernel.
+            ctx.unhandled();
             return;
         }
         self.up = !self.up;
@@ -510,7 +512,8 @@ impl PathProc<'_> {
     fn handle(&mut self, msg: PathMsg, ctx: &mut Context<'_, PathMsg>) {
         let now = ctx.now();
         match msg {
-            PathMsg::Transition => {}
+            // Not a message for a path: a routing bug, counted by the kernel.
+            PathMsg::Transition => ctx.unhandled(),
             PathMsg::Emit => {
                 self.sent += 1;
                 let src = self.model.paths[self.ix].source.node;
@@ -682,6 +685,17 @@ impl PathProc<'_> {
     }
 }
 
+/// What one path campaign gave ([`run_path_campaign`]).
+#[derive(Debug, Clone)]
+pub struct PathCampaign {
+    /// One outcome per path, in model order.
+    pub outcomes: Vec<PathOutcome>,
+    /// Messages delivered to an actor that does not handle them
+    /// ([`sim_core::Context::unhandled`]): a routing bug, so nonzero means
+    /// the outcomes are not to be trusted (the engine refuses them).
+    pub misrouted: u64,
+}
+
 /// Runs one campaign of the model's paths over `horizon` and returns one
 /// outcome per path, in model order. A pure function of `(model, seed,
 /// horizon)`: `cache` only saves time (it is a memo keyed by everything a
@@ -692,7 +706,7 @@ pub fn run_path_campaign(
     seed: CampaignSeed,
     horizon: SimDuration,
     cache: &mut PathCache,
-) -> Vec<PathOutcome> {
+) -> PathCampaign {
     let end = SimTime::ZERO + horizon;
     let plane = Rc::new(RefCell::new(Plane {
         ledger: CapacityLedger::new(model),
@@ -835,9 +849,13 @@ pub fn run_path_campaign(
             PathActor::Node(_) => None,
         })
         .collect();
+    let misrouted = sim.unhandled();
     drop(sim);
     *cache = Rc::try_unwrap(plane)
         .map(|c| c.into_inner().cache)
         .unwrap_or_default();
-    outcomes
+    PathCampaign {
+        outcomes,
+        misrouted,
+    }
 }

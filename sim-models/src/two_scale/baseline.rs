@@ -123,6 +123,21 @@ impl Baseline {
         }
     }
 
+    /// Messages delivered to an actor that does not handle them in the
+    /// healthy sample and in every library episode (a routing bug; see
+    /// [`crate::campaign::CampaignResult::misrouted`]). Campaigns count
+    /// the sample's and the episodes they compose from; this counts the
+    /// episodes no campaign may use as well.
+    pub fn misrouted(&self) -> u64 {
+        let library: u64 = self
+            .library
+            .iter()
+            .flat_map(|l| l.entries.iter())
+            .map(|e| e.misrouted())
+            .sum();
+        self.counted.misrouted + library
+    }
+
     /// The baseline of variant `variant` under master seed `master`, with
     /// the default span: its seed is campaign `u64::MAX` of the variant, a
     /// campaign index no run reaches.

@@ -57,6 +57,7 @@ pub struct LibraryEntry {
     openings: Vec<u32>,
     hung: u64,
     refused_over_cap: u64,
+    misrouted: u64,
     /// What the episode exercised.
     usage: Usage,
 }
@@ -65,6 +66,12 @@ impl LibraryEntry {
     /// What the episode exercised (see [`Usage`]).
     pub fn usage(&self) -> &Usage {
         &self.usage
+    }
+
+    /// Messages the episode delivered to an actor that does not handle
+    /// them (a routing bug; see [`crate::campaign::CampaignResult::misrouted`]).
+    pub fn misrouted(&self) -> u64 {
+        self.misrouted
     }
 }
 
@@ -106,6 +113,7 @@ impl LibraryTask {
             openings: raw.openings,
             hung: raw.hung,
             refused_over_cap: raw.refused_over_cap,
+            misrouted: raw.misrouted,
             usage: raw.usage,
             ..LibraryEntry::default()
         };
@@ -243,6 +251,7 @@ impl Library {
             events: 0,
             hung: 0,
             refused_over_cap: 0,
+            misrouted: 0,
             usage: Usage {
                 composed: 1 << c.min(63),
                 ..Usage::default()
@@ -261,6 +270,8 @@ impl Library {
             }
             hung += en.hung as f64 * wf;
             refused += en.refused_over_cap as f64 * wf;
+            // Not scaled: any misrouted message taints the composition.
+            out.misrouted += en.misrouted;
         }
         out.hung = hung.round() as u64;
         out.refused_over_cap = refused.round() as u64;
@@ -272,6 +283,28 @@ impl Library {
 mod tests {
     use crate::two_scale::Baseline;
     use crate::two_scale::testing::*;
+
+    #[test]
+    fn misrouted_messages_of_the_baseline_or_any_library_episode_are_counted() {
+        use crate::campaign::CampaignMode;
+        use crate::two_scale::run_window;
+        use sim_core::CampaignSeed;
+        let m = model(TWO_CALLEES);
+        let mut b = Baseline::for_variant(&m, 3, 0);
+        let seed = CampaignSeed::derive(3, 0, 1);
+        assert_eq!(b.misrouted(), 0);
+        assert_eq!(run_window(&m, seed, CampaignMode::Natural, &b).misrouted, 0);
+        // The healthy sample every campaign scales: each campaign counts it.
+        b.counted.misrouted = 2;
+        assert_eq!(run_window(&m, seed, CampaignMode::Natural, &b).misrouted, 2);
+        assert_eq!(b.misrouted(), 2);
+        // A library episode, used by a campaign or not.
+        let n = b.library_tasks(&m, 1).len();
+        let mut entries = vec![super::LibraryEntry::default(); n];
+        entries[n - 1].misrouted = 3;
+        let b = b.with_library(&m, 1, entries);
+        assert_eq!(b.misrouted(), 5);
+    }
 
     #[test]
     fn a_change_the_episode_did_not_exercise_leaves_it_exactly_as_it_was() {

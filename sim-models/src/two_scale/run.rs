@@ -49,6 +49,8 @@ pub fn run_window(
     let mut tallies: Vec<(Tally, Tally)> = vec![(Tally::default(), Tally::default()); nh];
     let mut openings = vec![0u32; nh];
     let (mut events, mut hung) = (0u64, 0u64);
+    // Not scaled like the figures: any misrouted message taints the campaign.
+    let mut misrouted = baseline.counted.misrouted;
     let mut refused = 0.0;
     let mut covered_arrivals = 0.0;
     let mut picks = seed.stream(stream_key("library"));
@@ -66,6 +68,7 @@ pub fn run_window(
             }
             hung += c.hung;
             refused += c.refused_over_cap as f64;
+            misrouted += c.misrouted;
             continue;
         }
         let eseed = episode_seed(seed, k);
@@ -81,6 +84,7 @@ pub fn run_window(
         events += c.events;
         hung += c.hung;
         refused += c.refused_over_cap as f64;
+        misrouted += c.misrouted;
     }
     // Healthy time: the rest of the window, in expected arrivals.
     let healthy =
@@ -145,6 +149,7 @@ pub fn run_window(
         hung,
         refused_over_cap: refused.round() as u64,
         handlers,
+        misrouted,
         usage: Some(usage),
     }
 }

@@ -65,6 +65,9 @@ pub struct Counted {
     pub hung: u64,
     /// Requests refused at the in-flight cap ([`crate::limits`]).
     pub refused_over_cap: u64,
+    /// Messages delivered to an actor that does not handle them (a routing
+    /// bug; see [`crate::campaign::CampaignResult::misrouted`]).
+    pub misrouted: u64,
     /// What the simulation exercised.
     pub usage: Usage,
 }
@@ -77,6 +80,7 @@ pub(super) struct Raw {
     events: u64,
     pub(super) hung: u64,
     pub(super) refused_over_cap: u64,
+    pub(super) misrouted: u64,
     pub(super) usage: Usage,
 }
 
@@ -116,6 +120,7 @@ pub(super) fn simulate_raw(
         events,
         hung: 0,
         refused_over_cap: 0,
+        misrouted: sim.unhandled(),
         usage: Usage::default(),
     };
     let mut actors = sim.into_actors();
@@ -158,6 +163,7 @@ pub fn simulate_plan(
         events: raw.events,
         hung: raw.hung,
         refused_over_cap: raw.refused_over_cap,
+        misrouted: raw.misrouted,
         usage: raw.usage,
     }
 }
