@@ -253,6 +253,10 @@ pub struct ReplayArgs {
     /// natural campaign.
     #[arg(long, value_name = "ID")]
     pub injection: Option<String>,
+    /// A programme campaign (`mode` programme in campaigns.parquet): the
+    /// natural campaign with the live-injection programme running.
+    #[arg(long)]
+    pub programme: bool,
     /// Print the live injections' events of the replayed campaign.
     #[arg(long)]
     pub events: bool,
@@ -265,6 +269,7 @@ impl From<&ReplayArgs> for sim_engine::replay::ReplayOptions {
             campaign: a.campaign,
             variant: a.variant.clone(),
             injection: a.injection.clone(),
+            programme: a.programme,
         }
     }
 }

@@ -11,7 +11,7 @@ use sim_engine::prepare::{load, prepare_variants, unsupported_notes};
 use sim_engine::risk::{Decision, campaigns_to_decide, decide};
 use sim_engine::run::{CampaignModes, RunPlan, RunReport};
 use sim_engine::scenario::FileAccess;
-use sim_engine::text::{fmt_f, truncate};
+use sim_engine::text::{fmt_f, fmt_span, truncate};
 
 /// `preflight run`.
 pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
@@ -138,6 +138,7 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
         }));
     }
     let [pass, fail, undecided] = counts;
+    let window_s = done.report.risk.first().map_or(0.0, |r| r.window_s);
     let failed = fail > 0 || (undecided > 0 && !undecided_passes);
     let verdict = if fail > 0 {
         "fail"
@@ -154,6 +155,9 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
             "undecided_policy": if undecided_passes { "pass" } else { "fail" },
             "gate": done.gate,
             "interval_level": level,
+            "window_s": window_s,
+            "risk_window_s": done.report.risk_window_s,
+            "window_note": window_note(window_s, done.report.risk_window_s),
             "seed": done.plan.seed,
             "campaigns_run": done.report.campaigns_run,
             "run_dir": done.out_dir.as_ref().map(|d| d.display().to_string()),
@@ -163,6 +167,13 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
         crate::outln!("{text}");
     } else {
         print_gate(&done, &rows, level);
+        crate::outln!(
+            "risk = P(SLO breached within {}, one campaign), natural faults only",
+            fmt_span(window_s)
+        );
+        if let Some(note) = window_note(window_s, done.report.risk_window_s) {
+            crate::outln!("{note}");
+        }
         crate::outln!(
             "gate: {} ({pass} pass, {fail} fail, {undecided} undecided{})",
             if failed { "FAIL" } else { "pass" },
@@ -246,6 +257,7 @@ fn print_gate(done: &RunOutcome, rows: &[serde_json::Value], level: f64) {
 /// variants, then the targeted campaigns' table.
 pub fn print_summary(report: &RunReport, plan: &RunPlan) {
     print_risk(report, plan);
+    print_programme(report);
     print_what_if(report, plan);
     if report.injections.is_empty() {
         return;
@@ -345,8 +357,10 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         campaigns.iter().min().copied().unwrap_or(0),
         campaigns.iter().max().copied().unwrap_or(0),
     );
+    let horizon = report.risk.first().map_or(0.0, |r| r.window_s);
     crate::outln!(
-        "risk = P(SLO breached within a campaign) over {} natural campaigns per variant (seed {}); p99 is the mean of per-campaign p99s",
+        "risk = P(SLO breached within {}, one campaign) over {} natural campaigns per variant (seed {}), natural faults only; p99 is the mean of per-campaign p99s",
+        fmt_span(horizon),
         if lo == hi {
             lo.to_string()
         } else {
@@ -354,6 +368,9 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
         },
         plan.seed
     );
+    if let Some(note) = window_note(horizon, report.risk_window_s) {
+        crate::outln!("{note}");
+    }
     crate::outln!(
         "decision: OVER/UNDER when the whole 95% interval lies above / at or below the threshold; UNDECIDED when it straddles it"
     );
@@ -373,6 +390,64 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
             t.campaigns
         );
     }
+}
+
+/// What a risk over campaigns of `horizon_s` is not, when the scenario's
+/// `risk.window` is longer: said on every output that names the window.
+pub fn window_note(horizon_s: f64, risk_window_s: f64) -> Option<String> {
+    (horizon_s > 0.0 && horizon_s + 1e-9 < risk_window_s).then(|| {
+        format!(
+            "note: this risk is per {h} (the campaign horizon), not per the scenario's risk.window of {w}: the thresholds and the likelihoods of scenarios.parquet are per {w}. For risk per {w}, set `horizon: {w}` (the two-scale method runs it; docs/two-scale.md).",
+            h = fmt_span(horizon_s),
+            w = fmt_span(risk_window_s)
+        )
+    })
+}
+
+/// The risk with the injection programme running, and what it adds to
+/// the natural risk over the same campaigns.
+fn print_programme(report: &RunReport) {
+    let rows: Vec<_> = report
+        .tallies
+        .iter()
+        .zip(&report.risk)
+        .filter(|(_, r)| r.programme_risk.is_some() && r.has_slo)
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    crate::outln!(
+        "
+with the injection programme running (failure_injection_profile, on the same campaigns): risk added by running it"
+    );
+    crate::outln!(
+        "{:<14} {:<24} {:>9} {:>14} {:>10} {:>19}",
+        "variant",
+        "handler",
+        "natural",
+        "with programme",
+        "added",
+        "95% CI"
+    );
+    let f = |x: Option<f64>| x.unwrap_or(f64::NAN);
+    for (t, r) in rows {
+        crate::outln!(
+            "{:<14} {:<24} {:>9} {:>14} {:>10} {:>19}",
+            truncate(&t.variant, 14),
+            truncate(&t.handler, 24),
+            fmt_f(r.risk, 4),
+            fmt_f(f(r.programme_risk), 4),
+            fmt_f(f(r.programme_added), 4),
+            format!(
+                "[{}, {}]",
+                fmt_f(f(r.programme_added_low), 4),
+                fmt_f(f(r.programme_added_high), 4)
+            )
+        );
+    }
+    crate::outln!(
+        "the headline risk and the gate are natural faults only; programme campaigns are mode `programme` in campaigns.parquet, their events in events.parquet"
+    );
 }
 
 /// The variants' risk differences with the base, paired campaign by

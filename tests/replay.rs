@@ -265,7 +265,10 @@ fn replay_with_events_prints_the_campaigns_live_injections() {
         .first()
         .expect("some campaign had a live injection");
     let n = campaigns.iter().filter(|k| **k == c).count();
-    let o = replay(&out, &["--campaign", &c.to_string(), "--events"]);
+    let o = replay(
+        &out,
+        &["--campaign", &c.to_string(), "--programme", "--events"],
+    );
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
     assert!(

@@ -406,3 +406,134 @@ fn an_external_api_is_rolled_back_by_stopping_the_experiment_not_by_a_restart() 
     }
     assert!(seen > 0, "{targets:?}");
 }
+
+fn u64s(b: &RecordBatch, col: &str) -> Vec<u64> {
+    b.column_by_name(col)
+        .unwrap_or_else(|| panic!("column {col}"))
+        .as_primitive::<UInt64Type>()
+        .values()
+        .to_vec()
+}
+
+fn opt_floats(b: &RecordBatch, col: &str) -> Vec<Option<f64>> {
+    let a = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("column {col}"));
+    let f = a.as_primitive::<Float64Type>();
+    (0..f.len())
+        .map(|i| (!f.is_null(i)).then(|| f.value(i)))
+        .collect()
+}
+
+/// Issue 12, point 1: the headline risk is natural faults only and equals
+/// the gate's; the injection programme's risk is its own figure, over
+/// programme campaigns paired with the natural ones. Point 2: every output
+/// names the span the risk covers.
+#[test]
+fn the_programme_risk_is_its_own_figure_and_the_headline_is_the_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    // Live injections every minute that breach often: the programme adds risk.
+    let text = LIVE.replace("injection_frequency: 2m", "injection_frequency: 1m");
+    let file = write(dir.path(), "live.yaml", &text);
+    let out = dir.path().join("run");
+    let common = [
+        "--campaigns",
+        "24",
+        "--seed",
+        "11",
+        "--threads",
+        "2",
+        // The gate may not grow past the run's campaigns.
+        "--until-decided",
+        "24",
+    ];
+    let mut args = vec![
+        "run",
+        "--no-remediate",
+        file.to_str().unwrap(),
+        "--events",
+        "--scenario-campaigns",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(common);
+    let o = preflight(&args);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains("with the injection programme running"),
+        "{text}"
+    );
+    assert!(
+        text.contains("risk = P(SLO breached within 10m, one campaign)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not per the scenario's risk.window of 30d"),
+        "{text}"
+    );
+
+    // Natural and programme campaigns: the same seeds, campaign by campaign;
+    // live injections (rollbacks) only in the programme's.
+    let c = read(&out.join("campaigns.parquet"));
+    let (modes, seeds, camp) = (strings(&c, "mode"), u64s(&c, "seed"), u64s(&c, "campaign"));
+    let rollbacks: Vec<u32> = c
+        .column_by_name("rollbacks")
+        .unwrap()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec();
+    let of = |m: &str| -> Vec<usize> { (0..modes.len()).filter(|&i| modes[i] == m).collect() };
+    let (natural, programme) = (of("natural"), of("programme"));
+    assert_eq!((natural.len(), programme.len()), (24, 24), "{modes:?}");
+    for (n, p) in natural.iter().zip(&programme) {
+        assert_eq!((camp[*n], seeds[*n]), (camp[*p], seeds[*p]));
+        assert_eq!(rollbacks[*n], 0, "no live injection in a natural campaign");
+    }
+    assert!(programme.iter().any(|&p| rollbacks[p] > 0), "{rollbacks:?}");
+
+    let r = read(&out.join("risk.parquet"));
+    let risk = floats(&r, "risk")[0];
+    let prog = opt_floats(&r, "programme_risk")[0].expect("programme risk");
+    let added = opt_floats(&r, "programme_added")[0].expect("added risk");
+    let (lo, hi) = (
+        opt_floats(&r, "programme_added_low")[0].unwrap(),
+        opt_floats(&r, "programme_added_high")[0].unwrap(),
+    );
+    assert!(
+        (added - (prog - risk)).abs() < 1e-12,
+        "{added} {prog} {risk}"
+    );
+    assert!(lo <= added && added <= hi);
+    assert!(prog > risk, "the programme adds breaches: {prog} vs {risk}");
+    assert_eq!(floats(&r, "window_s"), vec![600.0]);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["risk_window_s"], 600.0);
+    assert_eq!(m["scenario_risk_window_s"], 2_592_000.0);
+    assert_eq!(m["programme"], true);
+    assert!(
+        m["risk_definition"]
+            .as_str()
+            .unwrap()
+            .contains("within 10m, one campaign), natural faults only"),
+        "{}",
+        m["risk_definition"]
+    );
+
+    // The gate decides on the same natural campaigns: the same risk.
+    let mut args = vec!["gate", file.to_str().unwrap(), "--json"];
+    args.extend(common);
+    let g = preflight(&args);
+    let j: serde_json::Value = serde_json::from_slice(&g.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&g.stdout)));
+    assert_eq!(j["handlers"][0]["risk"].as_f64(), Some(risk), "{j}");
+    assert_eq!(j["handlers"][0]["campaigns"], 24);
+    assert_eq!(j["window_s"], 600.0);
+    assert_eq!(j["risk_window_s"], 2_592_000.0);
+    assert!(
+        j["window_note"].as_str().unwrap().contains("per 10m"),
+        "{j}"
+    );
+}

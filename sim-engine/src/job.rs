@@ -157,13 +157,16 @@ pub fn scenario_copy_name(scenario: &std::path::Path) -> String {
 }
 
 /// What `risk.parquet`'s `risk` means under `plan`.
-fn risk_definition(plan: &RunPlan) -> String {
+fn risk_definition(plan: &RunPlan, horizon_s: f64) -> String {
     let estimator = if plan.rare_event.is_some() {
         "importance sampling (--rare-event): sum of breach x likelihood-ratio weight / campaigns over natural-mode campaigns with failure processes sped up; 95% normal interval from the weighted indicators' sample variance (Wilson's for 0 breaches)"
     } else {
         "breaches / campaigns over natural-mode campaigns; 95% Wilson interval"
     };
-    estimator.to_owned()
+    format!(
+        "P(the SLO is breached within {}, one campaign), natural faults only (not the injection programme's campaigns): {estimator}",
+        crate::text::fmt_span(horizon_s)
+    )
 }
 
 /// A finished run: what was run and what came out.
@@ -378,6 +381,9 @@ fn run_manifest(
         calibration,
         ..
     } = run;
+    let base_horizon = variants
+        .first()
+        .map_or(0.0, |v| v.model.horizon.as_secs_f64());
     let paths = (!paths.is_empty()).then(|| m::PathsInfo {
         campaigns: plan.campaigns,
         wall_s: paths_wall_s,
@@ -467,7 +473,10 @@ fn run_manifest(
         threads: plan.threads as u64,
         campaigns_run: report.campaigns_run,
         events: report.events,
-        risk_definition: risk_definition(plan),
+        risk_definition: risk_definition(plan, base_horizon),
+        risk_window_s: base_horizon,
+        scenario_risk_window_s: loaded.scenario.risk.window.secs(),
+        programme: plan.live.is_some() && !plan.two_scale && opts.mode != CampaignModes::Targeted,
         until_decided: plan.until_decided,
         scale: if plan.two_scale {
             "two-scale"
@@ -733,7 +742,7 @@ pub(crate) fn plan_live_injection(
     if run.plan.two_scale {
         if !opts.quiet {
             eprintln!(
-                "preflight: note: {}: failure_injection_profile: live injections run in request-level campaigns only; this run uses the two-scale method (--scale), so natural campaigns get none",
+                "preflight: note: {}: failure_injection_profile: the injection programme runs in request-level campaigns only; this run uses the two-scale method (--scale), so no programme campaigns run",
                 run.loaded.file.display()
             );
         }

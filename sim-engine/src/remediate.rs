@@ -1002,9 +1002,6 @@ pub fn remediate(
         seq,
         weighted,
         base_window,
-        // Request level with live injection: the base's plan, which a
-        // candidate's campaigns must share to be taken from the base's.
-        base_live: live_plan(plan, base),
         pool: &pool,
         bar: &bar,
     };
@@ -1201,19 +1198,6 @@ fn candidate_baselines(
     })
 }
 
-/// Request level with live injection: the live plan of `v`'s natural
-/// campaigns (`None` without live injection, and for two-scale runs).
-fn live_plan(plan: &RunPlan, v: &PreparedVariant) -> Option<crate::predict::LiveVariant> {
-    match (&plan.live, plan.two_scale) {
-        (Some(spec), false) => Some(crate::predict::live_plan(
-            &v.model,
-            v.scenario.risk.window.secs(),
-            spec,
-        )),
-        _ => None,
-    }
-}
-
 /// What every candidate's re-simulation shares: the base's run, the
 /// handlers compared, the sequential rule, the pool and the progress bar.
 struct Verifier<'a> {
@@ -1226,8 +1210,6 @@ struct Verifier<'a> {
     weighted: bool,
     /// Two-scale: the base's baseline with its library.
     base_window: Option<&'a Baseline>,
-    /// Request level with live injection: the base's live plan.
-    base_live: Option<crate::predict::LiveVariant>,
     pool: &'a rayon::ThreadPool,
     bar: &'a crate::progress::Task,
 }
@@ -1261,8 +1243,7 @@ struct CandidateRun {
 /// nothing from a class simulated anew) give the same events and figures.
 struct Reuse<'a> {
     /// Whether any campaign may be taken from the base's: the change
-    /// keeps the base's fault timelines, drain and horizon and, at request
-    /// level, its live injections.
+    /// keeps the base's fault timelines, drain and horizon.
     copy: bool,
     candidate: &'a Candidate,
     model: &'a Model,
@@ -1329,28 +1310,14 @@ impl Verifier<'_> {
     /// [`Verifier::run_stage`].
     fn run(&self, chosen: &Chosen, window: &CandidateWindow) -> Result<CandidateRun, crate::Error> {
         let (c, v) = (&chosen.candidate, &chosen.variant);
-        let live = live_plan(self.plan, v);
-        let how = CampaignSim::of(
-            window.baseline.as_ref(),
-            live.as_ref(),
-            CampaignMode::Natural,
-        );
-        // At request level, taking the base's campaigns needs the same
-        // live injections as the base's.
-        let same_live = match (&live, &self.base_live) {
-            (Some(a), Some(b)) => a.plan == b.plan && a.labels == b.labels,
-            (None, None) => true,
-            _ => false,
-        };
+        // Natural campaigns, without the injection programme: remediation
+        // lowers the risk the gate decides on.
+        let how = CampaignSim::of(window.baseline.as_ref(), None, CampaignMode::Natural);
         let reuse = Reuse {
             copy: campaigns_shared(c.kind)
                 && v.model.drain == self.base.model.drain
                 && v.model.horizon == self.base.model.horizon
-                && if self.plan.two_scale {
-                    window.own_classes.is_some()
-                } else {
-                    same_live
-                },
+                && (!self.plan.two_scale || window.own_classes.is_some()),
             candidate: c,
             model: &v.model,
             outcomes: self.outcomes,
@@ -1823,6 +1790,7 @@ workload:
             _ => 0,
         };
         HandlerTally {
+            window_s: 300.0,
             has_slo: true,
             variant: base.name.clone(),
             handler: Arc::from("h"),

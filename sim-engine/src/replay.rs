@@ -36,6 +36,9 @@ pub struct ReplayOptions {
     /// A targeted campaign: the injection's id (`scenario_id`); `None`: a
     /// natural campaign.
     pub injection: Option<String>,
+    /// A programme campaign (`mode` `programme`): the natural campaign of
+    /// that index with the injection programme running.
+    pub programme: bool,
 }
 
 /// One cell of a replayed row beside the run's.
@@ -181,11 +184,14 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplayOutcome, Error> {
             CampaignMode::Targeted(k)
         }
     };
-    // Live injection of natural campaigns needs the predicted scenarios it
-    // draws from: predicted again, as the run did.
-    if mode == CampaignMode::Natural
-        && !run.plan.two_scale
-        && crate::job::live_profile(&run, &run_opts).is_some()
+    if opts.programme && opts.injection.is_some() {
+        return Err(Error::input(
+            "preflight: replay: --programme and --injection: a campaign is either a programme campaign or a targeted one".to_owned(),
+        ));
+    }
+    // The programme's live injections draw from the predicted scenarios:
+    // predicted again, as the run did.
+    if opts.programme && !run.plan.two_scale && crate::job::live_profile(&run, &run_opts).is_some()
     {
         let predicted = predict_scenarios(&run, &run_opts)?;
         plan_live_injection(&mut run, &run_opts, &predicted);
@@ -194,7 +200,13 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplayOutcome, Error> {
         variant: &run.variants[variant],
         mode,
         scenario_id: opts.injection.as_deref().map(Arc::from),
+        programme: opts.programme,
     };
+    if opts.programme && job_live_missing(&run) {
+        return Err(Error::input(
+            "preflight: replay: --programme: the run had no injection programme (an enabled `failure_injection_profile` at request level)".to_owned(),
+        ));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(run.plan.threads.max(1))
         .thread_name(|i| format!("preflight-worker-{i}"))
@@ -315,7 +327,9 @@ fn compare_one(
             opts.variant,
             opts.injection
                 .as_deref()
-                .map_or("natural".to_owned(), |i| format!("injection `{i}`"))
+                .map_or(natural_or_programme(opts).to_owned(), |i| format!(
+                    "injection `{i}`"
+                ))
         )));
     };
     Ok(pair(&theirs, &mine))
@@ -387,7 +401,9 @@ pub fn render(o: &ReplayOutcome, opts: &ReplayOptions) -> String {
         opts.variant,
         opts.injection
             .as_deref()
-            .map_or("natural".to_owned(), |i| format!("injection `{i}`")),
+            .map_or(natural_or_programme(opts).to_owned(), |i| format!(
+                "injection `{i}`"
+            )),
         opts.run_dir.display()
     );
     crate::textln!(
@@ -440,4 +456,18 @@ pub fn render(o: &ReplayOutcome, opts: &ReplayOptions) -> String {
         }
     }
     out
+}
+
+/// How a campaign that is not targeted is named.
+fn natural_or_programme(opts: &ReplayOptions) -> &'static str {
+    if opts.programme {
+        "programme"
+    } else {
+        "natural"
+    }
+}
+
+/// Whether the run has no injection programme to replay.
+fn job_live_missing(run: &crate::job::Planned) -> bool {
+    run.plan.live.is_none() || run.plan.two_scale
 }

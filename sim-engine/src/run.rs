@@ -440,6 +440,8 @@ pub struct HandlerTally {
     /// Whether the handler has an SLO: without one it cannot breach, and
     /// it is left out of every decision.
     pub has_slo: bool,
+    /// The time the risk covers: the campaign horizon, in seconds.
+    pub window_s: f64,
     /// Natural campaigns.
     pub campaigns: u64,
     /// Natural campaigns with an SLO breach.
@@ -584,6 +586,10 @@ pub struct RunReport {
     pub injections: Vec<InjectionTally>,
     /// Campaigns run in all.
     pub campaigns_run: u64,
+    /// The scenario's `risk.window` in seconds: the span its thresholds and
+    /// the likelihoods of `scenarios.parquet` are per. A risk row covers
+    /// its own `window_s` (the campaign horizon), which may be shorter.
+    pub risk_window_s: f64,
     /// Wall time.
     pub wall_s: f64,
     /// Where that time went: `baseline` and `library` (two-scale runs: the
@@ -621,9 +627,12 @@ pub fn campaign_seed(
     CampaignSeed::derive(master, job, campaign)
 }
 
-/// One job of a run: the natural campaigns of a variant, or its targeted
-/// campaigns of one injection. Its campaigns are numbered from 0 and
-/// seeded by [`campaign_seed`].
+/// One job of a run: the natural campaigns of a variant, the same
+/// campaigns with the injection programme running (an enabled
+/// `failure_injection_profile`), or its targeted campaigns of one
+/// injection. Its campaigns are numbered from 0 and seeded by
+/// [`campaign_seed`]: a programme campaign has the seed, and so the natural
+/// faults, of the natural campaign of the same index.
 #[derive(Debug, Clone)]
 pub struct JobSpec<'a> {
     /// The variant whose model the campaigns run.
@@ -632,10 +641,15 @@ pub struct JobSpec<'a> {
     pub mode: CampaignMode,
     /// The injection's id (targeted campaigns), as the rows carry it.
     pub scenario_id: Option<Arc<str>>,
+    /// Natural campaigns with the live-injection programme running
+    /// (`mode` is then [`CampaignMode::Natural`]).
+    pub programme: bool,
 }
 
 /// The jobs of a run in the order they run and their rows are written: per
-/// variant (base first), its natural campaigns, then one job per injection.
+/// variant (base first), its natural campaigns, the same campaigns with the
+/// injection programme running (request-level runs with live injection,
+/// [`RunPlan::live`]), then one job per injection.
 pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<JobSpec<'a>> {
     let mut jobs = Vec::new();
     for v in variants {
@@ -644,7 +658,16 @@ pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<Job
                 variant: v,
                 mode: CampaignMode::Natural,
                 scenario_id: None,
+                programme: false,
             });
+            if plan.live.is_some() && !plan.two_scale {
+                jobs.push(JobSpec {
+                    variant: v,
+                    mode: CampaignMode::Natural,
+                    scenario_id: None,
+                    programme: true,
+                });
+            }
         }
         if matches!(plan.mode, CampaignModes::Targeted | CampaignModes::Both) {
             for (k, inj) in v.model.injections.iter().enumerate() {
@@ -652,6 +675,7 @@ pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<Job
                     variant: v,
                     mode: CampaignMode::Targeted(k),
                     scenario_id: Some(Arc::from(inj.id.as_str())),
+                    programme: false,
                 });
             }
         }
@@ -668,8 +692,7 @@ pub struct ReadyJob<'a> {
     pub spec: JobSpec<'a>,
     /// The two-scale method's baseline with its library (two-scale runs).
     pub baseline: Option<Baseline>,
-    /// Live injection of natural campaigns (request-level runs with an
-    /// applicable `failure_injection_profile`).
+    /// The injection programme of a programme job ([`JobSpec::programme`]).
     pub live: Option<crate::predict::LiveVariant>,
     /// The variant's handler ids, in model order.
     pub handler_names: Vec<Arc<str>>,
@@ -711,9 +734,11 @@ impl<'a> ReadyJob<'a> {
     ) -> Result<ReadyJob<'a>, Error> {
         let v = spec.variant;
         let live = match (&plan.live, plan.two_scale) {
-            (Some(l), false) if spec.mode == CampaignMode::Natural => Some(
-                crate::predict::live_plan(&v.model, v.scenario.risk.window.secs(), l),
-            ),
+            (Some(l), false) if spec.programme => Some(crate::predict::live_plan(
+                &v.model,
+                v.scenario.risk.window.secs(),
+                l,
+            )),
             _ => None,
         };
         let baseline = plan.two_scale.then(|| {
@@ -798,6 +823,7 @@ impl<'a> ReadyJob<'a> {
                     v.name,
                     match &self.spec.scenario_id {
                         Some(id) => format!("targeted `{id}`"),
+                        None if self.spec.programme => "programme".to_string(),
                         None => "natural".to_string(),
                     },
                     o.campaign,
@@ -821,6 +847,7 @@ impl<'a> ReadyJob<'a> {
         let r = &o.result;
         let row_mode = match self.spec.mode {
             CampaignMode::Targeted(_) => Mode::Targeted,
+            _ if self.spec.programme => Mode::Programme,
             _ => Mode::Natural,
         };
         if let (true, Some(lv)) = (events, &self.live) {
@@ -892,6 +919,9 @@ impl<'a> ReadyJob<'a> {
 /// The risk counters of a run, folded campaign by campaign in index order.
 struct Tallies {
     handlers: Vec<HandlerTally>,
+    /// Per variant × handler with the injection programme running: the
+    /// programme jobs' tallies, paired with the natural job of their variant.
+    programme: Vec<HandlerTally>,
     injections: Vec<InjectionTally>,
     events: u64,
     refused_over_cap: u64,
@@ -900,10 +930,14 @@ struct Tallies {
 
 /// Where one job's campaigns go in [`Tallies`].
 struct JobTallies<'b> {
-    /// The job's handler tallies: `Tallies::handlers[first..]`.
+    /// The job's handler tallies: `Tallies::handlers[first..]`, or
+    /// `Tallies::programme[first..]` for a programme job.
     first: usize,
-    /// Whether the job's campaigns are natural (counted in risks).
+    /// Whether the job's campaigns are natural, with or without the
+    /// programme (counted in risks).
     natural: bool,
+    /// Whether they run the injection programme.
+    programme: bool,
     /// Targeted: the job's injection tally is the last one.
     targeted: bool,
     /// The base's outcomes to pair with, and per handler of this variant
@@ -921,13 +955,18 @@ impl Tallies {
     ) -> JobTallies<'b> {
         let v = job.spec.variant;
         let natural = job.spec.mode == CampaignMode::Natural;
+        let programme = job.spec.programme;
         let pair_ix: Vec<Option<usize>> = v
             .model
             .handlers
             .iter()
             .map(|h| pair_with.and_then(|b| b.handlers.iter().position(|n| **n == *h.id)))
             .collect();
-        let first = self.handlers.len();
+        let first = if programme {
+            self.programme.len()
+        } else {
+            self.handlers.len()
+        };
         if natural {
             let fault_labels: Arc<[String]> = v
                 .model
@@ -937,12 +976,18 @@ impl Tallies {
                 .collect();
             for (hi, (h, name)) in v.model.handlers.iter().zip(&job.handler_names).enumerate() {
                 let criticality = v.model.resources[h.resource].criticality;
-                self.handlers.push(HandlerTally {
+                let into = if programme {
+                    &mut self.programme
+                } else {
+                    &mut self.handlers
+                };
+                into.push(HandlerTally {
                     variant: v.name.clone(),
                     handler: name.clone(),
                     criticality,
                     threshold: threshold_for(&v.scenario.risk, criticality),
                     has_slo: h.slo.success_rate.is_some() || h.slo.latency_p99.is_some(),
+                    window_s: v.model.horizon.as_secs_f64(),
                     campaigns: 0,
                     breaches: 0,
                     requests: 0,
@@ -973,6 +1018,7 @@ impl Tallies {
         JobTallies {
             first,
             natural,
+            programme,
             targeted,
             pair_with,
             pair_ix,
@@ -1010,7 +1056,11 @@ impl Tallies {
             return;
         }
         for (hi, h) in r.handlers.iter().enumerate() {
-            let t = &mut self.handlers[job.first + hi];
+            let t = if job.programme {
+                &mut self.programme[job.first + hi]
+            } else {
+                &mut self.handlers[job.first + hi]
+            };
             t.campaigns += 1;
             t.breaches += u64::from(h.slo_breached);
             if h.slo_breached {
@@ -1052,6 +1102,15 @@ impl Tallies {
                     .paired
                     .filter(|p| p.campaigns > 0)
                     .map(|p| p.interval(self.weighted));
+                let programme = self
+                    .programme
+                    .iter()
+                    .find(|p| p.variant == t.variant && p.handler == t.handler && p.campaigns > 0);
+                let prog = programme.map(|p| p.interval(self.weighted));
+                let added = programme
+                    .and_then(|p| p.paired)
+                    .filter(|p| p.campaigns > 0)
+                    .map(|p| p.interval(self.weighted));
                 RiskRow {
                     variant: t.variant.clone(),
                     handler: t.handler.clone(),
@@ -1068,6 +1127,13 @@ impl Tallies {
                     risk_diff_low: diff.map(|d| d.1),
                     risk_diff_high: diff.map(|d| d.2),
                     has_slo: t.has_slo,
+                    window_s: t.window_s,
+                    programme_risk: prog.map(|d| d.0),
+                    programme_ci_low: prog.map(|d| d.1),
+                    programme_ci_high: prog.map(|d| d.2),
+                    programme_added: added.map(|d| d.0),
+                    programme_added_low: added.map(|d| d.1),
+                    programme_added_high: added.map(|d| d.2),
                 }
             })
             .collect()
@@ -1118,6 +1184,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
 
     let mut tallies = Tallies {
         handlers: Vec::new(),
+        programme: Vec::new(),
         injections: Vec::new(),
         events: 0,
         refused_over_cap: 0,
@@ -1127,9 +1194,14 @@ pub fn run_paired<S: RowSink + ?Sized>(
     // first) unless given.
     let mut recorded: Option<BaseOutcomes> = None;
     let mut base_window: Option<Baseline> = None;
+    // The natural outcomes of the variant whose jobs are running, which
+    // its programme job (next) pairs with.
+    let mut variant_natural: Option<BaseOutcomes> = None;
+    let programmes = jobs.iter().any(|j| j.programme);
     for spec in jobs {
         let v = spec.variant;
-        let natural = spec.mode == CampaignMode::Natural;
+        let programme = spec.programme;
+        let natural = spec.mode == CampaignMode::Natural && !programme;
         tracing::info!(
             variant = &*v.name,
             mode = ?spec.mode,
@@ -1139,9 +1211,12 @@ pub fn run_paired<S: RowSink + ?Sized>(
             "job"
         );
         let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark)?;
-        let mut recording = (natural && v.index == 0 && base.is_none())
+        let records_base = natural && v.index == 0 && base.is_none();
+        let mut recording = (records_base || (natural && programmes))
             .then(|| BaseOutcomes::new(job.handler_names.clone()));
-        let pair_with = if natural && recording.is_none() {
+        let pair_with = if programme {
+            variant_natural.as_ref()
+        } else if natural && !records_base {
             base.or(recorded.as_ref())
         } else {
             None
@@ -1149,6 +1224,13 @@ pub fn run_paired<S: RowSink + ?Sized>(
         let counters = tallies.open(&job, pair_with);
         let mut next = 0u64;
         let mut target = plan.campaigns;
+        if let (true, Some(n)) = (programme, &variant_natural) {
+            // As many as the natural job ran (`--until-decided` may have
+            // grown it): every programme campaign has its natural twin.
+            bar.inc_length(n.campaigns.saturating_sub(target));
+            total = total + n.campaigns - target;
+            target = n.campaigns;
+        }
         loop {
             if next >= target {
                 // Every campaign asked for so far is done. With
@@ -1191,8 +1273,11 @@ pub fn run_paired<S: RowSink + ?Sized>(
             next = end;
         }
         if let Some(rec) = recording {
-            recorded = Some(rec);
-            base_window = job.baseline;
+            if records_base {
+                recorded = Some(rec.clone());
+                base_window = job.baseline;
+            }
+            variant_natural = Some(rec);
         }
     }
     bar.finish_and_clear();
@@ -1204,6 +1289,9 @@ pub fn run_paired<S: RowSink + ?Sized>(
         tallies: tallies.handlers,
         injections: tallies.injections,
         campaigns_run: total,
+        risk_window_s: variants
+            .first()
+            .map_or(0.0, |v| v.scenario.risk.window.secs()),
         wall_s: start.to(&mark).wall_s,
         phases,
         events: tallies.events,

@@ -218,6 +218,13 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 risk_diff_low: None,
                 risk_diff_high: None,
                 has_slo: true,
+                window_s: 300.0,
+                programme_risk: None,
+                programme_ci_low: None,
+                programme_ci_high: None,
+                programme_added: None,
+                programme_added_low: None,
+                programme_added_high: None,
             });
         }
     }

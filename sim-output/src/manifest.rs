@@ -91,6 +91,19 @@ pub struct RunInfo {
     pub events: u64,
     /// How `risk.parquet`'s `risk` is computed.
     pub risk_definition: String,
+    /// The span `risk` covers, in seconds: one campaign's horizon (the
+    /// base's), as `risk.parquet`'s `window_s`.
+    #[serde(default)]
+    pub risk_window_s: f64,
+    /// The scenario's `risk.window` in seconds: the span its thresholds and
+    /// the likelihoods of `scenarios.parquet` are per.
+    #[serde(default)]
+    pub scenario_risk_window_s: f64,
+    /// Whether programme campaigns ran (natural campaigns with the
+    /// live-injection programme on top; `programme_*` columns of
+    /// `risk.parquet`).
+    #[serde(default)]
+    pub programme: bool,
     /// `--until-decided N`: the most campaigns per variant it may run.
     pub until_decided: Option<u64>,
     /// How campaigns were simulated: `request` or `two-scale`.

@@ -10,21 +10,28 @@
 use std::fmt;
 use std::sync::Arc;
 
-/// How a campaign chose its faults. Written as `"natural"` / `"targeted"`.
+/// How a campaign chose its faults. Written as `"natural"`, `"programme"`
+/// or `"targeted"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mode {
     /// Faults drawn from the failure processes alone; the campaigns that
     /// `risk` is computed from.
     Natural,
+    /// The natural campaign of the same index and seed with the
+    /// live-injection programme (`failure_injection_profile`) running on top:
+    /// the campaigns the programme's added risk is computed from.
+    Programme,
     /// A ranked injection scenario was injected on purpose.
     Targeted,
 }
 
 impl Mode {
-    /// The value written to the `mode` column: `"natural"` or `"targeted"`.
+    /// The value written to the `mode` column: `"natural"`, `"programme"`
+    /// or `"targeted"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Mode::Natural => "natural",
+            Mode::Programme => "programme",
             Mode::Targeted => "targeted",
         }
     }
@@ -171,6 +178,25 @@ pub struct RiskRow {
     /// handler is left out of every decision (`over_threshold` false, the
     /// gate, `--until-decided`, remediation).
     pub has_slo: bool,
+    /// The time span `risk` covers, in seconds: one campaign's horizon.
+    /// `risk` is P(the SLO is breached within `window_s`); it is a risk
+    /// per `risk.window` only where the horizon is that window.
+    pub window_s: f64,
+    /// With the live-injection programme (`failure_injection_profile`)
+    /// running on top of the natural faults: P(breach within `window_s`),
+    /// over the programme campaigns (null without a programme).
+    pub programme_risk: Option<f64>,
+    /// Lower bound of the interval of `programme_risk`.
+    pub programme_ci_low: Option<f64>,
+    /// Upper bound of the interval of `programme_risk`.
+    pub programme_ci_high: Option<f64>,
+    /// The risk the programme adds: `programme_risk − risk` over the same
+    /// (paired) campaigns, natural faults alike.
+    pub programme_added: Option<f64>,
+    /// Lower bound of the 95% paired interval of `programme_added`.
+    pub programme_added_low: Option<f64>,
+    /// Upper bound of the 95% paired interval of `programme_added`.
+    pub programme_added_high: Option<f64>,
 }
 
 /// One ranked injection scenario: a row of `scenarios.parquet`.

@@ -219,6 +219,13 @@ table! {
         risk_diff_low: OptF64 = row.risk_diff_low,
         risk_diff_high: OptF64 = row.risk_diff_high,
         has_slo: Bool = row.has_slo,
+        window_s: F64 = row.window_s,
+        programme_risk: OptF64 = row.programme_risk,
+        programme_ci_low: OptF64 = row.programme_ci_low,
+        programme_ci_high: OptF64 = row.programme_ci_high,
+        programme_added: OptF64 = row.programme_added,
+        programme_added_low: OptF64 = row.programme_added_low,
+        programme_added_high: OptF64 = row.programme_added_high,
     }
 }
 

@@ -67,6 +67,10 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         # Documented additions (docs/results.md).
         ("risk_diff", F64, True), ("risk_diff_low", F64, True),
         ("risk_diff_high", F64, True), ("has_slo", BOOL, False),
+        ("window_s", F64, False), ("programme_risk", F64, True),
+        ("programme_ci_low", F64, True), ("programme_ci_high", F64, True),
+        ("programme_added", F64, True), ("programme_added_low", F64, True),
+        ("programme_added_high", F64, True),
     ],
     "scenarios": [
         ("rank", U32, False), ("scenario_id", STR, False), ("target", STR, False),
