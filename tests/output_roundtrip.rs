@@ -411,6 +411,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
             seed: seed[i],
             mode: match mode[i].as_deref() {
                 Some("natural") => Mode::Natural,
+                Some("programme") => Mode::Programme,
                 Some("targeted") => Mode::Targeted,
                 other => panic!("bad mode {other:?}"),
             },

@@ -111,7 +111,7 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     ],
 }
 REQUIRED_TABLES = ("campaigns", "handlers", "risk")
-MODES = {"natural", "targeted"}
+MODES = {"natural", "programme", "targeted"}
 SEVERITIES = {"low", "medium", "high", "critical"}
 
 ARROW_TYPES = {
