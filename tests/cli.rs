@@ -202,6 +202,20 @@ fn validate_reports_every_problem_with_its_line() {
     );
 }
 
+/// `natural` and `programme` name the campaigns that are not targeted in
+/// the results' `scenario_id` column: an injection may not take them.
+#[test]
+fn an_injection_may_not_take_a_campaign_modes_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("reserved.yaml");
+    std::fs::write(&bad, SMALL.replace("id: db-down", "id: natural")).unwrap();
+    let o = preflight(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let msg = stderr(&o);
+    assert!(msg.contains("injections[0].id"), "{msg}");
+    assert!(msg.contains("reserved"), "{msg}");
+}
+
 #[test]
 fn a_telemetry_section_is_said_to_be_ignored() {
     let tmp = tempfile::tempdir().unwrap();

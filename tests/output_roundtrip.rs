@@ -22,7 +22,8 @@ use sim_output::{
 
 const STR: DataType = DataType::Utf8;
 const U64: DataType = DataType::UInt64;
-const U32: DataType = DataType::UInt32;
+const I64: DataType = DataType::Int64;
+const I32: DataType = DataType::Int32;
 const F64: DataType = DataType::Float64;
 const BOOL: DataType = DataType::Boolean;
 
@@ -31,37 +32,38 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
     match table {
         "campaigns" => vec![
             ("variant", STR, false),
-            ("campaign", U64, false),
+            ("campaign", I64, false),
             ("seed", U64, false),
             ("mode", STR, false),
-            ("scenario_id", STR, true),
+            ("scenario_id", STR, false),
             ("horizon_s", F64, false),
-            ("requests", U64, false),
-            ("errors", U64, false),
+            ("requests", I64, false),
+            ("errors", I64, false),
             ("error_rate", F64, false),
             ("latency_mean_ms", F64, false),
             ("latency_p50_ms", F64, false),
             ("latency_p99_ms", F64, false),
             ("availability", F64, false),
             ("slo_breached", BOOL, false),
-            ("faults_injected", U32, false),
-            ("rollbacks", U32, false),
-            ("events", U64, false),
-            // Documented addition (docs/results.md).
-            ("degraded", U64, false),
+            ("faults_injected", I32, false),
+            ("rollbacks", I32, false),
+            ("events", I64, false),
+            // Documented additions (docs/results.md).
+            ("degraded", I64, false),
+            ("faults", STR, false),
         ],
         "handlers" => vec![
             ("variant", STR, false),
-            ("campaign", U64, false),
-            ("scenario_id", STR, true),
+            ("campaign", I64, false),
+            ("scenario_id", STR, false),
             ("handler", STR, false),
-            ("requests", U64, false),
-            ("errors", U64, false),
+            ("requests", I64, false),
+            ("errors", I64, false),
             ("error_rate", F64, false),
             ("latency_mean_ms", F64, false),
             ("latency_p99_ms", F64, false),
             ("slo_breached", BOOL, false),
-            ("degraded", U64, false),
+            ("degraded", I64, false),
             ("seed", U64, false),
         ],
         "risk" => vec![
@@ -70,8 +72,8 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("risk", F64, false),
             ("ci_low", F64, false),
             ("ci_high", F64, false),
-            ("campaigns", U64, false),
-            ("breaches", U64, false),
+            ("campaigns", I64, false),
+            ("breaches", I64, false),
             ("calibrated_risk", F64, true),
             ("threshold", F64, false),
             ("over_threshold", BOOL, false),
@@ -89,10 +91,10 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("programme_added_high", F64, true),
         ],
         "scenarios" => vec![
-            ("rank", U32, false),
+            ("rank", I32, false),
             ("scenario_id", STR, false),
             ("target", STR, false),
-            ("mode", STR, false),
+            ("failure_mode", STR, false),
             ("severity", STR, false),
             ("likelihood", F64, false),
             ("impact", F64, false),
@@ -119,19 +121,22 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
             ("risk_diff", F64, false),
             ("risk_diff_low", F64, false),
             ("risk_diff_high", F64, false),
-            ("campaigns", U64, false),
+            ("campaigns", I64, false),
             ("relevance", F64, false),
         ],
         "events" => vec![
             ("variant", STR, false),
-            ("campaign", U64, false),
+            ("campaign", I64, false),
+            // Documented additions: the campaign's join keys.
+            ("mode", STR, false),
+            ("scenario_id", STR, false),
             ("time_s", F64, false),
             ("kind", STR, false),
             ("target", STR, false),
-            ("mode", STR, false),
+            ("failure_mode", STR, false),
             ("detail", STR, false),
             // Documented additions (docs/results.md): the detail's values, typed.
-            ("replica", U32, true),
+            ("replica", I32, true),
             ("duration_s", F64, true),
             ("error_rate", F64, true),
             ("latency_p99_ms", F64, true),
@@ -143,19 +148,19 @@ fn contract(table: &str) -> Vec<(&'static str, DataType, bool)> {
         // A documented addition (docs/results.md): scenarios with `paths:`.
         "paths" => vec![
             ("variant", STR, false),
-            ("campaign", U64, false),
+            ("campaign", I64, false),
             ("path", STR, false),
-            ("adus_sent", U64, false),
-            ("adus_delivered", U64, false),
-            ("adus_lost", U64, false),
+            ("adus_sent", I64, false),
+            ("adus_delivered", I64, false),
+            ("adus_lost", I64, false),
             ("loss_rate", F64, false),
             ("delay_mean_ms", F64, false),
             ("delay_p99_ms", F64, false),
             ("availability", F64, false),
-            ("repairs", U32, false),
+            ("repairs", I32, false),
             ("time_to_repair_s", F64, false),
             ("downtime_s", F64, false),
-            ("moves_back", U32, false),
+            ("moves_back", I32, false),
         ],
         other => panic!("no contract for {other}"),
     }
@@ -209,11 +214,16 @@ fn campaign(variant: &Arc<str>, i: u64) -> CampaignRow {
         latency_p99_ms: 80.0 + i as f64,
         availability: 1.0 - i as f64 * 1e-3,
         slo_breached: i.is_multiple_of(4),
-        faults_injected: u32::MAX - i as u32,
+        faults_injected: 1000 - i as u32,
         rollbacks: (i % 2) as u32,
         events: 50_000 + i,
         weight: 1.0,
         degraded: i / 2,
+        faults: Arc::from(if i % 3 == 0 {
+            "db/process_crash,cache/latency_spike"
+        } else {
+            ""
+        }),
     }
 }
 
@@ -341,20 +351,18 @@ fn strs(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// A count (`Int64`) or a seed (`UInt64`) column, as the rows hold it.
 fn u64s(batch: &RecordBatch, name: &str) -> Vec<u64> {
-    let col = batch
-        .column_by_name(name)
-        .unwrap()
-        .as_primitive::<UInt64Type>();
-    col.values().to_vec()
+    let col = batch.column_by_name(name).unwrap();
+    let col = arrow::compute::cast(col, &DataType::UInt64).unwrap();
+    col.as_primitive::<UInt64Type>().values().to_vec()
 }
 
+/// An `Int32` count column, as the rows hold it.
 fn u32s(batch: &RecordBatch, name: &str) -> Vec<u32> {
-    let col = batch
-        .column_by_name(name)
-        .unwrap()
-        .as_primitive::<UInt32Type>();
-    col.values().to_vec()
+    let col = batch.column_by_name(name).unwrap();
+    let col = arrow::compute::cast(col, &DataType::UInt32).unwrap();
+    col.as_primitive::<UInt32Type>().values().to_vec()
 }
 
 fn f64s(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
@@ -399,6 +407,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
         u64s(batch, "events"),
     );
     let degraded = u64s(batch, "degraded");
+    let faults_list = strs(batch, "faults");
     let (faults, rollbacks, breached) = (
         u32s(batch, "faults_injected"),
         u32s(batch, "rollbacks"),
@@ -415,7 +424,11 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
                 Some("targeted") => Mode::Targeted,
                 other => panic!("bad mode {other:?}"),
             },
-            scenario_id: scenario[i].as_deref().map(Arc::from),
+            // A campaign that is not targeted has its mode as job name.
+            scenario_id: scenario[i]
+                .as_deref()
+                .filter(|s| Some(*s) != mode[i].as_deref())
+                .map(Arc::from),
             horizon_s: horizon[i],
             requests: requests[i],
             errors: errors[i],
@@ -430,6 +443,7 @@ fn campaigns_from(batch: &RecordBatch) -> Vec<CampaignRow> {
             events: events[i],
             weight: 1.0,
             degraded: degraded[i],
+            faults: Arc::from(faults_list[i].as_deref().unwrap()),
         })
         .collect()
 }
@@ -460,7 +474,7 @@ fn path_row(i: u64, path: &str) -> PathRow {
             2.5 * f64::from(repairs)
         },
         downtime_s: i as f64 * 3.25,
-        moves_back: u32::MAX - i as u32, // exercises the unsigned range
+        moves_back: 7 + i as u32,
     }
 }
 
@@ -652,7 +666,11 @@ fn tables_follow_the_contract_and_round_trip() {
         .flat_map(|b| strs(b, "scenario_id"))
         .collect();
     assert_eq!(scenario[4], Some("s2".into()));
-    assert_eq!(scenario[0], None);
+    assert_eq!(
+        scenario[0],
+        Some("natural".into()),
+        "a natural campaign's job name, never null"
+    );
 
     // risk
     let (schema, batches, _) = read(&out.join("risk.parquet"));
@@ -705,6 +723,7 @@ fn optional_tables_follow_the_contract() {
         run.write_event(&EventRow {
             variant: Arc::from("base"),
             campaign: i,
+            campaign_mode: Mode::Programme,
             time_s: i as f64 * 1.5,
             kind: Arc::from(if i % 2 == 0 { "inject" } else { "rollback" }),
             target: Arc::from("db"),

@@ -200,7 +200,7 @@ struct PathRows {
 
 fn read_paths(file: &std::path::Path) -> PathRows {
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Float64Type, UInt64Type};
+    use arrow::datatypes::{Float64Type, Int64Type};
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
         std::fs::File::open(file).expect("paths.parquet opens"),
     )
@@ -224,7 +224,11 @@ fn read_paths(file: &std::path::Path) -> PathRows {
         };
         let u = |name: &str| -> Vec<u64> {
             let c = b.column_by_name(name).unwrap();
-            c.as_primitive::<UInt64Type>().values().to_vec()
+            c.as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as u64)
+                .collect()
         };
         rows.variant.extend(s("variant"));
         rows.path.extend(s("path"));

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, UInt64Type};
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
@@ -99,8 +99,8 @@ fn f64s(b: &[RecordBatch], name: &str) -> Vec<f64> {
 fn u64s(b: &[RecordBatch], name: &str) -> Vec<u64> {
     b.iter()
         .flat_map(|b| {
-            let c = b.column_by_name(name).unwrap().as_primitive::<UInt64Type>();
-            c.values().to_vec()
+            let c = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+            c.values().iter().map(|&v| v as u64).collect::<Vec<u64>>()
         })
         .collect()
 }
@@ -122,7 +122,7 @@ const COLUMNS: [(&str, DataType); 17] = [
     ("risk_diff", DataType::Float64),
     ("risk_diff_low", DataType::Float64),
     ("risk_diff_high", DataType::Float64),
-    ("campaigns", DataType::UInt64),
+    ("campaigns", DataType::Int64),
     ("relevance", DataType::Float64),
 ];
 

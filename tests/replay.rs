@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use arrow::array::AsArray;
-use arrow::datatypes::UInt64Type;
+use arrow::datatypes::Int64Type;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
@@ -246,7 +246,12 @@ fn event_campaigns(path: &Path) -> Vec<u64> {
     for batch in reader {
         let batch = batch.unwrap();
         let c = batch.column_by_name("campaign").unwrap();
-        out.extend(c.as_primitive::<UInt64Type>().values().iter().copied());
+        out.extend(
+            c.as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&v| v as u64),
+        );
     }
     out
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, UInt32Type, UInt64Type};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, UInt64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
@@ -70,13 +70,13 @@ fn targeted_mode_ranks_predicted_scenarios() {
     let ids = strings(&b, "scenario_id");
     // error_code and latency_spike on db: typical, long and all-replicas each.
     assert_eq!(ids.len(), 6, "{ids:?}");
-    let ranks: Vec<u32> = b
+    let ranks: Vec<i32> = b
         .column_by_name("rank")
         .unwrap()
-        .as_primitive::<UInt32Type>()
+        .as_primitive::<Int32Type>()
         .values()
         .to_vec();
-    assert_eq!(ranks, (1..=6).collect::<Vec<u32>>());
+    assert_eq!(ranks, (1..=6).collect::<Vec<i32>>());
     let (l, i, s) = (
         floats(&b, "likelihood"),
         floats(&b, "impact"),
@@ -160,10 +160,10 @@ fn live_profile_rolls_back_and_logs_events() {
     }
     // Every rollback comes detection (5 s) + hold (10 s) after its breach.
     let times = floats(&ev, "time_s");
-    let camps: Vec<u64> = ev
+    let camps: Vec<i64> = ev
         .column_by_name("campaign")
         .unwrap()
-        .as_primitive::<UInt64Type>()
+        .as_primitive::<Int64Type>()
         .values()
         .to_vec();
     let mut checked = 0;
@@ -212,10 +212,10 @@ fn live_profile_rolls_back_and_logs_events() {
     assert!(targets.iter().all(|t| t == "db"));
     // The campaigns count their rollbacks.
     let c = read(&out.join("campaigns.parquet"));
-    let rollbacks: u32 = c
+    let rollbacks: i32 = c
         .column_by_name("rollbacks")
         .unwrap()
-        .as_primitive::<UInt32Type>()
+        .as_primitive::<Int32Type>()
         .values()
         .iter()
         .sum();
@@ -309,13 +309,13 @@ fn requests_a_fallback_serves_are_counted_as_degraded() {
         let degraded = b
             .column_by_name("degraded")
             .unwrap()
-            .as_primitive::<UInt64Type>()
+            .as_primitive::<Int64Type>()
             .values()
             .to_vec();
         let requests = b
             .column_by_name("requests")
             .unwrap()
-            .as_primitive::<UInt64Type>()
+            .as_primitive::<Int64Type>()
             .values()
             .to_vec();
         for ((m, d), r) in modes.iter().zip(&degraded).zip(&requests) {
@@ -330,14 +330,7 @@ fn requests_a_fallback_serves_are_counted_as_degraded() {
     }
     // One handler: its rows follow the campaigns' one for one, and carry
     // the campaign's seed.
-    let seeds = |table: &str| {
-        read(&out.join(table))
-            .column_by_name("seed")
-            .unwrap()
-            .as_primitive::<UInt64Type>()
-            .values()
-            .to_vec()
-    };
+    let seeds = |table: &str| u64s(&read(&out.join(table)), "seed");
     assert_eq!(seeds("handlers.parquet"), seeds("campaigns.parquet"));
 }
 
@@ -407,9 +400,13 @@ fn an_external_api_is_rolled_back_by_stopping_the_experiment_not_by_a_restart() 
     assert!(seen > 0, "{targets:?}");
 }
 
+/// A count (`Int64`) or a seed (`UInt64`) column as `u64`.
 fn u64s(b: &RecordBatch, col: &str) -> Vec<u64> {
-    b.column_by_name(col)
-        .unwrap_or_else(|| panic!("column {col}"))
+    let a = b
+        .column_by_name(col)
+        .unwrap_or_else(|| panic!("column {col}"));
+    arrow::compute::cast(a, &DataType::UInt64)
+        .unwrap()
         .as_primitive::<UInt64Type>()
         .values()
         .to_vec()
@@ -478,10 +475,10 @@ fn the_programme_risk_is_its_own_figure_and_the_headline_is_the_gates() {
     // live injections (rollbacks) only in the programme's.
     let c = read(&out.join("campaigns.parquet"));
     let (modes, seeds, camp) = (strings(&c, "mode"), u64s(&c, "seed"), u64s(&c, "campaign"));
-    let rollbacks: Vec<u32> = c
+    let rollbacks: Vec<i32> = c
         .column_by_name("rollbacks")
         .unwrap()
-        .as_primitive::<UInt32Type>()
+        .as_primitive::<Int32Type>()
         .values()
         .to_vec();
     let of = |m: &str| -> Vec<usize> { (0..modes.len()).filter(|&i| modes[i] == m).collect() };

@@ -856,6 +856,7 @@ impl<'a> ReadyJob<'a> {
                 sink.event(&EventRow {
                     variant: v.name.clone(),
                     campaign: o.campaign,
+                    campaign_mode: row_mode,
                     time_s: e.time.as_secs_f64(),
                     kind: Arc::from(e.kind.as_str()),
                     target: Arc::from(target.as_str()),
@@ -892,6 +893,16 @@ impl<'a> ReadyJob<'a> {
             events: r.events,
             weight: r.weight,
             degraded: r.summary.degraded,
+            faults: Arc::from(
+                r.faults_seen
+                    .iter()
+                    .map(|&f| {
+                        let f = &v.model.faults[f as usize];
+                        format!("{}/{}", v.model.resources[f.resource].id, f.mode)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
         })?;
         for (hi, h) in r.handlers.iter().enumerate() {
             sink.handler(&HandlerRow {

@@ -838,6 +838,17 @@ impl<'a> Checker<'a> {
         let horizon = s.horizon.unwrap_or(s.risk.window);
         for (i, inj) in s.injections.iter().enumerate() {
             let p = format!("injections[{i}]");
+            if matches!(inj.id.as_str(), "natural" | "programme") {
+                // The job names of the campaigns that are not targeted, in
+                // the `scenario_id` column of the result tables.
+                self.push(
+                    format!("{p}.id"),
+                    format!(
+                        "`{}` is reserved: it names the {} campaigns in the results' scenario_id column; choose another id",
+                        inj.id, inj.id
+                    ),
+                );
+            }
             self.resource_ref(format!("{p}.target"), &inj.target, "target");
             self.positive_duration(format!("{p}.duration"), inj.duration);
             if horizon.0 > 0.0 && inj.at.0 >= horizon.0 {

@@ -148,12 +148,14 @@ fn write(out_dir: &std::path::Path) -> Result<(), OutputError> {
                 events: 40_000 + mix(key + 8) % 20_000,
                 weight: 1.0,
                 degraded: requests / 100,
+                faults: Arc::from(if faults > 0 { "db/crash" } else { "" }),
             })?;
             for f in 0..faults {
                 for kind in ["inject", "recover"] {
                     run.write_event(&EventRow {
                         variant: variant.clone(),
                         campaign,
+                        campaign_mode: mode,
                         time_s: 3600.0 * (f as f64 + unit(key + 9 + f as u64)),
                         kind: Arc::from(kind),
                         target: Arc::from("db"),

@@ -26,7 +26,7 @@
 //!     error_rate: 0.003, latency_mean_ms: 12.0, latency_p50_ms: 10.0,
 //!     latency_p99_ms: 40.0, availability: 1.0, slo_breached: false,
 //!     faults_injected: 1, rollbacks: 0, events: 52_000, weight: 1.0,
-//!     degraded: 0,
+//!     degraded: 0, faults: Arc::from("db/process_crash"),
 //! })?;
 //! // ... write_handler for each campaign × handler ...
 //! let info = sim_output::RunInfo { seed: 7, ..Default::default() };

@@ -102,6 +102,11 @@ pub struct CampaignRow {
     /// Of `requests`, those that succeeded degraded: served by a fallback
     /// or with a soft dependency skipped (they count as successes).
     pub degraded: u64,
+    /// The natural failure processes active during the campaign (failed in
+    /// it or down at its start), as `resource/mode`, comma-separated in the
+    /// model's order; empty when none was (and in targeted campaigns, whose
+    /// fault is `scenario_id`).
+    pub faults: Arc<str>,
 }
 
 /// One handler within one campaign: a row of `handlers.parquet`.
@@ -297,6 +302,10 @@ pub struct EventRow {
     pub variant: Arc<str>,
     /// Campaign index within the variant.
     pub campaign: u64,
+    /// The campaign's mode ([`Mode::Programme`]: live injection runs in
+    /// programme campaigns); written as `mode` and, as the campaign's job
+    /// name, `scenario_id`, the join keys of `campaigns.parquet`.
+    pub campaign_mode: Mode,
     /// Simulated time of the event, in seconds.
     pub time_s: f64,
     /// `inject`, `rollback`, `recover`, `breach`, `reroute`, ...

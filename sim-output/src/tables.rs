@@ -4,10 +4,14 @@
 //!
 //! Column types: strings are `Utf8` (Parquet dictionary encoding is switched
 //! on in the writer properties, never an Arrow `Dictionary` type, so every
-//! reader sees plain strings), `u64` is `UInt64`, `u32` is `UInt32`, `f64` is
-//! `Float64`, `bool` is `Boolean`. Columns are non-nullable unless the contract
-//! says otherwise (`scenario_id` of campaigns and handlers, `calibrated_risk`,
-//! and the `risk_diff*` columns of `risk.parquet`, null for the base).
+//! reader sees plain strings); counts and indices are signed, `Int64` (held
+//! as `u64` in the rows) or `Int32` (held as `u32`), so that every dataframe
+//! library subtracts them safely; seeds alone are `UInt64`, whose 64 bits
+//! they use; `f64` is `Float64`, `bool` is `Boolean`. Columns are
+//! non-nullable unless the contract says otherwise (`calibrated_risk`, the
+//! `risk_diff*` and `programme_*` columns of `risk.parquet`, the typed
+//! figures of `events.parquet`): join keys never are (`scenario_id` of a
+//! campaign that is not targeted is its mode, `natural` or `programme`).
 //!
 //! To add a column: add the field to the row in [`rows`](super::rows) and
 //! one line to the table below. Name, type, nullability and value are bound
@@ -16,8 +20,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, StringBuilder, UInt32Builder,
-    UInt64Builder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -87,20 +91,59 @@ macro_rules! column_kind {
 
 column_kind!(/// A required string column (`Utf8`).
     Str, StringBuilder, &'a str, DataType::Utf8, false, append_value);
-column_kind!(/// A nullable string column (`Utf8`).
-    OptStr, StringBuilder, Option<&'a str>, DataType::Utf8, true, append_option);
-column_kind!(/// A required `UInt64` column.
+column_kind!(/// A required `UInt64` column: seeds only, whose 64 bits are all used.
     U64, UInt64Builder, u64, DataType::UInt64, false, append_value);
-column_kind!(/// A required `UInt32` column.
-    U32, UInt32Builder, u32, DataType::UInt32, false, append_value);
-column_kind!(/// A nullable `UInt32` column.
-    OptU32, UInt32Builder, Option<u32>, DataType::UInt32, true, append_option);
 column_kind!(/// A required `Float64` column (NaN is a value, not a null).
     F64, Float64Builder, f64, DataType::Float64, false, append_value);
 column_kind!(/// A nullable `Float64` column.
     OptF64, Float64Builder, Option<f64>, DataType::Float64, true, append_option);
 column_kind!(/// A required `Boolean` column.
     Bool, BooleanBuilder, bool, DataType::Boolean, false, append_value);
+
+/// A required `Int64` column of a count or index: signed, so that a
+/// difference of two counts is safe in every dataframe library. A value
+/// past `i64::MAX` (never reached: 2⁶³ requests) is written as `i64::MAX`.
+#[derive(Debug, Clone, Copy)]
+pub struct I64;
+
+impl ColumnKind for I64 {
+    type Builder = Int64Builder;
+    type Value<'a> = u64;
+    const DATA_TYPE: DataType = DataType::Int64;
+    const NULLABLE: bool = false;
+    fn append(builder: &mut Self::Builder, value: u64) {
+        builder.append_value(i64::try_from(value).unwrap_or(i64::MAX));
+    }
+}
+
+/// A required `Int32` column of a small count or index (held as `u32`;
+/// past `i32::MAX`, written as `i32::MAX`).
+#[derive(Debug, Clone, Copy)]
+pub struct I32;
+
+impl ColumnKind for I32 {
+    type Builder = Int32Builder;
+    type Value<'a> = u32;
+    const DATA_TYPE: DataType = DataType::Int32;
+    const NULLABLE: bool = false;
+    fn append(builder: &mut Self::Builder, value: u32) {
+        builder.append_value(i32::try_from(value).unwrap_or(i32::MAX));
+    }
+}
+
+/// A nullable `Int32` column.
+#[derive(Debug, Clone, Copy)]
+pub struct OptI32;
+
+impl ColumnKind for OptI32 {
+    type Builder = Int32Builder;
+    type Value<'a> = Option<u32>;
+    const DATA_TYPE: DataType = DataType::Int32;
+    const NULLABLE: bool = true;
+    fn append(builder: &mut Self::Builder, value: Option<u32>) {
+        builder.append_option(value.map(|v| i32::try_from(v).unwrap_or(i32::MAX)));
+    }
+}
 
 /// Defines a table: `Row as row => Builder, "name" { column: Kind = value, ... }`,
 /// where `value` is an expression of `row: &Row`. Column order is file order.
@@ -159,24 +202,25 @@ table! {
     /// Column builders of `campaigns.parquet` (one row per campaign).
     CampaignRow as row => CampaignColumns, "campaigns" {
         variant: Str = &row.variant,
-        campaign: U64 = row.campaign,
+        campaign: I64 = row.campaign,
         seed: U64 = row.seed,
         mode: Str = row.mode.as_str(),
-        scenario_id: OptStr = row.scenario_id.as_deref(),
+        scenario_id: Str = row.scenario_id.as_deref().unwrap_or(row.mode.as_str()),
         horizon_s: F64 = row.horizon_s,
-        requests: U64 = row.requests,
-        errors: U64 = row.errors,
+        requests: I64 = row.requests,
+        errors: I64 = row.errors,
         error_rate: F64 = row.error_rate,
         latency_mean_ms: F64 = row.latency_mean_ms,
         latency_p50_ms: F64 = row.latency_p50_ms,
         latency_p99_ms: F64 = row.latency_p99_ms,
         availability: F64 = row.availability,
         slo_breached: Bool = row.slo_breached,
-        faults_injected: U32 = row.faults_injected,
-        rollbacks: U32 = row.rollbacks,
-        events: U64 = row.events,
+        faults_injected: I32 = row.faults_injected,
+        rollbacks: I32 = row.rollbacks,
+        events: I64 = row.events,
         weight: F64 = row.weight,
-        degraded: U64 = row.degraded,
+        degraded: I64 = row.degraded,
+        faults: Str = &row.faults,
     }
 }
 
@@ -184,19 +228,19 @@ table! {
     /// Column builders of `handlers.parquet` (one row per campaign × handler).
     HandlerRow as row => HandlerColumns, "handlers" {
         variant: Str = &row.variant,
-        campaign: U64 = row.campaign,
+        campaign: I64 = row.campaign,
         mode: Str = row.mode.as_str(),
-        scenario_id: OptStr = row.scenario_id.as_deref(),
+        scenario_id: Str = row.scenario_id.as_deref().unwrap_or(row.mode.as_str()),
         handler: Str = &row.handler,
-        requests: U64 = row.requests,
-        errors: U64 = row.errors,
+        requests: I64 = row.requests,
+        errors: I64 = row.errors,
         error_rate: F64 = row.error_rate,
         latency_mean_ms: F64 = row.latency_mean_ms,
         latency_p50_ms: F64 = row.latency_p50_ms,
         latency_p99_ms: F64 = row.latency_p99_ms,
         availability: F64 = row.availability,
         slo_breached: Bool = row.slo_breached,
-        degraded: U64 = row.degraded,
+        degraded: I64 = row.degraded,
         seed: U64 = row.seed,
     }
 }
@@ -209,8 +253,8 @@ table! {
         risk: F64 = row.risk,
         ci_low: F64 = row.ci_low,
         ci_high: F64 = row.ci_high,
-        campaigns: U64 = row.campaigns,
-        breaches: U64 = row.breaches,
+        campaigns: I64 = row.campaigns,
+        breaches: I64 = row.breaches,
         calibrated_risk: OptF64 = row.calibrated_risk,
         threshold: F64 = row.threshold,
         over_threshold: Bool = row.over_threshold,
@@ -232,10 +276,10 @@ table! {
 table! {
     /// Column builders of `scenarios.parquet` (one row per ranked injection scenario).
     ScenarioRow as row => ScenarioColumns, "scenarios" {
-        rank: U32 = row.rank,
+        rank: I32 = row.rank,
         scenario_id: Str = &row.scenario_id,
         target: Str = &row.target,
-        mode: Str = &row.mode,
+        failure_mode: Str = &row.mode,
         severity: Str = super::rows::severity_str(row.severity),
         likelihood: F64 = row.likelihood,
         impact: F64 = row.impact,
@@ -249,7 +293,7 @@ table! {
         latency_p99_during_ms: F64 = row.latency_p99_during_ms,
         recovery_s: F64 = row.recovery_s,
         excess_errors: F64 = row.excess_errors,
-        campaigns: U64 = row.campaigns,
+        campaigns: I64 = row.campaigns,
         source: Str = &row.source,
         failure_points: Str = &row.failure_points,
     }
@@ -273,7 +317,7 @@ table! {
         risk_diff: F64 = row.risk_diff,
         risk_diff_low: F64 = row.risk_diff_low,
         risk_diff_high: F64 = row.risk_diff_high,
-        campaigns: U64 = row.campaigns,
+        campaigns: I64 = row.campaigns,
         relevance: F64 = row.relevance,
     }
 }
@@ -282,13 +326,15 @@ table! {
     /// Column builders of `events.parquet` (one row per injection-log event).
     EventRow as row => EventColumns, "events" {
         variant: Str = &row.variant,
-        campaign: U64 = row.campaign,
+        campaign: I64 = row.campaign,
+        mode: Str = row.campaign_mode.as_str(),
+        scenario_id: Str = row.campaign_mode.as_str(),
         time_s: F64 = row.time_s,
         kind: Str = &row.kind,
         target: Str = &row.target,
-        mode: Str = &row.mode,
+        failure_mode: Str = &row.mode,
         detail: Str = &row.detail,
-        replica: OptU32 = row.replica,
+        replica: OptI32 = row.replica,
         duration_s: OptF64 = row.duration_s,
         error_rate: OptF64 = row.error_rate,
         latency_p99_ms: OptF64 = row.latency_p99_ms,
@@ -303,18 +349,18 @@ table! {
     /// Column builders of `paths.parquet` (one row per campaign × service path).
     PathRow as row => PathColumns, "paths" {
         variant: Str = &row.variant,
-        campaign: U64 = row.campaign,
+        campaign: I64 = row.campaign,
         path: Str = &row.path,
-        adus_sent: U64 = row.adus_sent,
-        adus_delivered: U64 = row.adus_delivered,
-        adus_lost: U64 = row.adus_lost,
+        adus_sent: I64 = row.adus_sent,
+        adus_delivered: I64 = row.adus_delivered,
+        adus_lost: I64 = row.adus_lost,
         loss_rate: F64 = row.loss_rate,
         delay_mean_ms: F64 = row.delay_mean_ms,
         delay_p99_ms: F64 = row.delay_p99_ms,
         availability: F64 = row.availability,
-        repairs: U32 = row.repairs,
+        repairs: I32 = row.repairs,
         time_to_repair_s: F64 = row.time_to_repair_s,
         downtime_s: F64 = row.downtime_s,
-        moves_back: U32 = row.moves_back,
+        moves_back: I32 = row.moves_back,
     }
 }

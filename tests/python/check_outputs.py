@@ -39,30 +39,32 @@ except ImportError:  # polars is optional: its checks are skipped
 
 # The contract: table -> [(column, type, nullable)], from outputs.md. Where the
 # spec names a column without a type, the type is the one that column has in
-# the other tables (str for names, u64 for counts, f64 for measures).
-STR, U64, U32, F64, BOOL = "str", "u64", "u32", "f64", "bool"
+# the other tables (str for names, i64 for counts, f64 for measures). Counts
+# are signed (i64, i32) so that differences of counts are safe in every
+# library; seeds alone are u64.
+STR, U64, I64, I32, F64, BOOL = "str", "u64", "i64", "i32", "f64", "bool"
 CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     "campaigns": [
-        ("variant", STR, False), ("campaign", U64, False), ("seed", U64, False),
-        ("mode", STR, False), ("scenario_id", STR, True), ("horizon_s", F64, False),
-        ("requests", U64, False), ("errors", U64, False), ("error_rate", F64, False),
+        ("variant", STR, False), ("campaign", I64, False), ("seed", U64, False),
+        ("mode", STR, False), ("scenario_id", STR, False), ("horizon_s", F64, False),
+        ("requests", I64, False), ("errors", I64, False), ("error_rate", F64, False),
         ("latency_mean_ms", F64, False), ("latency_p50_ms", F64, False),
         ("latency_p99_ms", F64, False), ("availability", F64, False),
-        ("slo_breached", BOOL, False), ("faults_injected", U32, False),
-        ("rollbacks", U32, False), ("events", U64, False), ("weight", F64, False),
-        ("degraded", U64, False),
+        ("slo_breached", BOOL, False), ("faults_injected", I32, False),
+        ("rollbacks", I32, False), ("events", I64, False), ("weight", F64, False),
+        ("degraded", I64, False), ("faults", STR, False),
     ],
     "handlers": [
-        ("variant", STR, False), ("campaign", U64, False), ("scenario_id", STR, True),
-        ("handler", STR, False), ("requests", U64, False), ("errors", U64, False),
+        ("variant", STR, False), ("campaign", I64, False), ("scenario_id", STR, False),
+        ("handler", STR, False), ("requests", I64, False), ("errors", I64, False),
         ("error_rate", F64, False), ("latency_mean_ms", F64, False),
         ("latency_p99_ms", F64, False), ("slo_breached", BOOL, False),
-        ("degraded", U64, False), ("seed", U64, False),
+        ("degraded", I64, False), ("seed", U64, False),
     ],
     "risk": [
         ("variant", STR, False), ("handler", STR, False), ("risk", F64, False),
-        ("ci_low", F64, False), ("ci_high", F64, False), ("campaigns", U64, False),
-        ("breaches", U64, False), ("calibrated_risk", F64, True),
+        ("ci_low", F64, False), ("ci_high", F64, False), ("campaigns", I64, False),
+        ("breaches", I64, False), ("calibrated_risk", F64, True),
         ("threshold", F64, False), ("over_threshold", BOOL, False),
         # Documented additions (docs/results.md).
         ("risk_diff", F64, True), ("risk_diff_low", F64, True),
@@ -73,8 +75,8 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("programme_added_high", F64, True),
     ],
     "scenarios": [
-        ("rank", U32, False), ("scenario_id", STR, False), ("target", STR, False),
-        ("mode", STR, False), ("severity", STR, False), ("likelihood", F64, False),
+        ("rank", I32, False), ("scenario_id", STR, False), ("target", STR, False),
+        ("failure_mode", STR, False), ("severity", STR, False), ("likelihood", F64, False),
         ("impact", F64, False), ("score", F64, False), ("duration_s", F64, False),
         ("rollback_plan", STR, False), ("abort_error_rate", F64, False),
         ("abort_latency_p99_ms", F64, False),
@@ -87,13 +89,14 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("risk_before_low", F64, False), ("risk_before_high", F64, False),
         ("risk_after_low", F64, False), ("risk_after_high", F64, False),
         ("risk_diff", F64, False), ("risk_diff_low", F64, False),
-        ("risk_diff_high", F64, False), ("campaigns", U64, False),
+        ("risk_diff_high", F64, False), ("campaigns", I64, False),
         ("relevance", F64, False),
     ],
     "events": [
-        ("variant", STR, False), ("campaign", U64, False), ("time_s", F64, False),
-        ("kind", STR, False), ("target", STR, False), ("mode", STR, False),
-        ("detail", STR, False), ("replica", U32, True), ("duration_s", F64, True),
+        ("variant", STR, False), ("campaign", I64, False), ("mode", STR, False),
+        ("scenario_id", STR, False), ("time_s", F64, False),
+        ("kind", STR, False), ("target", STR, False), ("failure_mode", STR, False),
+        ("detail", STR, False), ("replica", I32, True), ("duration_s", F64, True),
         ("error_rate", F64, True), ("latency_p99_ms", F64, True),
         ("detected_at_s", F64, True), ("breach_s", F64, True), ("hold_s", F64, True),
         ("detection_delay_s", F64, True),
@@ -101,13 +104,13 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     # Optional, a documented addition (docs/results.md): runs of scenarios
     # with service paths (`paths:`).
     "paths": [
-        ("variant", STR, False), ("campaign", U64, False), ("path", STR, False),
-        ("adus_sent", U64, False), ("adus_delivered", U64, False),
-        ("adus_lost", U64, False), ("loss_rate", F64, False),
+        ("variant", STR, False), ("campaign", I64, False), ("path", STR, False),
+        ("adus_sent", I64, False), ("adus_delivered", I64, False),
+        ("adus_lost", I64, False), ("loss_rate", F64, False),
         ("delay_mean_ms", F64, False), ("delay_p99_ms", F64, False),
-        ("availability", F64, False), ("repairs", U32, False),
+        ("availability", F64, False), ("repairs", I32, False),
         ("time_to_repair_s", F64, False), ("downtime_s", F64, False),
-        ("moves_back", U32, False),
+        ("moves_back", I32, False),
     ],
 }
 REQUIRED_TABLES = ("campaigns", "handlers", "risk")
@@ -117,11 +120,13 @@ SEVERITIES = {"low", "medium", "high", "critical"}
 ARROW_TYPES = {
     STR: (pa.string(), pa.large_string(), pa.string_view()),
     U64: (pa.uint64(),),
-    U32: (pa.uint32(),),
+    I64: (pa.int64(),),
+    I32: (pa.int32(),),
     F64: (pa.float64(),),
     BOOL: (pa.bool_(),),
 }
-DUCKDB_TYPES = {STR: "VARCHAR", U64: "UBIGINT", U32: "UINTEGER", F64: "DOUBLE", BOOL: "BOOLEAN"}
+DUCKDB_TYPES = {STR: "VARCHAR", U64: "UBIGINT", I64: "BIGINT", I32: "INTEGER", F64: "DOUBLE",
+                BOOL: "BOOLEAN"}
 
 
 def pandas_kind_ok(kind: str, dtype) -> bool:
@@ -130,14 +135,15 @@ def pandas_kind_ok(kind: str, dtype) -> bool:
     return name in {
         STR: ("object", "str", "string", "string[pyarrow]", "string[python]"),
         U64: ("uint64", "UInt64"),
-        U32: ("uint32", "UInt32"),
+        I64: ("int64", "Int64"),
+        I32: ("int32", "Int32"),
         F64: ("float64", "Float64"),
         BOOL: ("bool", "boolean"),
     }[kind]
 
 
 def polars_type_ok(kind: str, dtype) -> bool:
-    expected = {STR: (pl.String,), U64: (pl.UInt64,), U32: (pl.UInt32,),
+    expected = {STR: (pl.String,), U64: (pl.UInt64,), I64: (pl.Int64,), I32: (pl.Int32,),
                 F64: (pl.Float64,), BOOL: (pl.Boolean,)}[kind]
     return any(dtype == t for t in expected)
 
@@ -337,6 +343,55 @@ def check_unsigned_statistics(con, path: Path) -> str | None:
     return f"seed >= 2^63: {wrong}, want {truth}" if wrong else None
 
 
+KEYS = ["variant", "mode", "scenario_id", "campaign"]
+
+
+def check_joins(con, run_dir: Path) -> str | None:
+    """The joins of docs/results.md ("Joining the tables") in DuckDB, pandas
+    and polars: every handler row finds its campaign, every event its
+    programme campaign, every risk row its natural handler rows, and a
+    difference of counts is negative where it should be."""
+    problems = []
+    q = lambda name: sql_quote(run_dir / f"{name}.parquet")  # noqa: E731
+    handlers = pq.ParquetFile(run_dir / "handlers.parquet").metadata.num_rows
+    joined = con.sql(
+        f"SELECT count(*) FROM {q('campaigns')} c JOIN {q('handlers')} h "
+        "USING (variant, mode, scenario_id, campaign)").fetchall()[0][0]
+    if joined != handlers:
+        problems.append(f"duckdb campaigns JOIN handlers: {joined} rows, want {handlers}")
+    c, h = pd.read_parquet(run_dir / "campaigns.parquet"), pd.read_parquet(run_dir / "handlers.parquet")
+    merged = h.merge(c[KEYS + ["seed"]], on=KEYS, how="inner")
+    if len(merged) != handlers:
+        problems.append(f"pandas handlers.merge(campaigns): {len(merged)} rows, want {handlers}")
+    elif not (merged["seed_x"] == merged["seed_y"]).all():
+        problems.append("pandas: a handler row's seed differs from its campaign's")
+    if (c["errors"] - c["requests"]).max() > 0:
+        problems.append("pandas: errors - requests > 0")
+    if pl is not None:
+        pc_, ph = pl.read_parquet(run_dir / "campaigns.parquet"), pl.read_parquet(run_dir / "handlers.parquet")
+        n = ph.join(pc_.select(KEYS), on=KEYS, how="inner").height
+        if n != handlers:
+            problems.append(f"polars handlers.join(campaigns): {n} rows, want {handlers}")
+        if pc_.select((pl.col("errors") - pl.col("requests")).min()).item() > 0:
+            problems.append("polars: errors - requests")
+    # Risk from the natural handler rows, as risk.parquet has it.
+    got = con.sql(
+        f"SELECT r.variant, r.handler, r.breaches, count(*) FILTER (h.slo_breached) "
+        f"FROM {q('risk')} r JOIN {q('handlers')} h USING (variant, handler) "
+        "WHERE h.mode = 'natural' GROUP BY ALL").fetchall()
+    for variant, handler, breaches, counted in got:
+        if breaches != counted:
+            problems.append(f"risk {variant}/{handler}: breaches {breaches}, handler rows {counted}")
+    if (run_dir / "events.parquet").is_file():
+        events = pq.ParquetFile(run_dir / "events.parquet").metadata.num_rows
+        joined = con.sql(
+            f"SELECT count(*) FROM {q('events')} e JOIN {q('campaigns')} c "
+            "USING (variant, mode, scenario_id, campaign)").fetchall()[0][0]
+        if joined != events:
+            problems.append(f"duckdb events JOIN campaigns: {joined} rows, want {events}")
+    return "; ".join(problems) or None
+
+
 def check_manifest(run_dir: Path, counts: dict[str, int]) -> str | None:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     if not isinstance(manifest, dict):
@@ -398,6 +453,9 @@ def main(argv: list[str]) -> int:
     if "campaigns" in counts:
         checker.check("unsigned statistics honoured by filters",
                       lambda: check_unsigned_statistics(con, run_dir / "campaigns.parquet"))
+    if "campaigns" in counts and "handlers" in counts and "risk" in counts:
+        checker.check("joins of docs/results.md in DuckDB, pandas and polars",
+                      lambda: check_joins(con, run_dir))
     if (run_dir / "manifest.json").is_file():
         checker.check("manifest.json row_counts and files", lambda: check_manifest(run_dir, counts))
 
