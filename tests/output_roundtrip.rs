@@ -219,7 +219,7 @@ fn campaign(variant: &Arc<str>, i: u64) -> CampaignRow {
         events: 50_000 + i,
         weight: 1.0,
         degraded: i / 2,
-        faults: Arc::from(if i % 3 == 0 {
+        faults: Arc::from(if i.is_multiple_of(3) {
             "db/process_crash,cache/latency_spike"
         } else {
             ""
