@@ -332,10 +332,9 @@ pub(crate) fn plan_loaded(opts: &RunOptions, loaded: Loaded) -> Result<Planned, 
     let out_dir = match (&opts.out, opts.write) {
         (Some(out), _) => out.clone(),
         (None, true) => default_out_dir(s),
-        // Rows still stream to a staging directory, beside this path.
-        (None, false) => {
-            std::env::temp_dir().join(format!("preflight-unpublished-{}", std::process::id()))
-        }
+        // Rows still stream to a staging directory: `execute` puts it in
+        // a scratch directory of its own, deleted when it returns.
+        (None, false) => std::env::temp_dir().join("preflight-unpublished"),
     };
     tracing::info!(
         scenario = %loaded.file.display(),
@@ -510,6 +509,22 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let mut mark = start;
     let mut phases = Phases::default();
     let mut run = plan_run(opts)?;
+    // Nothing to publish: the rows stream into a scratch directory.
+    let scratch = if opts.write {
+        None
+    } else {
+        let d = tempfile::Builder::new()
+            .prefix("preflight-unpublished-")
+            .tempdir()
+            .map_err(|e| {
+                Error::environment(format!(
+                    "preflight: a scratch directory in {}: {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
+        run.out_dir = d.path().join("run");
+        Some(d)
+    };
     let out_flag = if opts.out.is_some() {
         "--out".to_string()
     } else {
@@ -650,6 +665,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let calibration_map = run.calibration.as_ref().map(|(_, c)| c.map.clone());
     if !opts.write {
         writer.abandon();
+        drop(scratch);
         return Ok(RunOutcome {
             plan: run.plan,
             report,

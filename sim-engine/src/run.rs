@@ -647,9 +647,9 @@ pub struct JobSpec<'a> {
 }
 
 /// The jobs of a run in the order they run and their rows are written: per
-/// variant (base first), its natural campaigns, the same campaigns with the
-/// injection programme running (request-level runs with live injection,
-/// [`RunPlan::live`]), then one job per injection.
+/// variant (base first), its natural campaigns, for the base the same
+/// campaigns with the injection programme running (request-level runs with
+/// live injection, [`RunPlan::live`]), then one job per injection.
 pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<JobSpec<'a>> {
     let mut jobs = Vec::new();
     for v in variants {
@@ -660,7 +660,8 @@ pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<Job
                 scenario_id: None,
                 programme: false,
             });
-            if plan.live.is_some() && !plan.two_scale {
+            // The programme runs against the system as deployed: the base.
+            if plan.live.is_some() && !plan.two_scale && v.index == 0 {
                 jobs.push(JobSpec {
                     variant: v,
                     mode: CampaignMode::Natural,
