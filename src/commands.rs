@@ -32,6 +32,28 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where the time went, from the phases `manifest.json` records: one line.
+fn time_line(p: &sim_output::manifest::Phases) -> Option<String> {
+    let total = *p.wall_s.get("total")?;
+    let parts: Vec<String> = p
+        .order
+        .iter()
+        .filter_map(|n| {
+            let s = *p.wall_s.get(n)?;
+            (s >= 0.05).then(|| format!("{n} {s:.1} s"))
+        })
+        .collect();
+    let cpu = p
+        .cpu_s
+        .as_ref()
+        .and_then(|c| c.get("total").copied().flatten())
+        .map_or(String::new(), |c| format!(", {c:.1} s of CPU"));
+    Some(format!(
+        "time: {} (total {total:.1} s wall{cpu}; manifest.json phases)",
+        parts.join(", ")
+    ))
+}
+
 /// Where the results went, for the footer.
 fn out_dir(done: &RunOutcome) -> String {
     done.out_dir.as_ref().map_or_else(
@@ -63,6 +85,9 @@ fn print_footer(done: &RunOutcome) {
             campaigns as f64 / done.paths_wall_s.max(1e-9),
             out_dir(done)
         );
+    }
+    if let Some(line) = time_line(&done.phases) {
+        crate::outln!("{line}");
     }
     if let Some(rem) = done.remediation.as_ref().filter(|r| r.campaigns_run > 0) {
         crate::outln!(
@@ -133,6 +158,9 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
                 .then(|| campaigns_to_decide(v.risk, done.gate))
                 .flatten(),
             "threshold": r.threshold,
+            "breached_without_faults": r.breached_without_faults,
+            "fault_free_campaigns": r.fault_free_campaigns,
+            "fault_free_breaches": r.fault_free_breaches,
             "criticality": &*r.criticality,
             "top_contributors": t.top_contributors(3),
         }));
@@ -167,6 +195,14 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
         crate::outln!("{text}");
     } else {
         print_gate(&done, &rows, level);
+        for t in done
+            .report
+            .tallies
+            .iter()
+            .filter(|t| t.breaches_without_faults())
+        {
+            crate::outln!("{}", no_fault_line(t));
+        }
         crate::outln!(
             "risk = P(SLO breached within {}, one campaign), natural faults only",
             fmt_span(window_s)
@@ -374,6 +410,13 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
     crate::outln!(
         "decision: OVER/UNDER when the whole 95% interval lies above / at or below the threshold; UNDECIDED when it straddles it"
     );
+    for t in report
+        .tallies
+        .iter()
+        .filter(|t| t.breaches_without_faults())
+    {
+        crate::outln!("{}", no_fault_line(t));
+    }
     for (t, need) in undecided {
         let need = match need {
             Some(n) => format!(
@@ -390,6 +433,20 @@ fn print_risk(report: &RunReport, plan: &RunPlan) {
             t.campaigns
         );
     }
+}
+
+/// What a handler whose SLO is breached with no fault at all is told.
+fn no_fault_line(t: &sim_engine::run::HandlerTally) -> String {
+    let (err, p99) = t.fault_free_figures();
+    format!(
+        "  {} / {}: the SLO is breached with no fault at all ({} of {} fault-free campaigns; healthy error rate {}, p99 {} ms): a capacity or objective problem, not a resilience one. Add capacity (replicas, concurrency) or revisit the objective; remediation tries capacity changes only",
+        t.variant,
+        t.handler,
+        t.fault_free_breaches,
+        t.fault_free,
+        fmt_f(err, 5),
+        fmt_f(p99, 1)
+    )
 }
 
 /// What a risk over campaigns of `horizon_s` is not, when the scenario's

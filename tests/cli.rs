@@ -49,8 +49,11 @@ fn same_rows_whatever_the_thread_count_and_run() {
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&read(&dirs[0].join("manifest.json"))).unwrap();
-    // base + 1 variant, natural + 1 injection, 6 campaigns each.
-    assert_eq!(manifest["row_counts"]["campaigns"], 24);
+    // base + 1 variant, natural + 1 injection, 6 campaigns each; and the
+    // campaigns of each predicted scenario (20 by default), mode `predicted`.
+    let scenarios = manifest["row_counts"]["scenarios"].as_u64().unwrap();
+    assert!(scenarios > 0);
+    assert_eq!(manifest["row_counts"]["campaigns"], 24 + 20 * scenarios);
     assert_eq!(manifest["row_counts"]["risk"], 2);
     assert_eq!(manifest["seed"], 5);
     // The file is the typed manifest, and it reads back as one.
@@ -60,7 +63,10 @@ fn same_rows_whatever_the_thread_count_and_run() {
     assert_eq!(typed.run.mode, "both");
     assert_eq!(typed.run.threads, 1);
     assert_eq!(typed.run.variants.len(), 2);
-    assert_eq!(typed.row_counts.get("campaigns"), Some(&24));
+    assert_eq!(
+        typed.row_counts.get("campaigns"),
+        Some(&(24 + 20 * scenarios))
+    );
     assert!(typed.run.handler_campaigns);
     assert_eq!(
         typed.run.phases.order.last().map(String::as_str),
@@ -309,7 +315,8 @@ fn two_scale_runs_are_the_same_whatever_the_thread_count() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&read(&dirs[0].join("manifest.json"))).unwrap();
     assert_eq!(manifest["scale"], "two-scale");
-    assert_eq!(manifest["row_counts"]["campaigns"], 24);
+    let scenarios = manifest["row_counts"]["scenarios"].as_u64().unwrap();
+    assert_eq!(manifest["row_counts"]["campaigns"], 24 + 20 * scenarios);
     // `auto` keeps a two-minute horizon at request level.
     let out = tmp.path().join("auto");
     let o = preflight(&["run", file, "--quiet", "--out", out.to_str().unwrap()]);

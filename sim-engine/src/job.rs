@@ -193,6 +193,9 @@ pub struct RunOutcome {
     pub paths: Vec<crate::service_paths::campaigns::PathSummary>,
     /// Wall time of the service-path campaigns, seconds.
     pub paths_wall_s: f64,
+    /// Where the time went, as `manifest.json` records it (empty when
+    /// nothing was written).
+    pub phases: sim_output::manifest::Phases,
 }
 
 /// What [`plan_run`] decided before any campaign runs.
@@ -548,6 +551,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         let rows: Vec<_> = predicted.iter().map(|p| p.row.clone()).collect();
         writer
             .write_scenarios(&rows)
+            .and_then(|_| write_predicted_campaigns(&mut writer, &run.variants[0], &predicted))
             .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
     phases.lap(if predicting { "scenarios" } else { "load" }, &mut mark);
@@ -677,8 +681,10 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             handler_campaigns: run.handler_campaigns,
             paths,
             paths_wall_s,
+            phases: sim_output::manifest::Phases::default(),
         });
     }
+    let mut timed = sim_output::manifest::Phases::default();
     let summary = writer
         .finish_with(&report.risk, manifest, |m| {
             phases.lap("write", &mut mark);
@@ -686,6 +692,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             phases.log("run", total);
             m.wall_time_s = total.wall_s;
             m.phases = phases.manifest(total);
+            timed = m.phases.clone();
         })
         .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     Ok(RunOutcome {
@@ -699,7 +706,72 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         handler_campaigns: run.handler_campaigns,
         paths,
         paths_wall_s,
+        phases: timed,
     })
+}
+
+/// The campaigns of the predicted scenarios, in rank order, as rows of
+/// `campaigns.parquet` and `handlers.parquet` with mode `predicted` and the
+/// scenario's id, so that `scenarios.parquet` joins to them.
+fn write_predicted_campaigns(
+    writer: &mut RunWriter,
+    base: &PreparedVariant,
+    predicted: &[crate::predict::Predicted],
+) -> Result<(), sim_output::OutputError> {
+    use sim_output::{CampaignRow, HandlerRow, Mode};
+    let names: Vec<std::sync::Arc<str>> = base
+        .model
+        .handlers
+        .iter()
+        .map(|h| std::sync::Arc::from(h.id.as_str()))
+        .collect();
+    for p in predicted {
+        let id = p.row.scenario_id.clone();
+        for (k, (seed, r)) in p.campaigns.iter().enumerate() {
+            writer.write_campaign(&CampaignRow {
+                variant: base.name.clone(),
+                campaign: k as u64,
+                seed: *seed,
+                mode: Mode::Predicted,
+                scenario_id: Some(id.clone()),
+                horizon_s: r.horizon_s,
+                requests: r.summary.requests,
+                errors: r.summary.errors,
+                error_rate: r.summary.error_rate,
+                latency_mean_ms: r.summary.latency_mean_ms,
+                latency_p50_ms: r.summary.latency_p50_ms,
+                latency_p99_ms: r.summary.latency_p99_ms,
+                availability: r.availability,
+                slo_breached: r.slo_breached,
+                faults_injected: r.faults,
+                rollbacks: 0,
+                events: r.events,
+                weight: r.weight,
+                degraded: r.summary.degraded,
+                faults: std::sync::Arc::from(""),
+            })?;
+            for (h, name) in r.handlers.iter().zip(&names) {
+                writer.write_handler(&HandlerRow {
+                    variant: base.name.clone(),
+                    campaign: k as u64,
+                    mode: Mode::Predicted,
+                    scenario_id: Some(id.clone()),
+                    handler: name.clone(),
+                    requests: h.summary.requests,
+                    errors: h.summary.errors,
+                    error_rate: h.summary.error_rate,
+                    latency_mean_ms: h.summary.latency_mean_ms,
+                    latency_p50_ms: h.summary.latency_p50_ms,
+                    latency_p99_ms: h.summary.latency_p99_ms,
+                    availability: h.availability,
+                    slo_breached: h.slo_breached,
+                    degraded: h.summary.degraded,
+                    seed: *seed,
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the run predicts injection scenarios: in targeted mode, and for

@@ -24,7 +24,9 @@ use rayon::prelude::*;
 use sim_core::{CampaignSeed, SimDuration, stream_key};
 use sim_models::campaign::CampaignMode;
 use sim_models::dist::Dist;
-use sim_models::live::{LiveFault, LivePlan, Monitoring, Schedule, run_live, slo_rules};
+use sim_models::live::{
+    LiveFault, LivePlan, Monitoring, Schedule, healthy_ticks, run_live, slo_rules,
+};
 use sim_models::model::{Effect, FaultDef, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::rare::forward_sf;
@@ -40,6 +42,9 @@ pub const AFTER: SimDuration = SimDuration(60 * 1_000_000_000);
 /// at the error rate of its last simulated minute (by then breakers,
 /// timeouts and queues have settled into the faulted state).
 pub const SIM_CAP: SimDuration = SimDuration(300 * 1_000_000_000);
+/// Past the warm-up, how long each healthy campaign is watched, tick by
+/// tick, for the healthy steady state ([`Healthy`]).
+pub const HEALTHY_SPAN: SimDuration = SimDuration(120 * 1_000_000_000);
 /// Longest injection simulated (longer repairs are capped: a live
 /// experiment would be stopped long before).
 pub const MAX_DURATION: SimDuration = SimDuration(3600 * 1_000_000_000);
@@ -175,6 +180,9 @@ pub struct Predicted {
     pub candidate: Candidate,
     /// The row of `scenarios.parquet` (rank filled after sorting).
     pub row: ScenarioRow,
+    /// Its campaigns, in index order: each one's seed and result (written
+    /// to `campaigns.parquet` and `handlers.parquet` with mode `predicted`).
+    pub campaigns: Vec<(u64, sim_models::campaign::CampaignResult)>,
 }
 
 /// The `q` quantile of `d` (seconds), by bisection on the survival function.
@@ -361,6 +369,110 @@ fn slo_limits(model: &Model) -> (f64, Option<f64>) {
     (if allow.is_finite() { allow } else { 0.001 }, p99)
 }
 
+/// The healthy steady state as one-second monitoring sees it, from
+/// healthy campaigns watched tick by tick ([`healthy_ticks`]): what a live
+/// experiment should see before its fault and after its recovery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Healthy {
+    /// Errors / requests over every tick.
+    pub error_rate: f64,
+    /// The median one-second p99, ms.
+    pub latency_p99_ms: f64,
+    /// The 99.9th percentile of one-second error rates: healthy noise
+    /// reaches it once in a thousand ticks.
+    pub error_rate_high: f64,
+    /// The 99.9th percentile of one-second p99s, ms.
+    pub latency_p99_high_ms: f64,
+}
+
+impl Healthy {
+    /// The healthy figures of `ticks`.
+    pub fn of(ticks: &[sim_models::live::Tick]) -> Healthy {
+        let (req, err) = ticks
+            .iter()
+            .fold((0u64, 0u64), |(r, e), t| (r + t.requests, e + t.errors));
+        let mut rates: Vec<f64> = ticks
+            .iter()
+            .filter(|t| t.requests > 0)
+            .map(|t| t.errors as f64 / t.requests as f64)
+            .collect();
+        let mut p99s: Vec<f64> = ticks.iter().map(|t| t.p99_ms).collect();
+        Healthy {
+            error_rate: if req == 0 {
+                f64::NAN
+            } else {
+                err as f64 / req as f64
+            },
+            latency_p99_ms: sample_quantile(&mut p99s.clone(), 0.5),
+            error_rate_high: sample_quantile(&mut rates, 0.999),
+            latency_p99_high_ms: sample_quantile(&mut p99s, 0.999),
+        }
+    }
+}
+
+/// Which bound an abort threshold came from (`scenarios.parquet`'s
+/// `abort_*_basis`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AbortBasis {
+    /// Halfway between the healthy bound and the SLO's breach level.
+    Between,
+    /// The healthy bound itself: one-second healthy noise already reaches
+    /// the SLO's level, so nothing lower would leave a healthy system alone.
+    Healthy,
+    /// No SLO on this figure: twice the healthy bound.
+    NoSlo,
+}
+
+impl AbortBasis {
+    /// `between`, `healthy` or `no_slo`, as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AbortBasis::Between => "between",
+            AbortBasis::Healthy => "healthy",
+            AbortBasis::NoSlo => "no_slo",
+        }
+    }
+}
+
+/// An abort threshold for a figure whose healthy one-second bound is
+/// `healthy` and whose SLO is breached at `breach`: strictly between the
+/// two when they are ordered, else the healthy bound (or, without an SLO,
+/// twice it, and at least `floor`).
+pub fn abort_threshold(healthy: f64, breach: Option<f64>, floor: f64) -> (f64, AbortBasis) {
+    let healthy = if healthy.is_nan() { 0.0 } else { healthy };
+    match breach {
+        Some(b) if b > healthy => (healthy + (b - healthy) / 2.0, AbortBasis::Between),
+        Some(_) => (healthy, AbortBasis::Healthy),
+        None => ((2.0 * healthy).max(floor), AbortBasis::NoSlo),
+    }
+}
+
+/// The injection's parameters as `scenarios.parquet` columns: mean added
+/// latency (ms), fraction of requests failed, status code, service-time
+/// multiplier, share of concurrency lost (%), each where the effect has it.
+pub fn magnitudes(effect: &Effect) -> sim_output::Magnitudes {
+    let mut m = sim_output::Magnitudes::default();
+    match effect {
+        Effect::Latency { added } | Effect::NetworkLatency { added, .. } => {
+            m.added_latency_ms = Some(added.mean() * 1e3);
+        }
+        Effect::ErrorCode { fraction, code } => {
+            m.error_fraction = Some(*fraction);
+            m.status_code = Some(u32::from(*code));
+        }
+        Effect::DiskError { fraction, slowdown } => {
+            m.error_fraction = Some(*fraction);
+            m.slowdown = Some(*slowdown);
+        }
+        Effect::CpuThrottle { factor } => m.slowdown = Some(*factor),
+        Effect::DiskIoStarvation { slowdown } => m.slowdown = Some(*slowdown),
+        Effect::MemoryStarvation { percent } => m.concurrency_lost_percent = Some(*percent),
+        Effect::NetworkPartition { .. } | Effect::Unreachable => m.error_fraction = Some(1.0),
+        Effect::Crash { .. } => {}
+    }
+    m
+}
+
 /// The `q` quantile of `xs` (NaNs dropped; NaN when empty).
 fn sample_quantile(xs: &mut Vec<f64>, q: f64) -> f64 {
     xs.retain(|x| !x.is_nan());
@@ -483,6 +595,44 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
         .build()?;
     let n = opts.campaigns.max(1);
     let seed = |c: u64| CampaignSeed::derive(opts.seed, stream_key("predicted-scenarios"), c);
+    // The healthy steady state, on the seeds the candidates use.
+    let healthy = {
+        let mut m = model.clone();
+        m.horizon = WARM_UP + HEALTHY_SPAN;
+        let mon = Monitoring {
+            tick: SimDuration::from_secs(1),
+            detection_delay: SimDuration::ZERO,
+            hold: SimDuration::ZERO,
+            rules: rules.clone(),
+            policy: None,
+        };
+        let runs: Vec<(Vec<sim_models::live::Tick>, u64)> = pool.install(|| {
+            (0..n)
+                .into_par_iter()
+                .map(|k| healthy_ticks(&m, seed(k), &mon, WARM_UP, WARM_UP + HEALTHY_SPAN))
+                .collect()
+        });
+        let mut ticks = Vec::new();
+        for (k, (t, misrouted)) in runs.into_iter().enumerate() {
+            crate::error::check_routed(misrouted, || {
+                format!(
+                    "healthy campaign {k} of the predicted scenarios (--seed {})",
+                    opts.seed
+                )
+            })?;
+            ticks.extend(t);
+        }
+        Healthy::of(&ticks)
+    };
+    // The SLO's breach levels: the strictest over the workload handlers.
+    let err_breach = model
+        .workloads
+        .iter()
+        .filter_map(|w| model.handlers[w.handler].slo.success_rate)
+        .map(|s| 1.0 - s)
+        .reduce(f64::min);
+    let (abort_err, abort_err_basis) = abort_threshold(healthy.error_rate_high, err_breach, 0.01);
+    let (abort_p99, abort_p99_basis) = abort_threshold(healthy.latency_p99_high_ms, slo_p99, 0.0);
     let bar =
         crate::progress::Task::start("predicting scenarios", cands.len() as u64, opts.progress);
     let results: Vec<Result<Predicted, crate::Error>> = pool.install(|| {
@@ -515,6 +665,7 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                 let mut tick_rates = Vec::new();
                 let mut tick_p99s = Vec::new();
                 let mut recoveries = Vec::new();
+                let mut campaigns = Vec::with_capacity(n as usize);
                 for k in 0..n {
                     let hit = run_live(&m, seed(k), CampaignMode::Healthy, &plan);
                     crate::error::check_routed(hit.result.misrouted, || {
@@ -523,6 +674,7 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                             c.fault.id, opts.seed
                         )
                     })?;
+                    campaigns.push((seed(k).as_u64(), hit.result.clone()));
                     let Some(o) = hit.outcomes.first() else {
                         continue;
                     };
@@ -570,14 +722,10 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                 };
                 let p99_over = slo_p99.is_some_and(|l| p99 > l);
                 let sev = severity(impact, rate, allow, p99_over);
-                let abort_error_rate = sample_quantile(&mut tick_rates, 0.99).max(allow);
-                let abort_latency_p99_ms = {
-                    let q = sample_quantile(&mut tick_p99s, 0.99);
-                    match slo_p99 {
-                        Some(l) if q.is_nan() || q < l => l,
-                        _ => q,
-                    }
-                };
+                // What the fault does, tick by tick: the figures an
+                // experiment that is not aborted should expect.
+                let expect_error_rate = sample_quantile(&mut tick_rates, 0.99);
+                let expect_latency_p99_ms = sample_quantile(&mut tick_p99s, 0.99);
                 let row = ScenarioRow {
                     rank: 0,
                     scenario_id: Arc::from(c.fault.id.as_str()),
@@ -589,8 +737,17 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                     score: c.likelihood * impact,
                     duration_s: c.fault.duration.as_secs_f64(),
                     rollback_plan: Arc::from(rollback_plan(model, c, recovery_p90)),
-                    abort_error_rate,
-                    abort_latency_p99_ms,
+                    abort_error_rate: abort_err,
+                    abort_latency_p99_ms: abort_p99,
+                    abort_error_rate_basis: Arc::from(abort_err_basis.as_str()),
+                    abort_latency_p99_basis: Arc::from(abort_p99_basis.as_str()),
+                    healthy_error_rate: healthy.error_rate,
+                    healthy_latency_p99_ms: healthy.latency_p99_ms,
+                    healthy_error_rate_high: healthy.error_rate_high,
+                    healthy_latency_p99_high_ms: healthy.latency_p99_high_ms,
+                    fault_error_rate_p99: expect_error_rate,
+                    fault_latency_p99_ms_p99: expect_latency_p99_ms,
+                    magnitudes: magnitudes(&model.effects[c.fault.effect]),
                     replicas: Arc::from(if c.fault.replica == ALL_REPLICAS {
                         "all".to_string()
                     } else {
@@ -608,6 +765,7 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                 Ok(Predicted {
                     candidate: c.clone(),
                     row,
+                    campaigns,
                 })
             })
             .collect()
@@ -665,7 +823,7 @@ pub fn render_top(predicted: &[ScenarioRow], k: usize, out: &mut String) {
     for r in predicted.iter().take(k) {
         crate::textln!(
             out,
-            "{:>4}  {:<34} {:<9} {:>10.3e} {:>9.3} {:>10.3e} {:>8.0} {:>10.3} {:>11.1}",
+            "{:>4}  {:<34} {:<9} {:>10.3e} {:>9.3} {:>10.3e} {:>8.0} {:>10.4} {:>11.1}",
             r.rank,
             crate::text::truncate(&r.scenario_id, 34),
             sim_output::severity_str(r.severity),
@@ -676,6 +834,26 @@ pub fn render_top(predicted: &[ScenarioRow], k: usize, out: &mut String) {
             r.abort_error_rate,
             r.abort_latency_p99_ms
         );
+    }
+    if let Some(r) = predicted.first() {
+        crate::textln!(
+            out,
+            "healthy steady state (one-second ticks, no fault): error rate {}, p99 {} ms; 99.9% of ticks at or below {} and {} ms\nabort thresholds: error rate {}; p99 {}",
+            crate::text::fmt_f(r.healthy_error_rate, 5),
+            crate::text::fmt_f(r.healthy_latency_p99_ms, 1),
+            crate::text::fmt_f(r.healthy_error_rate_high, 5),
+            crate::text::fmt_f(r.healthy_latency_p99_high_ms, 1),
+            basis_words(&r.abort_error_rate_basis),
+            basis_words(&r.abort_latency_p99_basis),
+        );
+    }
+}
+
+fn basis_words(basis: &str) -> &'static str {
+    match basis {
+        "between" => "halfway from the healthy bound to the SLO's breach level",
+        "healthy" => "at the healthy bound (one-second noise already reaches the SLO's level)",
+        _ => "twice the healthy bound (no SLO on it)",
     }
 }
 
@@ -833,5 +1011,36 @@ mod tests {
         assert_eq!(severity(0.06, 0.0, 0.001, false), Severity::Medium);
         assert_eq!(severity(0.01, 0.0005, 0.001, false), Severity::Low);
         assert_eq!(severity(0.01, f64::NAN, 0.001, false), Severity::Low);
+    }
+}
+
+#[cfg(test)]
+mod abort_tests {
+    use super::{AbortBasis, abort_threshold};
+
+    #[test]
+    fn an_abort_threshold_lies_between_healthy_noise_and_the_breach() {
+        // Room between: halfway.
+        assert_eq!(
+            abort_threshold(0.0, Some(0.001), 0.01),
+            (0.0005, AbortBasis::Between)
+        );
+        assert_eq!(
+            abort_threshold(100.0, Some(500.0), 0.0),
+            (300.0, AbortBasis::Between)
+        );
+        // Healthy one-second noise already at the breach level: the healthy bound.
+        assert_eq!(
+            abort_threshold(0.02, Some(0.001), 0.01),
+            (0.02, AbortBasis::Healthy)
+        );
+        // No SLO on the figure: twice the healthy bound, at least the floor.
+        assert_eq!(
+            abort_threshold(0.002, None, 0.01),
+            (0.01, AbortBasis::NoSlo)
+        );
+        assert_eq!(abort_threshold(40.0, None, 0.0), (80.0, AbortBasis::NoSlo));
+        // No healthy figure (no request in any tick) counts as 0.
+        assert_eq!(abort_threshold(f64::NAN, Some(0.01), 0.0).0, 0.005);
     }
 }

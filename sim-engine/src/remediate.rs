@@ -547,6 +547,11 @@ fn for_handler(
     for &rx in &rules.targets {
         rules.resource_changes(rx, &mut out);
     }
+    if rules.capacity_only {
+        // No fault to be resilient to: timeouts, retries, breakers and
+        // fallbacks cannot help.
+        return out;
+    }
     for (oi, op) in rules.spec_h.operations.iter().enumerate() {
         for (si, step) in op.steps.iter().enumerate() {
             let Step::Call(cs) = step else { continue };
@@ -586,6 +591,10 @@ struct HandlerRules<'a> {
     /// The handler's hard path and every resource whose faults were
     /// active in its breaches (sorted, distinct).
     targets: Vec<ResourceIx>,
+    /// The SLO is breached with no fault at all
+    /// ([`HandlerTally::breaches_without_faults`]): only capacity changes
+    /// (a replica, more concurrency) are proposed.
+    capacity_only: bool,
 }
 
 impl<'a> HandlerRules<'a> {
@@ -621,6 +630,7 @@ impl<'a> HandlerRules<'a> {
             h_sel: sel(&spec_h.id, spec_hix),
             ev,
             targets,
+            capacity_only: t.breaches_without_faults(),
         })
     }
 
@@ -652,8 +662,9 @@ impl<'a> HandlerRules<'a> {
             .faults
             .iter()
             .any(|f| f.resource == rx && matches!(f.scope, FaultScope::Replica(_)));
-        if replica_faults {
-            // A replica helps against replica-scoped faults, not common
+        if replica_faults || self.capacity_only {
+            // A replica adds capacity, and helps against replica-scoped
+            // faults, not common
             // causes: less so when only resource-wide processes of this
             // resource were active in the breaches.
             let prior = if e.share > 0.0 && !e.replica_scoped {
@@ -1791,6 +1802,11 @@ workload:
         };
         HandlerTally {
             window_s: 300.0,
+            fault_free: 0,
+            fault_free_breaches: 0,
+            fault_free_error_rate_sum: 0.0,
+            fault_free_p99_sum_ms: 0.0,
+            fault_free_n: 0,
             has_slo: true,
             variant: base.name.clone(),
             handler: Arc::from("h"),

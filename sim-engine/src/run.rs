@@ -467,6 +467,45 @@ pub struct HandlerTally {
     /// For a variant's handler that the base also has: its breaches paired
     /// with the base's, campaign by campaign. `None` for the base.
     pub paired: Option<PairedTally>,
+    /// Natural campaigns in which no fault was active at all.
+    pub fault_free: u64,
+    /// Of those, campaigns in which this handler's SLO was breached.
+    pub fault_free_breaches: u64,
+    /// Sum over the fault-free campaigns of the handler's error rate
+    /// (campaigns with requests only).
+    pub fault_free_error_rate_sum: f64,
+    /// Sum over the fault-free campaigns of the handler's p99, ms.
+    pub fault_free_p99_sum_ms: f64,
+    /// Fault-free campaigns with requests (the denominator of both sums).
+    pub fault_free_n: u64,
+}
+
+impl HandlerTally {
+    /// Fewest fault-free campaigns that can show a breach without faults.
+    pub const FAULT_FREE_MIN: u64 = 3;
+
+    /// Whether the SLO is breached with no fault at all: in more than half
+    /// of at least [`Self::FAULT_FREE_MIN`] natural campaigns in which no
+    /// fault was active. A capacity or objective problem, which no
+    /// resilience change (timeouts, retries, breakers, fallbacks) fixes.
+    pub fn breaches_without_faults(&self) -> bool {
+        self.has_slo
+            && self.fault_free >= Self::FAULT_FREE_MIN
+            && 2 * self.fault_free_breaches > self.fault_free
+    }
+
+    /// The handler's mean error rate and mean p99 (ms) over the
+    /// fault-free campaigns: its healthy figures (NaN without any).
+    pub fn fault_free_figures(&self) -> (f64, f64) {
+        if self.fault_free_n == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let n = self.fault_free_n as f64;
+        (
+            self.fault_free_error_rate_sum / n,
+            self.fault_free_p99_sum_ms / n,
+        )
+    }
 }
 
 /// A failure process's share in a handler's breaches.
@@ -1012,6 +1051,11 @@ impl Tallies {
                     weighted_breaches: 0.0,
                     weighted_breaches_sq: 0.0,
                     paired: pair_ix[hi].map(|_| PairedTally::default()),
+                    fault_free: 0,
+                    fault_free_breaches: 0,
+                    fault_free_error_rate_sum: 0.0,
+                    fault_free_p99_sum_ms: 0.0,
+                    fault_free_n: 0,
                 });
             }
         }
@@ -1101,6 +1145,15 @@ impl Tallies {
                 t.p99_sum_ms += h.summary.latency_p99_ms;
                 t.p99_n += 1;
             }
+            if r.faults == 0 {
+                t.fault_free += 1;
+                t.fault_free_breaches += u64::from(h.slo_breached);
+                if h.summary.requests > 0 {
+                    t.fault_free_error_rate_sum += h.summary.error_rate;
+                    t.fault_free_p99_sum_ms += h.summary.latency_p99_ms;
+                    t.fault_free_n += 1;
+                }
+            }
         }
     }
 
@@ -1139,6 +1192,9 @@ impl Tallies {
                     risk_diff_low: diff.map(|d| d.1),
                     risk_diff_high: diff.map(|d| d.2),
                     has_slo: t.has_slo,
+                    fault_free_campaigns: t.fault_free,
+                    fault_free_breaches: t.fault_free_breaches,
+                    breached_without_faults: t.breaches_without_faults(),
                     window_s: t.window_s,
                     programme_risk: prog.map(|d| d.0),
                     programme_ci_low: prog.map(|d| d.1),

@@ -265,6 +265,61 @@ pub struct LiveResult {
     pub rollbacks: u32,
 }
 
+/// The healthy steady state as monitoring sees it: a campaign of `model`
+/// with no fault at all, watched from `from` to `until` in ticks of
+/// `mon.tick`; per tick, the requests of the rules' handlers that finished
+/// in it, their errors and their p99 (`injected` and `breaching` as the
+/// rules say). What a live experiment should see before its fault and
+/// after its recovery, with the noise of one tick.
+pub fn healthy_ticks(
+    model: &Model,
+    seed: CampaignSeed,
+    mon: &Monitoring,
+    from: SimDuration,
+    until: SimDuration,
+) -> (Vec<Tick>, u64) {
+    let (layout, mut sim) = start(model, seed, CampaignMode::Healthy);
+    let tick = SimDuration(mon.tick.0.max(1_000_000));
+    for (h, _) in &mon.rules {
+        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
+            a.window = Some(Box::default());
+        }
+    }
+    let mut t = SimTime::ZERO + from;
+    let stop = SimTime::ZERO + until;
+    sim.run_until(t);
+    take_windows(&mut sim, layout, mon);
+    let mut ticks = Vec::new();
+    while t < stop {
+        let end = (t + tick).min(stop);
+        sim.run_until(end);
+        let windows = take_windows(&mut sim, layout, mon);
+        let breaching = mon
+            .rules
+            .iter()
+            .zip(&windows)
+            .any(|((_, rule), w)| rule.breached(w));
+        let mut all = RequestStats::default();
+        for w in &windows {
+            all.merge(w);
+        }
+        ticks.push(Tick {
+            end,
+            requests: all.requests,
+            errors: all.errors,
+            p99_ms: if all.requests == 0 {
+                f64::NAN
+            } else {
+                all.latency.quantile(0.99).as_millis_f64()
+            },
+            breaching,
+            injected: false,
+        });
+        t = end;
+    }
+    (ticks, sim.unhandled())
+}
+
 /// Runs one campaign of `model` (`Natural` or `Healthy`; a targeted
 /// campaign's injection runs as well) with the live injections of `plan`.
 pub fn run_live(

@@ -76,8 +76,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 pub use error::OutputError;
 pub use manifest::{Manifest, RunInfo};
 pub use rows::{
-    CampaignRow, EventRow, HandlerRow, Mode, PathRow, RemediationRow, RiskRow, ScenarioRow,
-    Severity, severity_str,
+    CampaignRow, EventRow, HandlerRow, Magnitudes, Mode, PathRow, RemediationRow, RiskRow,
+    ScenarioRow, Severity, severity_str,
 };
 pub use tables::{RowBuilder, TableRow};
 pub use writer::{

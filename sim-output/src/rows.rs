@@ -23,6 +23,10 @@ pub enum Mode {
     Programme,
     /// A ranked injection scenario was injected on purpose.
     Targeted,
+    /// A campaign that measured a predicted injection scenario
+    /// (`scenarios.parquet`): a healthy warm-up, the injection, the
+    /// recovery; its `scenario_id` is the scenario's.
+    Predicted,
 }
 
 impl Mode {
@@ -32,6 +36,7 @@ impl Mode {
         match self {
             Mode::Natural => "natural",
             Mode::Programme => "programme",
+            Mode::Predicted => "predicted",
             Mode::Targeted => "targeted",
         }
     }
@@ -183,6 +188,14 @@ pub struct RiskRow {
     /// handler is left out of every decision (`over_threshold` false, the
     /// gate, `--until-decided`, remediation).
     pub has_slo: bool,
+    /// Natural campaigns in which no fault at all was active.
+    pub fault_free_campaigns: u64,
+    /// Of those, campaigns in which the handler's SLO was breached.
+    pub fault_free_breaches: u64,
+    /// The SLO is breached with no fault at all (in more than half of at
+    /// least 3 fault-free campaigns): a capacity or objective problem,
+    /// which remediation answers with capacity changes only.
+    pub breached_without_faults: bool,
     /// The time span `risk` covers, in seconds: one campaign's horizon.
     /// `risk` is P(the SLO is breached within `window_s`); it is a risk
     /// per `risk.window` only where the horizon is that window.
@@ -227,10 +240,36 @@ pub struct ScenarioRow {
     pub duration_s: f64,
     /// How to roll the injection back.
     pub rollback_plan: Arc<str>,
-    /// Abort the live experiment above this error rate.
+    /// Abort the live experiment when the one-second workload error rate
+    /// reaches this: strictly between the healthy bound
+    /// (`healthy_error_rate_high`) and the SLO's breach level where both
+    /// exist and are ordered (see `abort_error_rate_basis`).
     pub abort_error_rate: f64,
-    /// Abort the live experiment above this p99 latency, in milliseconds.
+    /// Abort the live experiment when the one-second p99 reaches this, ms
+    /// (see `abort_latency_p99_basis`).
     pub abort_latency_p99_ms: f64,
+    /// Where `abort_error_rate` came from: `between` (halfway from the
+    /// healthy bound to the SLO's breach level), `healthy` (the healthy
+    /// bound: one-second noise already reaches the SLO's level) or `no_slo`
+    /// (no SLO on the figure: twice the healthy bound).
+    pub abort_error_rate_basis: Arc<str>,
+    /// Where `abort_latency_p99_ms` came from, as `abort_error_rate_basis`.
+    pub abort_latency_p99_basis: Arc<str>,
+    /// The healthy workload error rate (no fault), over one-second ticks.
+    pub healthy_error_rate: f64,
+    /// The healthy workload's median one-second p99, ms.
+    pub healthy_latency_p99_ms: f64,
+    /// The healthy 99.9th percentile of one-second error rates: the noise
+    /// an abort threshold must stay above.
+    pub healthy_error_rate_high: f64,
+    /// The healthy 99.9th percentile of one-second p99s, ms.
+    pub healthy_latency_p99_high_ms: f64,
+    /// The fault's 99th percentile of one-second error rates while on.
+    pub fault_error_rate_p99: f64,
+    /// The fault's 99th percentile of one-second p99s while on, ms.
+    pub fault_latency_p99_ms_p99: f64,
+    /// The injection's parameters.
+    pub magnitudes: Magnitudes,
     /// Replicas struck: an index, or `all`.
     pub replicas: Arc<str>,
     /// Workload error rate while the fault was on (mean over campaigns).
@@ -249,6 +288,22 @@ pub struct ScenarioRow {
     pub source: Arc<str>,
     /// Kinds of static failure points on the target (`preflight analyze`), comma-separated.
     pub failure_points: Arc<str>,
+}
+
+/// An injection's parameters, each where its failure mode has it (null
+/// elsewhere): the columns a live injector is configured with.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Magnitudes {
+    /// Mean latency added to each request (or link), ms.
+    pub added_latency_ms: Option<f64>,
+    /// Fraction of requests that fail (1 for a partition or an unreachable target).
+    pub error_fraction: Option<f64>,
+    /// The status code failed requests get.
+    pub status_code: Option<u32>,
+    /// Service-time multiplier (CPU throttling, slow disk).
+    pub slowdown: Option<f64>,
+    /// Share of concurrency lost, percent (memory starvation).
+    pub concurrency_lost_percent: Option<f64>,
 }
 
 /// One remediation candidate checked against one handler over its

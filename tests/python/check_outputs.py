@@ -69,7 +69,9 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         # Documented additions (docs/results.md).
         ("risk_diff", F64, True), ("risk_diff_low", F64, True),
         ("risk_diff_high", F64, True), ("has_slo", BOOL, False),
-        ("window_s", F64, False), ("programme_risk", F64, True),
+        ("window_s", F64, False), ("fault_free_campaigns", I64, False),
+        ("fault_free_breaches", I64, False), ("breached_without_faults", BOOL, False),
+        ("programme_risk", F64, True),
         ("programme_ci_low", F64, True), ("programme_ci_high", F64, True),
         ("programme_added", F64, True), ("programme_added_low", F64, True),
         ("programme_added_high", F64, True),
@@ -79,7 +81,14 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
         ("failure_mode", STR, False), ("severity", STR, False), ("likelihood", F64, False),
         ("impact", F64, False), ("score", F64, False), ("duration_s", F64, False),
         ("rollback_plan", STR, False), ("abort_error_rate", F64, False),
-        ("abort_latency_p99_ms", F64, False),
+        ("abort_latency_p99_ms", F64, False), ("healthy_error_rate", F64, False),
+        ("healthy_latency_p99_ms", F64, False),
+        # Documented additions (docs/results.md).
+        ("abort_error_rate_basis", STR, False), ("abort_latency_p99_basis", STR, False),
+        ("healthy_error_rate_high", F64, False), ("healthy_latency_p99_high_ms", F64, False),
+        ("added_latency_ms", F64, True), ("error_fraction", F64, True),
+        ("status_code", I32, True), ("slowdown", F64, True),
+        ("concurrency_lost_percent", F64, True),
     ],
     "remediations": [
         ("variant", STR, False), ("target", STR, False), ("suggestion", STR, False),
@@ -114,7 +123,7 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     ],
 }
 REQUIRED_TABLES = ("campaigns", "handlers", "risk")
-MODES = {"natural", "programme", "targeted"}
+MODES = {"natural", "programme", "targeted", "predicted"}
 SEVERITIES = {"low", "medium", "high", "critical"}
 
 ARROW_TYPES = {
@@ -257,9 +266,14 @@ def check_pandas(path: Path, table: str, rows: int) -> str | None:
     problems = []
     if len(frame) != rows:
         problems.append(f"{len(frame)} rows, want {rows}")
-    for column, kind, _nullable in CONTRACT.get(table, []):
+    for column, kind, nullable in CONTRACT.get(table, []):
         if column not in frame.columns:
             problems.append(f"missing column {column}")
+        elif (nullable and kind in (I64, I32) and str(frame[column].dtype) == "float64"
+              and frame[column].isna().any()):
+            # NumPy-backed pandas holds an integer column with nulls as
+            # float64 (NaN for null); dtype_backend="numpy_nullable" keeps Int32.
+            pass
         elif not pandas_kind_ok(kind, frame[column].dtype):
             problems.append(f"{column} has dtype {frame[column].dtype}, want {kind}")
     return "; ".join(problems) or None
@@ -382,6 +396,14 @@ def check_joins(con, run_dir: Path) -> str | None:
     for variant, handler, breaches, counted in got:
         if breaches != counted:
             problems.append(f"risk {variant}/{handler}: breaches {breaches}, handler rows {counted}")
+    if (run_dir / "scenarios.parquet").is_file():
+        # Each predicted scenario's campaigns, as many as it says it ran.
+        bad = con.sql(
+            f"SELECT s.scenario_id, s.campaigns, count(c.campaign) FROM {q('scenarios')} s "
+            f"LEFT JOIN {q('campaigns')} c ON c.mode = 'predicted' AND c.scenario_id = s.scenario_id "
+            "GROUP BY ALL HAVING count(c.campaign) != s.campaigns").fetchall()
+        if bad:
+            problems.append(f"scenarios JOIN campaigns (mode predicted): {bad[:3]}")
     if (run_dir / "events.parquet").is_file():
         events = pq.ParquetFile(run_dir / "events.parquet").metadata.num_rows
         joined = con.sql(
