@@ -514,6 +514,8 @@ fn print_what_if(report: &RunReport, plan: &RunPlan) {
         .tallies
         .iter()
         .zip(&report.risk)
+        // A handler without an SLO has no risk to compare.
+        .filter(|(_, r)| r.has_slo)
         .filter_map(|(t, r)| t.paired.filter(|p| p.campaigns > 0).map(|p| (t, r, p)))
         .collect();
     if rows.is_empty() {
