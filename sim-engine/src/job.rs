@@ -516,15 +516,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     let scratch = if opts.write {
         None
     } else {
-        let d = tempfile::Builder::new()
-            .prefix("preflight-unpublished-")
-            .tempdir()
-            .map_err(|e| {
-                Error::environment(format!(
-                    "preflight: a scratch directory in {}: {e}",
-                    std::env::temp_dir().display()
-                ))
-            })?;
+        let d = scratch_dir()?;
         run.out_dir = d.path().join("run");
         Some(d)
     };
@@ -708,6 +700,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         paths_wall_s,
         phases: timed,
     })
+}
+
+/// A scratch directory for the rows of a run that publishes nothing
+/// (`RunOptions::write` off), deleted when dropped.
+fn scratch_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix("preflight-unpublished-")
+        .tempdir()
+        .map_err(|e| {
+            Error::environment(format!(
+                "preflight: a scratch directory in {}: {e}",
+                std::env::temp_dir().display()
+            ))
+        })
 }
 
 /// The campaigns of the predicted scenarios, in rank order, as rows of

@@ -581,6 +581,42 @@ pub struct PredictOptions {
     pub progress: bool,
 }
 
+/// The healthy steady state of `model` ([`Healthy`]): `n` fault-free
+/// campaigns on the prediction's seeds, each watched in one-second ticks
+/// for [`HEALTHY_SPAN`] after the warm-up, on `pool`.
+fn healthy_state(
+    model: &Model,
+    rules: &[(sim_models::model::HandlerIx, sim_models::live::AbortRule)],
+    n: u64,
+    seed: &(dyn Fn(u64) -> CampaignSeed + Sync),
+    pool: &rayon::ThreadPool,
+    master: u64,
+) -> Result<Healthy, crate::Error> {
+    let mut m = model.clone();
+    m.horizon = WARM_UP + HEALTHY_SPAN;
+    let mon = Monitoring {
+        tick: SimDuration::from_secs(1),
+        detection_delay: SimDuration::ZERO,
+        hold: SimDuration::ZERO,
+        rules: rules.to_vec(),
+        policy: None,
+    };
+    let runs: Vec<(Vec<sim_models::live::Tick>, u64)> = pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .map(|k| healthy_ticks(&m, seed(k), &mon, WARM_UP, WARM_UP + HEALTHY_SPAN))
+            .collect()
+    });
+    let mut ticks = Vec::new();
+    for (k, (t, misrouted)) in runs.into_iter().enumerate() {
+        crate::error::check_routed(misrouted, || {
+            format!("healthy campaign {k} of the predicted scenarios (--seed {master})")
+        })?;
+        ticks.extend(t);
+    }
+    Ok(Healthy::of(&ticks))
+}
+
 /// Simulates every candidate of the base variant and ranks them.
 pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<Predicted>> {
     let model = &v.model;
@@ -596,34 +632,7 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
     let n = opts.campaigns.max(1);
     let seed = |c: u64| CampaignSeed::derive(opts.seed, stream_key("predicted-scenarios"), c);
     // The healthy steady state, on the seeds the candidates use.
-    let healthy = {
-        let mut m = model.clone();
-        m.horizon = WARM_UP + HEALTHY_SPAN;
-        let mon = Monitoring {
-            tick: SimDuration::from_secs(1),
-            detection_delay: SimDuration::ZERO,
-            hold: SimDuration::ZERO,
-            rules: rules.clone(),
-            policy: None,
-        };
-        let runs: Vec<(Vec<sim_models::live::Tick>, u64)> = pool.install(|| {
-            (0..n)
-                .into_par_iter()
-                .map(|k| healthy_ticks(&m, seed(k), &mon, WARM_UP, WARM_UP + HEALTHY_SPAN))
-                .collect()
-        });
-        let mut ticks = Vec::new();
-        for (k, (t, misrouted)) in runs.into_iter().enumerate() {
-            crate::error::check_routed(misrouted, || {
-                format!(
-                    "healthy campaign {k} of the predicted scenarios (--seed {})",
-                    opts.seed
-                )
-            })?;
-            ticks.extend(t);
-        }
-        Healthy::of(&ticks)
-    };
+    let healthy = healthy_state(model, &rules, n, &seed, &pool, opts.seed)?;
     // The SLO's breach levels: the strictest over the workload handlers.
     let err_breach = model
         .workloads
