@@ -724,7 +724,6 @@ fn write_predicted_campaigns(
     base: &PreparedVariant,
     predicted: &[crate::predict::Predicted],
 ) -> Result<(), sim_output::OutputError> {
-    use sim_output::{CampaignRow, HandlerRow, Mode};
     let names: Vec<std::sync::Arc<str>> = base
         .model
         .handlers
@@ -732,49 +731,15 @@ fn write_predicted_campaigns(
         .map(|h| std::sync::Arc::from(h.id.as_str()))
         .collect();
     for p in predicted {
-        let id = p.row.scenario_id.clone();
         for (k, (seed, r)) in p.campaigns.iter().enumerate() {
-            writer.write_campaign(&CampaignRow {
-                variant: base.name.clone(),
+            let key = crate::run::RowKey {
+                variant: &base.name,
                 campaign: k as u64,
                 seed: *seed,
-                mode: Mode::Predicted,
-                scenario_id: Some(id.clone()),
-                horizon_s: r.horizon_s,
-                requests: r.summary.requests,
-                errors: r.summary.errors,
-                error_rate: r.summary.error_rate,
-                latency_mean_ms: r.summary.latency_mean_ms,
-                latency_p50_ms: r.summary.latency_p50_ms,
-                latency_p99_ms: r.summary.latency_p99_ms,
-                availability: r.availability,
-                slo_breached: r.slo_breached,
-                faults_injected: r.faults,
-                rollbacks: 0,
-                events: r.events,
-                weight: r.weight,
-                degraded: r.summary.degraded,
-                faults: std::sync::Arc::from(""),
-            })?;
-            for (h, name) in r.handlers.iter().zip(&names) {
-                writer.write_handler(&HandlerRow {
-                    variant: base.name.clone(),
-                    campaign: k as u64,
-                    mode: Mode::Predicted,
-                    scenario_id: Some(id.clone()),
-                    handler: name.clone(),
-                    requests: h.summary.requests,
-                    errors: h.summary.errors,
-                    error_rate: h.summary.error_rate,
-                    latency_mean_ms: h.summary.latency_mean_ms,
-                    latency_p50_ms: h.summary.latency_p50_ms,
-                    latency_p99_ms: h.summary.latency_p99_ms,
-                    availability: h.availability,
-                    slo_breached: h.slo_breached,
-                    degraded: h.summary.degraded,
-                    seed: *seed,
-                })?;
-            }
+                mode: sim_output::Mode::Predicted,
+                scenario_id: Some(&p.row.scenario_id),
+            };
+            crate::run::send_result(writer, &base.model, &names, &key, r, 0)?;
         }
     }
     Ok(())

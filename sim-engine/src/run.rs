@@ -913,58 +913,99 @@ impl<'a> ReadyJob<'a> {
                 })?;
             }
         }
-        sink.campaign(&CampaignRow {
-            variant: v.name.clone(),
-            campaign: o.campaign,
-            seed: o.seed,
-            mode: row_mode,
-            scenario_id: self.spec.scenario_id.clone(),
-            horizon_s: r.horizon_s,
-            requests: r.summary.requests,
-            errors: r.summary.errors,
-            error_rate: r.summary.error_rate,
-            latency_mean_ms: r.summary.latency_mean_ms,
-            latency_p50_ms: r.summary.latency_p50_ms,
-            latency_p99_ms: r.summary.latency_p99_ms,
-            availability: r.availability,
-            slo_breached: r.slo_breached,
-            faults_injected: r.faults,
-            rollbacks: o.rollbacks,
-            events: r.events,
-            weight: r.weight,
-            degraded: r.summary.degraded,
-            faults: Arc::from(
-                r.faults_seen
-                    .iter()
-                    .map(|&f| {
-                        let f = &v.model.faults[f as usize];
-                        format!("{}/{}", v.model.resources[f.resource].id, f.mode)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-        })?;
-        for (hi, h) in r.handlers.iter().enumerate() {
-            sink.handler(&HandlerRow {
-                variant: v.name.clone(),
+        send_result(
+            sink,
+            &v.model,
+            &self.handler_names,
+            &RowKey {
+                variant: &v.name,
                 campaign: o.campaign,
-                mode: row_mode,
-                scenario_id: self.spec.scenario_id.clone(),
-                handler: self.handler_names[hi].clone(),
-                requests: h.summary.requests,
-                errors: h.summary.errors,
-                error_rate: h.summary.error_rate,
-                latency_mean_ms: h.summary.latency_mean_ms,
-                latency_p50_ms: h.summary.latency_p50_ms,
-                latency_p99_ms: h.summary.latency_p99_ms,
-                availability: h.availability,
-                slo_breached: h.slo_breached,
-                degraded: h.summary.degraded,
                 seed: o.seed,
-            })?;
-        }
-        Ok(())
+                mode: row_mode,
+                scenario_id: self.spec.scenario_id.as_ref(),
+            },
+            r,
+            o.rollbacks,
+        )
     }
+}
+
+/// Which campaign rows belong to: the keys of `campaigns.parquet` and
+/// `handlers.parquet`.
+pub(crate) struct RowKey<'a> {
+    pub(crate) variant: &'a Arc<str>,
+    pub(crate) campaign: u64,
+    pub(crate) seed: u64,
+    pub(crate) mode: Mode,
+    /// The injection or predicted scenario (`None`: the mode names the job).
+    pub(crate) scenario_id: Option<&'a Arc<str>>,
+}
+
+/// `resource/mode` of failure process `f`, as the rows and the tallies
+/// name it.
+pub(crate) fn fault_label(model: &Model, f: &sim_models::model::FaultDef) -> String {
+    format!("{}/{}", model.resources[f.resource].id, f.mode)
+}
+
+/// Sends the row of `campaigns.parquet` of result `r` of a campaign of
+/// `model` and one row of `handlers.parquet` per handler (`handler_names`
+/// in model order) to `sink`.
+pub(crate) fn send_result<S: RowSink + ?Sized>(
+    sink: &mut S,
+    model: &Model,
+    handler_names: &[Arc<str>],
+    key: &RowKey<'_>,
+    r: &CampaignResult,
+    rollbacks: u32,
+) -> Result<(), OutputError> {
+    sink.campaign(&CampaignRow {
+        variant: key.variant.clone(),
+        campaign: key.campaign,
+        seed: key.seed,
+        mode: key.mode,
+        scenario_id: key.scenario_id.cloned(),
+        horizon_s: r.horizon_s,
+        requests: r.summary.requests,
+        errors: r.summary.errors,
+        error_rate: r.summary.error_rate,
+        latency_mean_ms: r.summary.latency_mean_ms,
+        latency_p50_ms: r.summary.latency_p50_ms,
+        latency_p99_ms: r.summary.latency_p99_ms,
+        availability: r.availability,
+        slo_breached: r.slo_breached,
+        faults_injected: r.faults,
+        rollbacks,
+        events: r.events,
+        weight: r.weight,
+        degraded: r.summary.degraded,
+        faults: Arc::from(
+            r.faults_seen
+                .iter()
+                .map(|&f| fault_label(model, &model.faults[f as usize]))
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    })?;
+    for (h, name) in r.handlers.iter().zip(handler_names) {
+        sink.handler(&HandlerRow {
+            variant: key.variant.clone(),
+            campaign: key.campaign,
+            mode: key.mode,
+            scenario_id: key.scenario_id.cloned(),
+            handler: name.clone(),
+            requests: h.summary.requests,
+            errors: h.summary.errors,
+            error_rate: h.summary.error_rate,
+            latency_mean_ms: h.summary.latency_mean_ms,
+            latency_p50_ms: h.summary.latency_p50_ms,
+            latency_p99_ms: h.summary.latency_p99_ms,
+            availability: h.availability,
+            slo_breached: h.slo_breached,
+            degraded: h.summary.degraded,
+            seed: key.seed,
+        })?;
+    }
+    Ok(())
 }
 
 /// The risk counters of a run, folded campaign by campaign in index order.
@@ -1023,7 +1064,7 @@ impl Tallies {
                 .model
                 .faults
                 .iter()
-                .map(|f| format!("{}/{}", v.model.resources[f.resource].id, f.mode))
+                .map(|f| fault_label(&v.model, f))
                 .collect();
             for (hi, (h, name)) in v.model.handlers.iter().zip(&job.handler_names).enumerate() {
                 let criticality = v.model.resources[h.resource].criticality;
@@ -1262,10 +1303,6 @@ pub fn run_paired<S: RowSink + ?Sized>(
     // first) unless given.
     let mut recorded: Option<BaseOutcomes> = None;
     let mut base_window: Option<Baseline> = None;
-    // The natural outcomes of the variant whose jobs are running, which
-    // its programme job (next) pairs with.
-    let mut variant_natural: Option<BaseOutcomes> = None;
-    let programmes = jobs.iter().any(|j| j.programme);
     for spec in jobs {
         let v = spec.variant;
         let programme = spec.programme;
@@ -1280,11 +1317,10 @@ pub fn run_paired<S: RowSink + ?Sized>(
         );
         let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark)?;
         let records_base = natural && v.index == 0 && base.is_none();
-        let mut recording = (records_base || (natural && programmes))
-            .then(|| BaseOutcomes::new(job.handler_names.clone()));
-        let pair_with = if programme {
-            variant_natural.as_ref()
-        } else if natural && !records_base {
+        let mut recording = records_base.then(|| BaseOutcomes::new(job.handler_names.clone()));
+        // A variant's natural campaigns pair with the base's; so do the
+        // programme's (it runs on the base only, right after its natural job).
+        let pair_with = if programme || (natural && !records_base) {
             base.or(recorded.as_ref())
         } else {
             None
@@ -1292,7 +1328,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
         let counters = tallies.open(&job, pair_with);
         let mut next = 0u64;
         let mut target = plan.campaigns;
-        if let (true, Some(n)) = (programme, &variant_natural) {
+        if let (true, Some(n)) = (programme, pair_with) {
             // As many as the natural job ran (`--until-decided` may have
             // grown it): every programme campaign has its natural twin.
             bar.inc_length(n.campaigns.saturating_sub(target));
@@ -1341,11 +1377,8 @@ pub fn run_paired<S: RowSink + ?Sized>(
             next = end;
         }
         if let Some(rec) = recording {
-            if records_base {
-                recorded = Some(rec.clone());
-                base_window = job.baseline;
-            }
-            variant_natural = Some(rec);
+            recorded = Some(rec);
+            base_window = job.baseline;
         }
     }
     bar.finish_and_clear();

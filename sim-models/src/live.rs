@@ -280,11 +280,7 @@ pub fn healthy_ticks(
 ) -> (Vec<Tick>, u64) {
     let (layout, mut sim) = start(model, seed, CampaignMode::Healthy);
     let tick = SimDuration(mon.tick.0.max(1_000_000));
-    for (h, _) in &mon.rules {
-        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
-            a.window = Some(Box::default());
-        }
-    }
+    count_windows(&mut sim, layout, mon, true);
     let mut t = SimTime::ZERO + from;
     let stop = SimTime::ZERO + until;
     sim.run_until(t);
@@ -293,28 +289,7 @@ pub fn healthy_ticks(
     while t < stop {
         let end = (t + tick).min(stop);
         sim.run_until(end);
-        let windows = take_windows(&mut sim, layout, mon);
-        let breaching = mon
-            .rules
-            .iter()
-            .zip(&windows)
-            .any(|((_, rule), w)| rule.breached(w));
-        let mut all = RequestStats::default();
-        for w in &windows {
-            all.merge(w);
-        }
-        ticks.push(Tick {
-            end,
-            requests: all.requests,
-            errors: all.errors,
-            p99_ms: if all.requests == 0 {
-                f64::NAN
-            } else {
-                all.latency.quantile(0.99).as_millis_f64()
-            },
-            breaching,
-            injected: false,
-        });
+        ticks.push(read_tick(&mut sim, layout, mon, end, false).0);
         t = end;
     }
     (ticks, sim.unhandled())
@@ -332,11 +307,7 @@ pub fn run_live(
     let horizon = SimTime::ZERO + model.horizon;
     let mon = &plan.monitoring;
     let tick = SimDuration(mon.tick.0.max(1_000_000));
-    for (h, _) in &mon.rules {
-        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
-            a.window = Some(Box::default());
-        }
-    }
+    count_windows(&mut sim, layout, mon, true);
     let mut rng = seed.stream(stream_key("live/schedule"));
     let mut fixed = 0usize;
     let mut nominal_end = SimTime::ZERO;
@@ -386,11 +357,7 @@ pub fn run_live(
         ticks.extend(out.ticks);
     }
     // Stop counting windows: the rest of the campaign runs at full speed.
-    for (h, _) in &mon.rules {
-        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
-            a.window = None;
-        }
-    }
+    count_windows(&mut sim, layout, mon, false);
     let mut result = finish(model, layout, sim, matches!(mode, CampaignMode::Natural));
     result.faults += outcomes.len() as u32;
     LiveResult {
@@ -499,31 +466,12 @@ fn watch(
         }
         let injected = t < off.unwrap_or(SimTime::MAX);
         sim.run_until(end);
-        let windows = take_windows(sim, layout, mon);
-        let breaching = mon
-            .rules
-            .iter()
-            .zip(&windows)
-            .any(|((_, rule), w)| rule.breached(w));
-        let mut all = RequestStats::default();
-        for w in &windows {
-            all.merge(w);
-        }
+        let (tick_row, all) = read_tick(sim, layout, mon, end, injected);
+        let breaching = tick_row.breaching;
         if injected {
             during.merge(&all);
         }
-        ticks.push(Tick {
-            end,
-            requests: all.requests,
-            errors: all.errors,
-            p99_ms: if all.requests == 0 {
-                f64::NAN
-            } else {
-                all.latency.quantile(0.99).as_millis_f64()
-            },
-            breaching,
-            injected,
-        });
+        ticks.push(tick_row);
         match (breaching, breach_start) {
             (true, None) => {
                 breach_start = Some(t);
@@ -792,6 +740,55 @@ fn apply(
 }
 
 /// The monitored handlers' windows since the last call, in rule order; resets them.
+/// Switches the counting of the watched handlers' finished requests
+/// (their `window`) on or off.
+fn count_windows(
+    sim: &mut sim_core::Simulation<Node<'_>>,
+    layout: Layout,
+    mon: &Monitoring,
+    on: bool,
+) {
+    for (h, _) in &mon.rules {
+        if let Node::Handler(a) = sim.actor_mut(layout.handler(*h)) {
+            a.window = on.then(Box::default);
+        }
+    }
+}
+
+/// The tick ending at `end`: takes the watched handlers' windows, and
+/// returns the tick with the requests of all of them merged.
+fn read_tick(
+    sim: &mut sim_core::Simulation<Node<'_>>,
+    layout: Layout,
+    mon: &Monitoring,
+    end: SimTime,
+    injected: bool,
+) -> (Tick, RequestStats) {
+    let windows = take_windows(sim, layout, mon);
+    let breaching = mon
+        .rules
+        .iter()
+        .zip(&windows)
+        .any(|((_, rule), w)| rule.breached(w));
+    let mut all = RequestStats::default();
+    for w in &windows {
+        all.merge(w);
+    }
+    let tick = Tick {
+        end,
+        requests: all.requests,
+        errors: all.errors,
+        p99_ms: if all.requests == 0 {
+            f64::NAN
+        } else {
+            all.latency.quantile(0.99).as_millis_f64()
+        },
+        breaching,
+        injected,
+    };
+    (tick, all)
+}
+
 fn take_windows(
     sim: &mut sim_core::Simulation<Node<'_>>,
     layout: Layout,

@@ -86,6 +86,21 @@ macro_rules! column_kind {
                 builder.$append(value);
             }
         }
+    };    // A column whose row value is converted on the way in.
+    ($(#[$doc:meta])* $kind:ident, $builder:ty, $value:ty, $data_type:expr, $nullable:expr, $convert:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $kind;
+
+        impl ColumnKind for $kind {
+            type Builder = $builder;
+            type Value<'a> = $value;
+            const DATA_TYPE: DataType = $data_type;
+            const NULLABLE: bool = $nullable;
+            fn append(builder: &mut Self::Builder, value: Self::Value<'_>) {
+                ($convert)(builder, value);
+            }
+        }
     };
 }
 
@@ -100,50 +115,20 @@ column_kind!(/// A nullable `Float64` column.
 column_kind!(/// A required `Boolean` column.
     Bool, BooleanBuilder, bool, DataType::Boolean, false, append_value);
 
-/// A required `Int64` column of a count or index: signed, so that a
-/// difference of two counts is safe in every dataframe library. A value
-/// past `i64::MAX` (never reached: 2⁶³ requests) is written as `i64::MAX`.
-#[derive(Debug, Clone, Copy)]
-pub struct I64;
-
-impl ColumnKind for I64 {
-    type Builder = Int64Builder;
-    type Value<'a> = u64;
-    const DATA_TYPE: DataType = DataType::Int64;
-    const NULLABLE: bool = false;
-    fn append(builder: &mut Self::Builder, value: u64) {
-        builder.append_value(i64::try_from(value).unwrap_or(i64::MAX));
-    }
-}
-
-/// A required `Int32` column of a small count or index (held as `u32`;
-/// past `i32::MAX`, written as `i32::MAX`).
-#[derive(Debug, Clone, Copy)]
-pub struct I32;
-
-impl ColumnKind for I32 {
-    type Builder = Int32Builder;
-    type Value<'a> = u32;
-    const DATA_TYPE: DataType = DataType::Int32;
-    const NULLABLE: bool = false;
-    fn append(builder: &mut Self::Builder, value: u32) {
-        builder.append_value(i32::try_from(value).unwrap_or(i32::MAX));
-    }
-}
-
-/// A nullable `Int32` column.
-#[derive(Debug, Clone, Copy)]
-pub struct OptI32;
-
-impl ColumnKind for OptI32 {
-    type Builder = Int32Builder;
-    type Value<'a> = Option<u32>;
-    const DATA_TYPE: DataType = DataType::Int32;
-    const NULLABLE: bool = true;
-    fn append(builder: &mut Self::Builder, value: Option<u32>) {
-        builder.append_option(value.map(|v| i32::try_from(v).unwrap_or(i32::MAX)));
-    }
-}
+column_kind!(/// A required `Int64` column of a count or index: signed, so that a
+    /// difference of two counts is safe in every dataframe library. A value
+    /// past `i64::MAX` (never reached: 2⁶³ requests) is written as `i64::MAX`.
+    I64, Int64Builder, u64, DataType::Int64, false,
+    |b: &mut Int64Builder, v: u64| b.append_value(i64::try_from(v).unwrap_or(i64::MAX)));
+column_kind!(/// A required `Int32` column of a small count or index (held as `u32`;
+    /// past `i32::MAX`, written as `i32::MAX`).
+    I32, Int32Builder, u32, DataType::Int32, false,
+    |b: &mut Int32Builder, v: u32| b.append_value(i32::try_from(v).unwrap_or(i32::MAX)));
+column_kind!(/// A nullable `Int32` column.
+OptI32, Int32Builder, Option<u32>, DataType::Int32, true,
+|b: &mut Int32Builder, v: Option<u32>| {
+    b.append_option(v.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+});
 
 /// Defines a table: `Row as row => Builder, "name" { column: Kind = value, ... }`,
 /// where `value` is an expression of `row: &Row`. Column order is file order.
