@@ -19,6 +19,7 @@
 //! | `no_breaker_or_fallback` | a critical handler's hard calls to one callee with neither circuit breaker nor fallback | critical when the handler is `critical`, warning when `high` |
 //! | `capacity` | a resource whose utilisation at the workload rate is at least [`UTILISATION_WARNING`] | critical at [`UTILISATION_CRITICAL`] (saturated), else warning |
 //! | `timeout_over_slo` | a call whose per-attempt timeout exceeds its handler's `slo.latency_p99` | warning |
+//! | `fallback_load` | a fallback call (`fallback: {call: X}`): X's utilisation while the step's own callee is down and X takes its calls | critical at [`UTILISATION_CRITICAL`], warning at [`UTILISATION_WARNING`], else info |
 //!
 //! A *critical handler* is one that runs on a resource of criticality `high`
 //! or `critical`: the levels whose risk threshold is `risk.threshold.low` or
@@ -112,6 +113,9 @@ pub enum Kind {
     /// A called resource without a handler or a `service_time`: it serves
     /// in zero time.
     DefaultServiceTime,
+    /// A fallback call's target, with the calls of the step's own callee
+    /// while that callee is down.
+    FallbackLoad,
 }
 
 impl Kind {
@@ -130,6 +134,7 @@ impl Kind {
             Kind::UndeclaredDependency => "undeclared_dependency",
             Kind::Unreached => "unreached",
             Kind::DefaultServiceTime => "default_service_time",
+            Kind::FallbackLoad => "fallback_load",
         }
     }
 }
@@ -184,9 +189,16 @@ pub struct Finding {
     /// `retry_amplification`: the product of `attempts`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amplification: Option<u64>,
-    /// `capacity`: utilisation at the workload's mean rate.
+    /// `capacity`: utilisation at the workload's mean rate;
+    /// `fallback_load`: the fallback target's, while it takes the calls.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilisation: Option<f64>,
+    /// `fallback_load`: the fallback target's utilisation without them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilisation_before: Option<f64>,
+    /// `fallback_load`: the resource whose calls the fallback takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_for: Option<String>,
     /// `capacity`: utilisation in the busiest hour of the workloads'
     /// diurnal shapes (equal to `utilisation` without one); the severity
     /// follows it.
@@ -230,6 +242,8 @@ impl Finding {
             attempts: None,
             amplification: None,
             utilisation: None,
+            utilisation_before: None,
+            fallback_for: None,
             peak_utilisation: None,
             arrival_rate: None,
             holding_time_s: None,
@@ -266,6 +280,7 @@ pub fn analyze(m: &Model) -> Vec<Finding> {
     all.extend(retries_without_backoff_or_jitter(m));
     all.extend(unprotected_critical_calls(m));
     all.extend(capacity(m));
+    all.extend(fallback_load(m));
     all.extend(timeouts_over_slo(m));
     all.extend(silent_defaults(m));
     sort(&mut all);
@@ -421,7 +436,7 @@ pub fn single_points_of_failure(m: &Model) -> Vec<Finding> {
     }
     for ((h, o, si), step) in all_steps(m) {
         let to = match step {
-            StepDef::Call(c) if !c.tolerate_failure => callee(m, c),
+            StepDef::Call(c) if c.hard() => callee(m, c),
             StepDef::Poll(p) => m.links[p.link].to,
             StepDef::Call(_) => continue,
         };
@@ -558,9 +573,33 @@ pub fn articulation_points(m: &Model) -> Vec<Finding> {
 // 2. Calls without a timeout
 // ---------------------------------------------------------------------------
 
-/// Call steps without `timeout`.
+/// Call steps without `timeout`, and fallback calls without theirs.
 pub fn calls_without_timeout(m: &Model) -> Vec<Finding> {
-    all_calls(m)
+    let fallbacks = all_calls(m).filter_map(|(at, c)| {
+        let f = c.fallback_call.filter(|f| f.timeout.is_none())?;
+        let severity = if is_critical_handler(m, at.0) {
+            Level::Critical
+        } else {
+            Level::Warning
+        };
+        let (to, from) = (
+            &m.resources[m.links[f.link].to].id,
+            &m.resources[callee(m, c)].id,
+        );
+        let mut f = Finding::at_step(
+            m,
+            at,
+            severity,
+            Kind::NoTimeout,
+            format!(
+                "the fallback call to `{to}` has no timeout: while `{from}` fails, a lost or hung answer from `{to}` holds the caller's slot indefinitely"
+            ),
+        );
+        f.location.push_str(".fallback");
+        f.resource = Some(to.clone());
+        Some(f)
+    });
+    let mut out: Vec<Finding> = all_calls(m)
         .filter(|(_, c)| c.timeout.is_none())
         .map(|(at, c)| {
             let severity = if is_critical_handler(m, at.0) {
@@ -581,7 +620,9 @@ pub fn calls_without_timeout(m: &Model) -> Vec<Finding> {
             f.resource = Some(to.clone());
             f
         })
-        .collect()
+        .collect();
+    out.extend(fallbacks);
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -781,7 +822,7 @@ pub fn retries_without_backoff_or_jitter(m: &Model) -> Vec<Finding> {
 pub fn unprotected_critical_calls(m: &Model) -> Vec<Finding> {
     let mut groups: BTreeMap<(HandlerIx, ResourceIx), Vec<StepAt>> = BTreeMap::new();
     for (at, c) in all_calls(m) {
-        if is_critical_handler(m, at.0) && !c.tolerate_failure && c.breaker.is_none() {
+        if is_critical_handler(m, at.0) && c.hard() && c.breaker.is_none() {
             groups.entry((at.0, callee(m, c))).or_default().push(at);
         }
     }
@@ -926,6 +967,7 @@ impl OpGraph {
         let mut load = Load {
             arrivals: vec![0.0; n],
             busy: vec![0.0; n],
+            op_rate: Vec::new(),
         };
         let mut op_rate = vec![0.0; self.g.node_count()];
         for (o, share) in ops_reached(m, h, ANY_OP) {
@@ -962,14 +1004,17 @@ impl OpGraph {
                 }
             }
         }
+        load.op_rate = op_rate;
         load
     }
 }
 
-/// Requests per second and busy slots (Erlangs) per resource.
+/// Requests per second and busy slots (Erlangs) per resource, and
+/// requests per second per operation (by [`OpGraph`] node).
 struct Load {
     arrivals: Vec<f64>,
     busy: Vec<f64>,
+    op_rate: Vec<f64>,
 }
 
 impl Load {
@@ -1000,7 +1045,7 @@ pub fn capacity(m: &Model) -> Vec<Finding> {
     let mut mean_busy = vec![0.0; n];
     let mut hourly_busy = vec![[0.0f64; 24]; n];
     for w in &m.workloads {
-        let Load { arrivals, busy } = graph.load(m, &mut hold, w.handler, w.rate);
+        let Load { arrivals, busy, .. } = graph.load(m, &mut hold, w.handler, w.rate);
         let shape = w.diurnal.unwrap_or([1.0; 24]);
         let mean_shape = shape.iter().sum::<f64>() / 24.0;
         for r in 0..n {
@@ -1061,6 +1106,97 @@ pub fn capacity(m: &Model) -> Vec<Finding> {
         f.holding_time_s = Some(holding);
         f.slots = Some(slots);
         out.push(f);
+    }
+    out
+}
+
+/// Per fallback call (`fallback: {call: X}`): X's utilisation when the
+/// step's own callee is down and every request of the step's operation
+/// makes the fallback call (workloads at their mean rate, by operation
+/// weight, retries not counted): X's usual busy slots plus the step's
+/// calls per second × the time X holds a slot for one (its handler's
+/// holding time for the operation called, or its `service_time`), over
+/// replicas × concurrency. A cache-aside read path moves all of the cache's
+/// reads to the database at once: this says whether the database can take
+/// them. Resources with unlimited slots are not reported.
+pub fn fallback_load(m: &Model) -> Vec<Finding> {
+    let calls: Vec<_> = all_calls(m)
+        .filter_map(|(at, c)| c.fallback_call.map(|f| (at, c, f)))
+        .collect();
+    if calls.is_empty() {
+        return Vec::new();
+    }
+    let n = m.resources.len();
+    let graph = OpGraph::new(m);
+    let mut hold = Holding {
+        m,
+        memo: HashMap::new(),
+        on_stack: Vec::new(),
+    };
+    let mut op_rate = vec![0.0; graph.g.node_count()];
+    let mut busy = vec![0.0; n];
+    for w in &m.workloads {
+        let load = graph.load(m, &mut hold, w.handler, w.rate);
+        let shape = w.diurnal.unwrap_or([1.0; 24]);
+        let mean_shape = shape.iter().sum::<f64>() / 24.0;
+        for (k, x) in load.op_rate.iter().enumerate() {
+            op_rate[k] += x * mean_shape;
+        }
+        for (r, x) in load.busy.iter().enumerate() {
+            busy[r] += x * mean_shape;
+        }
+    }
+    let mut out = Vec::new();
+    for (at, c, f) in calls {
+        let lambda = op_rate[graph.ix[&(at.0, at.1)].index()];
+        let to = m.links[f.link].to;
+        let rd = &m.resources[to];
+        if lambda <= 0.0 || rd.concurrency == u32::MAX {
+            continue;
+        }
+        let held = hold.served(to, f.op);
+        let slots = u64::from(rd.replicas) * u64::from(rd.concurrency);
+        let before = busy[to] / slots as f64;
+        let during = (busy[to] + lambda * held) / slots as f64;
+        let (severity, state) = if during >= UTILISATION_CRITICAL {
+            (
+                Level::Critical,
+                "it saturates: the fallback fails too, and so do its own callers' requests",
+            )
+        } else if during >= UTILISATION_WARNING {
+            (
+                Level::Warning,
+                "little headroom: its queueing delay climbs steeply while the fallback lasts",
+            )
+        } else {
+            (Level::Info, "it has the room")
+        };
+        let from = &m.resources[callee(m, c)].id;
+        let mut finding = Finding::at_step(
+            m,
+            at,
+            severity,
+            Kind::FallbackLoad,
+            format!(
+                "while `{from}` is down, this step's {}/s calls go to `{}` ({} held each): its utilisation goes from {:.0}% to {:.0}% of {slots} slot{}; {state}",
+                rate(lambda),
+                rd.id,
+                short_secs(held),
+                100.0 * before,
+                100.0 * during,
+                if slots == 1 { "" } else { "s" },
+            ),
+        );
+        finding.location.push_str(".fallback");
+        finding.resource = Some(rd.id.clone());
+        finding.fallback_for = Some(from.clone());
+        finding.utilisation = Some(during);
+        finding.utilisation_before = Some(before);
+        finding.arrival_rate = Some(lambda);
+        finding.holding_time_s = Some(held);
+        finding.slots = Some(slots);
+        finding.replicas = Some(rd.replicas);
+        out.push(finding);
     }
     out
 }

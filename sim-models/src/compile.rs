@@ -168,6 +168,39 @@ impl<'a> Compiler<'a> {
         })
     }
 
+    /// The index of the operation `name` of the handler running on `to`
+    /// ([`ANY_OP`] when `name` is absent: drawn by weight); an error at
+    /// `{path}.operation` when it has no such operation.
+    fn operation(
+        &mut self,
+        path: &str,
+        resources: &[ResourceDef],
+        callee: &str,
+        to: usize,
+        name: &Option<String>,
+    ) -> u16 {
+        let Some(name) = name else {
+            return ANY_OP;
+        };
+        let s = self.s;
+        let found = resources[to].handler.and_then(|th| {
+            s.handlers[th]
+                .operations
+                .iter()
+                .position(|o| &o.name == name)
+        });
+        match found {
+            Some(i) => i as u16,
+            None => {
+                self.err(
+                    format!("{path}.operation"),
+                    format!("`{callee}` has no operation `{name}`"),
+                );
+                ANY_OP
+            }
+        }
+    }
+
     fn run(&mut self, defaults: &[spec::ResourceTypeFailureModes]) -> Model {
         let s = self.s;
         // Resources.
@@ -246,27 +279,25 @@ impl<'a> Compiler<'a> {
                                 continue;
                             };
                             let link = self.link(resource, to);
-                            let op_ix = match &c.operation {
-                                None => ANY_OP,
-                                Some(name) => {
-                                    let found = resources[to].handler.and_then(|th| {
-                                        s.handlers[th]
-                                            .operations
-                                            .iter()
-                                            .position(|o| &o.name == name)
-                                    });
-                                    match found {
-                                        Some(i) => i as u16,
-                                        None => {
-                                            self.err(
-                                                format!("{sp}.operation"),
-                                                format!("`{}` has no operation `{name}`", c.call),
-                                            );
-                                            ANY_OP
-                                        }
-                                    }
+                            let op_ix = self.operation(&sp, &resources, &c.call, to, &c.operation);
+                            let fallback_call = c.fallback.call().and_then(|f| {
+                                let fp = format!("{sp}.fallback");
+                                let fto = self.target(&format!("{fp}.call"), &f.call)?;
+                                if fto == to {
+                                    self.err(
+                                        format!("{fp}.call"),
+                                        format!(
+                                            "the fallback calls `{}`, the resource whose failure it stands in for; name another resource",
+                                            f.call
+                                        ),
+                                    );
                                 }
-                            };
+                                Some(FallbackCallDef {
+                                    link: self.link(resource, fto),
+                                    op: self.operation(&fp, &resources, &f.call, fto, &f.operation),
+                                    timeout: f.timeout.as_ref().map(secs),
+                                })
+                            });
                             let retry = match &c.retry {
                                 None => RetryDef::NONE,
                                 Some(r) => RetryDef {
@@ -296,8 +327,12 @@ impl<'a> Compiler<'a> {
                                 timeout: c.timeout.as_ref().map(secs),
                                 retry,
                                 breaker,
-                                fallback: c.fallback,
-                                tolerate_failure: c.fallback != Fallback::None || soft,
+                                tolerate_failure: matches!(
+                                    c.fallback,
+                                    Fallback::Cached | Fallback::Skip
+                                ) || soft,
+                                fallback: c.fallback.clone(),
+                                fallback_call,
                             }));
                         }
                         Step::Poll(p) => {
@@ -563,7 +598,7 @@ fn hard_path(
     for op in &handlers[h].ops {
         for step in &op.steps {
             let to = match step {
-                StepDef::Call(c) if !c.tolerate_failure => links[c.link].to,
+                StepDef::Call(c) if c.hard() => links[c.link].to,
                 StepDef::Poll(p) => {
                     out.push(links[p.link].to);
                     continue;
@@ -588,7 +623,9 @@ fn drain_time(handlers: &[HandlerDef]) -> SimDuration {
                 let d = match s {
                     StepDef::Call(c) => {
                         let per = c.timeout.unwrap_or_default();
+                        let fallback = c.fallback_call.and_then(|f| f.timeout).unwrap_or_default();
                         SimDuration(per.0.saturating_mul(u64::from(c.retry.max_attempts)))
+                            + fallback
                     }
                     StepDef::Poll(p) => p.timeout,
                 };

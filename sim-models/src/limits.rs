@@ -66,7 +66,7 @@ pub fn max_attempts(model: &Model) -> u32 {
         .flat_map(|h| h.ops.iter())
         .flat_map(|o| o.steps.iter())
         .map(|s| match s {
-            StepDef::Call(c) => c.retry.max_attempts,
+            StepDef::Call(c) => c.retry.max_attempts + u32::from(c.fallback_call.is_some()),
             StepDef::Poll(_) => 1,
         })
         .max()

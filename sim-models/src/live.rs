@@ -672,7 +672,7 @@ fn can_fail_over(model: &Model, f: &LiveFault) -> bool {
 }
 
 /// How many call steps tolerate the failure of `resource` (soft
-/// dependencies and fallbacks), over every handler.
+/// dependencies and fallbacks, a fallback call included), over every handler.
 pub fn soft_callers(model: &Model, resource: ResourceIx) -> usize {
     model
         .handlers
@@ -680,9 +680,7 @@ pub fn soft_callers(model: &Model, resource: ResourceIx) -> usize {
         .flat_map(|h| &h.ops)
         .flat_map(|o| &o.steps)
         .filter(|s| match s {
-            crate::model::StepDef::Call(c) => {
-                c.tolerate_failure && model.links[c.link].to == resource
-            }
+            crate::model::StepDef::Call(c) => !c.hard() && model.links[c.link].to == resource,
             crate::model::StepDef::Poll(_) => false,
         })
         .count()

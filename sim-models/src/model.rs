@@ -154,8 +154,33 @@ pub struct CallDef {
     pub breaker: Option<(usize, BreakerDef)>,
     /// What happens when the call finally fails.
     pub fallback: Fallback,
-    /// Whether a final failure lets the request go on (fallback, or a soft dependency).
+    /// The call made instead when this one finally fails (`fallback:
+    /// {call: X}`), compiled.
+    pub fallback_call: Option<FallbackCallDef>,
+    /// Whether a final failure lets the request go on at once (`cached` or
+    /// `skip`, or a soft dependency). A fallback call is not: the request
+    /// goes on only if that call succeeds.
     pub tolerate_failure: bool,
+}
+
+impl CallDef {
+    /// Whether this call failing fails the request by itself: no `cached`
+    /// or `skip` fallback, no fallback call, not a soft dependency.
+    pub fn hard(&self) -> bool {
+        !self.tolerate_failure && self.fallback_call.is_none()
+    }
+}
+
+/// The call a step makes when its own call finally fails: one attempt, no
+/// breaker, its own timeout.
+#[derive(Debug, Clone, Copy)]
+pub struct FallbackCallDef {
+    /// The link the fallback call travels over.
+    pub link: LinkIx,
+    /// The operation of the target's handler ([`ANY_OP`]: drawn by weight).
+    pub op: u16,
+    /// The fallback call's timeout.
+    pub timeout: Option<SimDuration>,
 }
 
 /// Retry policy of a call.

@@ -76,6 +76,8 @@ struct Req {
     attempt: u32,
     phase: Phase,
     degraded: bool,
+    /// Waiting for the current step's fallback call (`fallback: {call: X}`).
+    fallback: bool,
     origin: Origin,
     start: SimTime,
     ticket: Ticket,
@@ -329,6 +331,7 @@ impl<'m> HandlerActor<'m> {
                         attempt: 0,
                         phase: Phase::Steps,
                         degraded: false,
+                        fallback: false,
                         origin: Origin::External,
                         start,
                         ticket,
@@ -376,8 +379,12 @@ impl<'m> HandlerActor<'m> {
                     let r = &mut self.reqs[req as usize];
                     r.timer = None;
                     r.tag = r.tag.wrapping_add(1); // a late answer is now stale
-                    self.record_breaker(req, false, ctx.now());
-                    self.attempt_failed(req, ctx);
+                    if r.fallback {
+                        self.fallback_failed(req, ctx);
+                    } else {
+                        self.record_breaker(req, false, ctx.now());
+                        self.attempt_failed(req, ctx);
+                    }
                 }
             }
             Msg::Backoff { req, tag } => {
@@ -437,6 +444,7 @@ impl<'m> HandlerActor<'m> {
             attempt: 0,
             phase: Phase::Admission,
             degraded: false,
+            fallback: false,
             origin,
             start: ctx.now(),
             ticket: Ticket::NONE,
@@ -562,6 +570,8 @@ impl<'m> HandlerActor<'m> {
                     r.degraded = true;
                     r.step += 1;
                     self.run_step(req, ctx);
+                } else if c.fallback_call.is_some() {
+                    self.fallback_attempt(req, ctx);
                 } else {
                     self.attempt(req, ctx);
                 }
@@ -654,6 +664,17 @@ impl<'m> HandlerActor<'m> {
         if let Some(t) = r.timer.take() {
             ctx.cancel(t);
         }
+        if r.fallback {
+            if ok {
+                r.fallback = false;
+                r.degraded = true;
+                r.step += 1;
+                self.run_step(req, ctx);
+            } else {
+                self.fallback_failed(req, ctx);
+            }
+            return;
+        }
         self.record_breaker(req, ok, ctx.now());
         if ok {
             self.reqs[req as usize].step += 1;
@@ -689,11 +710,60 @@ impl<'m> HandlerActor<'m> {
     fn step_failed(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
         let r = &self.reqs[req as usize];
         let tolerate = match &self.def.ops[r.op as usize].steps[r.step as usize] {
+            StepDef::Call(c) if c.fallback_call.is_some() => {
+                self.fallback_attempt(req, ctx);
+                return;
+            }
             StepDef::Call(c) => c.tolerate_failure,
             StepDef::Poll(_) => false,
         };
         if tolerate {
             let r = &mut self.reqs[req as usize];
+            r.degraded = true;
+            r.step += 1;
+            self.run_step(req, ctx);
+        } else {
+            self.finish(req, false, ctx);
+        }
+    }
+
+    /// Makes the current step's fallback call: one attempt over its own
+    /// link, with its own timeout and no breaker.
+    fn fallback_attempt(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let Some(f) = self.call_def(req).fallback_call else {
+            unreachable!("fallback_attempt on a step without a fallback call")
+        };
+        let r = &mut self.reqs[req as usize];
+        r.fallback = true;
+        r.tag = r.tag.wrapping_add(1);
+        let tag = r.tag;
+        let call = CallRef {
+            caller: ctx.me(),
+            req,
+            tag,
+        };
+        ctx.send(
+            self.layout.link(f.link),
+            SimDuration::ZERO,
+            Msg::Forward {
+                call,
+                op: f.op,
+                poll: false,
+            },
+        );
+        if let Some(t) = f.timeout {
+            let key = ctx.set_timer(t, Msg::Timeout { req, tag });
+            self.reqs[req as usize].timer = Some(key);
+        }
+    }
+
+    /// The fallback call failed too: the step fails, unless its dependency
+    /// is soft.
+    fn fallback_failed(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let tolerate = self.call_def(req).tolerate_failure;
+        let r = &mut self.reqs[req as usize];
+        r.fallback = false;
+        if tolerate {
             r.degraded = true;
             r.step += 1;
             self.run_step(req, ctx);

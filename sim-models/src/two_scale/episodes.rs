@@ -62,6 +62,9 @@ impl Waits {
                                 };
                                 total = total + SimDuration(b.min(c.retry.max.0));
                             }
+                            if let Some(f) = &c.fallback_call {
+                                total = total + f.timeout.unwrap_or_default();
+                            }
                             w.call = w.call.max(total);
                             if let Some((_, b)) = &c.breaker {
                                 w.breaker = w.breaker.max(b.window + b.open_for);
@@ -236,7 +239,12 @@ pub(super) fn reachable(model: &Model) -> Vec<bool> {
         for op in &h.ops {
             for s in &op.steps {
                 let l = match s {
-                    StepDef::Call(c) => c.link,
+                    StepDef::Call(c) => {
+                        if let Some(f) = &c.fallback_call {
+                            r[model.links[f.link].to] = true;
+                        }
+                        c.link
+                    }
                     StepDef::Poll(p) => p.link,
                 };
                 r[model.links[l].to] = true;

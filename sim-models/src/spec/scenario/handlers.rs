@@ -68,27 +68,17 @@ pub struct CallStep {
     /// Circuit breaker in front of the call. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreaker>,
-    /// What to do when the call fails: none | cached | skip. Default none.
+    /// What to do when the call fails: none | cached | skip, or
+    /// `{call: X, timeout: …}` to call another resource instead
+    /// (cache-aside). Default none.
     #[serde(default)]
+    #[schemars(with = "FallbackSchema")]
     pub fallback: Fallback,
 }
 
-/// What a step does when its call fails.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Default,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
+/// What a step does when its call fails (after its retries, or at once
+/// when its breaker is open).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Fallback {
     /// The step fails, so the request fails (the default).
     #[default]
@@ -97,6 +87,111 @@ pub enum Fallback {
     Cached,
     /// The step is skipped (soft dependency); the request succeeds.
     Skip,
+    /// Another resource is called instead, once, with its own timeout
+    /// (cache-aside: on a cache failure, read from the database). The
+    /// request goes on, degraded, when that call succeeds, and the step
+    /// fails when it fails too.
+    Call(FallbackCall),
+}
+
+impl Fallback {
+    /// The word of a fallback that calls nothing (`none`, `cached`, `skip`);
+    /// `call` for one that does.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Fallback::None => "none",
+            Fallback::Cached => "cached",
+            Fallback::Skip => "skip",
+            Fallback::Call(_) => "call",
+        }
+    }
+
+    /// The call a fallback makes, if it makes one.
+    pub fn call(&self) -> Option<&FallbackCall> {
+        match self {
+            Fallback::Call(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// `fallback: {call: X}`: the call made when a step's own call fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackCall {
+    /// The id of the resource called instead.
+    pub call: String,
+    /// The operation of the handler running on it; default: drawn by weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// Give up on the fallback call after this long. Default: no timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+/// `none | cached | skip`: a fallback that calls nothing.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // only its schema is used
+enum FallbackWord {
+    /// The step fails, so the request fails (the default).
+    None,
+    /// A cached answer is served; the request succeeds.
+    Cached,
+    /// The step is skipped (soft dependency); the request succeeds.
+    Skip,
+}
+
+/// The JSON Schema of [`Fallback`]: a word, or the call made instead.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // only its schema is used
+enum FallbackSchema {
+    /// none | cached | skip.
+    Word(FallbackWord),
+    /// Call another resource instead (cache-aside).
+    Call(FallbackCall),
+}
+
+impl Serialize for Fallback {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Fallback::Call(c) => c.serialize(s),
+            other => s.serialize_str(other.word()),
+        }
+    }
+}
+
+/// Hand-written: a word or a map, each with an error that says which.
+impl<'de> Deserialize<'de> for Fallback {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FallbackVisitor)
+    }
+}
+
+struct FallbackVisitor;
+
+impl<'de> Visitor<'de> for FallbackVisitor {
+    type Value = Fallback;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`none`, `cached`, `skip`, or a call made instead (`{call: <resource>, timeout: <duration>}`)")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Fallback, E> {
+        match v {
+            "none" => Ok(Fallback::None),
+            "cached" => Ok(Fallback::Cached),
+            "skip" => Ok(Fallback::Skip),
+            other => Err(E::custom(format!(
+                "unknown fallback `{other}`, expected `none`, `cached`, `skip`, or a map `{{call: <resource>, timeout: <duration>}}` to call another resource instead"
+            ))),
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Fallback, A::Error> {
+        FallbackCall::deserialize(de::value::MapAccessDeserializer::new(map)).map(Fallback::Call)
+    }
 }
 
 /// A retry policy.
