@@ -135,6 +135,11 @@ pub struct RunArgs {
     /// Do not propose and re-simulate remediations (no remediations.parquet).
     #[arg(long)]
     pub no_remediate: bool,
+    /// Also write the rows of the campaigns simulated for remediation
+    /// candidates to campaigns.parquet and handlers.parquet (mode
+    /// `remediation`, the candidate's name as variant; docs/results.md).
+    #[arg(long, conflicts_with = "no_remediate")]
+    pub remediation_rows: bool,
     #[command(flatten)]
     pub common: CampaignArgs,
 }
@@ -271,6 +276,7 @@ fn main() -> ExitCode {
             opts.scenario_campaigns = args.scenario_campaigns;
             opts.independent_streams = args.independent_streams;
             opts.remediate = (!args.no_remediate).then_some(args.remediate_max);
+            opts.remediation_rows = args.remediation_rows;
             commands::run(&opts)
         }
         Command::Gate(args) => {

@@ -168,3 +168,32 @@ fn bad_calibration_input_is_reported() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--window"));
 }
+
+#[test]
+fn a_window_too_long_for_request_level_is_refused_with_its_figures() {
+    // The checkout scenario at 200 requests per second: a day is about
+    // 1.7e7 requests per window, which the backtest does not simulate
+    // request by request (docs/calibration.md shows `--window 1h`).
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("history.csv");
+    std::fs::write(
+        &h,
+        "resource,resource_type,mode,start,end,cause\norders-db,database,process_crash,2000-01-01T00:00:00Z,2000-01-01T00:02:00Z,x\norders-db,database,process_crash,2000-03-01T01:00:00Z,2000-03-01T01:02:00Z,x\n",
+    )
+    .unwrap();
+    let o = preflight(&[
+        "calibrate",
+        "scenarios/checkout.yaml",
+        "--history",
+        h.to_str().unwrap(),
+        "--window",
+        "1d",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a window of 24h holds about 1.73e7 requests"),
+        "{err}"
+    );
+    assert!(err.contains("use a shorter --window"), "{err}");
+}

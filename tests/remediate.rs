@@ -473,10 +473,11 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
     assert!(report.risk[0].over_threshold, "{:?}", report.risk[0]);
     let shared =
-        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
     // Without the base's library every candidate simulates everything.
     report.base_window = None;
-    let alone = sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    let alone =
+        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
     assert_eq!(shared.verified.len(), alone.verified.len());
     let (mut reused, mut copied) = (0, 0);
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
@@ -537,9 +538,9 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         events: false,
     };
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
-    let shared = remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    let shared = remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
     report.base.as_mut().unwrap().forget_usage();
-    let alone = remediate(&loaded, &variants[0], &report, &plan, 8).unwrap();
+    let alone = remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
     let mut copied = 0;
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
         assert_eq!(s.candidate.name, a.candidate.name);
@@ -556,4 +557,67 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         copied > 0,
         "nothing taken from the base: the test has no power"
     );
+}
+
+fn bools(b: &[RecordBatch], name: &str) -> Vec<bool> {
+    b.iter()
+        .flat_map(|b| {
+            let c = b.column_by_name(name).unwrap().as_boolean();
+            (0..c.len()).map(|i| c.value(i)).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn remediation_rows_give_each_candidate_s_risk_from_the_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "flaky.yaml", FLAKY);
+    let out = tmp.path().join("run");
+    run(&file, &out, "2", &["--remediation-rows", "--quiet"]);
+    let (_, rem) = read(&out.join("remediations.parquet"));
+    let (_, h) = read(&out.join("handlers.parquet"));
+    let (variant, mode, campaign, breached) = (
+        strs(&h, "variant"),
+        strs(&h, "mode"),
+        u64s(&h, "campaign"),
+        bools(&h, "slo_breached"),
+    );
+    // The base's natural rows, by campaign.
+    let base: std::collections::BTreeMap<u64, bool> = (0..variant.len())
+        .filter(|&i| mode[i] == "natural")
+        .map(|i| (campaign[i], breached[i]))
+        .collect();
+    assert_eq!(base.len(), 150);
+    let names = strs(&rem, "variant");
+    let (campaigns, after) = (u64s(&rem, "campaigns"), f64s(&rem, "risk_after"));
+    let mut simulated = 0;
+    for (j, name) in names.iter().enumerate() {
+        // The candidate's rows: its simulated campaigns, paired by index
+        // and seed with the base's; the others are the base's exactly.
+        let own: std::collections::BTreeMap<u64, bool> = (0..variant.len())
+            .filter(|&i| variant[i] == *name)
+            .map(|i| {
+                assert_eq!(mode[i], "remediation");
+                (campaign[i], breached[i])
+            })
+            .collect();
+        assert!(own.keys().all(|k| *k < campaigns[j]), "{name}");
+        simulated += own.len();
+        let breaches = (0..campaigns[j])
+            .filter(|k| *own.get(k).unwrap_or(&base[k]))
+            .count();
+        assert_eq!(
+            breaches as f64 / campaigns[j] as f64,
+            after[j],
+            "{name}: risk_after from the rows"
+        );
+    }
+    assert!(simulated > 0);
+    // Without the flag: the same remediation, no candidate rows.
+    let plain = tmp.path().join("plain");
+    run(&file, &plain, "1", &["--quiet"]);
+    let (_, rem2) = read(&plain.join("remediations.parquet"));
+    assert_eq!(f64s(&rem2, "risk_after"), after);
+    let (_, h2) = read(&plain.join("handlers.parquet"));
+    assert!(strs(&h2, "mode").iter().all(|m| m == "natural"));
 }

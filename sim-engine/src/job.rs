@@ -72,6 +72,10 @@ pub struct RunOptions {
     /// of the base is over its threshold (`--remediate-max`); `None`: no
     /// remediation (`--no-remediate`, and always for `gate`).
     pub remediate: Option<usize>,
+    /// `--remediation-rows`: also write the rows of the campaigns simulated
+    /// for remediation candidates (mode `remediation`, the candidate's name
+    /// as variant).
+    pub remediation_rows: bool,
     /// Simulate the scenario's service paths (`paths:`) too; `gate`, which
     /// decides on handler risks only, does not.
     pub service_paths: bool,
@@ -115,6 +119,7 @@ impl RunOptions {
             scale: ScaleChoice::Auto,
             independent_streams: false,
             remediate: Some(crate::remediate::DEFAULT_MAX),
+            remediation_rows: false,
             service_paths: true,
             file_access: FileAccess::ScenarioFolder,
             command_line: Vec::new(),
@@ -620,13 +625,39 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     // (empty when no handler is over its threshold).
     let remediation = match opts.remediate {
         Some(max) if run.plan.mode != CampaignModes::Targeted && run.handler_campaigns => {
-            let rem =
-                crate::remediate::remediate(&run.loaded, &run.variants[0], &report, &run.plan, max)
-                    .map_err(|e| {
-                        Error::keep_internal(e, |e| {
-                            Error::environment(format!("preflight: remediation failed: {e:#}"))
-                        })
-                    })?;
+            let base = &run.variants[0];
+            let names: Vec<std::sync::Arc<str>> = base
+                .model
+                .handlers
+                .iter()
+                .map(|h| std::sync::Arc::from(h.id.as_str()))
+                .collect();
+            let out_dir = &run.out_dir;
+            let w = &mut writer;
+            let mut write_row =
+                |candidate: &str,
+                 model: &sim_models::model::Model,
+                 k: u64,
+                 seed: u64,
+                 r: &sim_models::campaign::CampaignResult| {
+                    let key = crate::run::RowKey {
+                        variant: &std::sync::Arc::from(candidate),
+                        campaign: k,
+                        seed,
+                        mode: sim_output::Mode::Remediation,
+                        scenario_id: None,
+                    };
+                    crate::run::send_result(w, model, &names, &key, r, 0)
+                        .map_err(|e| Error::output(format!("writing {}", out_dir.display()), e))
+                };
+            let rows: Option<crate::remediate::CandidateRows<'_>> =
+                opts.remediation_rows.then_some(&mut write_row);
+            let rem = crate::remediate::remediate(&run.loaded, base, &report, &run.plan, max, rows)
+                .map_err(|e| {
+                    Error::keep_internal(e, |e| {
+                        Error::environment(format!("preflight: remediation failed: {e:#}"))
+                    })
+                })?;
             writer
                 .write_remediations(&rem.rows())
                 .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;

@@ -955,6 +955,7 @@ pub fn remediate(
     report: &RunReport,
     plan: &RunPlan,
     max: usize,
+    rows: Option<CandidateRows<'_>>,
 ) -> anyhow::Result<Remediation> {
     let start = Instant::now();
     let start_mark = Mark::now();
@@ -1016,11 +1017,12 @@ pub fn remediate(
         pool: &pool,
         bar: &bar,
     };
+    let rows = rows.map(std::sync::Mutex::new);
     rem.phases.lap("baseline", &mut mark);
     for ((c, baseline), shares) in chosen.into_iter().zip(baselines).zip(shares_healthy) {
         let window = verifier.window(&c, baseline, shares);
         rem.phases.lap("library", &mut mark);
-        let run = verifier.run(&c, &window)?;
+        let run = verifier.run(&c, &window, rows.as_ref())?;
         rem.events += run.events;
         rem.campaigns_run += run.simulated;
         rem.phases.lap("campaigns", &mut mark);
@@ -1225,6 +1227,14 @@ struct Verifier<'a> {
     bar: &'a crate::progress::Task,
 }
 
+/// Takes the result of each campaign simulated for a candidate, in
+/// campaign order per candidate: the candidate's name and model, the
+/// campaign's index and seed (the base's: candidates run on the base's
+/// seeds), its result. Campaigns taken from the base's (they exercised nothing the
+/// change acts on) are not passed: their rows are the base's.
+pub type CandidateRows<'a> =
+    &'a mut (dyn FnMut(&str, &Model, u64, u64, &CampaignResult) -> Result<(), crate::Error> + Send);
+
 /// How one candidate's campaigns are simulated (two-scale runs).
 struct CandidateWindow {
     /// Its baseline with its library (`None` at request level).
@@ -1319,7 +1329,12 @@ impl Verifier<'_> {
     /// Runs the candidate's campaigns by the sequential rule: the first
     /// stage, then more while some comparison is undecided, each stage
     /// [`Verifier::run_stage`].
-    fn run(&self, chosen: &Chosen, window: &CandidateWindow) -> Result<CandidateRun, crate::Error> {
+    fn run(
+        &self,
+        chosen: &Chosen,
+        window: &CandidateWindow,
+        rows: Option<&std::sync::Mutex<CandidateRows<'_>>>,
+    ) -> Result<CandidateRun, crate::Error> {
         let (c, v) = (&chosen.candidate, &chosen.variant);
         // Natural campaigns, without the injection programme: remediation
         // lowers the risk the gate decides on.
@@ -1348,7 +1363,7 @@ impl Verifier<'_> {
         };
         let mut stage = self.seq.first;
         loop {
-            self.run_stage(&v.model, how, &reuse, &ix, stage, &mut run)?;
+            self.run_stage(&v.model, how, &reuse, &ix, stage, &mut run, rows)?;
             let decided = run
                 .paired
                 .iter()
@@ -1380,6 +1395,7 @@ impl Verifier<'_> {
     /// base's seeds (stream 0, whatever the candidate's variant index and
     /// `plan.independent_streams`), and pairs every result with the base's
     /// rather than writing rows.
+    #[allow(clippy::too_many_arguments)]
     fn run_stage(
         &self,
         model: &Model,
@@ -1388,6 +1404,7 @@ impl Verifier<'_> {
         ix: &[Option<usize>],
         stage: u64,
         run: &mut CandidateRun,
+        rows: Option<&std::sync::Mutex<CandidateRows<'_>>>,
     ) -> Result<(), crate::Error> {
         let (outcomes, bar) = (self.outcomes, self.bar);
         while run.campaigns < stage {
@@ -1419,6 +1436,11 @@ impl Verifier<'_> {
                             reuse.candidate.name, self.plan.seed
                         )
                     })?;
+                    if let Some(rows) = rows {
+                        let seed = campaign_seed(self.plan.seed, 0, None, k).as_u64();
+                        let mut rows = rows.lock().unwrap_or_else(|e| e.into_inner());
+                        (*rows)(&reuse.candidate.name, model, k, seed, r)?;
+                    }
                 }
                 for ((p, t), hx) in run.paired.iter_mut().zip(self.targets).zip(ix) {
                     let b = outcomes.breached(t.base_ix, k);
@@ -1627,7 +1649,12 @@ fn reached_by(model: &Model, acts_on: &str) -> Vec<bool> {
             for op in &h.ops {
                 for st in &op.steps {
                     let l = match st {
-                        StepDef::Call(c) => c.link,
+                        StepDef::Call(c) => {
+                            if let Some(f) = &c.fallback_call {
+                                stack.push(model.links[f.link].to);
+                            }
+                            c.link
+                        }
                         StepDef::Poll(p) => p.link,
                     };
                     stack.push(model.links[l].to);

@@ -838,7 +838,7 @@ impl<'a> Checker<'a> {
         let horizon = s.horizon.unwrap_or(s.risk.window);
         for (i, inj) in s.injections.iter().enumerate() {
             let p = format!("injections[{i}]");
-            if matches!(inj.id.as_str(), "natural" | "programme") {
+            if matches!(inj.id.as_str(), "natural" | "programme" | "remediation") {
                 // The job names of the campaigns that are not targeted, in
                 // the `scenario_id` column of the result tables.
                 self.push(

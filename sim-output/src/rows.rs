@@ -27,6 +27,10 @@ pub enum Mode {
     /// (`scenarios.parquet`): a healthy warm-up, the injection, the
     /// recovery; its `scenario_id` is the scenario's.
     Predicted,
+    /// A natural campaign of a remediation candidate (`run
+    /// --remediation-rows`): its `variant` is the candidate's name, its
+    /// index and seed the base's natural campaign it is paired with.
+    Remediation,
 }
 
 impl Mode {
@@ -38,6 +42,7 @@ impl Mode {
             Mode::Programme => "programme",
             Mode::Predicted => "predicted",
             Mode::Targeted => "targeted",
+            Mode::Remediation => "remediation",
         }
     }
 }

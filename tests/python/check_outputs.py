@@ -123,7 +123,7 @@ CONTRACT: dict[str, list[tuple[str, str, bool]]] = {
     ],
 }
 REQUIRED_TABLES = ("campaigns", "handlers", "risk")
-MODES = {"natural", "programme", "targeted", "predicted"}
+MODES = {"natural", "programme", "targeted", "predicted", "remediation"}
 SEVERITIES = {"low", "medium", "high", "critical"}
 
 ARROW_TYPES = {
@@ -404,6 +404,24 @@ def check_joins(con, run_dir: Path) -> str | None:
             "GROUP BY ALL HAVING count(c.campaign) != s.campaigns").fetchall()
         if bad:
             problems.append(f"scenarios JOIN campaigns (mode predicted): {bad[:3]}")
+    rem = run_dir / "remediations.parquet"
+    if rem.is_file() and pq.ParquetFile(rem).metadata.num_rows > 0 and con.sql(
+            f"SELECT count(*) FROM {q('handlers')} WHERE mode = 'remediation'").fetchall()[0][0] > 0:
+        # Each candidate's risk_after from its rows (`run --remediation-rows`)
+        # and the base's for the paired campaigns not simulated again.
+        got = con.sql(
+            f"WITH cand AS (SELECT variant, handler, campaigns, risk_after FROM {q('remediations')}), "
+            f"base AS (SELECT handler, campaign, slo_breached FROM {q('handlers')} "
+            "          WHERE mode = 'natural' AND variant = 'base') "
+            "SELECT cand.variant, cand.handler, cand.risk_after, "
+            "       avg(coalesce(own.slo_breached, base.slo_breached)::int) "
+            "FROM cand JOIN base ON base.handler = cand.handler AND base.campaign < cand.campaigns "
+            f"LEFT JOIN {q('handlers')} own ON own.mode = 'remediation' AND own.variant = cand.variant "
+            "  AND own.handler = cand.handler AND own.campaign = base.campaign "
+            "GROUP BY ALL").fetchall()
+        for variant, handler, want, counted in got:
+            if abs(want - counted) > 1e-12:
+                problems.append(f"remediation {variant}/{handler}: risk_after {want}, from the rows {counted}")
     if (run_dir / "events.parquet").is_file():
         events = pq.ParquetFile(run_dir / "events.parquet").metadata.num_rows
         joined = con.sql(
