@@ -238,6 +238,24 @@ impl From<CalibrateArgs> for sim_engine::calibrate::CalibrateOptions {
     }
 }
 
+/// Options of `preflight merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// The directories the shards wrote (`--out` of `run --shard`).
+    #[arg(required = true, num_args = 1..)]
+    pub dirs: Vec<PathBuf>,
+    /// The run directory to write. Replaced atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads for what runs in the merge (predicted scenarios,
+    /// remediation, service paths; default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// No progress bar and no summary table.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// Options of `preflight replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {

@@ -32,6 +32,77 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `run --shard I/N|auto`: runs one shard's ranges and writes their parts.
+pub fn shard(opts: &RunOptions, shard: &str) -> Result<ExitCode, Error> {
+    let (index, count) = parse_shard(shard)?;
+    let done = sim_engine::shard::execute_shard(opts, index, count)?;
+    if !opts.quiet {
+        println!(
+            "shard {}/{}: {} of the run's {} ranges are this shard's; {} run now ({} campaigns), {} found done → {}",
+            done.shard.0,
+            done.shard.1,
+            done.owned,
+            done.ranges,
+            done.ran,
+            done.campaigns,
+            done.kept,
+            done.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `I/N`, or `auto`: the array task's index and count from the batch
+/// scheduler's environment (Slurm arrays; Kubernetes Indexed Jobs, whose
+/// completions the job passes as `PREFLIGHT_SHARDS`).
+fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
+    let bad = |why: String| Error::input(format!("preflight: --shard {s}: {why}"));
+    let num = |name: &str, v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| bad(format!("{name}={v:?} is not a whole number")))
+    };
+    if s != "auto" {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| bad("expected I/N (shard I of N, from 0) or `auto`".into()))?;
+        return Ok((num("I", i)?, num("N", n)?));
+    }
+    let var = |k: &str| std::env::var(k).ok();
+    if let Some(i) = var("SLURM_ARRAY_TASK_ID") {
+        let n = var("SLURM_ARRAY_TASK_COUNT").ok_or_else(|| {
+            bad("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not".into())
+        })?;
+        let min = var("SLURM_ARRAY_TASK_MIN").map_or(Ok(0), |m| num("SLURM_ARRAY_TASK_MIN", &m))?;
+        let i = num("SLURM_ARRAY_TASK_ID", &i)?;
+        return Ok((i.saturating_sub(min), num("SLURM_ARRAY_TASK_COUNT", &n)?));
+    }
+    if let Some(i) = var("JOB_COMPLETION_INDEX") {
+        let n = var("PREFLIGHT_SHARDS").ok_or_else(|| {
+            bad("JOB_COMPLETION_INDEX is set but PREFLIGHT_SHARDS (the Indexed Job's completions) is not; see deploy/kubernetes/indexed-job.yaml".into())
+        })?;
+        return Ok((
+            num("JOB_COMPLETION_INDEX", &i)?,
+            num("PREFLIGHT_SHARDS", &n)?,
+        ));
+    }
+    Err(bad(
+        "no batch array here: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give I/N".into(),
+    ))
+}
+
+/// `preflight merge DIR… --out RUN_DIR`.
+pub fn merge(args: &crate::args::MergeArgs) -> Result<ExitCode, Error> {
+    let spec = sim_engine::shard::read_specs(&args.dirs)?;
+    let mut opts = sim_engine::shard::merge_options(spec, args.dirs.clone(), args.out.clone())?;
+    opts.threads = args.threads.map(|t| t as usize);
+    opts.quiet = args.quiet;
+    opts.command_line = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    run(&opts)
+}
+
 /// Where the time went, from the phases `manifest.json` records: one line.
 fn time_line(p: &sim_output::manifest::Phases) -> Option<String> {
     let total = *p.wall_s.get("total")?;

@@ -100,6 +100,10 @@ enum Command {
     /// Re-run one campaign of a run directory from its manifest and check
     /// that its rows equal the run's (exit 0 identical, 1 different).
     Replay(args::ReplayArgs),
+    /// Put the parts of a run's shards (`run --shard I/N --out DIR`)
+    /// together into the run directory a single-machine run writes
+    /// (docs/distributed.md). Exit 2 naming every missing range.
+    Merge(args::MergeArgs),
 }
 
 /// Options of `preflight run`.
@@ -140,6 +144,22 @@ pub struct RunArgs {
     /// `remediation`, the candidate's name as variant; docs/results.md).
     #[arg(long, conflicts_with = "no_remediate")]
     pub remediation_rows: bool,
+    /// Run only shard I of N of the campaign ranges and write their parts
+    /// under --out (for batch arrays; then `preflight merge`). `auto`:
+    /// from JOB_COMPLETION_INDEX and the job's completions (Kubernetes
+    /// Indexed Job: set PREFLIGHT_SHARDS to its completions) or
+    /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (docs/distributed.md).
+    #[arg(long, value_name = "I/N|auto", conflicts_with = "resume")]
+    pub shard: Option<String>,
+    /// Continue a run that was killed: ranges whose parts it left beside
+    /// --out (`.NAME.parts`) are read instead of run again; the results are
+    /// those of an uninterrupted run.
+    #[arg(long)]
+    pub resume: bool,
+    /// Campaigns per range (the unit of --shard, merge and --resume;
+    /// default 2048).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub range_size: Option<u64>,
     #[command(flatten)]
     pub common: CampaignArgs,
 }
@@ -277,8 +297,16 @@ fn main() -> ExitCode {
             opts.independent_streams = args.independent_streams;
             opts.remediate = (!args.no_remediate).then_some(args.remediate_max);
             opts.remediation_rows = args.remediation_rows;
-            commands::run(&opts)
+            opts.range_size = args.range_size;
+            if args.resume {
+                opts.parts = sim_engine::shard::Parts::Resume;
+            }
+            match args.shard {
+                Some(s) => commands::shard(&opts, &s),
+                None => commands::run(&opts),
+            }
         }
+        Command::Merge(args) => commands::merge(&args),
         Command::Gate(args) => {
             let json = args.json;
             let result = commands::gate(

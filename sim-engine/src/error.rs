@@ -70,16 +70,16 @@ impl Error {
         }
     }
 
-    /// `e` itself when it is an engine [`Error::Internal`] raised inside a
-    /// step that returns `anyhow` (a bug must not be reported as a failing
-    /// environment), else `otherwise(e)`.
+    /// `e` itself when it is an engine [`Error`] raised inside a step that
+    /// returns `anyhow` — a bug ([`Error::Internal`]) must not be reported
+    /// as a failing environment, nor a damaged part of a merge
+    /// ([`Error::Input`]) — else `otherwise(e)`.
     pub(crate) fn keep_internal(
         e: anyhow::Error,
         otherwise: impl FnOnce(anyhow::Error) -> Error,
     ) -> Error {
         match e.downcast::<Error>() {
-            Ok(internal @ Error::Internal(_)) => internal,
-            Ok(other) => otherwise(anyhow::Error::new(other)),
+            Ok(typed) => typed,
             Err(e) => otherwise(e),
         }
     }

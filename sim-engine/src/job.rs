@@ -15,7 +15,7 @@ use crate::prepare::{
     prepare_variants, unsupported_notes,
 };
 use crate::prepare::{PreparedVariant, ScaleChoice, default_out_dir};
-use crate::run::{CampaignModes, RareEvent, RunPlan, RunReport, apply_bias, run_all};
+use crate::run::{CampaignModes, RareEvent, RunPlan, RunReport, apply_bias};
 use crate::scenario::{FileAccess, Loaded};
 use crate::timing::{Mark, Phases};
 
@@ -88,6 +88,11 @@ pub struct RunOptions {
     /// rows are still streamed to a staging directory in the system's
     /// temporary folder, which is deleted at the end; nothing is left.
     pub write: bool,
+    /// Where the campaign ranges' parts come from and go to
+    /// ([`crate::shard`], `docs/distributed.md`).
+    pub parts: crate::shard::Parts,
+    /// Campaigns per range (`--range-size`; default [`crate::run::CHUNK`]).
+    pub range_size: Option<u64>,
 }
 
 impl RunOptions {
@@ -124,6 +129,8 @@ impl RunOptions {
             file_access: FileAccess::ScenarioFolder,
             command_line: Vec::new(),
             write: true,
+            parts: crate::shard::Parts::Local,
+            range_size: None,
         }
     }
 
@@ -148,6 +155,7 @@ impl RunOptions {
             remediate: self.remediate.map(|n| n as u64),
             service_paths: self.service_paths,
             allow_external_files: self.file_access.allows_external(),
+            remediation_rows: self.remediation_rows,
         }
     }
 }
@@ -209,18 +217,22 @@ pub(crate) struct Planned {
     pub(crate) variants: Vec<PreparedVariant>,
     /// Whether handler campaigns run (not for a scenario of service paths
     /// with no workload).
-    handler_campaigns: bool,
+    pub(crate) handler_campaigns: bool,
     pub(crate) plan: RunPlan,
     memory: crate::limits::MemoryPlan,
-    out_dir: PathBuf,
+    pub(crate) out_dir: PathBuf,
     calibration: Option<(PathBuf, crate::calibrate::map::CalibrationFile)>,
 }
 
 /// Loads and prepares the variants, checks the run's size and memory
 /// against its bounds, applies `--rare-event`, and plans it: everything
 /// that can refuse a run does so here, before any campaign or file.
-fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
-    plan_loaded(opts, load(&opts.scenario, opts.file_access)?)
+pub(crate) fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
+    let loaded = match &opts.parts {
+        crate::shard::Parts::Merge { spec, .. } => crate::shard::load_spec(spec, opts.file_access)?,
+        _ => load(&opts.scenario, opts.file_access)?,
+    };
+    plan_loaded(opts, loaded)
 }
 
 /// [`plan_run`] for a scenario already loaded.
@@ -564,12 +576,14 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             .enable_events()
             .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
+    let store = crate::shard::part_store(&run, opts)?;
     let mut report = if run.handler_campaigns {
-        run_all(&run.variants, &run.plan, &mut writer).map_err(|e| {
-            Error::keep_internal(e, |e| {
-                Error::environment(format!("preflight: run failed: {e:#}"))
-            })
-        })?
+        crate::run::run_paired(&run.variants, &run.plan, &mut writer, None, store.as_ref())
+            .map_err(|e| {
+                Error::keep_internal(e, |e| {
+                    Error::environment(format!("preflight: run failed: {e:#}"))
+                })
+            })?
     } else {
         RunReport::default()
     };
@@ -718,6 +732,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             timed = m.phases.clone();
         })
         .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
+    crate::shard::finished(store.as_ref(), opts);
     Ok(RunOutcome {
         plan: run.plan,
         report,
@@ -779,7 +794,7 @@ fn write_predicted_campaigns(
 /// Whether the run predicts injection scenarios: in targeted mode, and for
 /// the live injections of an enabled `failure_injection_profile` (the gate
 /// decides on natural risk: no live injection there).
-fn predicts(run: &Planned, opts: &RunOptions) -> bool {
+pub(crate) fn predicts(run: &Planned, opts: &RunOptions) -> bool {
     matches!(opts.mode, CampaignModes::Targeted | CampaignModes::Both)
         || live_profile(run, opts).is_some()
 }

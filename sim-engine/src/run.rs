@@ -740,7 +740,7 @@ pub struct ReadyJob<'a> {
 
 /// What one campaign produced: its result, its live-injection log and its
 /// rollbacks ([`ReadyJob::run_range`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CampaignOutcome {
     /// The campaign's index in its job.
     pub campaign: u64,
@@ -1258,7 +1258,7 @@ pub fn run_all<S: RowSink + ?Sized>(
     plan: &RunPlan,
     sink: &mut S,
 ) -> anyhow::Result<RunReport> {
-    run_paired(variants, plan, sink, None)
+    run_paired(variants, plan, sink, None, None)
 }
 
 /// [`run_all`], pairing every variant's natural campaigns with `base` when
@@ -1268,11 +1268,16 @@ pub fn run_all<S: RowSink + ?Sized>(
 /// Per job ([`plan_jobs`]): prepare it ([`ReadyJob::prepare`]), run its
 /// campaigns a chunk of [`CHUNK`] at a time ([`ReadyJob::run_range`]),
 /// then write and fold each chunk's outcomes in campaign order.
+///
+/// With `store`, campaigns run in the store's ranges: a range a part holds
+/// is read from it instead of simulated (a resumed run, a merge), and a
+/// range simulated is saved as a part (`docs/distributed.md`).
 pub fn run_paired<S: RowSink + ?Sized>(
     variants: &[PreparedVariant],
     plan: &RunPlan,
     sink: &mut S,
     base: Option<&BaseOutcomes>,
+    store: Option<&crate::parts::PartStore>,
 ) -> anyhow::Result<RunReport> {
     let start = Mark::now();
     let mut mark = start;
@@ -1303,7 +1308,8 @@ pub fn run_paired<S: RowSink + ?Sized>(
     // first) unless given.
     let mut recorded: Option<BaseOutcomes> = None;
     let mut base_window: Option<Baseline> = None;
-    for spec in jobs {
+    let chunk = store.map_or(CHUNK, |s| s.range_size);
+    for (j, spec) in jobs.into_iter().enumerate() {
         let v = spec.variant;
         let programme = spec.programme;
         let natural = spec.mode == CampaignMode::Natural && !programme;
@@ -1361,8 +1367,29 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     _ => break,
                 }
             }
-            let end = (next + CHUNK).min(target);
-            for o in job.run_range(plan, next..end, &pool, &bar)? {
+            let end = (next + chunk).min(target);
+            let outcomes = match store {
+                None => job.run_range(plan, next..end, &pool, &bar)?,
+                Some(s) => match s.load((j, next, end))? {
+                    Some(o) => {
+                        bar.inc(end - next);
+                        o
+                    }
+                    None if s.simulate_missing => {
+                        let o = job.run_range(plan, next..end, &pool, &bar)?;
+                        s.save((j, next, end), &job, &o)?;
+                        o
+                    }
+                    None => {
+                        return Err(Error::input(format!(
+                            "preflight: no part holds campaigns {next}..{end} of job {j} ({})",
+                            crate::parts::job_name(&job.spec)
+                        ))
+                        .into());
+                    }
+                },
+            };
+            for o in outcomes {
                 job.write_rows(&o, plan.events, sink)?;
                 if let Some(rec) = &mut recording {
                     rec.push(

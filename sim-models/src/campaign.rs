@@ -45,7 +45,7 @@ pub enum CampaignMode {
 }
 
 /// The summary of a population of requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RequestSummary {
     /// Requests finished.
     pub requests: u64,
@@ -88,7 +88,7 @@ impl RequestSummary {
 }
 
 /// One handler's figures in one campaign.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct HandlerResult {
     /// Every request the handler served (workload and calls).
     pub summary: RequestSummary,
@@ -101,7 +101,7 @@ pub struct HandlerResult {
 }
 
 /// The figures of one campaign.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CampaignResult {
     /// Simulated time covered, seconds (the horizon).
     pub horizon_s: f64,

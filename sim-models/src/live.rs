@@ -141,7 +141,9 @@ pub struct LivePlan {
 }
 
 /// Kinds of injection-log events (in the order simultaneous events are logged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum EventKind {
     /// An injection started.
     Inject,
@@ -169,7 +171,7 @@ impl EventKind {
 }
 
 /// One entry of the injection log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LiveEvent {
     /// When it happened (simulation truth).
     pub time: SimTime,
@@ -185,7 +187,7 @@ pub struct LiveEvent {
 
 /// The values of one log entry, each where its kind has it (`None`
 /// elsewhere).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EventFigures {
     /// `inject`: the replica injected (`None` for all replicas).
     pub replica: Option<u32>,

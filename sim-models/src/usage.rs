@@ -38,7 +38,7 @@ use crate::model::{Model, ResourceIx};
 /// 63rd, all share the last bit: a use of any of them reads as a use of
 /// all, which can only make a variant simulate more, never take a
 /// simulation that differs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Resources routed at while a routable replica was full.
     pub(crate) saturated: u64,

@@ -189,6 +189,9 @@ pub struct OptionsInfo {
     pub service_paths: bool,
     /// `--allow-external-files`.
     pub allow_external_files: bool,
+    /// `--remediation-rows`.
+    #[serde(default)]
+    pub remediation_rows: bool,
 }
 
 /// One variant of the scenario.

@@ -1,0 +1,540 @@
+//! Running a run's campaign ranges apart and putting them back together:
+//! parts kept while a local run goes (`--resume`), shards of batch arrays
+//! (`run --shard I/N`) and `merge` (`docs/distributed.md`). The parts
+//! themselves are [`crate::parts`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::job::{Planned, RunOptions};
+use crate::parts::{self, PartKey, PartStore, RunSpec};
+use crate::run::{CHUNK, plan_jobs};
+use crate::scenario::{FileAccess, Format, Loaded};
+
+/// Where a run's campaign ranges come from and go to.
+#[derive(Debug, Clone, Default)]
+pub enum Parts {
+    /// Each range is saved as a part beside the output directory while the
+    /// run goes (`.NAME.parts`), and the parts are removed when it ends; an
+    /// unfinished run's parts are removed when the run starts again.
+    #[default]
+    Local,
+    /// As [`Parts::Local`], but ranges whose part an unfinished run of the
+    /// same run key left are read instead of run again (`--resume`).
+    Resume,
+    /// `merge`: every range is read from the parts under `dirs`, which
+    /// shards of the run described by `spec` wrote; none is simulated.
+    Merge {
+        /// The directories the shards wrote (`--out` of `run --shard`).
+        dirs: Vec<PathBuf>,
+        /// Their `run.json`.
+        spec: Box<RunSpec>,
+    },
+}
+
+/// The directory of the parts of a local run into `out_dir`.
+pub fn resume_dir(out_dir: &Path) -> PathBuf {
+    let name = out_dir
+        .file_name()
+        .map_or("run".into(), |n| n.to_string_lossy().into_owned());
+    out_dir.with_file_name(format!(".{name}.parts"))
+}
+
+fn env_error(what: &Path, e: impl std::fmt::Display) -> Error {
+    Error::environment(format!("preflight: {}: {e}", what.display()))
+}
+
+/// The run key of a planned run.
+fn key_of(run: &Planned, opts: &RunOptions) -> String {
+    parts::run_key(
+        &run.loaded.source,
+        &opts.manifest(),
+        run.plan.seed,
+        run.plan.campaigns,
+    )
+}
+
+/// The store a run's campaigns go through: `None` for a run that publishes
+/// nothing (the gate without `--out`) or runs no handler campaigns.
+pub(crate) fn part_store(run: &Planned, opts: &RunOptions) -> Result<Option<PartStore>, Error> {
+    if !run.handler_campaigns {
+        return Ok(None);
+    }
+    let run_key = key_of(run, opts);
+    let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
+    match &opts.parts {
+        Parts::Local | Parts::Resume if !opts.write => Ok(None),
+        Parts::Local | Parts::Resume => {
+            let dir = resume_dir(&run.out_dir);
+            let resume = matches!(opts.parts, Parts::Resume);
+            if !resume && dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| env_error(&dir, e))?;
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| env_error(&dir, e))?;
+            let found = if resume {
+                parts::scan(&dir, &run_key, false)?
+            } else {
+                BTreeMap::new()
+            };
+            if resume && !opts.quiet {
+                eprintln!(
+                    "preflight: --resume: {} range{} of an unfinished run found in {}",
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" },
+                    dir.display()
+                );
+            }
+            Ok(Some(PartStore {
+                run_key,
+                write_dir: Some(dir),
+                found,
+                simulate_missing: true,
+                events: run.plan.events,
+                range_size,
+            }))
+        }
+        Parts::Merge { dirs, spec } => {
+            if run_key != spec.run_key {
+                return Err(Error::Internal(format!(
+                    "preflight: merge: the run planned from run.json has run key {run_key}, not the shards' {}",
+                    spec.run_key
+                )));
+            }
+            let found = merge_index(dirs, &run_key)?;
+            check_complete(run, spec, &found)?;
+            Ok(Some(PartStore {
+                run_key,
+                write_dir: None,
+                found,
+                simulate_missing: false,
+                events: run.plan.events,
+                range_size: spec.range_size,
+            }))
+        }
+    }
+}
+
+/// After a run has published its directory: a local run's parts are no
+/// longer needed.
+pub(crate) fn finished(store: Option<&PartStore>, opts: &RunOptions) {
+    if let (Some(s), Parts::Local | Parts::Resume) = (store, &opts.parts)
+        && let Some(dir) = &s.write_dir
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The parts under every directory, each range once: a range found twice
+/// is kept once when both copies are the same, and is an error when they
+/// differ (a determinism bug: both are named).
+fn merge_index(dirs: &[PathBuf], run_key: &str) -> Result<BTreeMap<PartKey, PathBuf>, Error> {
+    let mut all: BTreeMap<PartKey, PathBuf> = BTreeMap::new();
+    for d in dirs {
+        for (k, path) in parts::scan(d, run_key, true)? {
+            match all.get(&k) {
+                None => {
+                    all.insert(k, path);
+                }
+                Some(first) => {
+                    let (a, b) = (parts::read_manifest(first)?, parts::read_manifest(&path)?);
+                    if a.files != b.files {
+                        return Err(Error::Internal(format!(
+                            "preflight: merge: campaigns {}..{} of job {} ({}) ran twice with different results, in {} and {}: a determinism bug; please report it with both parts",
+                            k.1,
+                            k.2,
+                            k.0,
+                            a.job_name,
+                            first.display(),
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Every range of every job, in plan order: `(range number, key, job name)`.
+fn planned_ranges(run: &Planned, range_size: u64) -> Vec<(u64, PartKey, String)> {
+    let mut out = Vec::new();
+    let mut g = 0;
+    for (j, spec) in plan_jobs(&run.variants, &run.plan).iter().enumerate() {
+        for (a, b) in parts::ranges(run.plan.campaigns, range_size) {
+            out.push((g, (j, a, b), parts::job_name(spec)));
+            g += 1;
+        }
+    }
+    out
+}
+
+/// Every range present exactly once, and nothing else: else an error that
+/// names what is missing and the command that fills it.
+fn check_complete(
+    run: &Planned,
+    spec: &RunSpec,
+    found: &BTreeMap<PartKey, PathBuf>,
+) -> Result<(), Error> {
+    let planned = planned_ranges(run, spec.range_size);
+    let missing: Vec<_> = planned
+        .iter()
+        .filter(|(_, k, _)| !found.contains_key(k))
+        .collect();
+    let extra: Vec<_> = found
+        .iter()
+        .filter(|(k, _)| !planned.iter().any(|(_, p, _)| p == *k))
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    if !missing.is_empty() {
+        msg.push_str(&format!(
+            "preflight: merge: {} of {} ranges are missing:\n",
+            missing.len(),
+            planned.len()
+        ));
+        let mut shards = std::collections::BTreeSet::new();
+        for (g, (j, a, b), name) in missing.iter().take(20) {
+            let s = parts::shard_of(*g, spec.shards);
+            shards.insert(s);
+            msg.push_str(&format!(
+                "  job {j} ({name}), campaigns {a}..{b}: shard {s}/{}\n",
+                spec.shards
+            ));
+        }
+        if missing.len() > 20 {
+            msg.push_str(&format!("  … and {} more\n", missing.len() - 20));
+            for (g, _, _) in &missing[20..] {
+                shards.insert(parts::shard_of(*g, spec.shards));
+            }
+        }
+        msg.push_str("run again, each into a directory given to merge:\n");
+        for s in shards {
+            msg.push_str(&format!(
+                "  {}\n",
+                shard_command(&spec.command, s, spec.shards)
+            ));
+        }
+    }
+    if !extra.is_empty() {
+        msg.push_str(&format!(
+            "preflight: merge: {} part{} of this run match no range of its plan (another --range-size?): {}\n",
+            extra.len(),
+            if extra.len() == 1 { "" } else { "s" },
+            extra[0].1.display()
+        ));
+    }
+    Err(Error::input(msg.trim_end().to_owned()))
+}
+
+/// The shard's command line with shard `index` of `count`.
+fn shard_command(command: &[String], index: u64, count: u64) -> String {
+    let mut out = Vec::with_capacity(command.len());
+    let mut next_is_shard = false;
+    for (k, a) in command.iter().enumerate() {
+        if k == 0 {
+            // The program as a user types it, not the path it ran from.
+            out.push(
+                Path::new(a)
+                    .file_name()
+                    .map_or(a.clone(), |n| n.to_string_lossy().into_owned()),
+            );
+        } else if next_is_shard {
+            out.push(format!("{index}/{count}"));
+            next_is_shard = false;
+        } else if a == "--shard" {
+            out.push(a.clone());
+            next_is_shard = true;
+        } else if a.starts_with("--shard=") {
+            out.push(format!("--shard={index}/{count}"));
+        } else {
+            out.push(a.clone());
+        }
+    }
+    if out.is_empty() {
+        return format!("preflight run SCENARIO --shard {index}/{count} --out DIR");
+    }
+    out.join(" ")
+}
+
+/// Loads the scenario `run.json` carries, resolving the files it names
+/// from where it was when the shard ran.
+pub(crate) fn load_spec(spec: &RunSpec, access: FileAccess) -> Result<Loaded, Error> {
+    let path = Path::new(&spec.scenario_path);
+    let format = Format::from_path(path)
+        .map_err(|e| Error::input(format!("preflight: merge: {}: {e}", path.display())))?;
+    crate::scenario::load_bytes_with(spec.scenario.as_bytes(), format, path, access)
+        .map_err(|e| crate::prepare::problems_error(path, &e))
+}
+
+/// What one shard did.
+#[derive(Debug, Clone)]
+pub struct ShardOutcome {
+    /// Where its parts are (`--out`).
+    pub dir: PathBuf,
+    /// This shard and the number of shards.
+    pub shard: (u64, u64),
+    /// Ranges of the run in all, and of this shard.
+    pub ranges: u64,
+    /// This shard's ranges.
+    pub owned: u64,
+    /// Of which run now, and found done already (kept).
+    pub ran: u64,
+    /// Ranges found done already.
+    pub kept: u64,
+    /// Campaigns run now.
+    pub campaigns: u64,
+}
+
+/// `run --shard I/N`: runs the ranges of shard `index` of `count` (range
+/// `g`, counted over every job's ranges in plan order, belongs to shard
+/// `g mod count`) and writes their parts under `--out`, with `run.json`
+/// describing the run for `merge`. Ranges whose part is there already are
+/// not run again.
+pub fn execute_shard(opts: &RunOptions, index: u64, count: u64) -> Result<ShardOutcome, Error> {
+    if count == 0 || index >= count {
+        return Err(Error::input(format!(
+            "preflight: --shard {index}/{count}: expected I/N with 0 ≤ I < N"
+        )));
+    }
+    if opts.until_decided.is_some() || opts.against_gate {
+        return Err(Error::input(
+            "preflight: --shard: --until-decided chooses the number of campaigns as the rows come in, which separate shards cannot share; give --campaigns instead",
+        ));
+    }
+    let Some(dir) = opts.out.clone() else {
+        return Err(Error::input(
+            "preflight: --shard needs --out DIR: the directory this shard's parts go to (give every shard's directory to `preflight merge`)",
+        ));
+    };
+    let mut run = crate::job::plan_run(opts)?;
+    let run_key = key_of(&run, opts);
+    let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
+    let parts_dir = dir.join("parts");
+    std::fs::create_dir_all(&parts_dir).map_err(|e| env_error(&parts_dir, e))?;
+    // The injection programme's live plan comes from the predicted
+    // scenarios: a shard predicts them too (the programme's jobs exist only
+    // with them).
+    let predicted =
+        if crate::job::predicts(&run, opts) && crate::job::live_profile(&run, opts).is_some() {
+            crate::job::predict_scenarios(&run, opts)?
+        } else {
+            Vec::new()
+        };
+    crate::job::plan_live_injection(&mut run, opts, &predicted);
+    let jobs = plan_jobs(&run.variants, &run.plan);
+    let spec = RunSpec {
+        format: parts::FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_key: run_key.clone(),
+        scenario_path: std::path::absolute(&run.loaded.file)
+            .unwrap_or_else(|_| run.loaded.file.clone())
+            .display()
+            .to_string(),
+        scenario: String::from_utf8_lossy(&run.loaded.source).into_owned(),
+        options: opts.manifest(),
+        seed: run.plan.seed,
+        campaigns: run.plan.campaigns,
+        scale: if run.plan.two_scale {
+            "two-scale"
+        } else {
+            "request-level"
+        }
+        .to_owned(),
+        range_size,
+        shards: count,
+        jobs: jobs.iter().map(parts::job_name).collect(),
+        command: opts.command_line.clone(),
+    };
+    write_spec(&dir, &spec)?;
+    let store = PartStore {
+        run_key: run_key.clone(),
+        write_dir: Some(parts_dir),
+        found: parts::scan(&dir, &run_key, false)?,
+        simulate_missing: true,
+        events: run.plan.events,
+        range_size,
+    };
+    let planned = planned_ranges(&run, range_size);
+    let mine: Vec<_> = planned
+        .iter()
+        .filter(|(g, _, _)| parts::shard_of(*g, count) == index)
+        .collect();
+    let todo: u64 = mine
+        .iter()
+        .filter(|(_, k, _)| !store.found.contains_key(k))
+        .map(|(_, k, _)| k.2 - k.1)
+        .sum();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(run.plan.threads.max(1))
+        .thread_name(|i| format!("preflight-worker-{i}"))
+        .build()
+        .map_err(|e| Error::environment(format!("preflight: a thread pool: {e}")))?;
+    let bar = crate::progress::Task::start(
+        &format!("shard {index}/{count} campaigns"),
+        todo,
+        run.plan.progress,
+    );
+    let mut out = ShardOutcome {
+        dir: dir.clone(),
+        shard: (index, count),
+        ranges: planned.len() as u64,
+        owned: mine.len() as u64,
+        ran: 0,
+        kept: 0,
+        campaigns: 0,
+    };
+    let mut phases = crate::timing::Phases::default();
+    let mut mark = crate::timing::Mark::now();
+    let mut ready: Option<(usize, crate::run::ReadyJob<'_>)> = None;
+    for (_, key, _) in mine {
+        if store.found.contains_key(key) {
+            out.kept += 1;
+            continue;
+        }
+        let (j, a, b) = *key;
+        if ready.as_ref().is_none_or(|(rj, _)| *rj != j) {
+            let spec = jobs[j].clone();
+            ready = Some((
+                j,
+                crate::run::ReadyJob::prepare(spec, &run.plan, &pool, &mut phases, &mut mark)?,
+            ));
+        }
+        let (_, job) = ready.as_ref().expect("prepared above");
+        let outcomes = job.run_range(&run.plan, a..b, &pool, &bar)?;
+        store.save(*key, job, &outcomes)?;
+        out.ran += 1;
+        out.campaigns += b - a;
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Writes `dir/run.json`, or checks that the one there describes the same
+/// run.
+fn write_spec(dir: &Path, spec: &RunSpec) -> Result<(), Error> {
+    let path = dir.join("run.json");
+    if let Ok(bytes) = std::fs::read(&path) {
+        let other: RunSpec = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::input(format!(
+                "preflight: {}: not a shard's run.json: {e}",
+                path.display()
+            ))
+        })?;
+        if other.run_key != spec.run_key || other.range_size != spec.range_size {
+            return Err(Error::input(format!(
+                "preflight: {}: this directory holds parts of another run (run key {}, {} campaigns per range); give this shard another --out",
+                path.display(),
+                other.run_key,
+                other.range_size
+            )));
+        }
+        if other.shards != spec.shards {
+            return Err(Error::input(format!(
+                "preflight: {}: this run was split into {} shards here, not {}; give this shard another --out",
+                path.display(),
+                other.shards,
+                spec.shards
+            )));
+        }
+        return Ok(());
+    }
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| env_error(dir, e))?;
+    std::fs::write(
+        tmp.path(),
+        serde_json::to_vec_pretty(spec).expect("run.json serialises"),
+    )
+    .map_err(|e| env_error(&path, e))?;
+    tmp.persist(&path).map_err(|e| env_error(&path, e.error))?;
+    Ok(())
+}
+
+/// Reads the `run.json` of every directory given to `merge`: one run key,
+/// one version, one layout.
+pub fn read_specs(dirs: &[PathBuf]) -> Result<RunSpec, Error> {
+    let mut first: Option<(PathBuf, RunSpec)> = None;
+    for d in dirs {
+        let path = d.join("run.json");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            Error::input(format!(
+                "preflight: merge: {}: {e} (each directory must be the --out of a `run --shard`)",
+                path.display()
+            ))
+        })?;
+        let spec: RunSpec = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::input(format!(
+                "preflight: merge: {}: not a shard's run.json: {e}",
+                path.display()
+            ))
+        })?;
+        if spec.tool_version != env!("CARGO_PKG_VERSION") || spec.format != parts::FORMAT {
+            return Err(Error::input(format!(
+                "preflight: merge: {}: written by Preflight {} (format {}); this is {}: merge with the version that ran the shards",
+                path.display(),
+                spec.tool_version,
+                spec.format,
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        match &first {
+            None => first = Some((path, spec)),
+            Some((p0, s0)) => {
+                if s0.run_key != spec.run_key || s0.range_size != spec.range_size {
+                    return Err(Error::input(format!(
+                        "preflight: merge: {} and {} are shards of different runs (run keys {} and {})",
+                        p0.display(),
+                        path.display(),
+                        s0.run_key,
+                        spec.run_key
+                    )));
+                }
+            }
+        }
+    }
+    first
+        .map(|(_, s)| s)
+        .ok_or_else(|| Error::input("preflight: merge: no directory given"))
+}
+
+/// The options of the run `spec` describes, to merge its parts from
+/// `dirs` into `out`.
+pub fn merge_options(spec: RunSpec, dirs: Vec<PathBuf>, out: PathBuf) -> Result<RunOptions, Error> {
+    let o = &spec.options;
+    let bad = |what: &str, e: String| {
+        Error::input(format!("preflight: merge: run.json: options.{what}: {e}"))
+    };
+    let mut r = RunOptions::new(&spec.scenario_path);
+    r.campaigns = o.campaigns;
+    r.seed = o.seed;
+    r.variant = o.variant.clone();
+    r.mode = o.mode.parse().map_err(|e| bad("mode", e))?;
+    r.until_decided = o.until_decided;
+    r.against_gate = o.against_gate;
+    r.rare_event = o
+        .rare_event
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| bad("rare_event", e))?;
+    r.calibration = o.calibration.as_ref().map(PathBuf::from);
+    r.no_calibration = o.no_calibration;
+    r.max_memory = o.max_memory;
+    r.events = o.events;
+    r.live_injection = o.live_injection;
+    r.scenario_campaigns = o.scenario_campaigns;
+    r.scale = o.scale.parse().map_err(|e| bad("scale", e))?;
+    r.independent_streams = o.independent_streams;
+    r.remediate = o.remediate.map(|n| n as usize);
+    r.remediation_rows = o.remediation_rows;
+    r.service_paths = o.service_paths;
+    r.file_access = FileAccess::allowing_external(o.allow_external_files);
+    r.out = Some(out);
+    r.range_size = Some(spec.range_size);
+    r.parts = Parts::Merge {
+        dirs,
+        spec: Box::new(spec),
+    };
+    Ok(r)
+}
