@@ -256,6 +256,23 @@ pub struct MergeArgs {
     pub quiet: bool,
 }
 
+/// Options of `preflight worker`.
+#[derive(Debug, clap::Args)]
+pub struct WorkerArgs {
+    /// The coordinator's address (`run --cluster ADDR`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: std::net::SocketAddr,
+    /// Threads per range (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// The shared secret: the first line of FILE (else PREFLIGHT_CLUSTER_SECRET).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Say nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// Options of `preflight replay`.
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {

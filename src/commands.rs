@@ -16,6 +16,12 @@ use sim_engine::text::{fmt_f, fmt_span, truncate};
 /// `preflight run`.
 pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
     let done = execute(opts)?;
+    report(opts, &done);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The summary of a finished run, unless quiet.
+fn report(opts: &RunOptions, done: &sim_engine::job::RunOutcome) {
     if !opts.quiet {
         if done.handler_campaigns {
             print_summary(&done.report, &done.plan);
@@ -27,9 +33,8 @@ pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
             sim_engine::remediate::render(rem, done.report.base.as_ref(), &mut text);
         }
         crate::console::write_str(&text);
-        print_footer(&done);
+        print_footer(done);
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `run --shard I/N|auto`: runs one shard's ranges and writes their parts.
@@ -89,6 +94,31 @@ fn parse_shard(s: &str) -> Result<(u64, u64), Error> {
     Err(bad(
         "no batch array here: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set; give I/N".into(),
     ))
+}
+
+/// `run --cluster ADDR`: coordinates a worker pool, then prints the run
+/// as `run` does.
+pub fn cluster(
+    opts: &RunOptions,
+    mut cluster: sim_cluster::ClusterOptions,
+    secret_file: Option<&std::path::Path>,
+) -> Result<ExitCode, Error> {
+    cluster.secret = sim_cluster::read_secret(secret_file)?;
+    let done = sim_cluster::run(opts, &cluster)?;
+    report(opts, &done);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight worker --connect ADDR`.
+pub fn worker(args: &crate::args::WorkerArgs) -> Result<ExitCode, Error> {
+    let opts = sim_cluster::WorkerOptions {
+        connect: args.connect,
+        secret: sim_cluster::read_secret(args.secret_file.as_deref())?,
+        threads: args.threads.map(|t| t as usize),
+        quiet: args.quiet,
+    };
+    sim_cluster::work(&opts)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `preflight merge DIR… --out RUN_DIR`.

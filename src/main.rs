@@ -104,6 +104,10 @@ enum Command {
     /// together into the run directory a single-machine run writes
     /// (docs/distributed.md). Exit 2 naming every missing range.
     Merge(args::MergeArgs),
+    /// Join a coordinator's worker pool (`run --cluster ADDR`) and run the
+    /// ranges it sends until it closes (docs/distributed.md). The secret
+    /// comes from PREFLIGHT_CLUSTER_SECRET or --secret-file.
+    Worker(args::WorkerArgs),
 }
 
 /// Options of `preflight run`.
@@ -149,8 +153,37 @@ pub struct RunArgs {
     /// from JOB_COMPLETION_INDEX and the job's completions (Kubernetes
     /// Indexed Job: set PREFLIGHT_SHARDS to its completions) or
     /// SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (docs/distributed.md).
-    #[arg(long, value_name = "I/N|auto", conflicts_with = "resume")]
+    #[arg(long, value_name = "I/N|auto", conflicts_with_all = ["resume", "cluster"])]
     pub shard: Option<String>,
+    /// Be the coordinator of a worker pool listening on ADDR (e.g.
+    /// 127.0.0.1:7400): the ranges go to the workers that connect with
+    /// `preflight worker --connect ADDR`; the secret comes from
+    /// PREFLIGHT_CLUSTER_SECRET or --secret-file (docs/distributed.md).
+    #[arg(long, value_name = "ADDR")]
+    pub cluster: Option<std::net::SocketAddr>,
+    /// The worker pool's shared secret: the first line of FILE (else
+    /// PREFLIGHT_CLUSTER_SECRET).
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub secret_file: Option<PathBuf>,
+    /// The shortest deadline of a range handed to a worker; a worker that
+    /// misses it (frozen, or gone without a word) loses the range to
+    /// another. Default 2m.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "cluster",
+        default_value = "2m"
+    )]
+    pub range_timeout: sim_models::spec::Duration,
+    /// With no worker for this long, the coordinator runs the rest on its
+    /// own threads. Default 1m.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "cluster",
+        default_value = "1m"
+    )]
+    pub cluster_wait: sim_models::spec::Duration,
     /// Continue a run that was killed: ranges whose parts it left beside
     /// --out (`.NAME.parts`) are read instead of run again; the results are
     /// those of an uninterrupted run.
@@ -301,11 +334,23 @@ fn main() -> ExitCode {
             if args.resume {
                 opts.parts = sim_engine::shard::Parts::Resume;
             }
-            match args.shard {
-                Some(s) => commands::shard(&opts, &s),
-                None => commands::run(&opts),
+            match (args.shard, args.cluster) {
+                (Some(s), _) => commands::shard(&opts, &s),
+                (None, Some(listen)) => {
+                    let cluster = sim_cluster::ClusterOptions {
+                        listen,
+                        secret: String::new(),
+                        range_timeout: std::time::Duration::from_secs_f64(
+                            args.range_timeout.secs(),
+                        ),
+                        wait: std::time::Duration::from_secs_f64(args.cluster_wait.secs()),
+                    };
+                    commands::cluster(&opts, cluster, args.secret_file.as_deref())
+                }
+                (None, None) => commands::run(&opts),
             }
         }
+        Command::Worker(args) => commands::worker(&args),
         Command::Merge(args) => commands::merge(&args),
         Command::Gate(args) => {
             let json = args.json;
@@ -424,9 +469,11 @@ fn clean_up_on_signals() {
 
 fn init_logging(verbose: u8) {
     use tracing_subscriber::EnvFilter;
+    // The transport's own notices (a peer's session closed) are the
+    // coordinator's and worker's to say, in their words: its errors only.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,ractor=error,ractor_cluster=error",
+        1 => "info,ractor=error,ractor_cluster=error",
         _ => "debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -773,14 +773,6 @@ impl<'a> ReadyJob<'a> {
         mark: &mut Mark,
     ) -> Result<ReadyJob<'a>, Error> {
         let v = spec.variant;
-        let live = match (&plan.live, plan.two_scale) {
-            (Some(l), false) if spec.programme => Some(crate::predict::live_plan(
-                &v.model,
-                v.scenario.risk.window.secs(),
-                l,
-            )),
-            _ => None,
-        };
         let baseline = plan.two_scale.then(|| {
             phases.lap("campaigns", mark);
             let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
@@ -799,18 +791,38 @@ impl<'a> ReadyJob<'a> {
                 )
             })?;
         }
+        Ok(ReadyJob::with_baseline(spec, plan, baseline))
+    }
+
+    /// [`ReadyJob::prepare`] with the two-scale baseline and library given
+    /// (one prepared earlier for the same variant and plan; `None` at
+    /// request level).
+    pub fn with_baseline(
+        spec: JobSpec<'a>,
+        plan: &RunPlan,
+        baseline: Option<Baseline>,
+    ) -> ReadyJob<'a> {
+        let v = spec.variant;
+        let live = match (&plan.live, plan.two_scale) {
+            (Some(l), false) if spec.programme => Some(crate::predict::live_plan(
+                &v.model,
+                v.scenario.risk.window.secs(),
+                l,
+            )),
+            _ => None,
+        };
         let handler_names = v
             .model
             .handlers
             .iter()
             .map(|h| Arc::from(h.id.as_str()))
             .collect();
-        Ok(ReadyJob {
+        ReadyJob {
             spec,
             baseline,
             live,
             handler_names,
-        })
+        }
     }
 
     /// Runs campaigns `range` of this job in parallel on `pool` and returns

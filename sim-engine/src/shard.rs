@@ -23,6 +23,9 @@ pub enum Parts {
     /// As [`Parts::Local`], but ranges whose part an unfinished run of the
     /// same run key left are read instead of run again (`--resume`).
     Resume,
+    /// As [`Parts::Resume`], for parts a worker pool has just put there
+    /// (`run --cluster`): ranges not there run on local threads.
+    Filled,
     /// `merge`: every range is read from the parts under `dirs`, which
     /// shards of the run described by `spec` wrote; none is simulated.
     Merge {
@@ -64,10 +67,10 @@ pub(crate) fn part_store(run: &Planned, opts: &RunOptions) -> Result<Option<Part
     let run_key = key_of(run, opts);
     let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
     match &opts.parts {
-        Parts::Local | Parts::Resume if !opts.write => Ok(None),
-        Parts::Local | Parts::Resume => {
+        Parts::Local | Parts::Resume | Parts::Filled if !opts.write => Ok(None),
+        Parts::Local | Parts::Resume | Parts::Filled => {
             let dir = resume_dir(&run.out_dir);
-            let resume = matches!(opts.parts, Parts::Resume);
+            let resume = matches!(opts.parts, Parts::Resume | Parts::Filled);
             if !resume && dir.exists() {
                 std::fs::remove_dir_all(&dir).map_err(|e| env_error(&dir, e))?;
             }
@@ -77,7 +80,7 @@ pub(crate) fn part_store(run: &Planned, opts: &RunOptions) -> Result<Option<Part
             } else {
                 BTreeMap::new()
             };
-            if resume && !opts.quiet {
+            if matches!(opts.parts, Parts::Resume) && !opts.quiet {
                 eprintln!(
                     "preflight: --resume: {} range{} of an unfinished run found in {}",
                     found.len(),
@@ -118,7 +121,7 @@ pub(crate) fn part_store(run: &Planned, opts: &RunOptions) -> Result<Option<Part
 /// After a run has published its directory: a local run's parts are no
 /// longer needed.
 pub(crate) fn finished(store: Option<&PartStore>, opts: &RunOptions) {
-    if let (Some(s), Parts::Local | Parts::Resume) = (store, &opts.parts)
+    if let (Some(s), Parts::Local | Parts::Resume | Parts::Filled) = (store, &opts.parts)
         && let Some(dir) = &s.write_dir
     {
         let _ = std::fs::remove_dir_all(dir);
@@ -309,45 +312,12 @@ pub fn execute_shard(opts: &RunOptions, index: u64, count: u64) -> Result<ShardO
             "preflight: --shard needs --out DIR: the directory this shard's parts go to (give every shard's directory to `preflight merge`)",
         ));
     };
-    let mut run = crate::job::plan_run(opts)?;
-    let run_key = key_of(&run, opts);
-    let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
+    let Prepared { run, spec } = prepare(opts, count)?;
+    let run_key = spec.run_key.clone();
+    let range_size = spec.range_size;
+    let jobs = plan_jobs(&run.variants, &run.plan);
     let parts_dir = dir.join("parts");
     std::fs::create_dir_all(&parts_dir).map_err(|e| env_error(&parts_dir, e))?;
-    // The injection programme's live plan comes from the predicted
-    // scenarios: a shard predicts them too (the programme's jobs exist only
-    // with them).
-    let predicted =
-        if crate::job::predicts(&run, opts) && crate::job::live_profile(&run, opts).is_some() {
-            crate::job::predict_scenarios(&run, opts)?
-        } else {
-            Vec::new()
-        };
-    crate::job::plan_live_injection(&mut run, opts, &predicted);
-    let jobs = plan_jobs(&run.variants, &run.plan);
-    let spec = RunSpec {
-        format: parts::FORMAT,
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        run_key: run_key.clone(),
-        scenario_path: std::path::absolute(&run.loaded.file)
-            .unwrap_or_else(|_| run.loaded.file.clone())
-            .display()
-            .to_string(),
-        scenario: String::from_utf8_lossy(&run.loaded.source).into_owned(),
-        options: opts.manifest(),
-        seed: run.plan.seed,
-        campaigns: run.plan.campaigns,
-        scale: if run.plan.two_scale {
-            "two-scale"
-        } else {
-            "request-level"
-        }
-        .to_owned(),
-        range_size,
-        shards: count,
-        jobs: jobs.iter().map(parts::job_name).collect(),
-        command: opts.command_line.clone(),
-    };
     write_spec(&dir, &spec)?;
     let store = PartStore {
         run_key: run_key.clone(),
@@ -410,6 +380,180 @@ pub fn execute_shard(opts: &RunOptions, index: u64, count: u64) -> Result<ShardO
     }
     bar.finish_and_clear();
     Ok(out)
+}
+
+/// A run planned for its ranges to run elsewhere, with its `run.json`.
+struct Prepared {
+    run: Planned,
+    spec: RunSpec,
+}
+
+/// Plans the run of `opts` as shards and workers see it: the variants, the
+/// predicted scenarios when the injection programme needs them (its job
+/// exists only with them), and the `run.json` of a split into `shards`.
+fn prepare(opts: &RunOptions, shards: u64) -> Result<Prepared, Error> {
+    let mut run = crate::job::plan_run(opts)?;
+    let run_key = key_of(&run, opts);
+    let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
+    let predicted =
+        if crate::job::predicts(&run, opts) && crate::job::live_profile(&run, opts).is_some() {
+            crate::job::predict_scenarios(&run, opts)?
+        } else {
+            Vec::new()
+        };
+    crate::job::plan_live_injection(&mut run, opts, &predicted);
+    let jobs = plan_jobs(&run.variants, &run.plan);
+    let spec = RunSpec {
+        format: parts::FORMAT,
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_key,
+        scenario_path: std::path::absolute(&run.loaded.file)
+            .unwrap_or_else(|_| run.loaded.file.clone())
+            .display()
+            .to_string(),
+        scenario: String::from_utf8_lossy(&run.loaded.source).into_owned(),
+        options: opts.manifest(),
+        seed: run.plan.seed,
+        campaigns: run.plan.campaigns,
+        scale: if run.plan.two_scale {
+            "two-scale"
+        } else {
+            "request-level"
+        }
+        .to_owned(),
+        range_size,
+        shards,
+        jobs: jobs.iter().map(parts::job_name).collect(),
+        command: opts.command_line.clone(),
+    };
+    Ok(Prepared { run, spec })
+}
+
+/// The ranges of a run, for a coordinator to hand out.
+#[derive(Debug, Clone)]
+pub struct RangePlan {
+    /// What a worker needs to run any of them.
+    pub spec: RunSpec,
+    /// Every range of every job in plan order, with its job's name.
+    pub ranges: Vec<(PartKey, String)>,
+    /// Where the local run's parts go ([`resume_dir`] of its output).
+    pub parts_dir: PathBuf,
+}
+
+/// Plans the run of `opts` and lists its ranges (`run --cluster`).
+pub fn plan_ranges(opts: &RunOptions) -> Result<RangePlan, Error> {
+    if opts.until_decided.is_some() || opts.against_gate {
+        return Err(Error::input(
+            "preflight: --cluster: --until-decided chooses the number of campaigns as the rows come in, which workers cannot share; give --campaigns instead",
+        ));
+    }
+    let Prepared { run, spec } = prepare(opts, 1)?;
+    let ranges = planned_ranges(&run, spec.range_size)
+        .into_iter()
+        .map(|(_, k, name)| (k, name))
+        .collect();
+    Ok(RangePlan {
+        spec,
+        ranges,
+        parts_dir: resume_dir(&run.out_dir),
+    })
+}
+
+/// A worker's side of a run: planned once from its `run.json`, then any of
+/// its ranges run into parts ([`WorkerRun::run_part`]).
+pub struct WorkerRun {
+    run: Planned,
+    spec: RunSpec,
+    /// Per job, its two-scale baseline and library once built.
+    baselines: std::sync::Mutex<BTreeMap<usize, Option<sim_models::two_scale::Baseline>>>,
+    pool: rayon::ThreadPool,
+}
+
+impl WorkerRun {
+    /// Plans the run `spec` describes on `threads` threads (default: all
+    /// cores); an error when the plan does not give the spec's run key.
+    pub fn new(spec: RunSpec, threads: Option<usize>) -> Result<WorkerRun, Error> {
+        let mut opts = merge_options(spec.clone(), Vec::new(), std::env::temp_dir())?;
+        opts.quiet = true;
+        opts.threads = threads;
+        let Prepared { run, spec: mine } = prepare(&opts, spec.shards)?;
+        if mine.run_key != spec.run_key {
+            return Err(Error::input(format!(
+                "preflight: worker: the run planned here has run key {}, not the coordinator's {} (another build, or a file the scenario names differs here)",
+                mine.run_key, spec.run_key
+            )));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(run.plan.threads.max(1))
+            .thread_name(|i| format!("preflight-worker-{i}"))
+            .build()
+            .map_err(|e| Error::environment(format!("preflight: a thread pool: {e}")))?;
+        Ok(WorkerRun {
+            run,
+            spec,
+            baselines: std::sync::Mutex::new(BTreeMap::new()),
+            pool,
+        })
+    }
+
+    /// The run key.
+    pub fn run_key(&self) -> &str {
+        &self.spec.run_key
+    }
+
+    /// Runs range `key` and writes its part under `dir`; returns the
+    /// part's directory.
+    pub fn run_part(&self, key: PartKey, dir: &Path) -> Result<PathBuf, Error> {
+        let (j, a, b) = key;
+        let jobs = plan_jobs(&self.run.variants, &self.run.plan);
+        let Some(spec) = jobs.get(j).cloned() else {
+            return Err(Error::input(format!(
+                "preflight: worker: the run has no job {j}"
+            )));
+        };
+        if a >= b || b > self.run.plan.campaigns {
+            return Err(Error::input(format!(
+                "preflight: worker: campaigns {a}..{b} are not a range of this run"
+            )));
+        }
+        let cached = self
+            .baselines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&j)
+            .cloned();
+        let job = match cached {
+            Some(b) => crate::run::ReadyJob::with_baseline(spec, &self.run.plan, b),
+            None => {
+                let mut phases = crate::timing::Phases::default();
+                let mut mark = crate::timing::Mark::now();
+                let job = crate::run::ReadyJob::prepare(
+                    spec,
+                    &self.run.plan,
+                    &self.pool,
+                    &mut phases,
+                    &mut mark,
+                )?;
+                self.baselines
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(j, job.baseline.clone());
+                job
+            }
+        };
+        let quiet = crate::progress::Task::start("", 0, false);
+        let outcomes = job.run_range(&self.run.plan, a..b, &self.pool, &quiet)?;
+        let store = PartStore {
+            run_key: self.spec.run_key.clone(),
+            write_dir: Some(dir.to_path_buf()),
+            found: BTreeMap::new(),
+            simulate_missing: true,
+            events: self.run.plan.events,
+            range_size: self.spec.range_size,
+        };
+        store.save(key, &job, &outcomes)?;
+        Ok(dir.join(parts::part_dir_name(key)))
+    }
 }
 
 /// Writes `dir/run.json`, or checks that the one there describes the same
