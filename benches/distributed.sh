@@ -16,11 +16,11 @@ big=${2:-1000000}
 bin=$(pwd)/target/release/preflight
 scenario=$(pwd)/scenarios/online-boutique.yaml
 dir=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 export PREFLIGHT_CLUSTER_SECRET=benchmark-secret-0123456789
 common="--campaigns $n --variant base --no-remediate --quiet"
 now() { date +%s.%N; }
-rate() { echo "$1 $2 $3" | awk '{ printf "%-28s %8.1f s  %9.1f campaigns/s\n", $1, $3 - $2, '"$n"' / ($3 - $2) }'; }
+rate() { echo "$2 $3" | awk -v label="$1" -v n="$n" '{ printf "%-28s %8.2f s  %9.1f campaigns/s\n", label, $2 - $1, n / ($2 - $1) }'; }
 same() {
     for f in campaigns handlers risk; do cmp "$dir/local/$f.parquet" "$1/$f.parquet"; done
 }
