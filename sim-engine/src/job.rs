@@ -89,8 +89,8 @@ pub struct RunOptions {
     /// temporary folder, which is deleted at the end; nothing is left.
     pub write: bool,
     /// Where the campaign ranges' parts come from and go to
-    /// ([`crate::shard`], `docs/distributed.md`).
-    pub parts: crate::shard::Parts,
+    /// ([`crate::parts`], `docs/distributed.md`).
+    pub parts: crate::parts::Parts,
     /// Campaigns per range (`--range-size`; default [`crate::run::CHUNK`]).
     pub range_size: Option<u64>,
 }
@@ -129,7 +129,7 @@ impl RunOptions {
             file_access: FileAccess::ScenarioFolder,
             command_line: Vec::new(),
             write: true,
-            parts: crate::shard::Parts::Local,
+            parts: crate::parts::Parts::Local,
             range_size: None,
         }
     }
@@ -229,7 +229,7 @@ pub(crate) struct Planned {
 /// that can refuse a run does so here, before any campaign or file.
 pub(crate) fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
     let loaded = match &opts.parts {
-        crate::shard::Parts::Merge { spec, .. } => crate::shard::load_spec(spec, opts.file_access)?,
+        crate::parts::Parts::Merge { spec, .. } => crate::parts::load_spec(spec, opts.file_access)?,
         _ => load(&opts.scenario, opts.file_access)?,
     };
     plan_loaded(opts, loaded)
@@ -576,14 +576,35 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             .enable_events()
             .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
     }
-    let store = crate::shard::part_store(&run, opts)?;
+    let store = crate::parts::part_store(crate::parts::StoreRequest {
+        parts: &opts.parts,
+        write: opts.write,
+        quiet: opts.quiet,
+        range_size: opts.range_size,
+        handler_campaigns: run.handler_campaigns,
+        run_key: crate::parts::run_key(
+            &run.loaded.source,
+            &opts.manifest(),
+            run.plan.seed,
+            run.plan.campaigns,
+        ),
+        out_dir: &run.out_dir,
+        variants: &run.variants,
+        plan: &run.plan,
+    })?;
     let mut report = if run.handler_campaigns {
-        crate::run::run_paired(&run.variants, &run.plan, &mut writer, None, store.as_ref())
-            .map_err(|e| {
-                Error::keep_internal(e, |e| {
-                    Error::environment(format!("preflight: run failed: {e:#}"))
-                })
-            })?
+        crate::run::run_paired(
+            &run.variants,
+            &run.plan,
+            &mut writer,
+            None,
+            store.as_ref().map(|s| s as &dyn crate::run::RangeStore),
+        )
+        .map_err(|e| {
+            Error::keep_internal(e, |e| {
+                Error::environment(format!("preflight: run failed: {e:#}"))
+            })
+        })?
     } else {
         RunReport::default()
     };
@@ -732,7 +753,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             timed = m.phases.clone();
         })
         .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
-    crate::shard::finished(store.as_ref(), opts);
+    crate::parts::finished(store.as_ref(), &opts.parts);
     Ok(RunOutcome {
         plan: run.plan,
         report,

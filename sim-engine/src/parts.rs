@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use sim_output::{CampaignRow, EventRow, HandlerRow, OutputError, WriteOptions};
 
 use crate::error::Error;
+use crate::prepare::PreparedVariant;
 use crate::provenance::sha256;
-use crate::run::{CampaignOutcome, JobSpec, ReadyJob, RowSink};
+use crate::run::{CHUNK, CampaignOutcome, ReadyJob, RowSink, RunPlan, plan_jobs};
+use crate::scenario::{FileAccess, Format, Loaded};
 
 /// The format of `part.json` and `run.json`.
 pub const FORMAT: u32 = 1;
@@ -57,14 +59,7 @@ pub struct PartManifest {
 /// What identifies a part within a run: job and range.
 pub type PartKey = (usize, u64, u64);
 
-/// The name of a job, as parts and messages give it.
-pub fn job_name(spec: &JobSpec<'_>) -> String {
-    match (&spec.scenario_id, spec.programme) {
-        (Some(id), _) => format!("{}/targeted/{id}", spec.variant.name),
-        (None, true) => format!("{}/programme", spec.variant.name),
-        (None, false) => format!("{}/natural", spec.variant.name),
-    }
-}
+pub use crate::run::job_name;
 
 /// The run key: SHA-256 over the tool version, the scenario's bytes, the
 /// options that can change rows (as `manifest.json` records them) and the
@@ -111,6 +106,29 @@ pub struct PartStore {
     pub events: bool,
     /// Campaigns per range.
     pub range_size: u64,
+}
+
+impl crate::run::RangeStore for PartStore {
+    fn range_size(&self) -> u64 {
+        self.range_size
+    }
+
+    fn simulate_missing(&self) -> bool {
+        self.simulate_missing
+    }
+
+    fn load(&self, key: PartKey) -> Result<Option<Vec<CampaignOutcome>>, Error> {
+        PartStore::load(self, key)
+    }
+
+    fn save(
+        &self,
+        key: PartKey,
+        job: &ReadyJob<'_>,
+        outcomes: &[CampaignOutcome],
+    ) -> Result<(), Error> {
+        PartStore::save(self, key, job, outcomes)
+    }
 }
 
 impl PartStore {
@@ -389,4 +407,272 @@ pub struct RunSpec {
 /// plan order) of a run split into `shards`.
 pub fn shard_of(g: u64, shards: u64) -> u64 {
     g % shards.max(1)
+}
+
+/// Where a run's campaign ranges come from and go to.
+#[derive(Debug, Clone, Default)]
+pub enum Parts {
+    /// Each range is saved as a part beside the output directory while the
+    /// run goes (`.NAME.parts`), and the parts are removed when it ends; an
+    /// unfinished run's parts are removed when the run starts again.
+    #[default]
+    Local,
+    /// As [`Parts::Local`], but ranges whose part an unfinished run of the
+    /// same run key left are read instead of run again (`--resume`).
+    Resume,
+    /// As [`Parts::Resume`], for parts a worker pool has just put there
+    /// (`run --cluster`): ranges not there run on local threads.
+    Filled,
+    /// `merge`: every range is read from the parts under `dirs`, which
+    /// shards of the run described by `spec` wrote; none is simulated.
+    Merge {
+        /// The directories the shards wrote (`--out` of `run --shard`).
+        dirs: Vec<PathBuf>,
+        /// Their `run.json`.
+        spec: Box<RunSpec>,
+    },
+}
+
+/// The directory of the parts of a local run into `out_dir`.
+pub fn resume_dir(out_dir: &Path) -> PathBuf {
+    let name = out_dir
+        .file_name()
+        .map_or("run".into(), |n| n.to_string_lossy().into_owned());
+    out_dir.with_file_name(format!(".{name}.parts"))
+}
+
+fn env_error(what: &Path, e: impl std::fmt::Display) -> Error {
+    Error::environment(format!("preflight: {}: {e}", what.display()))
+}
+
+/// What [`part_store`] needs to know of a planned run.
+pub(crate) struct StoreRequest<'a> {
+    pub parts: &'a Parts,
+    pub write: bool,
+    pub quiet: bool,
+    pub range_size: Option<u64>,
+    pub handler_campaigns: bool,
+    pub run_key: String,
+    pub out_dir: &'a Path,
+    pub variants: &'a [PreparedVariant],
+    pub plan: &'a RunPlan,
+}
+
+/// The store a run's campaigns go through: `None` for a run that publishes
+/// nothing (the gate without `--out`) or runs no handler campaigns.
+pub(crate) fn part_store(r: StoreRequest<'_>) -> Result<Option<PartStore>, Error> {
+    if !r.handler_campaigns {
+        return Ok(None);
+    }
+    let run_key = r.run_key;
+    let range_size = r.range_size.unwrap_or(CHUNK).max(1);
+    match r.parts {
+        Parts::Local | Parts::Resume | Parts::Filled if !r.write => Ok(None),
+        Parts::Local | Parts::Resume | Parts::Filled => {
+            let dir = resume_dir(r.out_dir);
+            let resume = matches!(r.parts, Parts::Resume | Parts::Filled);
+            if !resume && dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| env_error(&dir, e))?;
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| env_error(&dir, e))?;
+            let found = if resume {
+                scan(&dir, &run_key, false)?
+            } else {
+                BTreeMap::new()
+            };
+            if matches!(r.parts, Parts::Resume) && !r.quiet {
+                eprintln!(
+                    "preflight: --resume: {} range{} of an unfinished run found in {}",
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" },
+                    dir.display()
+                );
+            }
+            Ok(Some(PartStore {
+                run_key,
+                write_dir: Some(dir),
+                found,
+                simulate_missing: true,
+                events: r.plan.events,
+                range_size,
+            }))
+        }
+        Parts::Merge { dirs, spec } => {
+            if run_key != spec.run_key {
+                return Err(Error::Internal(format!(
+                    "preflight: merge: the run planned from run.json has run key {run_key}, not the shards' {}",
+                    spec.run_key
+                )));
+            }
+            let found = merge_index(dirs, &run_key)?;
+            check_complete(r.variants, r.plan, spec, &found)?;
+            Ok(Some(PartStore {
+                run_key,
+                write_dir: None,
+                found,
+                simulate_missing: false,
+                events: r.plan.events,
+                range_size: spec.range_size,
+            }))
+        }
+    }
+}
+
+/// After a run has published its directory: a local run's parts are no
+/// longer needed.
+pub(crate) fn finished(store: Option<&PartStore>, parts: &Parts) {
+    if let (Some(s), Parts::Local | Parts::Resume | Parts::Filled) = (store, parts)
+        && let Some(dir) = &s.write_dir
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The parts under every directory, each range once: a range found twice
+/// is kept once when both copies are the same, and is an error when they
+/// differ (a determinism bug: both are named).
+fn merge_index(dirs: &[PathBuf], run_key: &str) -> Result<BTreeMap<PartKey, PathBuf>, Error> {
+    let mut all: BTreeMap<PartKey, PathBuf> = BTreeMap::new();
+    for d in dirs {
+        for (k, path) in scan(d, run_key, true)? {
+            match all.get(&k) {
+                None => {
+                    all.insert(k, path);
+                }
+                Some(first) => {
+                    let (a, b) = (read_manifest(first)?, read_manifest(&path)?);
+                    if a.files != b.files {
+                        return Err(Error::Internal(format!(
+                            "preflight: merge: campaigns {}..{} of job {} ({}) ran twice with different results, in {} and {}: a determinism bug; please report it with both parts",
+                            k.1,
+                            k.2,
+                            k.0,
+                            a.job_name,
+                            first.display(),
+                            path.display()
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// Every range of every job, in plan order: `(range number, key, job name)`.
+pub(crate) fn planned_ranges(
+    variants: &[PreparedVariant],
+    plan: &RunPlan,
+    range_size: u64,
+) -> Vec<(u64, PartKey, String)> {
+    let mut out = Vec::new();
+    let mut g = 0;
+    for (j, spec) in plan_jobs(variants, plan).iter().enumerate() {
+        for (a, b) in ranges(plan.campaigns, range_size) {
+            out.push((g, (j, a, b), job_name(spec)));
+            g += 1;
+        }
+    }
+    out
+}
+
+/// Every range present exactly once, and nothing else: else an error that
+/// names what is missing and the command that fills it.
+fn check_complete(
+    variants: &[PreparedVariant],
+    plan: &RunPlan,
+    spec: &RunSpec,
+    found: &BTreeMap<PartKey, PathBuf>,
+) -> Result<(), Error> {
+    let planned = planned_ranges(variants, plan, spec.range_size);
+    let missing: Vec<_> = planned
+        .iter()
+        .filter(|(_, k, _)| !found.contains_key(k))
+        .collect();
+    let extra: Vec<_> = found
+        .iter()
+        .filter(|(k, _)| !planned.iter().any(|(_, p, _)| p == *k))
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::new();
+    if !missing.is_empty() {
+        msg.push_str(&format!(
+            "preflight: merge: {} of {} ranges are missing:\n",
+            missing.len(),
+            planned.len()
+        ));
+        let mut shards = std::collections::BTreeSet::new();
+        for (g, (j, a, b), name) in missing.iter().take(20) {
+            let s = shard_of(*g, spec.shards);
+            shards.insert(s);
+            msg.push_str(&format!(
+                "  job {j} ({name}), campaigns {a}..{b}: shard {s}/{}\n",
+                spec.shards
+            ));
+        }
+        if missing.len() > 20 {
+            msg.push_str(&format!("  … and {} more\n", missing.len() - 20));
+            for (g, _, _) in &missing[20..] {
+                shards.insert(shard_of(*g, spec.shards));
+            }
+        }
+        msg.push_str("run again, each into a directory given to merge:\n");
+        for s in shards {
+            msg.push_str(&format!(
+                "  {}\n",
+                shard_command(&spec.command, s, spec.shards)
+            ));
+        }
+    }
+    if !extra.is_empty() {
+        msg.push_str(&format!(
+            "preflight: merge: {} part{} of this run match no range of its plan (another --range-size?): {}\n",
+            extra.len(),
+            if extra.len() == 1 { "" } else { "s" },
+            extra[0].1.display()
+        ));
+    }
+    Err(Error::input(msg.trim_end().to_owned()))
+}
+
+/// The shard's command line with shard `index` of `count`.
+fn shard_command(command: &[String], index: u64, count: u64) -> String {
+    let mut out = Vec::with_capacity(command.len());
+    let mut next_is_shard = false;
+    for (k, a) in command.iter().enumerate() {
+        if k == 0 {
+            // The program as a user types it, not the path it ran from.
+            out.push(
+                Path::new(a)
+                    .file_name()
+                    .map_or(a.clone(), |n| n.to_string_lossy().into_owned()),
+            );
+        } else if next_is_shard {
+            out.push(format!("{index}/{count}"));
+            next_is_shard = false;
+        } else if a == "--shard" {
+            out.push(a.clone());
+            next_is_shard = true;
+        } else if a.starts_with("--shard=") {
+            out.push(format!("--shard={index}/{count}"));
+        } else {
+            out.push(a.clone());
+        }
+    }
+    if out.is_empty() {
+        return format!("preflight run SCENARIO --shard {index}/{count} --out DIR");
+    }
+    out.join(" ")
+}
+
+/// Loads the scenario `run.json` carries, resolving the files it names
+/// from where it was when the shard ran.
+pub(crate) fn load_spec(spec: &RunSpec, access: FileAccess) -> Result<Loaded, Error> {
+    let path = Path::new(&spec.scenario_path);
+    let format = Format::from_path(path)
+        .map_err(|e| Error::input(format!("preflight: merge: {}: {e}", path.display())))?;
+    crate::scenario::load_bytes_with(spec.scenario.as_bytes(), format, path, access)
+        .map_err(|e| crate::prepare::problems_error(path, &e))
 }

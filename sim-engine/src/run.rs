@@ -723,6 +723,34 @@ pub fn plan_jobs<'a>(variants: &'a [PreparedVariant], plan: &RunPlan) -> Vec<Job
     jobs
 }
 
+/// The name of a job, as parts and messages give it: `base/natural`,
+/// `base/programme`, `db-replica/targeted/cache-down`.
+pub fn job_name(spec: &JobSpec<'_>) -> String {
+    match (&spec.scenario_id, spec.programme) {
+        (Some(id), _) => format!("{}/targeted/{id}", spec.variant.name),
+        (None, true) => format!("{}/programme", spec.variant.name),
+        (None, false) => format!("{}/natural", spec.variant.name),
+    }
+}
+
+/// Where a run's ranges may already be done and where finished ones go
+/// ([`run_paired`]; the parts of `crate::parts` are one).
+pub trait RangeStore {
+    /// Campaigns per range.
+    fn range_size(&self) -> u64;
+    /// The outcomes of range `(job, first, end)` when they are stored.
+    fn load(&self, key: (usize, u64, u64)) -> Result<Option<Vec<CampaignOutcome>>, Error>;
+    /// Stores the outcomes of a range just run.
+    fn save(
+        &self,
+        key: (usize, u64, u64),
+        job: &ReadyJob<'_>,
+        outcomes: &[CampaignOutcome],
+    ) -> Result<(), Error>;
+    /// Whether a range not stored is run (`false`: it is an error).
+    fn simulate_missing(&self) -> bool;
+}
+
 /// A job ready to run campaigns: what all its campaigns share — the
 /// two-scale method's healthy baseline and library of episodes, the live
 /// injection plan — prepared once ([`ReadyJob::prepare`]).
@@ -1289,7 +1317,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
     plan: &RunPlan,
     sink: &mut S,
     base: Option<&BaseOutcomes>,
-    store: Option<&crate::parts::PartStore>,
+    store: Option<&dyn RangeStore>,
 ) -> anyhow::Result<RunReport> {
     let start = Mark::now();
     let mut mark = start;
@@ -1320,7 +1348,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
     // first) unless given.
     let mut recorded: Option<BaseOutcomes> = None;
     let mut base_window: Option<Baseline> = None;
-    let chunk = store.map_or(CHUNK, |s| s.range_size);
+    let chunk = store.map_or(CHUNK, |s| s.range_size());
     for (j, spec) in jobs.into_iter().enumerate() {
         let v = spec.variant;
         let programme = spec.programme;
@@ -1387,7 +1415,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                         bar.inc(end - next);
                         o
                     }
-                    None if s.simulate_missing => {
+                    None if s.simulate_missing() => {
                         let o = job.run_range(plan, next..end, &pool, &bar)?;
                         s.save((j, next, end), &job, &o)?;
                         o
@@ -1395,7 +1423,7 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     None => {
                         return Err(Error::input(format!(
                             "preflight: no part holds campaigns {next}..{end} of job {j} ({})",
-                            crate::parts::job_name(&job.spec)
+                            job_name(&job.spec)
                         ))
                         .into());
                     }
