@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use sim_engine::prepare::prepare_variants;
-use sim_engine::run::{CampaignModes, RowSink, RunPlan, run_all};
-use sim_output::{CampaignRow, HandlerRow, OutputError, RiskRow};
+use sim_engine::run::{CampaignModes, Collect, RunPlan, run_all};
+use sim_output::{HandlerRow, RiskRow};
 
 /// A database whose process crashes every 10 minutes on average (20 s to
 /// repair), behind a router that notices a dead replica only after 5 s: the
@@ -41,23 +41,6 @@ variants:
   - name: two-replicas
     set: { "resources[db].replicas": 2 }
 "#;
-
-#[derive(Default)]
-struct Collect {
-    campaigns: Vec<CampaignRow>,
-    handlers: Vec<HandlerRow>,
-}
-
-impl RowSink for Collect {
-    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
-        self.campaigns.push(row.clone());
-        Ok(())
-    }
-    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
-        self.handlers.push(row.clone());
-        Ok(())
-    }
-}
 
 fn plan(campaigns: u64, threads: usize, independent_streams: bool) -> RunPlan {
     RunPlan {

@@ -215,10 +215,7 @@ async fn coordinate(
         }
         for (id, key) in late {
             if let Some(w) = workers.get_mut(&id) {
-                eprintln!(
-                    "preflight: coordinator: {} missed the deadline of campaigns {}..{} of job {}; the range goes to another worker",
-                    w.name, key.1, key.2, key.0
-                );
+                say_late(&w.name, key);
                 w.state = WorkerState::Lost;
             }
             requeue_worker(id, &mut running, &mut queue, &names, &done);
@@ -349,10 +346,7 @@ async fn coordinate(
                         if let Some(w) = workers.get_mut(&worker) {
                             w.state = WorkerState::Lost;
                         }
-                        eprintln!(
-                            "preflight: coordinator: {name} missed the deadline of campaigns {}..{} of job {}; the range goes to another worker",
-                            key.1, key.2, key.0
-                        );
+                        say_late(&name, key);
                         requeue(key, &mut queue, &names, &done, &running);
                     }
                     Err(Failure::Lost(why)) => {
@@ -389,6 +383,15 @@ async fn coordinate(
     node.stop(None);
     let _ = node_handle.await;
     result
+}
+
+/// Says that `worker` missed the deadline of range `key` (the deadline
+/// check of the loop or the call's own timeout, whichever sees it first).
+fn say_late(worker: &str, key: PartKey) {
+    eprintln!(
+        "preflight: coordinator: {worker} missed the deadline of campaigns {}..{} of job {}; the range goes to another worker",
+        key.1, key.2, key.0
+    );
 }
 
 /// Queues `key` again unless it is done or still running elsewhere.

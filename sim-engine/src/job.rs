@@ -224,6 +224,18 @@ pub(crate) struct Planned {
     calibration: Option<(PathBuf, crate::calibrate::map::CalibrationFile)>,
 }
 
+impl Planned {
+    /// The run key of this run under `opts` ([`crate::parts::run_key`]).
+    pub(crate) fn run_key(&self, opts: &RunOptions) -> String {
+        crate::parts::run_key(
+            &self.loaded.source,
+            &opts.manifest(),
+            self.plan.seed,
+            self.plan.campaigns,
+        )
+    }
+}
+
 /// Loads and prepares the variants, checks the run's size and memory
 /// against its bounds, applies `--rare-event`, and plans it: everything
 /// that can refuse a run does so here, before any campaign or file.
@@ -582,12 +594,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         quiet: opts.quiet,
         range_size: opts.range_size,
         handler_campaigns: run.handler_campaigns,
-        run_key: crate::parts::run_key(
-            &run.loaded.source,
-            &opts.manifest(),
-            run.plan.seed,
-            run.plan.campaigns,
-        ),
+        run_key: run.run_key(opts),
         out_dir: &run.out_dir,
         variants: &run.variants,
         plan: &run.plan,

@@ -24,12 +24,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sim_output::{CampaignRow, EventRow, HandlerRow, OutputError, WriteOptions};
+use sim_output::{OutputError, WriteOptions};
 
 use crate::error::Error;
 use crate::prepare::PreparedVariant;
 use crate::provenance::sha256;
-use crate::run::{CHUNK, CampaignOutcome, ReadyJob, RowSink, RunPlan, plan_jobs};
+use crate::run::{CHUNK, CampaignOutcome, ReadyJob, RunPlan, plan_jobs};
 use crate::scenario::{FileAccess, Format, Loaded};
 
 /// The format of `part.json` and `run.json`.
@@ -196,7 +196,7 @@ impl PartStore {
             .map_err(|e| env("outcomes.cbor", &e))?;
         files.insert("outcomes.cbor".to_owned(), sha256(&bytes));
         rows.insert("outcomes".to_owned(), outcomes.len() as u64);
-        let mut sink = Rows::default();
+        let mut sink = crate::run::Collect::default();
         for o in outcomes {
             job.write_rows(o, self.events, &mut sink)
                 .map_err(|e| env("rows", &e))?;
@@ -268,29 +268,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
     f.write_all(bytes)?;
     f.sync_all()
-}
-
-/// Collects a range's rows.
-#[derive(Default)]
-struct Rows {
-    campaigns: Vec<CampaignRow>,
-    handlers: Vec<HandlerRow>,
-    events: Vec<EventRow>,
-}
-
-impl RowSink for Rows {
-    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
-        self.campaigns.push(row.clone());
-        Ok(())
-    }
-    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
-        self.handlers.push(row.clone());
-        Ok(())
-    }
-    fn event(&mut self, row: &EventRow) -> Result<(), OutputError> {
-        self.events.push(row.clone());
-        Ok(())
-    }
 }
 
 /// Reads `dir/part.json`.

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use sim_models::campaign::CampaignMode;
 use sim_output::cells::{self, Cells};
 use sim_output::manifest::Manifest;
-use sim_output::{CampaignRow, EventRow, HandlerRow, OutputError, TableRow};
+use sim_output::{CampaignRow, EventRow, HandlerRow, TableRow};
 
 use crate::error::Error;
 use crate::inputs::FileAccess;
 use crate::job::{RunOptions, plan_live_injection, plan_loaded, predict_scenarios};
-use crate::run::{JobSpec, ReadyJob, RowSink};
+use crate::run::{JobSpec, ReadyJob};
 use crate::scenario::{Format, load_bytes_with};
 use crate::timing::{Mark, Phases};
 
@@ -92,28 +92,6 @@ impl ReplayOutcome {
 }
 
 /// The rows one campaign sends, kept.
-#[derive(Default)]
-struct Keep {
-    campaigns: Vec<CampaignRow>,
-    handlers: Vec<HandlerRow>,
-    events: Vec<EventRow>,
-}
-
-impl RowSink for Keep {
-    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
-        self.campaigns.push(row.clone());
-        Ok(())
-    }
-    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
-        self.handlers.push(row.clone());
-        Ok(())
-    }
-    fn event(&mut self, row: &EventRow) -> Result<(), OutputError> {
-        self.events.push(row.clone());
-        Ok(())
-    }
-}
-
 /// Re-runs campaign `opts.campaign` of the job `opts` names, from the run
 /// directory's manifest, and compares its rows with the run's.
 ///
@@ -217,7 +195,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplayOutcome, Error> {
     let hidden = crate::progress::Task::start("replay", 1, false);
     let c = opts.campaign;
     let outcome = job.run_range(&run.plan, c..c + 1, &pool, &hidden)?;
-    let mut kept = Keep::default();
+    let mut kept = crate::run::Collect::default();
     for o in &outcome {
         job.write_rows(o, run_opts.events, &mut kept)
             .map_err(|e| Error::output("replay", e))?;

@@ -170,6 +170,33 @@ impl RowSink for Discard {
     }
 }
 
+/// A [`RowSink`] that keeps every row in memory, in the order sent: for a
+/// range's part, a replayed campaign, a test.
+#[derive(Debug, Clone, Default)]
+pub struct Collect {
+    /// Rows of `campaigns.parquet`.
+    pub campaigns: Vec<CampaignRow>,
+    /// Rows of `handlers.parquet`.
+    pub handlers: Vec<HandlerRow>,
+    /// Rows of `events.parquet`.
+    pub events: Vec<EventRow>,
+}
+
+impl RowSink for Collect {
+    fn campaign(&mut self, row: &CampaignRow) -> Result<(), OutputError> {
+        self.campaigns.push(row.clone());
+        Ok(())
+    }
+    fn handler(&mut self, row: &HandlerRow) -> Result<(), OutputError> {
+        self.handlers.push(row.clone());
+        Ok(())
+    }
+    fn event(&mut self, row: &EventRow) -> Result<(), OutputError> {
+        self.events.push(row.clone());
+        Ok(())
+    }
+}
+
 /// The base variant's outcome of each natural campaign, kept so that
 /// variants can be paired with it campaign by campaign: one breach bit per
 /// campaign and handler (memory: campaigns × handlers bits), and with

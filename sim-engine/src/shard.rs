@@ -18,15 +18,6 @@ fn env_error(what: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 /// The run key of a planned run.
-fn key_of(run: &Planned, opts: &RunOptions) -> String {
-    parts::run_key(
-        &run.loaded.source,
-        &opts.manifest(),
-        run.plan.seed,
-        run.plan.campaigns,
-    )
-}
-
 /// What one shard did.
 #[derive(Debug, Clone)]
 pub struct ShardOutcome {
@@ -67,41 +58,29 @@ pub fn execute_shard(opts: &RunOptions, index: u64, count: u64) -> Result<ShardO
             "preflight: --shard needs --out DIR: the directory this shard's parts go to (give every shard's directory to `preflight merge`)",
         ));
     };
-    let Prepared { run, spec } = prepare(opts, count)?;
-    let run_key = spec.run_key.clone();
-    let range_size = spec.range_size;
-    let jobs = plan_jobs(&run.variants, &run.plan);
+    let prepared = prepare(opts, count)?;
     let parts_dir = dir.join("parts");
     std::fs::create_dir_all(&parts_dir).map_err(|e| env_error(&parts_dir, e))?;
-    write_spec(&dir, &spec)?;
-    let store = PartStore {
-        run_key: run_key.clone(),
-        write_dir: Some(parts_dir),
-        found: parts::scan(&dir, &run_key, false)?,
-        simulate_missing: true,
-        events: run.plan.events,
-        range_size,
-    };
-    let planned = planned_ranges(&run.variants, &run.plan, range_size);
+    write_spec(&dir, &prepared.spec)?;
+    let found = parts::scan(&dir, &prepared.spec.run_key, false)?;
+    let planned = planned_ranges(
+        &prepared.run.variants,
+        &prepared.run.plan,
+        prepared.spec.range_size,
+    );
     let mine: Vec<_> = planned
         .iter()
         .filter(|(g, _, _)| parts::shard_of(*g, count) == index)
         .collect();
     let todo: u64 = mine
         .iter()
-        .filter(|(_, k, _)| !store.found.contains_key(k))
+        .filter(|(_, k, _)| !found.contains_key(k))
         .map(|(_, k, _)| k.2 - k.1)
         .sum();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(run.plan.threads.max(1))
-        .thread_name(|i| format!("preflight-worker-{i}"))
-        .build()
-        .map_err(|e| Error::environment(format!("preflight: a thread pool: {e}")))?;
-    let bar = crate::progress::Task::start(
-        &format!("shard {index}/{count} campaigns"),
-        todo,
-        run.plan.progress,
-    );
+    let progress = prepared.run.plan.progress;
+    let worker = WorkerRun::of(prepared)?;
+    let bar =
+        crate::progress::Task::start(&format!("shard {index}/{count} campaigns"), todo, progress);
     let mut out = ShardOutcome {
         dir: dir.clone(),
         shard: (index, count),
@@ -111,27 +90,14 @@ pub fn execute_shard(opts: &RunOptions, index: u64, count: u64) -> Result<ShardO
         kept: 0,
         campaigns: 0,
     };
-    let mut phases = crate::timing::Phases::default();
-    let mut mark = crate::timing::Mark::now();
-    let mut ready: Option<(usize, crate::run::ReadyJob<'_>)> = None;
     for (_, key, _) in mine {
-        if store.found.contains_key(key) {
+        if found.contains_key(key) {
             out.kept += 1;
             continue;
         }
-        let (j, a, b) = *key;
-        if ready.as_ref().is_none_or(|(rj, _)| *rj != j) {
-            let spec = jobs[j].clone();
-            ready = Some((
-                j,
-                crate::run::ReadyJob::prepare(spec, &run.plan, &pool, &mut phases, &mut mark)?,
-            ));
-        }
-        let (_, job) = ready.as_ref().expect("prepared above");
-        let outcomes = job.run_range(&run.plan, a..b, &pool, &bar)?;
-        store.save(*key, job, &outcomes)?;
+        worker.run_part_counted(*key, &parts_dir, &bar)?;
         out.ran += 1;
-        out.campaigns += b - a;
+        out.campaigns += key.2 - key.1;
     }
     bar.finish_and_clear();
     Ok(out)
@@ -148,7 +114,7 @@ struct Prepared {
 /// exists only with them), and the `run.json` of a split into `shards`.
 fn prepare(opts: &RunOptions, shards: u64) -> Result<Prepared, Error> {
     let mut run = crate::job::plan_run(opts)?;
-    let run_key = key_of(&run, opts);
+    let run_key = run.run_key(opts);
     let range_size = opts.range_size.unwrap_or(CHUNK).max(1);
     let predicted =
         if crate::job::predicts(&run, opts) && crate::job::live_profile(&run, opts).is_some() {
@@ -231,13 +197,19 @@ impl WorkerRun {
         let mut opts = merge_options(spec.clone(), Vec::new(), std::env::temp_dir())?;
         opts.quiet = true;
         opts.threads = threads;
-        let Prepared { run, spec: mine } = prepare(&opts, spec.shards)?;
-        if mine.run_key != spec.run_key {
+        let prepared = prepare(&opts, spec.shards)?;
+        if prepared.spec.run_key != spec.run_key {
             return Err(Error::input(format!(
                 "preflight: worker: the run planned here has run key {}, not the coordinator's {} (another build, or a file the scenario names differs here)",
-                mine.run_key, spec.run_key
+                prepared.spec.run_key, spec.run_key
             )));
         }
+        WorkerRun::of(prepared)
+    }
+
+    /// A run planned here ([`prepare`]), on its plan's threads.
+    fn of(prepared: Prepared) -> Result<WorkerRun, Error> {
+        let Prepared { run, spec } = prepared;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(run.plan.threads.max(1))
             .thread_name(|i| format!("preflight-worker-{i}"))
@@ -259,6 +231,16 @@ impl WorkerRun {
     /// Runs range `key` and writes its part under `dir`; returns the
     /// part's directory.
     pub fn run_part(&self, key: PartKey, dir: &Path) -> Result<PathBuf, Error> {
+        self.run_part_counted(key, dir, &crate::progress::Task::start("", 0, false))
+    }
+
+    /// [`WorkerRun::run_part`], counting campaigns into `progress`.
+    fn run_part_counted(
+        &self,
+        key: PartKey,
+        dir: &Path,
+        progress: &crate::progress::Task,
+    ) -> Result<PathBuf, Error> {
         let (j, a, b) = key;
         let jobs = plan_jobs(&self.run.variants, &self.run.plan);
         let Some(spec) = jobs.get(j).cloned() else {
@@ -296,8 +278,7 @@ impl WorkerRun {
                 job
             }
         };
-        let quiet = crate::progress::Task::start("", 0, false);
-        let outcomes = job.run_range(&self.run.plan, a..b, &self.pool, &quiet)?;
+        let outcomes = job.run_range(&self.run.plan, a..b, &self.pool, progress)?;
         let store = PartStore {
             run_key: self.spec.run_key.clone(),
             write_dir: Some(dir.to_path_buf()),

@@ -567,9 +567,7 @@ impl<'m> HandlerActor<'m> {
                 // fallback would change what happens here.
                 self.failed[r.op as usize][r.step as usize] = true;
                 if c.tolerate_failure {
-                    r.degraded = true;
-                    r.step += 1;
-                    self.run_step(req, ctx);
+                    self.go_on_degraded(req, ctx);
                 } else if c.fallback_call.is_some() {
                     self.fallback_attempt(req, ctx);
                 } else {
@@ -600,27 +598,50 @@ impl<'m> HandlerActor<'m> {
             self.attempt_failed(req, ctx);
             return;
         }
+        self.send_call(req, c.link, c.op, c.timeout, ctx);
+    }
+
+    /// Sends one call of request `req` over `link` (a new tag, so that a
+    /// late answer to an earlier one is stale) and arms its timeout.
+    #[inline]
+    fn send_call(
+        &mut self,
+        req: u32,
+        link: crate::model::LinkIx,
+        op: u16,
+        timeout: Option<SimDuration>,
+        ctx: &mut Context<'_, Msg>,
+    ) {
         let r = &mut self.reqs[req as usize];
         r.tag = r.tag.wrapping_add(1);
+        let tag = r.tag;
         let call = CallRef {
             caller: ctx.me(),
             req,
-            tag: r.tag,
+            tag,
         };
-        let tag = r.tag;
         ctx.send(
-            self.layout.link(c.link),
+            self.layout.link(link),
             SimDuration::ZERO,
             Msg::Forward {
                 call,
-                op: c.op,
+                op,
                 poll: false,
             },
         );
-        if let Some(t) = c.timeout {
+        if let Some(t) = timeout {
             let key = ctx.set_timer(t, Msg::Timeout { req, tag });
             self.reqs[req as usize].timer = Some(key);
         }
+    }
+
+    /// The current step is done without its call's answer (a fallback or a
+    /// soft dependency): the request goes on to the next step, degraded.
+    fn go_on_degraded(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
+        let r = &mut self.reqs[req as usize];
+        r.degraded = true;
+        r.step += 1;
+        self.run_step(req, ctx);
     }
 
     fn send_poll(&mut self, req: u32, ctx: &mut Context<'_, Msg>) {
@@ -667,9 +688,7 @@ impl<'m> HandlerActor<'m> {
         if r.fallback {
             if ok {
                 r.fallback = false;
-                r.degraded = true;
-                r.step += 1;
-                self.run_step(req, ctx);
+                self.go_on_degraded(req, ctx);
             } else {
                 self.fallback_failed(req, ctx);
             }
@@ -718,10 +737,7 @@ impl<'m> HandlerActor<'m> {
             StepDef::Poll(_) => false,
         };
         if tolerate {
-            let r = &mut self.reqs[req as usize];
-            r.degraded = true;
-            r.step += 1;
-            self.run_step(req, ctx);
+            self.go_on_degraded(req, ctx);
         } else {
             self.finish(req, false, ctx);
         }
@@ -733,28 +749,8 @@ impl<'m> HandlerActor<'m> {
         let Some(f) = self.call_def(req).fallback_call else {
             unreachable!("fallback_attempt on a step without a fallback call")
         };
-        let r = &mut self.reqs[req as usize];
-        r.fallback = true;
-        r.tag = r.tag.wrapping_add(1);
-        let tag = r.tag;
-        let call = CallRef {
-            caller: ctx.me(),
-            req,
-            tag,
-        };
-        ctx.send(
-            self.layout.link(f.link),
-            SimDuration::ZERO,
-            Msg::Forward {
-                call,
-                op: f.op,
-                poll: false,
-            },
-        );
-        if let Some(t) = f.timeout {
-            let key = ctx.set_timer(t, Msg::Timeout { req, tag });
-            self.reqs[req as usize].timer = Some(key);
-        }
+        self.reqs[req as usize].fallback = true;
+        self.send_call(req, f.link, f.op, f.timeout, ctx);
     }
 
     /// The fallback call failed too: the step fails, unless its dependency
@@ -764,9 +760,7 @@ impl<'m> HandlerActor<'m> {
         let r = &mut self.reqs[req as usize];
         r.fallback = false;
         if tolerate {
-            r.degraded = true;
-            r.step += 1;
-            self.run_step(req, ctx);
+            self.go_on_degraded(req, ctx);
         } else {
             self.finish(req, false, ctx);
         }
