@@ -268,6 +268,14 @@ pub struct WorkerArgs {
     /// The shared secret: the first line of FILE (else PREFLIGHT_CLUSTER_SECRET).
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+    /// The coordinator uses TLS (`run --tls-cert`): trust the certificates
+    /// of this PEM file (its CA) for it.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// The name the coordinator's certificate must carry (default: the
+    /// address of --connect).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    pub tls_name: Option<String>,
     /// Say nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,

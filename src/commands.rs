@@ -116,6 +116,10 @@ pub fn worker(args: &crate::args::WorkerArgs) -> Result<ExitCode, Error> {
         secret: sim_cluster::read_secret(args.secret_file.as_deref())?,
         threads: args.threads.map(|t| t as usize),
         quiet: args.quiet,
+        tls: args.tls_ca.clone().map(|ca| sim_cluster::ClientTls {
+            ca,
+            name: args.tls_name.clone(),
+        }),
     };
     sim_cluster::work(&opts)?;
     Ok(ExitCode::SUCCESS)

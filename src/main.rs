@@ -184,6 +184,13 @@ pub struct RunArgs {
         default_value = "1m"
     )]
     pub cluster_wait: sim_models::spec::Duration,
+    /// TLS for the worker pool on an untrusted network: the coordinator's
+    /// certificate chain (PEM); workers check it with --tls-ca.
+    #[arg(long, value_name = "FILE", requires_all = ["cluster", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Continue a run that was killed: ranges whose parts it left beside
     /// --out (`.NAME.parts`) are read instead of run again; the results are
     /// those of an uninterrupted run.
@@ -344,6 +351,10 @@ fn main() -> ExitCode {
                             args.range_timeout.secs(),
                         ),
                         wait: std::time::Duration::from_secs_f64(args.cluster_wait.secs()),
+                        tls: args
+                            .tls_cert
+                            .zip(args.tls_key)
+                            .map(|(cert, key)| sim_cluster::ServerTls { cert, key }),
                     };
                     commands::cluster(&opts, cluster, args.secret_file.as_deref())
                 }

@@ -31,6 +31,8 @@ pub struct ClusterOptions {
     /// With no worker for this long, the rest of the run goes to local
     /// threads (`--cluster-wait`).
     pub wait: Duration,
+    /// TLS on the workers' connections (`--tls-cert`, `--tls-key`).
+    pub tls: Option<crate::ServerTls>,
 }
 
 /// A worker as the coordinator sees it.
@@ -79,6 +81,7 @@ enum Failure {
 /// ranges are all done (or, with no worker for [`ClusterOptions::wait`],
 /// runs the rest locally).
 pub fn run(opts: &RunOptions, c: &ClusterOptions) -> Result<RunOutcome, Error> {
+    let tls = c.tls.as_ref().map(crate::ServerTls::acceptor).transpose()?;
     let plan = sim_engine::shard::plan_ranges(opts)?;
     let resume = matches!(opts.parts, Parts::Resume);
     let dir = plan.parts_dir.clone();
@@ -101,7 +104,7 @@ pub fn run(opts: &RunOptions, c: &ClusterOptions) -> Result<RunOutcome, Error> {
         .build()
         .map_err(|e| Error::environment(format!("preflight: --cluster: a runtime: {e}")))?;
     let progress = !opts.quiet;
-    rt.block_on(coordinate(&plan.spec, todo, &dir, c, progress))?;
+    rt.block_on(coordinate(&plan.spec, todo, &dir, c, tls, progress))?;
     drop(rt);
     let mut local = opts.clone();
     local.parts = Parts::Filled;
@@ -118,6 +121,7 @@ async fn coordinate(
     mut queue: VecDeque<(PartKey, String)>,
     dir: &Path,
     c: &ClusterOptions,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     progress: bool,
 ) -> Result<(), Error> {
     if queue.is_empty() {
@@ -128,7 +132,7 @@ async fn coordinate(
         c.secret.clone(),
         "preflight-coordinator".to_owned(),
         "localhost".to_owned(),
-        None,
+        tls.map(ractor_cluster::IncomingEncryptionMode::Tls),
         None,
     )
     .with_listen_addr(c.listen.ip())
@@ -562,4 +566,98 @@ fn accept(
         let _ = std::fs::remove_dir_all(tmp);
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part of range `key` holding one file with `content`, in a
+    /// temporary directory under `root` (as a fetch leaves it).
+    fn part(root: &Path, key: PartKey, content: &[u8]) -> PathBuf {
+        let tmp = part_tempdir(root).unwrap();
+        std::fs::write(tmp.join("campaigns.parquet"), content).unwrap();
+        let m = parts::PartManifest {
+            format: parts::FORMAT,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            run_key: "k".into(),
+            job: key.0,
+            job_name: "base/natural".into(),
+            range: [key.1, key.2],
+            rows: BTreeMap::new(),
+            files: [(
+                "campaigns.parquet".to_owned(),
+                sim_engine::provenance::sha256(content),
+            )]
+            .into(),
+        };
+        std::fs::write(tmp.join("part.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        tmp
+    }
+
+    #[test]
+    fn a_range_that_comes_back_twice_is_kept_once_when_the_same_and_fails_the_run_when_not() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        let key = (0, 10, 20);
+        let mut done = BTreeMap::new();
+        let first = part(dir, key, b"rows");
+        assert!(accept(&first, dir, key, "worker 1.5", &done).unwrap());
+        done.insert(key, "worker 1.5".to_owned());
+        let dest = dir.join(parts::part_dir_name(key));
+        assert!(dest.join("part.json").is_file() && !first.exists());
+
+        let same = part(dir, key, b"rows");
+        assert!(!accept(&same, dir, key, "worker 2.5", &done).unwrap());
+        assert!(!same.exists(), "the second copy is dropped");
+
+        let other = part(dir, key, b"other rows");
+        let e = accept(&other, dir, key, "worker 3.5", &done)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("came back twice with different results")
+                && e.contains("from worker 1.5 and from worker 3.5")
+                && e.contains("campaigns 10..20 of job 0"),
+            "{e}"
+        );
+        assert!(!other.exists());
+        assert_eq!(
+            std::fs::read(dest.join("campaigns.parquet")).unwrap(),
+            b"rows",
+            "the first copy stays"
+        );
+    }
+
+    #[test]
+    fn a_part_whose_file_does_not_match_its_manifest_or_range_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        let done = BTreeMap::new();
+        let damaged = part(dir, (0, 0, 5), b"rows");
+        std::fs::write(damaged.join("campaigns.parquet"), b"rowz").unwrap();
+        let e = accept(&damaged, dir, (0, 0, 5), "worker 1.5", &done)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not match its manifest"), "{e}");
+        let elsewhere = part(dir, (0, 5, 10), b"rows");
+        let e = accept(&elsewhere, dir, (1, 5, 10), "worker 1.5", &done)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sent job 0 campaigns 5..10 for job 1"), "{e}");
+        assert_eq!(parts_dirs(dir), 0, "nothing was kept");
+    }
+
+    fn parts_dirs(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with('.')
+            })
+            .count()
+    }
 }

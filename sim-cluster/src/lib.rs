@@ -18,12 +18,15 @@
 //! event) is caught by the range's deadline; a range that comes back twice
 //! (an idle worker duplicates the slowest range in flight once the queue is
 //! empty) is kept once when the copies hash the same, and fails the run,
-//! naming both workers, when they differ.
+//! naming both workers, when they differ. On an untrusted network the
+//! connection can be TLS ([`ServerTls`], [`ClientTls`]).
 
 mod coordinator;
 mod protocol;
+mod tls;
 mod worker;
 
 pub use coordinator::{ClusterOptions, run};
-pub use protocol::{GROUP, read_secret};
+pub use protocol::{GROUP, WorkerMessage, read_secret};
+pub use tls::{ClientTls, ServerTls};
 pub use worker::{WorkerOptions, work};

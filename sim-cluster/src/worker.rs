@@ -26,6 +26,8 @@ pub struct WorkerOptions {
     pub threads: Option<usize>,
     /// Say nothing but errors.
     pub quiet: bool,
+    /// TLS to the coordinator (`--tls-ca`, `--tls-name`).
+    pub tls: Option<crate::ClientTls>,
 }
 
 /// Why the worker stopped.
@@ -200,13 +202,36 @@ async fn work_async(opts: &WorkerOptions) -> Result<(), Error> {
     let (node, node_handle) = Actor::spawn(None, server, ())
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    ractor_cluster::client_connect(&node, opts.connect.to_string())
-        .await
-        .map_err(|e| unreachable(e.to_string()))?;
+    let tls = opts
+        .tls
+        .as_ref()
+        .map(|t| t.connector(opts.connect))
+        .transpose()?;
+    match tls {
+        None => ractor_cluster::client_connect(&node, opts.connect)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?,
+        Some((connector, name)) => {
+            ractor_cluster::client_connect_enc(&node, opts.connect, connector, name)
+                .await
+                .map_err(|e| match e {
+                    ractor_cluster::ClientConnectErr::Encryption(e) => Error::input(format!(
+                        "preflight: worker: the TLS handshake with the coordinator at {} failed: {e} (is --tls-ca the CA that signed its --tls-cert, and --tls-name a name in that certificate?)",
+                        opts.connect
+                    )),
+                    e => unreachable(e.to_string()),
+                })?
+        }
+    }
     if !authenticated(&node, Duration::from_secs(10)).await {
         node.stop(None);
+        let tls = if opts.tls.is_some() {
+            "another secret (PREFLIGHT_CLUSTER_SECRET or --secret-file)"
+        } else {
+            "another secret (PREFLIGHT_CLUSTER_SECRET or --secret-file), a coordinator that uses TLS (give --tls-ca)"
+        };
         return Err(Error::input(format!(
-            "preflight: worker: the coordinator at {} did not accept this worker: another secret (PREFLIGHT_CLUSTER_SECRET or --secret-file), or not a Preflight coordinator",
+            "preflight: worker: the coordinator at {} did not accept this worker: {tls}, or not a Preflight coordinator",
             opts.connect
         )));
     }
