@@ -496,6 +496,9 @@ impl<'a> Checker<'a> {
                 }
             }
             // `health_check: 0s` is allowed: the router notices a dead replica at once.
+            if let Some(t) = &r.target {
+                self.target(&format!("{p}.target"), t);
+            }
             if let Some(ms) = &r.failure_modes {
                 for (j, m) in ms.iter().enumerate() {
                     self.mode_spec(
@@ -504,6 +507,114 @@ impl<'a> Checker<'a> {
                         Some(r.replicas.into()),
                     );
                 }
+            }
+        }
+    }
+
+    /// `target:` is for exports only, but a malformed one is caught here,
+    /// where the line is known, not when an export needs it.
+    fn target(&mut self, p: &str, t: &crate::spec::Target) {
+        if let Some(a) = &t.aws {
+            if a.arn.is_none() && a.tags.as_ref().is_none_or(|t| t.is_empty()) {
+                self.push(
+                    format!("{p}.aws"),
+                    "needs `arn:` or `tags:` (which resources to act on)",
+                );
+            }
+            if let Some(arn) = &a.arn {
+                let parts: Vec<&str> = arn.splitn(6, ':').collect();
+                if parts.len() < 6
+                    || parts[0] != "arn"
+                    || parts[2].is_empty()
+                    || parts[5].is_empty()
+                {
+                    self.push(
+                        format!("{p}.aws.arn"),
+                        "expected an ARN, `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE` (e.g. `arn:aws:rds:eu-west-1:123456789012:db:orders`)",
+                    );
+                }
+            }
+            if let Some(rt) = &a.resource_type {
+                let parts: Vec<&str> = rt.split(':').collect();
+                let word = |w: &str| {
+                    !w.is_empty()
+                        && w.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                };
+                if parts.len() != 3 || parts[0] != "aws" || !word(parts[1]) || !word(parts[2]) {
+                    self.push(
+                        format!("{p}.aws.resource_type"),
+                        format!(
+                            "`{rt}` is not an AWS FIS resource type: expected `aws:SERVICE:TYPE` (e.g. `aws:ecs:task`, `aws:ec2:instance`, `aws:rds:db`)"
+                        ),
+                    );
+                }
+            }
+            for (k, _) in a.tags.iter().flatten() {
+                if k.is_empty() {
+                    self.push(format!("{p}.aws.tags"), "a tag key must not be empty");
+                }
+            }
+        }
+        if let Some(k) = &t.kubernetes {
+            if k.selector.is_empty() {
+                self.push(
+                    format!("{p}.kubernetes.selector"),
+                    "needs at least one label (e.g. `{ app: orders-db }`): without one every pod of the namespace would be struck",
+                );
+            }
+            if let Some(ns) = &k.namespace
+                && !dns_label(ns)
+            {
+                self.push(
+                    format!("{p}.kubernetes.namespace"),
+                    format!("`{ns}` is not a Kubernetes namespace name (lower-case letters, digits and `-`, at most 63)"),
+                );
+            }
+            for (key, value) in &k.selector {
+                if !label_key(key) {
+                    self.push(
+                        format!("{p}.kubernetes.selector"),
+                        format!("`{key}` is not a Kubernetes label key"),
+                    );
+                }
+                if !label_value(value) {
+                    self.push(
+                        format!("{p}.kubernetes.selector.{key}"),
+                        format!("`{value}` is not a Kubernetes label value (letters, digits, `-`, `_`, `.`, at most 63, starting and ending alphanumeric)"),
+                    );
+                }
+            }
+            if let Some(c) = &k.container
+                && !dns_label(c)
+            {
+                self.push(
+                    format!("{p}.kubernetes.container"),
+                    format!("`{c}` is not a container name (lower-case letters, digits and `-`, at most 63)"),
+                );
+            }
+        }
+        if let Some(h) = &t.http {
+            let rest = h
+                .url
+                .strip_prefix("http://")
+                .or_else(|| h.url.strip_prefix("https://"));
+            if rest.is_none_or(|r| {
+                r.is_empty() || r.starts_with('/') || r.contains(char::is_whitespace)
+            }) {
+                self.push(
+                    format!("{p}.http.url"),
+                    "expected an `http://` or `https://` URL with a host",
+                );
+            }
+        }
+        if let Some(m) = &t.prometheus {
+            let s = m.selector.trim();
+            if !(s.len() > 2 && s.starts_with('{') && s.ends_with('}')) {
+                self.push(
+                    format!("{p}.prometheus.selector"),
+                    "expected a PromQL label matcher in braces, e.g. `{job=\"orders-db\"}`",
+                );
             }
         }
     }
@@ -1201,4 +1312,35 @@ pub fn suggest<'c>(word: &str, candidates: impl IntoIterator<Item = &'c str>) ->
         .filter(|(d, c)| *d <= limit && *d < c.chars().count().max(word.chars().count()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+}
+
+/// A DNS-1123 label: what Kubernetes takes as a namespace or container name.
+fn dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A Kubernetes label value (may be empty).
+fn label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// A Kubernetes label key: an optional DNS prefix and `/`, then a name.
+fn label_key(s: &str) -> bool {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && p.split('.').all(dns_label))
+        && !name.is_empty()
+        && label_value(name)
 }

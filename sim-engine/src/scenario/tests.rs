@@ -947,3 +947,76 @@ fn schema_describes_the_format() {
         "doc comments become descriptions"
     );
 }
+
+#[test]
+fn targets_load_and_malformed_ones_are_reported_where_they_are() {
+    let good = mini_with(
+        "    service_time: { dist: exponential, mean: 2ms }",
+        "    service_time: { dist: exponential, mean: 2ms }
+    target:
+      aws: { arn: \"arn:aws:rds:eu-west-1:123456789012:db:orders\" }
+      kubernetes: { namespace: shop, selector: { app: orders-db, app.kubernetes.io/part-of: shop }, container: postgres }
+      http: { url: \"https://orders.shop.internal/healthz\" }
+      prometheus: { selector: '{job=\"orders-db\"}' }",
+    );
+    let l = yaml(&good).expect("a full target is valid");
+    let t = l.scenario.resources[1].target.as_ref().unwrap();
+    assert_eq!(
+        t.kubernetes.as_ref().unwrap().selector["app"],
+        "orders-db",
+        "{t:?}"
+    );
+    let bad = |target: &str| {
+        mini_with(
+            "    service_time: { dist: exponential, mean: 2ms }",
+            &format!("    service_time: {{ dist: exponential, mean: 2ms }}\n    target:\n{target}"),
+        )
+    };
+    assert_problem(
+        &bad("      aws: { resource_type: \"aws:rds:db\" }"),
+        "resources[1].target.aws",
+        "needs `arn:` or `tags:`",
+    );
+    assert_problem(
+        &bad("      aws: { arn: \"rds:orders\" }"),
+        "resources[1].target.aws.arn",
+        "expected an ARN",
+    );
+    assert_problem(
+        &bad("      aws: { tags: { app: orders }, resource_type: ecs-task }"),
+        "resources[1].target.aws.resource_type",
+        "not an AWS FIS resource type",
+    );
+    assert_problem(
+        &bad("      kubernetes: { namespace: Shop, selector: { app: orders } }"),
+        "resources[1].target.kubernetes.namespace",
+        "not a Kubernetes namespace name",
+    );
+    assert_problem(
+        &bad("      kubernetes: { namespace: shop }"),
+        "resources[1].target.kubernetes.selector",
+        "at least one label",
+    );
+    assert_problem(
+        &bad("      kubernetes: { selector: { app: \"-bad-\" } }"),
+        "resources[1].target.kubernetes.selector.app",
+        "not a Kubernetes label value",
+    );
+    assert_problem(
+        &bad("      http: { url: \"orders.internal/healthz\" }"),
+        "resources[1].target.http.url",
+        "`http://` or `https://`",
+    );
+    assert_problem(
+        &bad("      prometheus: { selector: 'job=\"orders\"' }"),
+        "resources[1].target.prometheus.selector",
+        "label matcher in braces",
+    );
+    assert_problem(
+        &bad("      kubernetes: { selector: { app: x }, pod: y }"),
+        "resources[1].target.kubernetes.pod",
+        "unknown field",
+    );
+    let ps = problems(&bad("      http: { url: \"nope\" }"));
+    assert_eq!((ps[0].line, ps[0].column), (Some(11), Some(15)), "{ps:?}");
+}

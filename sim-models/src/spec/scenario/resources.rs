@@ -74,6 +74,82 @@ pub struct Resource {
     /// Per-resource override of the type's failure modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_modes: Option<Vec<FailureModeSpec>>,
+    /// Where the resource really is, for `preflight export` (live
+    /// injectors and monitoring); the simulation does not use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+}
+
+/// Where a resource really runs: what live fault injectors and monitoring
+/// address it by. Every part is optional; an export uses what is there and
+/// writes an obvious placeholder (with a warning) for what it needs and
+/// lacks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// On AWS (AWS FIS; CloudWatch alarms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsTarget>,
+    /// On Kubernetes (Chaos Mesh, Litmus, Chaos Toolkit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesTarget>,
+    /// An HTTP endpoint that answers 2xx while the resource is healthy
+    /// (HTTP probes and status checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpTarget>,
+    /// Its metrics in Prometheus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusTarget>,
+}
+
+/// An AWS resource: by ARN, or by tags with its FIS resource type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AwsTarget {
+    /// The resource's ARN (`arn:aws:rds:eu-west-1:123456789012:db:orders`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arn: Option<String>,
+    /// Tags that select the resources (`{ app: orders }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// The AWS FIS resource type (`aws:ecs:task`, `aws:ec2:instance`,
+    /// `aws:rds:db`, `aws:eks:pod`…); taken from the ARN when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// ECS cluster or EKS cluster ARN, for task and pod targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// Pods on Kubernetes: a namespace and a label selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesTarget {
+    /// The namespace (default `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Labels the pods carry (`{ app: orders-db }`).
+    #[serde(default)]
+    pub selector: std::collections::BTreeMap<String, String>,
+    /// The container in the pod, where a fault acts on one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+/// An HTTP endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTarget {
+    /// `http://` or `https://` URL.
+    pub url: String,
+}
+
+/// The resource's series in Prometheus.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusTarget {
+    /// A label matcher, braces included (`{job="orders-db"}`).
+    pub selector: String,
 }
 
 /// Capacity of one replica of a resource.
