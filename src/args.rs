@@ -256,6 +256,56 @@ pub struct MergeArgs {
     pub quiet: bool,
 }
 
+/// Options of `preflight export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The run directory (`--out` of `preflight run`).
+    pub run_dir: PathBuf,
+    /// thresholds | fis | chaos-mesh | litmus | chaostoolkit | prometheus-rules.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: sim_export::Format,
+    /// At most N scenarios, best rank first (default: all).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub top: Option<usize>,
+    /// Only scenarios of this severity or above: low | medium | high | critical.
+    #[arg(long, value_name = "SEVERITY", value_parser = ["low", "medium", "high", "critical"])]
+    pub min_severity: Option<String>,
+    /// Only this scenario (repeatable): a `scenario_id` of scenarios.parquet.
+    #[arg(long, value_name = "ID")]
+    pub scenario: Vec<String>,
+    /// Where to write (default RUN_DIR/export/FORMAT/). Replaced atomically,
+    /// only when it is empty or an earlier export's.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// A placeholder for a missing target, or an abort threshold that
+    /// cannot be written, is an error (exit 2) instead of a warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// The Prometheus server probes query (default
+    /// http://prometheus-operated.monitoring.svc:9090).
+    #[arg(long, value_name = "URL")]
+    pub prometheus_url: Option<String>,
+    /// The request counter (default http_requests_total).
+    #[arg(long, value_name = "METRIC")]
+    pub requests_metric: Option<String>,
+    /// The label matcher of failed requests (default code=~"5..").
+    #[arg(long, value_name = "MATCHER")]
+    pub errors_matcher: Option<String>,
+    /// The request-duration histogram in seconds, without _bucket
+    /// (default http_request_duration_seconds).
+    #[arg(long, value_name = "METRIC")]
+    pub duration_metric: Option<String>,
+    /// The range of rate() in queries (default 1m).
+    #[arg(long, value_name = "RANGE")]
+    pub rate_window: Option<String>,
+    /// The IAM role AWS FIS assumes (default: a REPLACE-ME placeholder).
+    #[arg(long, value_name = "ARN")]
+    pub fis_role_arn: Option<String>,
+    /// Print nothing but warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 /// Options of `preflight worker`.
 #[derive(Debug, clap::Args)]
 pub struct WorkerArgs {

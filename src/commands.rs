@@ -793,9 +793,59 @@ pub fn paths(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `preflight schema`.
-pub fn schema() -> Result<ExitCode, Error> {
-    crate::outln!("{}", sim_engine::scenario::json_schema());
+/// `preflight schema [--exports]`.
+pub fn schema(exports: bool) -> Result<ExitCode, Error> {
+    if exports {
+        crate::outln!("{}", sim_export::thresholds_schema().trim_end());
+    } else {
+        crate::outln!("{}", sim_engine::scenario::json_schema());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight export RUN_DIR --format F`.
+pub fn export(args: &crate::args::ExportArgs) -> Result<ExitCode, Error> {
+    let defaults = sim_export::Metrics::default();
+    let opts = sim_export::ExportOptions {
+        run_dir: args.run_dir.clone(),
+        format: args.format,
+        filter: sim_export::Filter {
+            top: args.top,
+            min_severity: args.min_severity.clone(),
+            scenarios: args.scenario.clone(),
+        },
+        out: args.out.clone(),
+        strict: args.strict,
+        metrics: sim_export::Metrics {
+            prometheus_url: args
+                .prometheus_url
+                .clone()
+                .unwrap_or(defaults.prometheus_url),
+            requests: args.requests_metric.clone().unwrap_or(defaults.requests),
+            errors: args.errors_matcher.clone().unwrap_or(defaults.errors),
+            duration: args.duration_metric.clone().unwrap_or(defaults.duration),
+            window: args.rate_window.clone().unwrap_or(defaults.window),
+        },
+        fis_role_arn: args.fis_role_arn.clone(),
+    };
+    let done = sim_export::export(&opts)?;
+    for w in &done.warnings {
+        eprintln!("preflight: export: warning: {w}");
+    }
+    for (id, why) in &done.skipped {
+        eprintln!("preflight: export: skipped {id}: {why}");
+    }
+    if !args.quiet {
+        crate::outln!(
+            "{}: {} scenario(s) exported as {} in {} file(s); {} skipped, {} warning(s) (index.json says which and why)",
+            done.dir.display(),
+            done.exported.len(),
+            args.format.name(),
+            done.files.len(),
+            done.skipped.len(),
+            done.warnings.len()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

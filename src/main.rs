@@ -93,8 +93,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the JSON Schema of the scenario format.
-    Schema,
+    /// Print the JSON Schema of the scenario format (`--exports`: of the
+    /// thresholds export, `thresholds.json`).
+    Schema {
+        /// The schema of `preflight export --format thresholds` instead.
+        #[arg(long)]
+        exports: bool,
+    },
     /// Fit failure and repair distributions to an incident history (CSV or Parquet).
     Fit(args::FitArgs),
     /// Re-run one campaign of a run directory from its manifest and check
@@ -104,6 +109,10 @@ enum Command {
     /// together into the run directory a single-machine run writes
     /// (docs/distributed.md). Exit 2 naming every missing range.
     Merge(args::MergeArgs),
+    /// Turn a run directory's predicted scenarios into what live fault
+    /// injectors and monitoring read: thresholds, AWS FIS, Chaos Mesh,
+    /// Litmus, Chaos Toolkit, Prometheus rules (docs/exports.md).
+    Export(args::ExportArgs),
     /// Join a coordinator's worker pool (`run --cluster ADDR`) and run the
     /// ranges it sends until it closes (docs/distributed.md). The secret
     /// comes from PREFLIGHT_CLUSTER_SECRET or --secret-file.
@@ -393,7 +402,8 @@ fn main() -> ExitCode {
             down,
             json,
         } => commands::paths(&scenario, k, &down, json, access),
-        Command::Schema => commands::schema(),
+        Command::Schema { exports } => commands::schema(exports),
+        Command::Export(args) => commands::export(&args),
         Command::Synth(args) => {
             let mut opts = sim_engine::synth::SynthOptions::from(args);
             opts.file_access = access;

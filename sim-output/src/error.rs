@@ -79,6 +79,20 @@ pub enum OutputError {
         /// What in it is not a run's.
         reason: String,
     },
+
+    /// The output directory of an export exists and is not provably an
+    /// export's (its own `index.json` and only the files it lists).
+    #[error(
+        "refusing to replace {}: it {reason}, so it is not provably a preflight export directory \
+         (nothing in it was touched); remove it or choose another --out",
+        path.display()
+    )]
+    NotAnExportDir {
+        /// The existing directory.
+        path: PathBuf,
+        /// What in it is not an export's.
+        reason: String,
+    },
 }
 
 impl OutputError {
@@ -87,7 +101,9 @@ impl OutputError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            OutputError::InvalidOutDir { .. } | OutputError::NotARunDir { .. }
+            OutputError::InvalidOutDir { .. }
+                | OutputError::NotARunDir { .. }
+                | OutputError::NotAnExportDir { .. }
         )
     }
 

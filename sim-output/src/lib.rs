@@ -84,7 +84,7 @@ pub use writer::{
     BatchWriter, TableWriter, VERSION_METADATA_KEY, WriteOptions, write_rows, write_table,
 };
 
-pub use staging::remove_unfinished;
+pub use staging::{EXPORT_DIR, EXPORT_INDEX, ExportStaging, check_export_dir, remove_unfinished};
 use staging::{MANIFEST_FILE, StagingDir};
 
 /// What [`RunWriter::finish`] wrote.

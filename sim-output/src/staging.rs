@@ -117,6 +117,15 @@ pub(crate) fn check_replaceable(out_dir: &Path) -> Result<(), OutputError> {
             .file_type()
             .map_err(|e| OutputError::io("inspect", entry.path(), e))?;
         let name = entry.file_name();
+        if name == EXPORT_DIR && kind.is_dir() {
+            // `preflight export`'s default place: replaced with the run
+            // (exports of the old results would be stale) when every
+            // folder in it is provably an export.
+            if let Err(why) = check_exports(&out_dir.join(EXPORT_DIR)) {
+                return refuse(why);
+            }
+            continue;
+        }
         if !kind.is_file() {
             return refuse(format!(
                 "it holds `{}`, which is not a regular file, and a run writes only files",
@@ -150,6 +159,141 @@ pub(crate) fn check_replaceable(out_dir: &Path) -> Result<(), OutputError> {
         ));
     }
     Ok(())
+}
+
+/// The folder of a run directory where `preflight export` writes by default.
+pub const EXPORT_DIR: &str = "export";
+
+/// The file whose presence marks a directory as an export's.
+pub const EXPORT_INDEX: &str = "index.json";
+
+/// `dir` (a run directory's `export/`) holds only export directories.
+fn check_exports(dir: &Path) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("`{EXPORT_DIR}` cannot be read: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("`{EXPORT_DIR}` cannot be read: {e}"))?;
+        let path = entry.path();
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => check_export_dir(&path).map_err(|why| {
+                format!(
+                    "it holds `{EXPORT_DIR}/{}`, which {why}",
+                    entry.file_name().to_string_lossy()
+                )
+            })?,
+            _ => {
+                return Err(format!(
+                    "it holds `{EXPORT_DIR}/{}`, which no export wrote",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `dir` is provably an export's directory: its `index.json` says
+/// `"tool": "preflight"` with the export's `format` and lists every other
+/// entry, each a regular file. `Err` says why not.
+pub fn check_export_dir(dir: &Path) -> Result<(), String> {
+    use std::io::Read;
+    #[derive(serde::Deserialize)]
+    struct Marker {
+        tool: String,
+        #[allow(dead_code)] // required to be present, not read
+        format: String,
+        files: Vec<String>,
+    }
+    let index = dir.join(EXPORT_INDEX);
+    let mut bytes = Vec::new();
+    fs::File::open(&index)
+        .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|_| format!("has no readable {EXPORT_INDEX}"))?;
+    let marker: Marker = serde_json::from_slice(&bytes)
+        .ok()
+        .filter(|m: &Marker| m.tool == crate::manifest::TOOL)
+        .ok_or_else(|| format!("has an {EXPORT_INDEX} that is not an export's"))?;
+    for entry in fs::read_dir(dir).map_err(|e| format!("cannot be read: {e}"))? {
+        let entry = entry.map_err(|e| format!("cannot be read: {e}"))?;
+        let name = entry.file_name();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        let listed = name == EXPORT_INDEX
+            || name
+                .to_str()
+                .is_some_and(|n| marker.files.iter().any(|f| f == n));
+        if !is_file || !listed {
+            return Err(format!(
+                "holds `{}`, which its {EXPORT_INDEX} does not list",
+                name.to_string_lossy()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A directory of files written in a staging directory beside `out_dir`
+/// and published in one rename, replacing `out_dir` only when it is
+/// provably an export's directory ([`check_export_dir`]) or empty.
+#[derive(Debug)]
+pub struct ExportStaging {
+    staging: StagingDir,
+    out_dir: PathBuf,
+    parent: PathBuf,
+    name: OsString,
+}
+
+impl ExportStaging {
+    /// Checks that `out_dir` may be replaced, then creates the staging
+    /// directory beside it (and its parents).
+    pub fn create(out_dir: &Path) -> Result<ExportStaging, OutputError> {
+        check_export_replaceable(out_dir)?;
+        let (parent, name) = split_out_dir(out_dir)?;
+        recover(&parent, &name, out_dir);
+        Ok(ExportStaging {
+            staging: StagingDir::create(&parent, &name)?,
+            out_dir: out_dir.to_owned(),
+            parent,
+            name,
+        })
+    }
+
+    /// Where to write the files.
+    pub fn path(&self) -> &Path {
+        self.staging.path()
+    }
+
+    /// Puts the files in place of `out_dir`.
+    pub fn publish(self) -> Result<(), OutputError> {
+        self.staging.publish_with(
+            &self.out_dir,
+            &self.parent,
+            &self.name,
+            check_export_replaceable,
+        )
+    }
+}
+
+fn check_export_replaceable(out_dir: &Path) -> Result<(), OutputError> {
+    match fs::symlink_metadata(out_dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(OutputError::io("inspect", out_dir, e)),
+        Ok(m) if m.is_dir() && !m.file_type().is_symlink() => {
+            let empty = fs::read_dir(out_dir)
+                .map_err(|e| OutputError::io("read", out_dir, e))?
+                .next()
+                .is_none();
+            if empty {
+                return Ok(());
+            }
+            check_export_dir(out_dir).map_err(|reason| OutputError::NotAnExportDir {
+                path: out_dir.to_owned(),
+                reason,
+            })
+        }
+        Ok(_) => Err(OutputError::InvalidOutDir {
+            path: out_dir.to_owned(),
+            reason: "it exists and is not a directory (or is a symbolic link)".to_string(),
+        }),
+    }
 }
 
 /// The `files` list of a run's `manifest.json`, or why the file is not one.
@@ -272,13 +416,24 @@ impl StagingDir {
     /// back. A failure to delete the old directory is only logged: the new
     /// results are in place, and [`recover`] deletes it later.
     pub(crate) fn publish(
-        mut self,
+        self,
         out_dir: &Path,
         parent: &Path,
         name: &OsStr,
     ) -> Result<(), OutputError> {
+        self.publish_with(out_dir, parent, name, check_replaceable)
+    }
+
+    /// [`StagingDir::publish`], with the rule for what `out_dir` may be.
+    pub(crate) fn publish_with(
+        mut self,
+        out_dir: &Path,
+        parent: &Path,
+        name: &OsStr,
+        replaceable: fn(&Path) -> Result<(), OutputError>,
+    ) -> Result<(), OutputError> {
         sync_dir(&self.path)?;
-        check_replaceable(out_dir)?;
+        replaceable(out_dir)?;
         // No signal handler runs until the renames are done.
         let mut live = unfinished();
         let old = if fs::symlink_metadata(out_dir).is_ok() {

@@ -1,0 +1,224 @@
+//! Which predicted scenarios an export takes (`--scenario`, `--min-severity`,
+//! `--top`), and the rule every abort threshold must meet before it is
+//! written: strictly between the healthy steady state and the SLO's breach
+//! level.
+
+use sim_engine::error::Error;
+
+use crate::read::{Predicted, Run};
+
+/// Severities, least first.
+pub const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Which scenarios to export.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// At most this many, best rank first.
+    pub top: Option<usize>,
+    /// Only scenarios at or above this severity.
+    pub min_severity: Option<String>,
+    /// Only these scenario ids (in rank order, whatever order given).
+    pub scenarios: Vec<String>,
+}
+
+/// One abort threshold and whether it may be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The value, from `scenarios.parquet`.
+    pub value: f64,
+    /// Where it came from (`between`, `healthy`, `no_slo`).
+    pub basis: String,
+    /// The healthy steady state it must lie above.
+    pub healthy: f64,
+    /// The healthy one-second noise bound (99.9th percentile).
+    pub healthy_high: f64,
+    /// The SLO's breach level it must lie below (none without an SLO).
+    pub breach: Option<f64>,
+    /// Why it is not written, when it is not.
+    pub refused: Option<String>,
+}
+
+impl Threshold {
+    fn new(value: f64, basis: &str, healthy: f64, healthy_high: f64, breach: Option<f64>) -> Self {
+        let refused = if !value.is_finite() {
+            Some("not a number in scenarios.parquet".to_owned())
+        } else if value <= healthy {
+            Some(format!(
+                "{value} is not above the healthy steady state {healthy}"
+            ))
+        } else {
+            breach.filter(|b| value >= *b).map(|b| {
+                format!(
+                    "{value} is not below the SLO's breach level {b} (the healthy one-second noise, {healthy_high}, already reaches it)"
+                )
+            })
+        };
+        Threshold {
+            value,
+            basis: basis.to_owned(),
+            healthy,
+            healthy_high,
+            breach,
+            refused,
+        }
+    }
+
+    /// Whether the threshold may be written.
+    pub fn usable(&self) -> bool {
+        self.refused.is_none()
+    }
+}
+
+/// A scenario to export, with its checked thresholds.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    /// Its row of `scenarios.parquet`.
+    pub row: Predicted,
+    /// Stop when the one-second error rate reaches this.
+    pub abort_error_rate: Threshold,
+    /// Stop when the one-second p99 (ms) reaches this.
+    pub abort_latency_p99_ms: Threshold,
+}
+
+/// The scenarios an export takes, and what it says about them.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// In rank order.
+    pub chosen: Vec<Chosen>,
+    /// Warnings (a threshold not written).
+    pub warnings: Vec<String>,
+}
+
+/// Chooses the scenarios of `run` that `filter` asks for and checks their
+/// thresholds. `strict`: a threshold that cannot be written is an error.
+pub fn select(run: &Run, filter: &Filter, strict: bool) -> Result<Selection, Error> {
+    let known: Vec<&str> = run
+        .predicted
+        .iter()
+        .map(|p| p.scenario_id.as_str())
+        .collect();
+    for id in &filter.scenarios {
+        if !known.contains(&id.as_str()) {
+            return Err(Error::input(format!(
+                "preflight: export: --scenario {id}: no such scenario in {}/scenarios.parquet; it has {}",
+                run.dir.display(),
+                known.join(", ")
+            )));
+        }
+    }
+    let min = match &filter.min_severity {
+        None => 0,
+        Some(s) => SEVERITIES.iter().position(|k| k == s).ok_or_else(|| {
+            Error::input(format!(
+                "preflight: export: --min-severity {s}: expected one of {}",
+                SEVERITIES.join(", ")
+            ))
+        })?,
+    };
+    let (breach_error, breach_latency) = run.breach();
+    let mut out = Selection::default();
+    // The same bounds hold for every scenario of a run: one warning per
+    // reason, naming the scenarios.
+    let mut refused: Vec<(String, Vec<String>)> = Vec::new();
+    for row in &run.predicted {
+        if !filter.scenarios.is_empty() && !filter.scenarios.contains(&row.scenario_id) {
+            continue;
+        }
+        if SEVERITIES
+            .iter()
+            .position(|k| *k == row.severity)
+            .is_some_and(|s| s < min)
+        {
+            continue;
+        }
+        if filter.top.is_some_and(|n| out.chosen.len() >= n) {
+            break;
+        }
+        let e = Threshold::new(
+            row.abort_error_rate,
+            &row.abort_error_rate_basis,
+            row.healthy_error_rate,
+            row.healthy_error_rate_high,
+            breach_error,
+        );
+        let l = Threshold::new(
+            row.abort_latency_p99_ms,
+            &row.abort_latency_p99_basis,
+            row.healthy_latency_p99_ms,
+            row.healthy_latency_p99_high_ms,
+            breach_latency,
+        );
+        for (what, t) in [("error-rate", &e), ("p99 latency (ms)", &l)] {
+            if let Some(why) = &t.refused {
+                if strict {
+                    return Err(Error::input(format!(
+                        "preflight: export: scenario {} (rank {}): its abort {what} threshold cannot be exported: {why} (--strict)",
+                        row.scenario_id, row.rank
+                    )));
+                }
+                let reason = format!("abort {what} threshold is not exported: {why}");
+                match refused.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, ids)) => ids.push(row.scenario_id.clone()),
+                    None => refused.push((reason, vec![row.scenario_id.clone()])),
+                }
+            }
+        }
+        if !e.usable() && !l.usable() {
+            return Err(Error::input(format!(
+                "preflight: export: scenario {} (rank {}) has no abort threshold strictly between the healthy steady state and the SLO's breach level (error rate: {}; p99: {}), so a live experiment of it could not be stopped in time; leave it out (--scenario, --top, --min-severity) or give its handlers an SLO the healthy system meets",
+                row.scenario_id,
+                row.rank,
+                e.refused.as_deref().unwrap_or("ok"),
+                l.refused.as_deref().unwrap_or("ok"),
+            )));
+        }
+        out.chosen.push(Chosen {
+            row: row.clone(),
+            abort_error_rate: e,
+            abort_latency_p99_ms: l,
+        });
+    }
+    for (reason, ids) in refused {
+        out.warnings
+            .push(format!("{reason} (scenarios {})", ids.join(", ")));
+    }
+    if out.chosen.is_empty() {
+        return Err(Error::input(format!(
+            "preflight: export: no scenario of {}/scenarios.parquet matches (it has {} scenarios{})",
+            run.dir.display(),
+            run.predicted.len(),
+            filter
+                .min_severity
+                .as_ref()
+                .map(|s| format!("; --min-severity {s}"))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Threshold;
+
+    #[test]
+    fn a_threshold_is_written_only_strictly_between_healthy_and_breach() {
+        let t = |value, breach| Threshold::new(value, "between", 0.001, 0.004, breach);
+        assert!(t(0.02, Some(0.036)).usable());
+        assert!(t(0.02, None).usable(), "no SLO: above healthy is enough");
+        let at_breach = t(0.036, Some(0.036));
+        assert!(!at_breach.usable());
+        assert!(
+            at_breach
+                .refused
+                .as_deref()
+                .unwrap()
+                .contains("not below the SLO's breach level 0.036"),
+            "{at_breach:?}"
+        );
+        assert!(!t(0.001, Some(0.036)).usable(), "equal to healthy");
+        assert!(!t(0.0005, Some(0.036)).usable(), "below healthy");
+        assert!(!t(f64::NAN, Some(0.036)).usable());
+        assert!(!t(f64::INFINITY, None).usable());
+    }
+}
