@@ -256,6 +256,32 @@ pub struct MergeArgs {
     pub quiet: bool,
 }
 
+/// Options of `preflight import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The inputs, merged by name (e.g. a manifest and a call-edge CSV).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// What the inputs are: cloudformation | kubernetes | compose | edges |
+    /// jaeger (default: inferred from each file, and said).
+    #[arg(long, value_name = "KIND")]
+    pub from: Option<sim_import::Source>,
+    /// Write the scenario skeleton here (default: stdout). An existing
+    /// file is replaced only when an earlier import wrote it.
+    #[arg(long, value_name = "FILE", conflicts_with = "graph")]
+    pub out: Option<PathBuf>,
+    /// Print the dependency graph (every node, every edge with its
+    /// evidence) instead of a scenario.
+    #[arg(long)]
+    pub graph: bool,
+    /// With --graph: as JSON.
+    #[arg(long, requires = "graph")]
+    pub json: bool,
+    /// The scenario's name (default: the first file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
 /// Options of `preflight export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {

@@ -707,7 +707,44 @@ pub fn analyze(
     fail_on: Option<sim_engine::analyze::Level>,
     access: FileAccess,
 ) -> Result<ExitCode, Error> {
-    let loaded = load(path, access)?;
+    let mut notes = Vec::new();
+    let loaded = match sim_import::is_importable(path) {
+        None => load(path, access)?,
+        Some(source) => {
+            // A template, not a scenario: import it first, and say so.
+            let imported = sim_import::import(&[path.to_path_buf()], Some(source))?;
+            eprintln!(
+                "preflight: analyze: {} is a {} input, not a scenario: imported first (`preflight import {}` prints the scenario analysed)",
+                path.display(),
+                source.name(),
+                path.display()
+            );
+            for n in imported.graph.nodes.values() {
+                for note in &n.notes {
+                    notes.push(format!(
+                        "{} ({}, {}:{}): {note}",
+                        n.id, n.kind, n.file, n.line
+                    ));
+                }
+            }
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "imported".into());
+            let text = sim_import::scenario(&imported, &stem);
+            sim_engine::scenario::load_bytes(
+                text.as_bytes(),
+                sim_engine::scenario::Format::Yaml,
+                &path.with_extension("imported.yaml"),
+            )
+            .map_err(|e| {
+                Error::Internal(format!(
+                    "preflight: analyze: the scenario imported from {} does not validate:\n{e}",
+                    path.display()
+                ))
+            })?
+        }
+    };
     let mut findings = Vec::new();
     for v in prepare_variants(&loaded, selection)? {
         findings.extend(
@@ -726,6 +763,12 @@ pub fn analyze(
         sim_engine::analyze::render_table(&findings)
     };
     crate::outln!("{}", text.trim_end());
+    if !notes.is_empty() && !json {
+        crate::outln!("\nfrom the template itself:");
+        for n in &notes {
+            crate::outln!("  {n}");
+        }
+    }
     // Levels are ordered most severe first.
     let failing = fail_on.map_or(0, |at| findings.iter().filter(|f| f.severity <= at).count());
     if failing > 0 {
@@ -799,6 +842,94 @@ pub fn schema(exports: bool) -> Result<ExitCode, Error> {
         crate::outln!("{}", sim_export::thresholds_schema().trim_end());
     } else {
         crate::outln!("{}", sim_engine::scenario::json_schema());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `preflight import FILE...`.
+pub fn import(args: &crate::args::ImportArgs) -> Result<ExitCode, Error> {
+    let imported = sim_import::import(&args.files, args.from)?;
+    for (file, source, inferred) in &imported.files {
+        if *inferred {
+            eprintln!(
+                "preflight: import: {}: read as {} (inferred from its content; --from to say otherwise)",
+                file.display(),
+                source.name()
+            );
+        }
+    }
+    for w in &imported.graph.warnings {
+        eprintln!("preflight: import: warning: {w}");
+    }
+    if args.graph {
+        if args.json {
+            let json = serde_json::to_string_pretty(&imported.graph)
+                .map_err(|e| Error::Internal(format!("preflight: import: {e}")))?;
+            crate::outln!("{json}");
+        } else {
+            crate::outln!("{}", imported.graph.table().trim_end());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.files[0]
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "imported".into())
+    });
+    let text = sim_import::scenario(&imported, &name);
+    // What is written must load: a skeleton that does not is a bug.
+    let check = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("imported.yaml"));
+    if let Err(e) = sim_engine::scenario::load_bytes(
+        text.as_bytes(),
+        sim_engine::scenario::Format::Yaml,
+        &check,
+    ) {
+        return Err(Error::Internal(format!(
+            "preflight: import: the scenario written from {} does not validate:\n{e}",
+            imported.graph.sources.join(", ")
+        )));
+    }
+    match &args.out {
+        None => crate::out!("{text}"),
+        Some(out) => {
+            if out.exists() {
+                let head = std::fs::read_to_string(out).unwrap_or_default();
+                if !head.starts_with("# Imported by `preflight import`") {
+                    return Err(Error::input(format!(
+                        "preflight: import: --out {}: the file exists and an import did not write it; not replaced (remove it or choose another path)",
+                        out.display()
+                    )));
+                }
+            }
+            let dir = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+                Error::environment(format!("preflight: import: {}: {e}", dir.display()))
+            })?;
+            std::fs::write(tmp.path(), &text).map_err(|e| {
+                Error::environment(format!("preflight: import: {}: {e}", out.display()))
+            })?;
+            tmp.persist(out).map_err(|e| {
+                Error::environment(format!("preflight: import: {}: {e}", out.display()))
+            })?;
+            eprintln!(
+                "preflight: import: {} resources, {} dependencies → {} (check every `# guess`; `preflight validate` and `preflight run` take it as it is)",
+                imported
+                    .graph
+                    .nodes
+                    .values()
+                    .filter(|n| n.runtime.is_some() && n.folded_into.is_none())
+                    .count(),
+                sim_import::skeleton::dependencies(&imported.graph).0.len(),
+                out.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -113,6 +113,11 @@ enum Command {
     /// injectors and monitoring read: thresholds, AWS FIS, Chaos Mesh,
     /// Litmus, Chaos Toolkit, Prometheus rules (docs/exports.md).
     Export(args::ExportArgs),
+    /// Read CloudFormation templates, Kubernetes manifests, Compose files,
+    /// call-edge CSVs or Jaeger dependencies into a scenario skeleton (or,
+    /// with --graph, the dependency graph with the evidence for every
+    /// edge) (docs/importers.md).
+    Import(args::ImportArgs),
     /// Join a coordinator's worker pool (`run --cluster ADDR`) and run the
     /// ranges it sends until it closes (docs/distributed.md). The secret
     /// comes from PREFLIGHT_CLUSTER_SECRET or --secret-file.
@@ -404,6 +409,7 @@ fn main() -> ExitCode {
         } => commands::paths(&scenario, k, &down, json, access),
         Command::Schema { exports } => commands::schema(exports),
         Command::Export(args) => commands::export(&args),
+        Command::Import(args) => commands::import(&args),
         Command::Synth(args) => {
             let mut opts = sim_engine::synth::SynthOptions::from(args);
             opts.file_access = access;
