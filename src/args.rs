@@ -256,6 +256,51 @@ pub struct MergeArgs {
     pub quiet: bool,
 }
 
+/// Options of `preflight forecast`.
+#[derive(Debug, clap::Args)]
+pub struct ForecastArgs {
+    /// The telemetry: CSV or Parquet in long form (timestamp, resource,
+    /// metric, value), a one-series CSV (timestamp, value) or a Prometheus
+    /// query_range response (JSON).
+    pub telemetry: PathBuf,
+    /// How far ahead (default 24h).
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub horizon: sim_models::spec::Duration,
+    /// Prediction interval levels, percent (default 80,95).
+    #[arg(long, value_name = "L,L", value_delimiter = ',', default_values_t = [80.0, 95.0])]
+    pub level: Vec<f64>,
+    /// A failure threshold: METRIC>VALUE, METRIC<VALUE or
+    /// RESOURCE/METRIC>VALUE (repeatable).
+    #[arg(long, value_name = "THRESHOLD", value_parser = sim_forecast::Threshold::parse)]
+    pub threshold: Vec<sim_forecast::Threshold>,
+    /// Season lengths in steps (comma-separated; default: found from the
+    /// data; 0: none).
+    #[arg(long, value_name = "STEPS", value_delimiter = ',')]
+    pub season: Option<Vec<usize>>,
+    /// A one-series file's resource (default: the file's stem).
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// A one-series file's metric (default `value`).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// Prometheus: the label naming the resource (default `instance`).
+    #[arg(long, value_name = "LABEL")]
+    pub resource_label: Option<String>,
+    /// Prometheus: the label naming the metric (default `__name__`).
+    #[arg(long, value_name = "LABEL")]
+    pub metric_label: Option<String>,
+    /// Also score the models on the history (rolling origins): MASE,
+    /// interval coverage, and with a threshold the Brier score.
+    #[arg(long)]
+    pub backtest: bool,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write forecast.parquet (one row per future step) here.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
 /// Options of `preflight import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {

@@ -846,6 +846,49 @@ pub fn schema(exports: bool) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `preflight forecast TELEMETRY`.
+pub fn forecast(args: &crate::args::ForecastArgs) -> Result<ExitCode, Error> {
+    let opts = sim_forecast::ForecastOptions {
+        file: args.telemetry.clone(),
+        naming: sim_forecast::Naming {
+            resource: args.resource.clone(),
+            metric: args.metric.clone(),
+            resource_label: args.resource_label.clone(),
+            metric_label: args.metric_label.clone(),
+        },
+        horizon_s: args.horizon.secs(),
+        levels: args.level.clone(),
+        thresholds: args.threshold.clone(),
+        periods: args
+            .season
+            .clone()
+            .map(|s| s.into_iter().filter(|p| *p > 1).collect()),
+        backtest: args.backtest,
+    };
+    let results = sim_forecast::run(&opts)?;
+    if let Some(out) = &args.out {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+            Error::environment(format!("preflight: forecast: {}: {e}", dir.display()))
+        })?;
+        sim_forecast::write_parquet(tmp.path(), &results, &opts.levels)?;
+        tmp.persist(out).map_err(|e| {
+            Error::environment(format!("preflight: forecast: {}: {e}", out.display()))
+        })?;
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&results)
+            .map_err(|e| Error::Internal(format!("preflight: forecast: {e}")))?;
+        crate::outln!("{json}");
+    } else {
+        crate::out!("{}", sim_forecast::table(&results));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `preflight import FILE...`.
 pub fn import(args: &crate::args::ImportArgs) -> Result<ExitCode, Error> {
     let imported = sim_import::import(&args.files, args.from)?;

@@ -113,6 +113,11 @@ enum Command {
     /// injectors and monitoring read: thresholds, AWS FIS, Chaos Mesh,
     /// Litmus, Chaos Toolkit, Prometheus rules (docs/exports.md).
     Export(args::ExportArgs),
+    /// Forecast telemetry (long-form CSV/Parquet, one-series CSV, Prometheus
+    /// query_range JSON): a model per series, intervals, the probability of
+    /// crossing a failure threshold within the horizon; --backtest scores
+    /// the models on the history (docs/forecast.md).
+    Forecast(args::ForecastArgs),
     /// Read CloudFormation templates, Kubernetes manifests, Compose files,
     /// call-edge CSVs or Jaeger dependencies into a scenario skeleton (or,
     /// with --graph, the dependency graph with the evidence for every
@@ -410,6 +415,7 @@ fn main() -> ExitCode {
         Command::Schema { exports } => commands::schema(exports),
         Command::Export(args) => commands::export(&args),
         Command::Import(args) => commands::import(&args),
+        Command::Forecast(args) => commands::forecast(&args),
         Command::Synth(args) => {
             let mut opts = sim_engine::synth::SynthOptions::from(args);
             opts.file_access = access;

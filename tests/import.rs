@@ -369,10 +369,18 @@ fn tracing_graphs_jaeger_and_edge_csvs() {
     );
     let o = preflight(&["import", jaeger.to_str().unwrap(), "--graph", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("read as jaeger (inferred"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("read as jaeger (inferred"),
+        "{}",
+        stderr(&o)
+    );
     let g: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(edges(&g).len(), 2);
-    let csv = write(tmp.path(), "e.csv", "caller,callee,calls_per_s\nweb,api,120\napi,db,300.5\n");
+    let csv = write(
+        tmp.path(),
+        "e.csv",
+        "caller,callee,calls_per_s\nweb,api,120\napi,db,300.5\n",
+    );
     let g = graph(&[csv.to_str().unwrap()]);
     let rates: Vec<f64> = g["edges"]
         .as_array()
@@ -381,8 +389,16 @@ fn tracing_graphs_jaeger_and_edge_csvs() {
         .map(|e| e["calls_per_s"].as_f64().unwrap())
         .collect();
     assert_eq!(rates, vec![300.5, 120.0]);
-    let bad = write(tmp.path(), "b.csv", "caller,callee,calls_per_s\nweb,api,lots\n");
+    let bad = write(
+        tmp.path(),
+        "b.csv",
+        "caller,callee,calls_per_s\nweb,api,lots\n",
+    );
     let o = preflight(&["import", bad.to_str().unwrap(), "--graph"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("b.csv:2: calls_per_s `lots` is not a number"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("b.csv:2: calls_per_s `lots` is not a number"),
+        "{}",
+        stderr(&o)
+    );
 }
