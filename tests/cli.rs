@@ -230,7 +230,7 @@ fn a_telemetry_section_is_said_to_be_ignored() {
     let o = preflight(&["validate", file.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("telemetry: this section is ignored"),
+        stderr(&o).contains("telemetry: this section is not used by runs yet"),
         "{}",
         stderr(&o)
     );

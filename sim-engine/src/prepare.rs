@@ -155,7 +155,7 @@ pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
     let mut notes = Vec::new();
     if s.telemetry.is_some() {
         notes.push(
-            "telemetry: this section is ignored: forecasting from telemetry is not built yet, so the file is neither read nor checked",
+            "telemetry: this section is not used by runs yet (the file is neither read nor checked here): `preflight forecast FILE --threshold METRIC>VALUE` forecasts it; raising failure hazards from those forecasts is not built yet (docs/forecast.md)",
         );
     }
     notes
