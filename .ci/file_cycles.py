@@ -328,7 +328,10 @@ def report(label, nodes, e, name_of, site_of):
 
 def main(argv):
     repo = Path(__file__).resolve().parent.parent
-    crates = argv[1:] or ["sim-core", "sim-models", "sim-output", "sim-engine", "."]
+    crates = argv[1:] or [
+        "sim-core", "sim-models", "sim-output", "sim-engine",
+        "sim-cluster", "sim-export", "sim-import", "sim-forecast", ".",
+    ]
     bad = 0
     for name in crates:
         c = Crate(repo / name)
