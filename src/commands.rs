@@ -857,7 +857,12 @@ pub fn forecast(args: &crate::args::ForecastArgs) -> Result<ExitCode, Error> {
             metric_label: args.metric_label.clone(),
         },
         horizon_s: args.horizon.secs(),
-        levels: args.level.clone(),
+        levels: {
+            let mut l = args.level.clone();
+            l.sort_by(f64::total_cmp);
+            l.dedup();
+            l
+        },
         thresholds: args.threshold.clone(),
         periods: args
             .season
@@ -865,6 +870,22 @@ pub fn forecast(args: &crate::args::ForecastArgs) -> Result<ExitCode, Error> {
             .map(|s| s.into_iter().filter(|p| *p > 1).collect()),
         backtest: args.backtest,
     };
+    if let Some(out) = &args.out
+        && out.exists()
+    {
+        let same = std::fs::canonicalize(out).ok() == std::fs::canonicalize(&args.telemetry).ok();
+        if same || !sim_forecast::is_forecast_parquet(out) {
+            return Err(Error::input(format!(
+                "preflight: forecast: --out {}: the file exists and is not a forecast.parquet written earlier{}; not replaced (remove it or choose another path)",
+                out.display(),
+                if same {
+                    " (it is the telemetry itself)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
     let results = sim_forecast::run(&opts)?;
     if let Some(out) = &args.out {
         let dir = out

@@ -348,3 +348,117 @@ fn machine_temperature_lead_times_and_false_alarms_are_measured() {
     assert_eq!(windows.len(), 4);
     assert!(normal_weeks > 1.0 && alarms.len() > 500, "{report}");
 }
+
+#[test]
+fn outputs_never_replace_a_users_file_and_odd_inputs_are_handled() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Millisecond timestamps, as Grafana and CloudWatch exports write them.
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..50 {
+        csv += &format!("{},{}\n", 1_700_000_000_000_i64 + i * 60_000, 10 + i % 5);
+    }
+    let f = write(tmp.path(), "ms.csv", &csv);
+    let o = preflight(&[
+        "forecast",
+        f.to_str().unwrap(),
+        "--horizon",
+        "10m",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["step_s"], 60, "{v}");
+    assert_eq!(v[0]["horizon_steps"], 10);
+    // --out: never the telemetry itself, never a file a forecast did not write.
+    let o = preflight(&[
+        "forecast",
+        f.to_str().unwrap(),
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("it is the telemetry itself"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), csv);
+    let mine = write(tmp.path(), "mine.parquet", "not parquet");
+    let o = preflight(&[
+        "forecast",
+        f.to_str().unwrap(),
+        "--out",
+        mine.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "not parquet");
+    let out = tmp.path().join("f.parquet");
+    for _ in 0..2 {
+        let o = preflight(&[
+            "forecast",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--level",
+            "95,80,95",
+        ]);
+        assert!(
+            o.status.success(),
+            "an earlier forecast is replaced: {}",
+            stderr(&o)
+        );
+    }
+    // Two --threshold for one series: refused; the specific one wins over the general.
+    let o = preflight(&[
+        "forecast",
+        f.to_str().unwrap(),
+        "--threshold",
+        "value>20",
+        "--threshold",
+        "value>30",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = preflight(&[
+        "forecast",
+        f.to_str().unwrap(),
+        "--threshold",
+        "value>20",
+        "--threshold",
+        "ms/value>30",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["threshold"], "ms/value > 30");
+    // Prometheus series that share a name are not merged silently.
+    let one = |job: &str| {
+        format!(
+            r#"{{"metric":{{"__name__":"up","instance":"a","job":"{job}"}},"values":[{}]}}"#,
+            (0..20)
+                .map(|i| format!("[{}, \"1\"]", 1_700_000_000 + i * 15))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    };
+    let p = write(
+        tmp.path(),
+        "p.json",
+        &format!(
+            r#"{{"data":{{"resultType":"matrix","result":[{},{}]}}}}"#,
+            one("x"),
+            one("y")
+        ),
+    );
+    let o = preflight(&["forecast", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--resource-label"), "{}", stderr(&o));
+    let o = preflight(&[
+        "forecast",
+        p.to_str().unwrap(),
+        "--resource-label",
+        "job",
+        "--horizon",
+        "1m",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -29,6 +29,9 @@ fn experiment(
 ) -> Mapped<(&'static str, Env)> {
     let p = &c.row;
     let secs = whole_seconds(p.duration_s);
+    if secs == 0 {
+        return Ok(Err("its duration is under a second".into()));
+    }
     let mut env: Vec<(String, String)> = vec![("TOTAL_CHAOS_DURATION".into(), secs.to_string())];
     // 0 = one pod (the fault definitions' default), 100 = all.
     let affected = if p.replicas == "all" { "100" } else { "0" };
@@ -109,9 +112,6 @@ fn experiment(
         }
         other => return Ok(Err(format!("no Litmus fault for failure mode `{other}`"))),
     };
-    if secs == 0 {
-        return Ok(Err("its duration is under a second".into()));
-    }
     if let Some(container) = &pods.container {
         env.push(("TARGET_CONTAINER".into(), container.clone()));
     }

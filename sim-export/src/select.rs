@@ -48,9 +48,12 @@ impl Threshold {
             ))
         } else {
             breach.filter(|b| value >= *b).map(|b| {
-                format!(
-                    "{value} is not below the SLO's breach level {b} (the healthy one-second noise, {healthy_high}, already reaches it)"
-                )
+                let noise = if healthy_high >= b {
+                    format!(" (the healthy one-second noise, {healthy_high}, already reaches it)")
+                } else {
+                    String::new()
+                };
+                format!("{value} is not below the SLO's breach level {b}{noise}")
             })
         };
         Threshold {
@@ -181,6 +184,16 @@ pub fn select(run: &Run, filter: &Filter, strict: bool) -> Result<Selection, Err
     for (reason, ids) in refused {
         out.warnings
             .push(format!("{reason} (scenarios {})", ids.join(", ")));
+    }
+    let mut names: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
+    for c in &out.chosen {
+        let name = crate::k8s_name(&c.row.scenario_id);
+        if let Some(other) = names.insert(name.clone(), &c.row.scenario_id) {
+            return Err(Error::input(format!(
+                "preflight: export: scenarios `{other}` and `{}` have the same name in files and Kubernetes objects, `{name}`: leave one out (--scenario) or rename a resource",
+                c.row.scenario_id
+            )));
+        }
     }
     if out.chosen.is_empty() {
         return Err(Error::input(format!(

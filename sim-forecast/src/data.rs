@@ -74,11 +74,14 @@ impl Repairs {
 }
 
 /// Parses a timestamp: `YYYY-MM-DD HH:MM:SS[.fff]`, RFC 3339, a date and
-/// time with `T`, or Unix seconds.
+/// time with `T`, or Unix seconds (milliseconds above 1e11).
 pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(v) = s.parse::<f64>() {
-        return v.is_finite().then_some(v.floor() as i64);
+        // Unix seconds; above 1e11 (the year 5138 in seconds) the number
+        // is milliseconds, as Grafana and CloudWatch exports write them.
+        let secs = if v.abs() >= 1e11 { v / 1000.0 } else { v };
+        return (secs.is_finite() && secs.abs() < 1e11).then_some(secs.floor() as i64);
     }
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp());
@@ -415,6 +418,17 @@ fn read_prometheus(file: &Path, text: &str, naming: &Naming) -> Result<Vec<Serie
                 (Some(t), Some(x)) if x.is_finite() => pts.push((t.floor() as i64, x)),
                 _ => skipped += 1,
             }
+        }
+        if out
+            .iter()
+            .any(|s: &Series| s.resource == resource && s.metric == metric)
+        {
+            return Err(bad(
+                file,
+                format!(
+                    "two series are both {resource}/{metric}: name them apart with --resource-label (and --metric-label), e.g. a label that differs between them"
+                ),
+            ));
         }
         out.push(regularise(&resource, &metric, pts, skipped, file)?);
     }

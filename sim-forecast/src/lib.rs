@@ -95,6 +95,21 @@ pub fn run(opts: &ForecastOptions) -> Result<Vec<SeriesForecast>, Error> {
             "preflight: forecast: --horizon must be positive",
         ));
     }
+    for (i, a) in opts.thresholds.iter().enumerate() {
+        if opts.thresholds[..i]
+            .iter()
+            .any(|b| b.metric == a.metric && b.resource == a.resource)
+        {
+            return Err(Error::input(format!(
+                "preflight: forecast: two --threshold for `{}{}`: give one",
+                a.resource
+                    .as_ref()
+                    .map(|r| format!("{r}/"))
+                    .unwrap_or_default(),
+                a.metric
+            )));
+        }
+    }
     let series = data::read(&opts.file, &opts.naming)?;
     for t in &opts.thresholds {
         if !series.iter().any(|s| t.applies(&s.resource, &s.metric)) {
@@ -147,10 +162,13 @@ fn one(
             s.metric
         ))
     })?;
+    // The most specific threshold: one naming the resource before one for
+    // every resource's metric.
     let threshold = opts
         .thresholds
         .iter()
-        .find(|t| t.applies(&s.resource, &s.metric));
+        .filter(|t| t.applies(&s.resource, &s.metric))
+        .min_by_key(|t| t.resource.is_none());
     let (p, when) = match threshold {
         Some(t) => {
             let (p, w) = crossing::probability(&f.mean, &f.sigma, t, seed);
@@ -213,6 +231,25 @@ fn one(
         backtest_error: bt_err,
         steps,
     })
+}
+
+/// Whether `path` is a `forecast.parquet` an earlier forecast wrote (its
+/// columns `resource, metric, timestamp, mean` first): the only file
+/// `--out` replaces.
+pub fn is_forecast_parquet(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let Ok(b) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f) else {
+        return false;
+    };
+    let names: Vec<&str> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    names.starts_with(&["resource", "metric", "timestamp", "mean"])
 }
 
 /// `forecast.parquet`: one row per future step.
