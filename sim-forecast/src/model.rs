@@ -162,32 +162,12 @@ pub fn forecast(
         None => detect_periods(y, choice.step_s),
     };
     let widest = levels.iter().copied().fold(0.0, f64::max);
-    let mut intervals = Vec::new();
-    let (model, mean, in_sample) = if periods.is_empty() {
+    let (model, (mean, intervals, in_sample)) = if periods.is_empty() {
         let fitted = AutoETS::non_seasonal()
             .fit(y)
             .map_err(|e| format!("ETS did not fit: {e}"))?;
         let name = format!("ETS({})", comma(&fitted.model().model_type().to_string()));
-        let mut mean = Vec::new();
-        for &l in levels {
-            let f = fitted
-                .predict(horizon, l / 100.0)
-                .map_err(|e| e.to_string())?;
-            let iv = f.intervals.ok_or("no intervals")?;
-            intervals.push((l, iv.lower, iv.upper));
-            mean = f.point;
-        }
-        if levels.is_empty() {
-            mean = fitted
-                .predict(horizon, None)
-                .map_err(|e| e.to_string())?
-                .point;
-        }
-        let in_sample = fitted
-            .predict_in_sample(None)
-            .map_err(|e| e.to_string())?
-            .point;
-        (name, mean, in_sample)
+        (name, predictions(&fitted, horizon, levels)?)
     } else {
         let trend = AutoETSTrendModel::from(AutoETS::non_seasonal());
         let fitted = MSTLModel::new(periods.clone(), trend)
@@ -201,26 +181,7 @@ pub fn forecast(
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        let mut mean = Vec::new();
-        for &l in levels {
-            let f = fitted
-                .predict(horizon, l / 100.0)
-                .map_err(|e| e.to_string())?;
-            let iv = f.intervals.ok_or("no intervals")?;
-            intervals.push((l, iv.lower, iv.upper));
-            mean = f.point;
-        }
-        if levels.is_empty() {
-            mean = fitted
-                .predict(horizon, None)
-                .map_err(|e| e.to_string())?
-                .point;
-        }
-        let in_sample = fitted
-            .predict_in_sample(None)
-            .map_err(|e| e.to_string())?
-            .point;
-        (name, mean, in_sample)
+        (name, predictions(&fitted, horizon, levels)?)
     };
     // The spread per step, from the widest interval as a normal's.
     let z = normal_quantile(0.5 + widest / 200.0);
@@ -254,6 +215,39 @@ pub fn forecast(
         sigma,
         fit_mase,
     })
+}
+
+/// Per-level intervals of a fitted model.
+type Intervals = Vec<(f64, Vec<f64>, Vec<f64>)>;
+
+/// A fitted model's mean over `horizon`, its intervals at `levels`
+/// (percent) and its in-sample one-step predictions.
+fn predictions<P: Predict>(
+    fitted: &P,
+    horizon: usize,
+    levels: &[f64],
+) -> Result<(Vec<f64>, Intervals, Vec<f64>), String> {
+    let mut mean = Vec::new();
+    let mut intervals = Vec::new();
+    for &l in levels {
+        let f = fitted
+            .predict(horizon, l / 100.0)
+            .map_err(|e| e.to_string())?;
+        let iv = f.intervals.ok_or("no intervals")?;
+        intervals.push((l, iv.lower, iv.upper));
+        mean = f.point;
+    }
+    if levels.is_empty() {
+        mean = fitted
+            .predict(horizon, None)
+            .map_err(|e| e.to_string())?
+            .point;
+    }
+    let in_sample = fitted
+        .predict_in_sample(None)
+        .map_err(|e| e.to_string())?
+        .point;
+    Ok((mean, intervals, in_sample))
 }
 
 /// `ANN` → `A,N,N`.

@@ -35,6 +35,31 @@ pub struct GNode {
     pub notes: Vec<String>,
 }
 
+impl GNode {
+    /// A node with no replicas, target, notes or folding: what most input
+    /// kinds give.
+    pub fn new(
+        id: String,
+        kind: &str,
+        runtime: Option<ResourceType>,
+        file: &str,
+        line: usize,
+    ) -> GNode {
+        GNode {
+            id,
+            kind: kind.to_owned(),
+            runtime,
+            replicas: None,
+            replicas_from: None,
+            target: None,
+            file: file.to_owned(),
+            line,
+            folded_into: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// One piece of evidence for an edge.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Evidence {
@@ -134,18 +159,13 @@ impl Graph {
     /// and tracing graphs, whose nodes are only names).
     pub fn ensure_service(&mut self, id: &str, kind: &str, file: &str, line: usize) {
         if !self.nodes.contains_key(id) {
-            self.add_node(GNode {
-                id: id.to_owned(),
-                kind: kind.to_owned(),
-                runtime: Some(ResourceType::Service),
-                replicas: None,
-                replicas_from: None,
-                target: None,
-                file: file.to_owned(),
+            self.add_node(GNode::new(
+                id.to_owned(),
+                kind,
+                Some(ResourceType::Service),
+                file,
                 line,
-                folded_into: None,
-                notes: Vec::new(),
-            });
+            ));
         }
     }
 

@@ -172,33 +172,23 @@ pub fn read(docs: &[Node], file: &Path, g: &mut Graph) -> Result<(), Error> {
             "Service" => {
                 let selector = map(doc.at(&["spec", "selector"]));
                 let lb = doc.at(&["spec", "type"]).and_then(Node::str) == Some("LoadBalancer");
-                g.add_node(GNode {
-                    id: format!("service/{name}"),
-                    kind: "Service".into(),
-                    runtime: lb.then_some(ResourceType::LoadBalancer),
-                    replicas: None,
-                    replicas_from: None,
-                    target: None,
-                    file: f.clone(),
-                    line: doc.line,
-                    folded_into: None,
-                    notes: Vec::new(),
-                });
+                g.add_node(GNode::new(
+                    format!("service/{name}"),
+                    "Service",
+                    lb.then_some(ResourceType::LoadBalancer),
+                    &f,
+                    doc.line,
+                ));
                 services.push((name, ns, selector, doc.line));
             }
             "Ingress" => {
-                g.add_node(GNode {
-                    id: format!("ingress/{name}"),
-                    kind: "Ingress".into(),
-                    runtime: Some(ResourceType::LoadBalancer),
-                    replicas: None,
-                    replicas_from: None,
-                    target: None,
-                    file: f.clone(),
-                    line: doc.line,
-                    folded_into: None,
-                    notes: Vec::new(),
-                });
+                g.add_node(GNode::new(
+                    format!("ingress/{name}"),
+                    "Ingress",
+                    Some(ResourceType::LoadBalancer),
+                    &f,
+                    doc.line,
+                ));
                 let mut backends = Vec::new();
                 collect_backends(doc, &mut backends);
                 for (svc, line) in backends {
@@ -220,18 +210,13 @@ pub fn read(docs: &[Node], file: &Path, g: &mut Graph) -> Result<(), Error> {
                     (ns.clone(), name.clone()),
                     map(doc.get("data")).into_iter().collect(),
                 );
-                g.add_node(GNode {
-                    id: format!("configmap/{name}"),
-                    kind: kind.into(),
-                    runtime: None,
-                    replicas: None,
-                    replicas_from: None,
-                    target: None,
-                    file: f.clone(),
-                    line: doc.line,
-                    folded_into: None,
-                    notes: Vec::new(),
-                });
+                g.add_node(GNode::new(
+                    format!("configmap/{name}"),
+                    kind,
+                    None,
+                    &f,
+                    doc.line,
+                ));
             }
             "ServiceAccount"
             | "Secret"
@@ -248,36 +233,26 @@ pub fn read(docs: &[Node], file: &Path, g: &mut Graph) -> Result<(), Error> {
             | "Job"
             | "CronJob"
             | "StorageClass" => {
-                g.add_node(GNode {
-                    id: format!("{}/{name}", kind.to_ascii_lowercase()),
-                    kind: kind.into(),
-                    runtime: None,
-                    replicas: None,
-                    replicas_from: None,
-                    target: None,
-                    file: f.clone(),
-                    line: doc.line,
-                    folded_into: None,
-                    notes: Vec::new(),
-                });
+                g.add_node(GNode::new(
+                    format!("{}/{name}", kind.to_ascii_lowercase()),
+                    kind,
+                    None,
+                    &f,
+                    doc.line,
+                ));
             }
             other => {
                 g.warnings.push(format!(
                     "{f}:{}: a Kubernetes `{other}` ({name}) is not a kind Preflight reads: kept in the graph, not in the scenario",
                     doc.line
                 ));
-                g.add_node(GNode {
-                    id: format!("{}/{name}", other.to_ascii_lowercase()),
-                    kind: other.into(),
-                    runtime: None,
-                    replicas: None,
-                    replicas_from: None,
-                    target: None,
-                    file: f.clone(),
-                    line: doc.line,
-                    folded_into: None,
-                    notes: Vec::new(),
-                });
+                g.add_node(GNode::new(
+                    format!("{}/{name}", other.to_ascii_lowercase()),
+                    other,
+                    None,
+                    &f,
+                    doc.line,
+                ));
             }
         }
     }
