@@ -15,38 +15,8 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venv"
-requirements="$root/tests/exports/requirements.txt"
 
-if [ ! -x "$venv/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-
-# Exit 0 when every pinned requirement is installed at its pinned version.
-satisfied() {
-    "$venv/bin/python" - "$requirements" <<'PY'
-import sys
-from importlib.metadata import PackageNotFoundError, version
-
-for line in open(sys.argv[1]):
-    requirement = line.split("#")[0].strip()
-    if not requirement:
-        continue
-    name, _, pinned = requirement.partition("==")
-    try:
-        if version(name.strip()) != pinned.strip():
-            sys.exit(1)
-    except PackageNotFoundError:
-        sys.exit(1)
-PY
-}
-
-if satisfied; then
-    echo "export validators: python packages up to date in $venv"
-else
-    echo "export validators: installing python packages into $venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-    satisfied || { echo "setup.sh: requirements still not satisfied in $venv" >&2; exit 1; }
-fi
+bash "$root/tests/python/setup.sh" "$root/tests/exports/requirements.txt"
 
 if command -v promtool >/dev/null 2>&1; then
     echo "export validators: promtool found at $(command -v promtool)"

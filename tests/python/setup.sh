@@ -7,12 +7,15 @@
 #
 #   bash tests/python/setup.sh && .venv/bin/python tests/python/check_outputs.py RUN_DIR
 #
+# An argument names another pinned requirements file to install the same
+# way into the same venv (tests/exports/setup.sh passes its validators').
+#
 # PYTHON picks the interpreter that creates the venv (default python3).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venv"
-requirements="$root/tests/python/requirements.txt"
+requirements="${1:-$root/tests/python/requirements.txt}"
 
 if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
@@ -38,9 +41,9 @@ PY
 }
 
 if satisfied; then
-    echo "python readers: up to date in $venv"
+    echo "python packages of $(basename "$(dirname "$requirements")")/$(basename "$requirements"): up to date in $venv"
 else
-    echo "python readers: installing into $venv"
+    echo "python packages of $(basename "$(dirname "$requirements")")/$(basename "$requirements"): installing into $venv"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     satisfied || { echo "setup.sh: requirements still not satisfied in $venv" >&2; exit 1; }
 fi
