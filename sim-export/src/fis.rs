@@ -232,10 +232,7 @@ fn action(c: &Chosen, aws: &Aws, ctx: &Ctx<'_>, files: &mut Files) -> Mapped<Act
                 Ok(ms) => ms,
                 Err(e) => return Ok(Err(e)),
             };
-            params.insert("duration".into(), json!(iso(secs)));
-            params.insert("delayMilliseconds".into(), json!(ms.to_string()));
-            params.insert("jitterMilliseconds".into(), json!("0"));
-            params.insert("sources".into(), json!("ALL"));
+            latency_params(&mut params, secs, ms);
             (
                 "aws:ecs:task-network-latency",
                 "Tasks",
@@ -247,8 +244,7 @@ fn action(c: &Chosen, aws: &Aws, ctx: &Ctx<'_>, files: &mut Files) -> Mapped<Act
                 Ok(x) => x,
                 Err(e) => return Ok(Err(e)),
             };
-            params.insert("duration".into(), json!(iso(secs)));
-            params.insert("percent".into(), json!(pct.to_string()));
+            stress_params(&mut params, secs, pct);
             (
                 "aws:ecs:task-cpu-stress",
                 "Tasks",
@@ -268,10 +264,7 @@ fn action(c: &Chosen, aws: &Aws, ctx: &Ctx<'_>, files: &mut Files) -> Mapped<Act
                 Ok(ms) => ms,
                 Err(e) => return Ok(Err(e)),
             };
-            params.insert("duration".into(), json!(iso(secs)));
-            params.insert("delayMilliseconds".into(), json!(ms.to_string()));
-            params.insert("jitterMilliseconds".into(), json!("0"));
-            params.insert("sources".into(), json!("ALL"));
+            latency_params(&mut params, secs, ms);
             service_account(files, &mut params)?;
             (
                 "aws:eks:pod-network-latency",
@@ -284,8 +277,7 @@ fn action(c: &Chosen, aws: &Aws, ctx: &Ctx<'_>, files: &mut Files) -> Mapped<Act
                 Ok(x) => x,
                 Err(e) => return Ok(Err(e)),
             };
-            params.insert("duration".into(), json!(iso(secs)));
-            params.insert("percent".into(), json!(pct.to_string()));
+            stress_params(&mut params, secs, pct);
             service_account(files, &mut params)?;
             (
                 "aws:eks:pod-cpu-stress",
@@ -303,8 +295,7 @@ fn action(c: &Chosen, aws: &Aws, ctx: &Ctx<'_>, files: &mut Files) -> Mapped<Act
                     "the share of memory taken is unknown in scenarios.parquet".into(),
                 ));
             };
-            params.insert("duration".into(), json!(iso(secs)));
-            params.insert("percent".into(), json!(pct.to_string()));
+            stress_params(&mut params, secs, pct);
             service_account(files, &mut params)?;
             (
                 "aws:eks:pod-memory-stress",
@@ -345,6 +336,20 @@ struct Action {
     key: &'static str,
     params: Map<String, Value>,
     what: String,
+}
+
+/// The parameters of the ECS task and EKS pod network-latency actions.
+fn latency_params(params: &mut Map<String, Value>, secs: u64, ms: u64) {
+    params.insert("duration".into(), json!(iso(secs)));
+    params.insert("delayMilliseconds".into(), json!(ms.to_string()));
+    params.insert("jitterMilliseconds".into(), json!("0"));
+    params.insert("sources".into(), json!("ALL"));
+}
+
+/// The parameters of the CPU and memory stress actions.
+fn stress_params(params: &mut Map<String, Value>, secs: u64, pct: u64) {
+    params.insert("duration".into(), json!(iso(secs)));
+    params.insert("percent".into(), json!(pct.to_string()));
 }
 
 /// `orders-db-latency-spike` → `OrdersDbLatencySpike`.
