@@ -277,6 +277,10 @@ pub struct ForecastArgs {
     /// data; 0: none).
     #[arg(long, value_name = "STEPS", value_delimiter = ',')]
     pub season: Option<Vec<usize>>,
+    /// Fit each model on the latest POINTS of its history, or `all`
+    /// (default: three of the longest season, ten horizons, at least 1000).
+    #[arg(long, value_name = "POINTS", value_parser = parse_fit_window)]
+    pub fit_window: Option<usize>,
     /// A one-series file's resource (default: the file's stem).
     #[arg(long)]
     pub resource: Option<String>,
@@ -465,5 +469,18 @@ impl From<LevelArg> for sim_engine::analyze::Level {
             LevelArg::Warning => sim_engine::analyze::Level::Warning,
             LevelArg::Critical => sim_engine::analyze::Level::Critical,
         }
+    }
+}
+
+/// `--fit-window`: a number of points (at least 8), or `all`.
+fn parse_fit_window(s: &str) -> Result<usize, String> {
+    if s == "all" {
+        return Ok(usize::MAX);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n >= 8 => Ok(n),
+        _ => Err(format!(
+            "expected a number of points (8 or more) or `all`, got `{s}`"
+        )),
     }
 }

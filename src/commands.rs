@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use sim_engine::Error;
 use sim_engine::gate::Verdict;
 use sim_engine::job::{RunOptions, RunOutcome, execute};
-use sim_engine::prepare::{load, prepare_variants, unsupported_notes};
+use sim_engine::prepare::{load, prepare_variants};
 use sim_engine::risk::{Decision, campaigns_to_decide, decide};
 use sim_engine::run::{CampaignModes, RunPlan, RunReport};
 use sim_engine::scenario::FileAccess;
+use sim_engine::telemetry::WITHOUT_TELEMETRY;
 use sim_engine::text::{fmt_f, fmt_span, truncate};
 
 /// `preflight run`.
@@ -25,6 +26,9 @@ fn report(opts: &RunOptions, done: &sim_engine::job::RunOutcome) {
     if !opts.quiet {
         if done.handler_campaigns {
             print_summary(&done.report, &done.plan);
+        }
+        if let Some(t) = &done.telemetry {
+            print_telemetry(t, &done.report);
         }
         let mut text = String::new();
         sim_engine::service_paths::campaigns::render_summary(&done.paths, &mut text);
@@ -295,6 +299,11 @@ pub fn gate(opts: &RunOptions, json: bool, undecided_passes: bool) -> Result<Exi
             "campaigns_run": done.report.campaigns_run,
             "run_dir": done.out_dir.as_ref().map(|d| d.display().to_string()),
             "handlers": rows,
+            "telemetry": done.telemetry.as_ref().map(|t| serde_json::json!({
+                "file": t.file.display().to_string(),
+                "raised": t.raised,
+                "notes": t.notes,
+            })),
         });
         let text = serde_json::to_string_pretty(&out).expect("JSON of plain values");
         crate::outln!("{text}");
@@ -614,11 +623,96 @@ with the injection programme running (failure_injection_profile, on the same cam
 
 /// The variants' risk differences with the base, paired campaign by
 /// campaign, with their 95% intervals.
+/// What the telemetry said, the hazards it raised, and how much each risk
+/// moved: the base against [`WITHOUT_TELEMETRY`] on the same campaigns.
+fn print_telemetry(t: &sim_engine::telemetry::TelemetryPlan, report: &RunReport) {
+    let window = fmt_span(t.window_s);
+    crate::outln!(
+        "\ntelemetry ({}): forecast {} ahead; a crossing raises its failure mode's hazard over the {window} risk window",
+        t.file.display(),
+        fmt_span(t.raised.first().map_or(0.0, |r| r.horizon_s))
+    );
+    if t.raised.is_empty() {
+        crate::outln!("  no series with a threshold on a resource of the scenario: nothing raised");
+    }
+    for r in &t.raised {
+        crate::outln!(
+            "  {}/{} → {}: P(crosses within the horizon) {}{}; model {}; {} per {window} (natural: {})",
+            r.resource,
+            r.threshold,
+            r.mode,
+            fmt_f(r.probability, 3),
+            r.time_to_crossing_s
+                .map(|s| format!(", in {} on average when it does", fmt_span(s)))
+                .unwrap_or_default(),
+            r.model,
+            if r.rate_per_s > 0.0 {
+                format!("adds {} onsets", fmt_f(r.rate_per_s * t.window_s, 3))
+            } else {
+                "adds no onset".to_string()
+            },
+            fmt_f(r.natural_rate_per_s * t.window_s, 3)
+        );
+        for (id, without, with) in &r.scenarios {
+            crate::outln!(
+                "    scenario {id}: likelihood per {window} {} → {}",
+                fmt_f(*without, 3),
+                fmt_f(*with, 3)
+            );
+        }
+    }
+    let moved: Vec<_> = report
+        .tallies
+        .iter()
+        .zip(&report.risk)
+        .filter(|(tally, r)| &*tally.variant == WITHOUT_TELEMETRY && r.has_slo)
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    crate::outln!(
+        "risk moved by telemetry: risk(base) − risk(base without the raised hazards), same campaigns\n  {:<24} {:>9} {:>9} {:>9} {:>19} {:>11}",
+        "handler",
+        "without",
+        "with",
+        "moved",
+        "95% CI",
+        "significant"
+    );
+    for (tally, r) in moved {
+        let with = report
+            .risk
+            .iter()
+            .find(|b| &*b.variant == "base" && b.handler == r.handler)
+            .map_or(f64::NAN, |b| b.risk);
+        let (d, lo, hi) = (
+            0.0 - r.risk_diff.unwrap_or(f64::NAN),
+            0.0 - r.risk_diff_high.unwrap_or(f64::NAN),
+            0.0 - r.risk_diff_low.unwrap_or(f64::NAN),
+        );
+        crate::outln!(
+            "  {:<24} {:>9} {:>9} {:>9} {:>19} {:>11}",
+            truncate(&tally.handler, 24),
+            fmt_f(r.risk, 4),
+            fmt_f(with, 4),
+            fmt_f(d, 4),
+            format!("[{}, {}]", fmt_f(lo, 4), fmt_f(hi, 4)),
+            if sim_engine::risk::significant(lo, hi) {
+                "yes"
+            } else {
+                "no"
+            }
+        );
+    }
+}
+
 fn print_what_if(report: &RunReport, plan: &RunPlan) {
     let rows: Vec<_> = report
         .tallies
         .iter()
         .zip(&report.risk)
+        // The comparison with the telemetry's hazards has its own section.
+        .filter(|(t, _)| &*t.variant != WITHOUT_TELEMETRY)
         // A handler without an SLO has no risk to compare.
         .filter(|(_, r)| r.has_slo)
         .filter_map(|(t, r)| t.paired.filter(|p| p.campaigns > 0).map(|p| (t, r, p)))
@@ -691,8 +785,23 @@ pub fn validate(path: &Path, access: FileAccess) -> Result<ExitCode, Error> {
         s.injections.len(),
         variants.len() - 1
     );
-    for note in unsupported_notes(s) {
-        eprintln!("preflight: note: {}: {note}", path.display());
+    if let Some(t) = sim_engine::telemetry::select(&loaded, None, &variants[0].model)? {
+        crate::outln!(
+            "{}: telemetry {}: {} series forecast before a run ({}), over {}",
+            path.display(),
+            t.file.display(),
+            t.series.len(),
+            t.series
+                .iter()
+                .zip(&t.thresholds)
+                .map(|(s, th)| format!("{}/{} → {}", s.resource, s.metric, th.mode))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sim_engine::text::fmt_span(t.horizon_s)
+        );
+        for note in &t.notes {
+            eprintln!("preflight: note: {}: telemetry: {note}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -868,6 +977,7 @@ pub fn forecast(args: &crate::args::ForecastArgs) -> Result<ExitCode, Error> {
             .season
             .clone()
             .map(|s| s.into_iter().filter(|p| *p > 1).collect()),
+        fit_window: args.fit_window,
         backtest: args.backtest,
     };
     if let Some(out) = &args.out
@@ -886,7 +996,15 @@ pub fn forecast(args: &crate::args::ForecastArgs) -> Result<ExitCode, Error> {
             )));
         }
     }
-    let results = sim_forecast::run(&opts)?;
+    let bytes =
+        sim_engine::inputs::read_regular(&args.telemetry, sim_engine::inputs::MAX_DATA_FILE_BYTES)
+            .map_err(|e| {
+                Error::input(format!(
+                    "preflight: forecast: {}: {e}",
+                    args.telemetry.display()
+                ))
+            })?;
+    let results = sim_forecast::run(&opts, &bytes)?;
     if let Some(out) = &args.out {
         let dir = out
             .parent()

@@ -292,6 +292,10 @@ pub struct CampaignArgs {
     /// refused (docs/limits.md).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<u64>,
+    /// Telemetry to forecast instead of the scenario's `telemetry:` file:
+    /// crossings of its thresholds raise failure hazards (docs/forecast.md).
+    #[arg(long, value_name = "FILE")]
+    pub telemetry: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -331,6 +335,7 @@ impl CampaignArgs {
             no_calibration: self.no_calibration,
             max_memory: self.max_memory,
             remediate: None,
+            telemetry: self.telemetry,
             file_access,
             command_line: std::env::args_os()
                 .map(|a| a.to_string_lossy().into_owned())

@@ -223,20 +223,6 @@ fn an_injection_may_not_take_a_campaign_modes_name() {
 }
 
 #[test]
-fn a_telemetry_section_is_said_to_be_ignored() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("t.yaml");
-    std::fs::write(&file, format!("{SMALL}telemetry: does-not-exist.csv\n")).unwrap();
-    let o = preflight(&["validate", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("telemetry: this section is not used by runs yet"),
-        "{}",
-        stderr(&o)
-    );
-}
-
-#[test]
 fn progress_off_a_terminal_is_a_line_every_few_seconds() {
     let tmp = tempfile::tempdir().unwrap();
     let run = |quiet: bool| {

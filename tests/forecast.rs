@@ -260,7 +260,9 @@ fn machine_temperature_lead_times_and_false_alarms_are_measured() {
     use sim_forecast::data::{Naming, parse_time, read};
     use sim_forecast::model::{ModelChoice, forecast};
     let file = std::path::PathBuf::from(format!("{FIX}/machine_temperature_system_failure.csv"));
-    let s = read(&file, &Naming::default()).unwrap().remove(0);
+    let s = read(&file, &std::fs::read(&file).unwrap(), &Naming::default())
+        .unwrap()
+        .remove(0);
     let step = s.step;
     let per_day = (86_400 / step) as usize;
     let mut first_month: Vec<f64> = s.values[..30 * per_day].to_vec();
@@ -298,6 +300,7 @@ fn machine_temperature_lead_times_and_false_alarms_are_measured() {
     let choice = ModelChoice {
         periods: Some(Vec::new()),
         step_s: step,
+        fit_window: None,
     };
     let origins: Vec<usize> = (history..s.values.len() - 1).step_by(every).collect();
     use rayon::prelude::*;

@@ -473,11 +473,13 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
     assert!(report.risk[0].over_threshold, "{:?}", report.risk[0]);
     let shared =
-        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
+        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None, None)
+            .unwrap();
     // Without the base's library every candidate simulates everything.
     report.base_window = None;
     let alone =
-        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
+        sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None, None)
+            .unwrap();
     assert_eq!(shared.verified.len(), alone.verified.len());
     let (mut reused, mut copied) = (0, 0);
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
@@ -538,9 +540,9 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         events: false,
     };
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
-    let shared = remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
+    let shared = remediate(&loaded, &variants[0], &report, &plan, 8, None, None).unwrap();
     report.base.as_mut().unwrap().forget_usage();
-    let alone = remediate(&loaded, &variants[0], &report, &plan, 8, None).unwrap();
+    let alone = remediate(&loaded, &variants[0], &report, &plan, 8, None, None).unwrap();
     let mut copied = 0;
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
         assert_eq!(s.candidate.name, a.candidate.name);

@@ -85,6 +85,16 @@ impl Error {
     }
 }
 
+impl From<sim_forecast::Error> for Error {
+    fn from(e: sim_forecast::Error) -> Self {
+        match e {
+            sim_forecast::Error::Input(m) => Error::Input(m),
+            sim_forecast::Error::Output { context, source } => Error::Output { context, source },
+            sim_forecast::Error::Internal(m) => Error::Internal(m),
+        }
+    }
+}
+
 /// [`Error::Internal`] when a simulation counted `misrouted` messages
 /// delivered to an actor that does not handle them
 /// (`sim_models::campaign::CampaignResult::misrouted`, or a two-scale

@@ -12,7 +12,7 @@ use sim_output::{RunInfo, RunWriter};
 use crate::error::Error;
 use crate::prepare::{
     MAX_REQUESTS_PER_CAMPAIGN, choose_two_scale, default_calibration_path, expected_requests, load,
-    prepare_variants, unsupported_notes,
+    prepare_variants,
 };
 use crate::prepare::{PreparedVariant, ScaleChoice, default_out_dir};
 use crate::run::{CampaignModes, RareEvent, RunPlan, RunReport, apply_bias};
@@ -93,6 +93,9 @@ pub struct RunOptions {
     pub parts: crate::parts::Parts,
     /// Campaigns per range (`--range-size`; default [`crate::run::CHUNK`]).
     pub range_size: Option<u64>,
+    /// `--telemetry FILE`: forecast this file instead of the scenario's
+    /// `telemetry.file` (its thresholds, or the defaults, still apply).
+    pub telemetry: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -131,6 +134,7 @@ impl RunOptions {
             write: true,
             parts: crate::parts::Parts::Local,
             range_size: None,
+            telemetry: None,
         }
     }
 
@@ -156,6 +160,10 @@ impl RunOptions {
             service_paths: self.service_paths,
             allow_external_files: self.file_access.allows_external(),
             remediation_rows: self.remediation_rows,
+            telemetry: self
+                .telemetry
+                .as_ref()
+                .map(|p| crate::provenance::absolute(p).display().to_string()),
         }
     }
 }
@@ -209,6 +217,10 @@ pub struct RunOutcome {
     /// Where the time went, as `manifest.json` records it (empty when
     /// nothing was written).
     pub phases: sim_output::manifest::Phases,
+    /// What the telemetry said and the hazards it raised (the variant
+    /// [`crate::telemetry::WITHOUT_TELEMETRY`] of `report.risk` is the base
+    /// without them).
+    pub telemetry: Option<crate::telemetry::TelemetryPlan>,
 }
 
 /// What [`plan_run`] decided before any campaign runs.
@@ -222,6 +234,8 @@ pub(crate) struct Planned {
     memory: crate::limits::MemoryPlan,
     pub(crate) out_dir: PathBuf,
     calibration: Option<(PathBuf, crate::calibrate::map::CalibrationFile)>,
+    /// What the telemetry said and the hazards it raised.
+    pub(crate) telemetry: Option<crate::telemetry::TelemetryPlan>,
 }
 
 impl Planned {
@@ -229,10 +243,28 @@ impl Planned {
     pub(crate) fn run_key(&self, opts: &RunOptions) -> String {
         crate::parts::run_key(
             &self.loaded.source,
+            &self.inputs(),
             &opts.manifest(),
             self.plan.seed,
             self.plan.campaigns,
         )
+    }
+
+    /// Every file the run read besides the scenario, with its hash: the
+    /// scenario's ([`Loaded::input_files`]) and the telemetry.
+    pub(crate) fn inputs(&self) -> Vec<sim_output::manifest::InputInfo> {
+        let mut inputs = self
+            .loaded
+            .input_files(self.calibration.as_ref().map(|(p, _)| p.as_path()));
+        if let Some(t) = &self.telemetry {
+            inputs.push(sim_output::manifest::InputInfo {
+                role: "telemetry".into(),
+                path: crate::provenance::absolute(&t.file).display().to_string(),
+                sha256: t.sha256.clone(),
+                bytes: t.bytes,
+            });
+        }
+        inputs
     }
 }
 
@@ -250,13 +282,17 @@ pub(crate) fn plan_run(opts: &RunOptions) -> Result<Planned, Error> {
 /// [`plan_run`] for a scenario already loaded.
 pub(crate) fn plan_loaded(opts: &RunOptions, loaded: Loaded) -> Result<Planned, Error> {
     let mut variants = prepare_variants(&loaded, &opts.variant)?;
+    let telemetry = raise_hazards(opts, &loaded, &mut variants)?;
     let s = &loaded.scenario;
     // A scenario of service paths alone (no workload) runs path campaigns
     // only: handler campaigns would simulate nothing.
     let handler_campaigns = !s.workload.is_empty() || s.paths.is_empty();
     if !opts.quiet {
-        for note in unsupported_notes(s) {
-            eprintln!("preflight: note: {}: {note}", loaded.file.display());
+        for note in telemetry.iter().flat_map(|t| &t.notes) {
+            eprintln!(
+                "preflight: note: {}: telemetry: {note}",
+                loaded.file.display()
+            );
         }
     }
     let two_scale = choose_two_scale(opts.scale, &variants);
@@ -388,7 +424,55 @@ pub(crate) fn plan_loaded(opts: &RunOptions, loaded: Loaded) -> Result<Planned, 
         memory,
         out_dir,
         calibration,
+        telemetry,
     })
+}
+
+/// Forecasts the telemetry ([`crate::telemetry`]) and adds the hazards it
+/// raises to every variant; with any raised, the base without them runs
+/// too, as the variant [`crate::telemetry::WITHOUT_TELEMETRY`] on the
+/// base's seeds.
+fn raise_hazards(
+    opts: &RunOptions,
+    loaded: &Loaded,
+    variants: &mut Vec<PreparedVariant>,
+) -> Result<Option<crate::telemetry::TelemetryPlan>, Error> {
+    let Some(mut plan) =
+        crate::telemetry::forecast(loaded, opts.telemetry.as_deref(), &variants[0].model)?
+    else {
+        return Ok(None);
+    };
+    if !plan.raises() {
+        return Ok(Some(plan));
+    }
+    // `gate` decides on what the telemetry says now; it does not run the
+    // comparison (a run's summary says what moved).
+    let compare = !opts.against_gate;
+    let without = PreparedVariant {
+        name: std::sync::Arc::from(crate::telemetry::WITHOUT_TELEMETRY),
+        index: loaded.scenario.variants.len() as u64 + 1,
+        scenario: variants[0].scenario.clone(),
+        model: variants[0].model.clone(),
+    };
+    for v in variants.iter_mut() {
+        crate::telemetry::apply(&mut v.model, &plan).map_err(|m| {
+            Error::input(format!(
+                "preflight: {}: variant `{}`: {m}",
+                loaded.file.display(),
+                v.name
+            ))
+        })?;
+    }
+    crate::telemetry::compare_likelihoods(
+        &mut plan,
+        &without.model,
+        &variants[0].model,
+        loaded.scenario.risk.window.0,
+    );
+    if compare {
+        variants.push(without);
+    }
+    Ok(Some(plan))
 }
 
 /// The manifest of a finished run: the run's own fields, its limits, and
@@ -482,7 +566,7 @@ fn run_manifest(
             .to_string(),
         scenario_hash: loaded.source_hash.clone(),
         scenario_copy: scenario_copy_name(&loaded.file),
-        inputs: loaded.input_files(run.calibration.as_ref().map(|(p, _)| p.as_path())),
+        inputs: run.inputs(),
         options: opts.manifest(),
         seed: plan.seed,
         campaigns: plan.campaigns,
@@ -526,6 +610,37 @@ fn run_manifest(
         paths,
         remediation,
         calibration,
+        telemetry: run.telemetry.as_ref().map(|t| m::TelemetryInfo {
+            file: crate::provenance::absolute(&t.file).display().to_string(),
+            sha256: t.sha256.clone(),
+            horizon_s: t.raised.first().map_or(0.0, |r| r.horizon_s),
+            compared: t.raises() && !opts.against_gate,
+            raised: t
+                .raised
+                .iter()
+                .map(|r| m::RaisedInfo {
+                    resource: r.resource.clone(),
+                    metric: r.metric.clone(),
+                    threshold: r.threshold.clone(),
+                    mode: r.mode.to_string(),
+                    model: r.model.clone(),
+                    probability: r.probability,
+                    time_to_crossing_s: r.time_to_crossing_s,
+                    rate_per_s: r.rate_per_s,
+                    natural_rate_per_s: r.natural_rate_per_s,
+                    scenarios: r
+                        .scenarios
+                        .iter()
+                        .map(|(id, without, with)| m::ScenarioLikelihood {
+                            scenario_id: id.clone(),
+                            without: *without,
+                            with: *with,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            notes: t.notes.clone(),
+        }),
         // Filled in just before the manifest is written.
         wall_time_s: 0.0,
         phases: sim_output::manifest::Phases::default(),
@@ -694,12 +809,20 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
                 };
             let rows: Option<crate::remediate::CandidateRows<'_>> =
                 opts.remediation_rows.then_some(&mut write_row);
-            let rem = crate::remediate::remediate(&run.loaded, base, &report, &run.plan, max, rows)
-                .map_err(|e| {
-                    Error::keep_internal(e, |e| {
-                        Error::environment(format!("preflight: remediation failed: {e:#}"))
-                    })
-                })?;
+            let rem = crate::remediate::remediate(
+                &run.loaded,
+                base,
+                &report,
+                &run.plan,
+                max,
+                run.telemetry.as_ref(),
+                rows,
+            )
+            .map_err(|e| {
+                Error::keep_internal(e, |e| {
+                    Error::environment(format!("preflight: remediation failed: {e:#}"))
+                })
+            })?;
             writer
                 .write_remediations(&rem.rows())
                 .map_err(|e| Error::output(format!("writing {}", run.out_dir.display()), e))?;
@@ -723,6 +846,13 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
     if remediation.is_some() {
         phases.lap("remediation", &mut mark);
     }
+    if let Some(t) = &run.telemetry {
+        sim_forecast::write_parquet(
+            &writer.staging_dir().join("forecast.parquet"),
+            &t.forecasts,
+            &crate::telemetry::LEVELS,
+        )?;
+    }
     let manifest = run_manifest(
         &run,
         &report,
@@ -732,6 +862,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         remediation.as_ref(),
     );
     let calibration_map = run.calibration.as_ref().map(|(_, c)| c.map.clone());
+    let telemetry = run.telemetry.take();
     if !opts.write {
         writer.abandon();
         drop(scratch);
@@ -747,6 +878,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
             paths,
             paths_wall_s,
             phases: sim_output::manifest::Phases::default(),
+            telemetry,
         });
     }
     let mut timed = sim_output::manifest::Phases::default();
@@ -773,6 +905,7 @@ pub fn execute(opts: &RunOptions) -> Result<RunOutcome, Error> {
         paths,
         paths_wall_s,
         phases: timed,
+        telemetry,
     })
 }
 

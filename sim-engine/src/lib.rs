@@ -81,6 +81,7 @@ pub mod scenario;
 pub mod service_paths;
 pub mod shard;
 pub mod synth;
+pub mod telemetry;
 pub mod text;
 pub mod timing;
 

@@ -62,10 +62,12 @@ pub type PartKey = (usize, u64, u64);
 pub use crate::run::job_name;
 
 /// The run key: SHA-256 over the tool version, the scenario's bytes, the
-/// options that can change rows (as `manifest.json` records them) and the
+/// content hashes of the files it names (empirical samples, incidents,
+/// telemetry, the calibration map), the options that can change rows (as `manifest.json` records them) and the
 /// effective seed and campaigns.
 pub fn run_key(
     scenario: &[u8],
+    inputs: &[sim_output::manifest::InputInfo],
     options: &sim_output::manifest::OptionsInfo,
     seed: u64,
     campaigns: u64,
@@ -75,6 +77,13 @@ pub fn run_key(
     bytes.push(0);
     bytes.extend_from_slice(&(scenario.len() as u64).to_le_bytes());
     bytes.extend_from_slice(scenario);
+    // The content of every file the scenario names (not where it is).
+    for i in inputs {
+        bytes.extend_from_slice(i.role.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(i.sha256.as_bytes());
+        bytes.push(0);
+    }
     bytes.extend_from_slice(
         serde_json::to_string(options)
             .expect("options serialise")
@@ -476,8 +485,10 @@ pub(crate) fn part_store(r: StoreRequest<'_>) -> Result<Option<PartStore>, Error
         }
         Parts::Merge { dirs, spec } => {
             if run_key != spec.run_key {
-                return Err(Error::Internal(format!(
-                    "preflight: merge: the run planned from run.json has run key {run_key}, not the shards' {}",
+                // The scenario and options come from run.json: what differs
+                // is a file the scenario names (its hash is in the key).
+                return Err(Error::input(format!(
+                    "preflight: merge: the shards ran with run key {}, but the run planned here has {run_key}: a file the scenario names (empirical samples, historical_faults, telemetry, the calibration map) differs from the one the shards read; merge with the same files",
                     spec.run_key
                 )));
             }

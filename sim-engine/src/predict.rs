@@ -27,7 +27,7 @@ use sim_models::dist::Dist;
 use sim_models::live::{
     LiveFault, LivePlan, Monitoring, Schedule, healthy_ticks, run_live, slo_rules,
 };
-use sim_models::model::{Effect, FaultDef, FaultScope, Model};
+use sim_models::model::{Effect, FaultDef, FaultOrigin, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::rare::forward_sf;
 
@@ -229,7 +229,11 @@ pub fn all_down_rate(n: u16, m: f64, r: f64) -> f64 {
 pub fn candidates(model: &Model, window: f64) -> Vec<Candidate> {
     let mut out = Vec::new();
     let mut seen: Vec<(usize, String, bool)> = Vec::new();
-    for f in &model.faults {
+    // Hazards raised by telemetry make no candidates of their own: they
+    // raise the likelihood of the mode's candidate that strikes the whole
+    // resource, as their onsets do (`docs/forecast.md`).
+    let natural = |g: &&FaultDef| g.origin == FaultOrigin::FailureMode;
+    for f in model.faults.iter().filter(natural) {
         let mode = f.mode.to_string();
         let resource_scope = f.scope == FaultScope::Resource;
         if seen
@@ -244,13 +248,27 @@ pub fn candidates(model: &Model, window: f64) -> Vec<Candidate> {
         let procs: Vec<&FaultDef> = model
             .faults
             .iter()
+            .filter(natural)
             .filter(|g| {
                 g.resource == f.resource
                     && g.mode == f.mode
                     && (g.scope == FaultScope::Resource) == resource_scope
             })
             .collect();
+        let raised: Vec<&FaultDef> = model
+            .faults
+            .iter()
+            .filter(|g| {
+                g.origin == FaultOrigin::Telemetry && g.resource == f.resource && g.mode == f.mode
+            })
+            .collect();
+        let raised_none: f64 = raised
+            .iter()
+            .map(|g| 1.0 - p_onset_within(g, window))
+            .product();
         let n = res.replicas;
+        // Whether the mode's typical candidate strikes the whole resource.
+        let whole = resource_scope || n == 1;
         let replica = if resource_scope || n == 1 {
             ALL_REPLICAS
         } else {
@@ -274,13 +292,14 @@ pub fn candidates(model: &Model, window: f64) -> Vec<Candidate> {
             fault: fault(Intensity::Typical, replica, median),
             mode: mode.clone(),
             intensity: Intensity::Typical,
-            likelihood: 1.0 - p_none,
+            likelihood: 1.0 - p_none * if whole { raised_none } else { 1.0 },
             source: "failure_mode",
             failure_points: Vec::new(),
         });
         // Long outages: one onset in ten lasts beyond the 90th percentile.
         let onsets_per_s: f64 = procs
             .iter()
+            .chain(raised.iter().filter(|_| whole))
             .map(|g| 1.0 / (g.time_between.mean() + g.repair.mean()))
             .sum();
         out.push(Candidate {
@@ -297,7 +316,7 @@ pub fn candidates(model: &Model, window: f64) -> Vec<Candidate> {
                 fault: fault(Intensity::AllReplicas, ALL_REPLICAS, median / f64::from(n)),
                 mode,
                 intensity: Intensity::AllReplicas,
-                likelihood: 1.0 - (-rate * window).exp(),
+                likelihood: 1.0 - (-rate * window).exp() * raised_none,
                 source: "failure_mode",
                 failure_points: Vec::new(),
             });
@@ -1004,6 +1023,7 @@ mod tests {
             time_between: Dist::exponential(1000.0).unwrap(),
             repair: Dist::exponential(10.0).unwrap(),
             bias: 1.0,
+            origin: sim_models::model::FaultOrigin::FailureMode,
         };
         // Up at 0 with probability 1000/1010, then exponential: 1 − p·e^{−w/m}.
         let w = 500.0;

@@ -149,18 +149,6 @@ pub fn choose_two_scale(scale: ScaleChoice, variants: &[PreparedVariant]) -> boo
     }
 }
 
-/// Sections a scenario may hold that this version parses and validates but
-/// does not simulate yet: said once per run, so nobody mistakes them for used.
-pub fn unsupported_notes(s: &Scenario) -> Vec<&'static str> {
-    let mut notes = Vec::new();
-    if s.telemetry.is_some() {
-        notes.push(
-            "telemetry: this section is not used by runs yet (the file is neither read nor checked here): `preflight forecast FILE --threshold METRIC>VALUE` forecasts it; raising failure hazards from those forecasts is not built yet (docs/forecast.md)",
-        );
-    }
-    notes
-}
-
 /// How campaigns are simulated (`--scale`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScaleChoice {

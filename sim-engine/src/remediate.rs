@@ -942,7 +942,8 @@ impl CallSite<'_> {
 /// whatever `plan.independent_streams` says), with no rows written: only
 /// the risks are kept. `base` is the base variant the run ran (with
 /// `--rare-event`, its model already biased), `loaded` the scenario file
-/// (for empirical samples).
+/// (for empirical samples), `telemetry` the hazards the telemetry raised
+/// in the base, raised in every candidate too.
 ///
 /// The stages: the candidates proposed, applied and compiled
 /// ([`prepare_candidates`]); their two-scale baselines
@@ -955,6 +956,7 @@ pub fn remediate(
     report: &RunReport,
     plan: &RunPlan,
     max: usize,
+    telemetry: Option<&crate::telemetry::TelemetryPlan>,
     rows: Option<CandidateRows<'_>>,
 ) -> anyhow::Result<Remediation> {
     let start = Instant::now();
@@ -983,7 +985,15 @@ pub fn remediate(
             "remediation candidate"
         );
     }
-    let chosen = prepare_candidates(loaded, base, plan, proposed, max, &mut rem.rejected);
+    let chosen = prepare_candidates(
+        loaded,
+        base,
+        plan,
+        telemetry,
+        proposed,
+        max,
+        &mut rem.rejected,
+    );
     if chosen.is_empty() {
         return Ok(rem);
     }
@@ -1085,6 +1095,7 @@ fn prepare_candidates(
     loaded: &Loaded,
     base: &PreparedVariant,
     plan: &RunPlan,
+    telemetry: Option<&crate::telemetry::TelemetryPlan>,
     proposed: Vec<Candidate>,
     max: usize,
     rejected: &mut Vec<(String, String)>,
@@ -1114,6 +1125,13 @@ fn prepare_candidates(
                 continue;
             }
         };
+        if let Some(t) = telemetry
+            && let Err(why) = crate::telemetry::apply(&mut model, t)
+        {
+            tracing::warn!(candidate = %c.name, "remediation candidate loses a raised hazard: {why}");
+            rejected.push((c.name.clone(), why));
+            continue;
+        }
         if let Some(rare) = plan.rare_event {
             apply_bias(&mut model, rare);
         }

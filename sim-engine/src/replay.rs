@@ -122,9 +122,9 @@ pub fn replay(opts: &ReplayOptions) -> Result<ReplayOutcome, Error> {
         ));
     }
     let loaded = load_copy(dir, &m)?;
-    warnings.extend(changed_inputs(&loaded, &m));
     let run_opts = options_of(&m)?;
     let mut run = plan_loaded(&run_opts, loaded)?;
+    warnings.extend(changed_inputs(&run.inputs(), &m));
     // The run's in-flight caps, not this machine's.
     for v in &mut run.variants {
         if let Some(c) = m
@@ -234,9 +234,9 @@ fn load_copy(dir: &Path, m: &Manifest) -> Result<crate::scenario::Loaded, Error>
         .map_err(|e| crate::prepare::problems_error(path, &e))
 }
 
-/// Input files whose content changed since the run (or are gone).
-fn changed_inputs(loaded: &crate::scenario::Loaded, m: &Manifest) -> Vec<String> {
-    let now = loaded.input_files(None);
+/// Input files whose content changed since the run (or are gone), `now`
+/// being what the replay's plan read.
+fn changed_inputs(now: &[sim_output::manifest::InputInfo], m: &Manifest) -> Vec<String> {
     m.run
         .inputs
         .iter()
@@ -282,6 +282,7 @@ fn options_of(m: &Manifest) -> Result<RunOptions, Error> {
     r.remediate = None;
     r.service_paths = false;
     r.file_access = FileAccess::allowing_external(o.allow_external_files);
+    r.telemetry = o.telemetry.as_ref().map(std::path::PathBuf::from);
     Ok(r)
 }
 

@@ -1009,9 +1009,13 @@ pub(crate) struct RowKey<'a> {
 }
 
 /// `resource/mode` of failure process `f`, as the rows and the tallies
-/// name it.
+/// name it; `resource/mode@telemetry` for a hazard raised by telemetry.
 pub(crate) fn fault_label(model: &Model, f: &sim_models::model::FaultDef) -> String {
-    format!("{}/{}", model.resources[f.resource].id, f.mode)
+    let origin = match f.origin {
+        sim_models::model::FaultOrigin::FailureMode => "",
+        sim_models::model::FaultOrigin::Telemetry => "@telemetry",
+    };
+    format!("{}/{}{origin}", model.resources[f.resource].id, f.mode)
 }
 
 /// Sends the row of `campaigns.parquet` of result `r` of a campaign of

@@ -410,6 +410,7 @@ pub fn merge_options(spec: RunSpec, dirs: Vec<PathBuf>, out: PathBuf) -> Result<
     r.remediation_rows = o.remediation_rows;
     r.service_paths = o.service_paths;
     r.file_access = FileAccess::allowing_external(o.allow_external_files);
+    r.telemetry = o.telemetry.as_ref().map(PathBuf::from);
     r.out = Some(out);
     r.range_size = Some(spec.range_size);
     r.parts = Parts::Merge {

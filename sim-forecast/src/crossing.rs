@@ -29,6 +29,14 @@ pub struct Threshold {
 }
 
 impl Threshold {
+    /// `resource/metric`, or `metric` for every resource's.
+    pub fn target(&self) -> String {
+        match &self.resource {
+            Some(r) => format!("{r}/{}", self.metric),
+            None => self.metric.clone(),
+        }
+    }
+
     /// Parses `metric>0.95`, `resource/metric<10`.
     pub fn parse(s: &str) -> Result<Threshold, String> {
         let (lhs, rhs, above) = if let Some((a, b)) = s.split_once('>') {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sim_engine::error::Error;
+use crate::Error;
 
 /// A series on a regular grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,8 +186,58 @@ pub fn regularise(
     })
 }
 
+/// A series' points and the values skipped.
+type Points = (Vec<(i64, f64)>, usize);
+
 /// Points (and values skipped) per `(resource, metric)`.
-type Groups = BTreeMap<(String, String), (Vec<(i64, f64)>, usize)>;
+type Groups = BTreeMap<(String, String), Points>;
+
+/// Gathers points per `(resource, metric)` without allocating per row when
+/// a series' rows come together (as exports write them).
+#[derive(Default)]
+struct Grouper {
+    groups: Groups,
+    current: Option<((String, String), Points)>,
+}
+
+impl Grouper {
+    /// One observation (`None`: a value that is not a number).
+    fn push(&mut self, resource: &str, metric: &str, t: i64, v: Option<f64>) {
+        let same = matches!(&self.current, Some(((r, m), _)) if r == resource && m == metric);
+        if !same {
+            self.flush();
+            let key = (resource.to_owned(), metric.to_owned());
+            let g = self.groups.remove(&key).unwrap_or_default();
+            self.current = Some((key, g));
+        }
+        let (_, g) = self.current.as_mut().expect("set above");
+        match v {
+            Some(v) => g.0.push((t, v)),
+            None => g.1 += 1,
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((k, g)) = self.current.take() {
+            self.groups.insert(k, g);
+        }
+    }
+
+    /// Every series, regularised (in parallel), in `(resource, metric)`
+    /// order.
+    fn series(mut self, file: &Path) -> Result<Vec<Series>, Error> {
+        use rayon::prelude::*;
+        self.flush();
+        if self.groups.is_empty() {
+            return Err(bad(file, "no data rows"));
+        }
+        let groups: Vec<_> = self.groups.into_iter().collect();
+        groups
+            .into_par_iter()
+            .map(|((r, m), (pts, skipped))| regularise(&r, &m, pts, skipped, file))
+            .collect()
+    }
+}
 
 /// How to name a file's series.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -206,19 +256,19 @@ fn bad(file: &Path, what: impl std::fmt::Display) -> Error {
     Error::input(format!("preflight: forecast: {}: {what}", file.display()))
 }
 
-/// Reads every series of `file`.
-pub fn read(file: &Path, naming: &Naming) -> Result<Vec<Series>, Error> {
-    let bytes = sim_engine::inputs::read_regular(file, sim_engine::inputs::MAX_DATA_FILE_BYTES)
-        .map_err(|e| bad(file, e))?;
+/// Reads every series of `bytes`, the content of `file` (named in
+/// messages; its extension tells Parquet and JSON from CSV). The caller
+/// reads the file, within its own bounds.
+pub fn read(file: &Path, bytes: &[u8], naming: &Naming) -> Result<Vec<Series>, Error> {
     let ext = file
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     if ext == "parquet" {
-        return read_parquet(file);
+        return read_parquet(file, bytes);
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad(file, "not UTF-8 text"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| bad(file, "not UTF-8 text"))?;
     if ext == "json" || text.trim_start().starts_with('{') {
         return read_prometheus(file, text, naming);
     }
@@ -253,7 +303,7 @@ fn read_csv(file: &Path, text: &str, naming: &Naming) -> Result<Vec<Series>, Err
             .unwrap_or_else(|| "series".into())
     });
     let default_metric = naming.metric.clone().unwrap_or_else(|| "value".into());
-    let mut groups: Groups = BTreeMap::new();
+    let mut groups = Grouper::default();
     for (i, rec) in r.records().enumerate() {
         let line = i + 2;
         let rec = rec.map_err(|e| bad(file, format!("line {line}: {e}")))?;
@@ -261,40 +311,32 @@ fn read_csv(file: &Path, text: &str, naming: &Naming) -> Result<Vec<Series>, Err
         let t = parse_time(t).ok_or_else(|| {
             bad(file, format!("line {line}: `{t}` is not a timestamp (YYYY-MM-DD HH:MM:SS, RFC 3339 or Unix seconds)"))
         })?;
-        let key = if long {
+        let (resource, metric) = if long {
             (
-                rec.get(rc.unwrap_or(0)).unwrap_or("").to_owned(),
-                rec.get(mc.unwrap_or(0)).unwrap_or("").to_owned(),
+                rec.get(rc.unwrap_or(0)).unwrap_or(""),
+                rec.get(mc.unwrap_or(0)).unwrap_or(""),
             )
         } else {
-            (default_resource.clone(), default_metric.clone())
+            (default_resource.as_str(), default_metric.as_str())
         };
-        let g = groups.entry(key).or_default();
-        match rec.get(vc).unwrap_or("").parse::<f64>() {
-            Ok(v) if v.is_finite() => g.0.push((t, v)),
-            _ => g.1 += 1,
-        }
+        let v = rec
+            .get(vc)
+            .unwrap_or("")
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite());
+        groups.push(resource, metric, t, v);
     }
-    if groups.is_empty() {
-        return Err(bad(file, "no data rows"));
-    }
-    groups
-        .into_iter()
-        .map(|((r, m), (pts, skipped))| regularise(&r, &m, pts, skipped, file))
-        .collect()
+    groups.series(file)
 }
 
-fn read_parquet(file: &Path) -> Result<Vec<Series>, Error> {
-    use arrow::array::{
-        Array, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
-        TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
-    };
+fn read_parquet(file: &Path, bytes: &[u8]) -> Result<Vec<Series>, Error> {
+    use arrow::array::{Array, Float64Array, StringArray};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let f = std::fs::File::open(file).map_err(|e| bad(file, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(bytes))
         .and_then(|b| b.build())
         .map_err(|e| bad(file, format!("not Parquet: {e}")))?;
-    let mut groups: Groups = BTreeMap::new();
+    let mut groups = Grouper::default();
     for batch in reader {
         let batch = batch.map_err(|e| bad(file, e))?;
         let need = |n: &str| {
@@ -322,43 +364,59 @@ fn read_parquet(file: &Path) -> Result<Vec<Series>, Error> {
             .as_any()
             .downcast_ref::<Float64Array>()
             .ok_or_else(|| bad(file, "column `value` is not a double"))?;
-        let any = tcol.as_any();
-        let time = |i: usize| -> Option<i64> {
-            if let Some(a) = any.downcast_ref::<TimestampSecondArray>() {
-                return Some(a.value(i));
-            }
-            if let Some(a) = any.downcast_ref::<TimestampMillisecondArray>() {
-                return Some(a.value(i) / 1000);
-            }
-            if let Some(a) = any.downcast_ref::<TimestampMicrosecondArray>() {
-                return Some(a.value(i) / 1_000_000);
-            }
-            if let Some(a) = any.downcast_ref::<TimestampNanosecondArray>() {
-                return Some(a.value(i) / 1_000_000_000);
-            }
-            if let Some(a) = any.downcast_ref::<Int64Array>() {
-                return Some(a.value(i));
-            }
-            any.downcast_ref::<StringArray>()
-                .and_then(|a| parse_time(a.value(i)))
-        };
-        for i in 0..batch.num_rows() {
-            let t = time(i)
-                .ok_or_else(|| bad(file, format!("row {i}: the timestamp cannot be read")))?;
-            let g = groups
-                .entry((res.value(i).to_owned(), met.value(i).to_owned()))
-                .or_default();
-            if vals.is_null(i) || !vals.value(i).is_finite() {
-                g.1 += 1;
-            } else {
-                g.0.push((t, vals.value(i)));
-            }
+        let times = seconds(tcol.as_ref()).ok_or_else(|| {
+            bad(
+                file,
+                "column `timestamp` is not a timestamp, integer or text",
+            )
+        })?;
+        for (i, t) in times.into_iter().enumerate() {
+            let t = t.ok_or_else(|| bad(file, format!("row {i}: the timestamp cannot be read")))?;
+            let v = (!vals.is_null(i) && vals.value(i).is_finite()).then(|| vals.value(i));
+            groups.push(res.value(i), met.value(i), t, v);
         }
     }
-    groups
-        .into_iter()
-        .map(|((r, m), (pts, skipped))| regularise(&r, &m, pts, skipped, file))
-        .collect()
+    groups.series(file)
+}
+
+/// Unix seconds of every row of a timestamp column (any unit), an integer
+/// column (seconds) or a text column (as the CSV reader parses it); `None`
+/// for another type.
+fn seconds(col: &dyn arrow::array::Array) -> Option<Vec<Option<i64>>> {
+    use arrow::array::{
+        Array, Int64Array, StringArray, TimestampMicrosecondArray, TimestampMillisecondArray,
+        TimestampNanosecondArray, TimestampSecondArray,
+    };
+    fn scaled<T: arrow::array::ArrowPrimitiveType<Native = i64>>(
+        a: &arrow::array::PrimitiveArray<T>,
+        per_second: i64,
+    ) -> Vec<Option<i64>> {
+        a.iter()
+            .map(|v| v.map(|v| v.div_euclid(per_second)))
+            .collect()
+    }
+    let any = col.as_any();
+    if let Some(a) = any.downcast_ref::<TimestampSecondArray>() {
+        return Some(scaled(a, 1));
+    }
+    if let Some(a) = any.downcast_ref::<TimestampMillisecondArray>() {
+        return Some(scaled(a, 1000));
+    }
+    if let Some(a) = any.downcast_ref::<TimestampMicrosecondArray>() {
+        return Some(scaled(a, 1_000_000));
+    }
+    if let Some(a) = any.downcast_ref::<TimestampNanosecondArray>() {
+        return Some(scaled(a, 1_000_000_000));
+    }
+    if let Some(a) = any.downcast_ref::<Int64Array>() {
+        return Some(scaled(a, 1));
+    }
+    let a = any.downcast_ref::<StringArray>()?;
+    Some(
+        (0..a.len())
+            .map(|i| (!a.is_null(i)).then(|| parse_time(a.value(i))).flatten())
+            .collect(),
+    )
 }
 
 fn read_prometheus(file: &Path, text: &str, naming: &Naming) -> Result<Vec<Series>, Error> {

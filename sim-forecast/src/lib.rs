@@ -8,6 +8,7 @@
 pub mod backtest;
 pub mod crossing;
 pub mod data;
+mod error;
 pub mod model;
 
 use std::path::{Path, PathBuf};
@@ -15,10 +16,10 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use sim_engine::error::Error;
 
 pub use crossing::Threshold;
 pub use data::{Naming, Series};
+pub use error::Error;
 
 /// What `preflight forecast` is asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,9 @@ pub struct ForecastOptions {
     pub thresholds: Vec<Threshold>,
     /// Season lengths in steps (`None`: detected).
     pub periods: Option<Vec<usize>>,
+    /// Points fitted, the latest (`None`: [`model::fit_window`]'s rule;
+    /// `Some(usize::MAX)`: all).
+    pub fit_window: Option<usize>,
     /// Also backtest each series.
     pub backtest: bool,
 }
@@ -83,8 +87,29 @@ pub struct SeriesForecast {
     pub steps: Vec<Step>,
 }
 
-/// Forecasts every series of the file.
-pub fn run(opts: &ForecastOptions) -> Result<Vec<SeriesForecast>, Error> {
+/// Forecasts every series of the file, whose content is `bytes` (the
+/// caller reads it, within its own bounds).
+pub fn run(opts: &ForecastOptions, bytes: &[u8]) -> Result<Vec<SeriesForecast>, Error> {
+    check_options(opts)?;
+    let series = data::read(&opts.file, bytes, &opts.naming)?;
+    for t in &opts.thresholds {
+        if !series.iter().any(|s| t.applies(&s.resource, &s.metric)) {
+            return Err(Error::input(format!(
+                "preflight: forecast: the threshold on `{}` matches no series of {} (it has {})",
+                t.target(),
+                opts.file.display(),
+                series
+                    .iter()
+                    .map(|s| format!("{}/{}", s.resource, s.metric))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    forecast_series(&series, opts)
+}
+
+fn check_options(opts: &ForecastOptions) -> Result<(), Error> {
     if opts.levels.iter().any(|l| !(*l > 0.0 && *l < 100.0)) {
         return Err(Error::input(
             "preflight: forecast: --level: every level must be between 0 and 100 (exclusive)",
@@ -101,34 +126,23 @@ pub fn run(opts: &ForecastOptions) -> Result<Vec<SeriesForecast>, Error> {
             .any(|b| b.metric == a.metric && b.resource == a.resource)
         {
             return Err(Error::input(format!(
-                "preflight: forecast: two --threshold for `{}{}`: give one",
-                a.resource
-                    .as_ref()
-                    .map(|r| format!("{r}/"))
-                    .unwrap_or_default(),
-                a.metric
+                "preflight: forecast: two --threshold for `{}`: give one",
+                a.target()
             )));
         }
     }
-    let series = data::read(&opts.file, &opts.naming)?;
-    for t in &opts.thresholds {
-        if !series.iter().any(|s| t.applies(&s.resource, &s.metric)) {
-            return Err(Error::input(format!(
-                "preflight: forecast: the threshold on `{}{}` matches no series of {} (it has {})",
-                t.resource
-                    .as_ref()
-                    .map(|r| format!("{r}/"))
-                    .unwrap_or_default(),
-                t.metric,
-                opts.file.display(),
-                series
-                    .iter()
-                    .map(|s| format!("{}/{}", s.resource, s.metric))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )));
-        }
-    }
+    Ok(())
+}
+
+/// Forecasts `series` (read from `opts.file`) in parallel, each with the
+/// most specific of `opts.thresholds` that applies to it. Series `i` draws
+/// its sample paths from seed `i`: the same series in the same order give
+/// the same figures whatever the thread count.
+pub fn forecast_series(
+    series: &[Series],
+    opts: &ForecastOptions,
+) -> Result<Vec<SeriesForecast>, Error> {
+    check_options(opts)?;
     let file = Arc::new(opts.file.clone());
     series
         .par_iter()
@@ -153,6 +167,7 @@ fn one(
     let choice = model::ModelChoice {
         periods: opts.periods.clone(),
         step_s: s.step,
+        fit_window: opts.fit_window,
     };
     let f = model::forecast(&s.values, horizon, &opts.levels, &choice).map_err(|e| {
         Error::input(format!(
@@ -215,12 +230,8 @@ fn one(
             .collect(),
         threshold: threshold.map(|t| {
             format!(
-                "{}{} {} {}",
-                t.resource
-                    .as_ref()
-                    .map(|r| format!("{r}/"))
-                    .unwrap_or_default(),
-                t.metric,
+                "{} {} {}",
+                t.target(),
                 if t.above { ">" } else { "<" },
                 t.value
             )
@@ -319,7 +330,10 @@ pub fn write_parquet(path: &Path, results: &[SeriesForecast], levels: &[f64]) ->
         .map_err(|e| Error::Internal(format!("preflight: forecast: forecast.parquet: {e}")))?;
     sim_output::write_table(path, schema, [batch])
         .map(|_| ())
-        .map_err(|e| Error::output("writing forecast.parquet", e))
+        .map_err(|source| Error::Output {
+            context: "writing forecast.parquet".into(),
+            source,
+        })
 }
 
 /// The table `preflight forecast` prints.

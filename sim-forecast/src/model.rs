@@ -17,6 +17,9 @@ pub struct ModelChoice {
     pub periods: Option<Vec<usize>>,
     /// Seconds between points (for the calendar's seasons).
     pub step_s: i64,
+    /// Points of history the model is fitted on, the latest (`None`: the
+    /// [`fit_window`] rule; `Some(usize::MAX)`: all of it).
+    pub fit_window: Option<usize>,
 }
 
 /// A forecast of one series.
@@ -149,8 +152,21 @@ pub fn naive_scale(y: &[f64], m: usize) -> f64 {
     s / (y.len() - m) as f64
 }
 
+/// The fewest points [`fit_window`] fits on.
+pub const MIN_FIT_POINTS: usize = 1000;
+
+/// How many of the latest points a model is fitted on, by default: three of
+/// the longest season, ten horizons, and at least [`MIN_FIT_POINTS`] (all
+/// of a shorter history). Exponential smoothing weighs the latest points
+/// most; older ones mostly cost time (the fit is linear in them).
+pub fn fit_window(n: usize, periods: &[usize], horizon: usize) -> usize {
+    let longest = periods.iter().copied().max().unwrap_or(0);
+    MIN_FIT_POINTS.max(3 * longest).max(10 * horizon).min(n)
+}
+
 /// Fits `y` and forecasts `horizon` steps with intervals at `levels`
-/// (percent).
+/// (percent). Seasons are detected on the whole history; the model is
+/// fitted on its latest points ([`ModelChoice::fit_window`]).
 pub fn forecast(
     y: &[f64],
     horizon: usize,
@@ -161,6 +177,13 @@ pub fn forecast(
         Some(p) => p.clone(),
         None => detect_periods(y, choice.step_s),
     };
+    let window = choice
+        .fit_window
+        .unwrap_or_else(|| fit_window(y.len(), &periods, horizon))
+        .clamp(1, y.len());
+    let y = &y[y.len() - window..];
+    // A season kept must still fit twice in what is fitted.
+    let periods: Vec<usize> = periods.into_iter().filter(|p| 2 * p <= y.len()).collect();
     let widest = levels.iter().copied().fold(0.0, f64::max);
     let (model, (mean, intervals, in_sample)) = if periods.is_empty() {
         let fitted = AutoETS::non_seasonal()
@@ -276,6 +299,7 @@ mod tests {
         let choice = ModelChoice {
             periods: None,
             step_s: 3600,
+            fit_window: None,
         };
         let f = forecast(&y, 24, &[80.0, 95.0], &choice).unwrap();
         assert!(f.model.starts_with("MSTL(24"), "{}", f.model);
@@ -286,5 +310,28 @@ mod tests {
         assert!((f.mean[6] - want).abs() < 0.5, "{} vs {want}", f.mean[6]);
         assert_eq!(f.intervals.len(), 2);
         assert!(f.intervals[1].1[0] <= f.intervals[0].1[0]);
+    }
+
+    #[test]
+    fn the_fit_window_is_three_seasons_ten_horizons_and_at_least_a_thousand_points() {
+        assert_eq!(fit_window(10_000, &[], 24), 1000);
+        assert_eq!(fit_window(10_000, &[288, 2016], 24), 6048);
+        assert_eq!(fit_window(10_000, &[288], 200), 2000);
+        assert_eq!(fit_window(500, &[288], 24), 500);
+        // Fitting on a window is fitting on those points alone.
+        let y: Vec<f64> = (0..3000)
+            .map(|i| 50.0 + (i as f64 * 0.37).sin() + 0.001 * i as f64)
+            .collect();
+        let choice = |w| ModelChoice {
+            periods: Some(Vec::new()),
+            step_s: 60,
+            fit_window: Some(w),
+        };
+        let a = forecast(&y, 12, &[80.0], &choice(1000)).unwrap();
+        let b = forecast(&y[2000..], 12, &[80.0], &choice(usize::MAX)).unwrap();
+        assert_eq!(a.mean, b.mean);
+        assert_eq!(a.intervals, b.intervals);
+        let all = forecast(&y, 12, &[80.0], &choice(usize::MAX)).unwrap();
+        assert_ne!(all.mean, a.mean);
     }
 }

@@ -474,6 +474,7 @@ impl<'a> Compiler<'a> {
                         time_between: time_between.clone(),
                         repair: repair.clone(),
                         bias: 1.0,
+                        origin: FaultOrigin::FailureMode,
                     });
                 }
             }

@@ -365,6 +365,19 @@ pub struct FaultDef {
     /// see [`crate::rare`]). Set by the runner for `--rare-event`, never by
     /// the scenario.
     pub bias: f64,
+    /// Why the process runs.
+    pub origin: FaultOrigin,
+}
+
+/// Why a failure process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultOrigin {
+    /// A failure mode of the scenario (or of its resource type's defaults).
+    FailureMode,
+    /// A hazard raised by a telemetry forecast (`telemetry:`): the mode's
+    /// effect and repair, at the rate the forecast's crossing probability
+    /// gives (`docs/forecast.md`).
+    Telemetry,
 }
 
 /// An explicit injection: one fault, at a fixed time, for a fixed duration.

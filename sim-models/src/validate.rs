@@ -19,6 +19,10 @@ use crate::spec::*;
 /// Availability studies of rare failures use horizons of a century.
 pub const MAX_HORIZON_SECS: f64 = 182_500.0 * 86_400.0;
 
+/// The variant a run with `telemetry:` adds: the base without the hazards
+/// the telemetry raised, so the summary can say what it moved.
+pub const WITHOUT_TELEMETRY: &str = "without-telemetry";
+
 /// A problem found by [`validate`]: (field path, message).
 pub type Issue = (String, String);
 
@@ -47,6 +51,7 @@ pub fn validate(s: &Scenario) -> Vec<Issue> {
     c.injection_profile();
     c.injections();
     c.risk();
+    c.telemetry();
     c.variants();
     c.service_paths();
     c.cycles();
@@ -1020,6 +1025,57 @@ impl<'a> Checker<'a> {
                     "`base` is reserved for the unchanged scenario",
                 );
             }
+            if v.name == WITHOUT_TELEMETRY {
+                self.push(
+                    format!("variants[{i}].name"),
+                    format!("`{WITHOUT_TELEMETRY}` is reserved for the base without what `telemetry:` says (a run with telemetry compares the two)"),
+                );
+            }
+        }
+    }
+
+    fn telemetry(&mut self) {
+        let Some(t) = &self.s.telemetry else { return };
+        if t.file.trim().is_empty() {
+            self.push("telemetry.file", "must name a file");
+        }
+        if let Some(h) = t.horizon {
+            self.positive_duration("telemetry.horizon".into(), h);
+            self.at_most_horizon("telemetry.horizon".into(), h);
+        }
+        let mut seen: Vec<(Option<&str>, &str)> = Vec::new();
+        for (i, th) in t.thresholds.iter().enumerate() {
+            let p = format!("telemetry.thresholds[{i}]");
+            if let Some(r) = &th.resource {
+                self.resource_ref(format!("{p}.resource"), r, "resource");
+            }
+            if th.metric.trim().is_empty() {
+                self.push(format!("{p}.metric"), "must name a metric of the telemetry");
+            }
+            match (th.above, th.below) {
+                (Some(v), None) | (None, Some(v)) if !v.is_finite() => {
+                    self.push(
+                        p.clone(),
+                        format!("the threshold must be a finite number, got {v}"),
+                    );
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => self.push(
+                    p.clone(),
+                    "give exactly one of `above:` (the metric fails above it) or `below:`",
+                ),
+            }
+            let key = (th.resource.as_deref(), th.metric.as_str());
+            if let Some(j) = seen.iter().position(|k| *k == key) {
+                self.push(
+                    p,
+                    format!(
+                        "a second threshold on `{}` (telemetry.thresholds[{j}] is the first): give one",
+                        th.metric
+                    ),
+                );
+            }
+            seen.push(key);
         }
     }
 

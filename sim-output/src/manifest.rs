@@ -124,10 +124,71 @@ pub struct RunInfo {
     /// The calibration map applied to `calibrated_risk`, when one was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<CalibrationInfo>,
+    /// What the telemetry forecast and the hazards it raised, when the run
+    /// had telemetry (`docs/forecast.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<TelemetryInfo>,
     /// The whole run's wall time, seconds (the total of `phases`).
     pub wall_time_s: f64,
     /// Wall and CPU time of each phase.
     pub phases: Phases,
+}
+
+/// The telemetry of a run: the file and, per forecast series with a
+/// threshold, the crossing probability and the hazard it raised.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TelemetryInfo {
+    /// The file, as an absolute path.
+    pub file: String,
+    /// Its SHA-256 (`sha256:<hex>`).
+    pub sha256: String,
+    /// Seconds forecast ahead.
+    pub horizon_s: f64,
+    /// Whether the run also ran the base without the raised hazards (the
+    /// variant `without-telemetry`).
+    pub compared: bool,
+    /// One per forecast series with a threshold.
+    pub raised: Vec<RaisedInfo>,
+    /// What was read but not used, and why.
+    pub notes: Vec<String>,
+}
+
+/// One series of [`TelemetryInfo`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RaisedInfo {
+    /// The resource.
+    pub resource: String,
+    /// The metric.
+    pub metric: String,
+    /// `metric > value`.
+    pub threshold: String,
+    /// The failure mode crossing it means.
+    pub mode: String,
+    /// The forecasting model.
+    pub model: String,
+    /// P(crossing within the horizon).
+    pub probability: f64,
+    /// Mean seconds to the crossing over the sample paths that cross.
+    pub time_to_crossing_s: Option<f64>,
+    /// The hazard added, onsets per second.
+    pub rate_per_s: f64,
+    /// The mode's natural onsets per second on the resource.
+    pub natural_rate_per_s: f64,
+    /// The predicted scenarios of the mode on the resource: their
+    /// likelihood per risk window without and with the raised hazard.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioLikelihood>,
+}
+
+/// A predicted scenario's likelihood without and with what telemetry raised.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ScenarioLikelihood {
+    /// `scenario_id` of `scenarios.parquet`.
+    pub scenario_id: String,
+    /// Per risk window, without the raised hazard.
+    pub without: f64,
+    /// Per risk window, with it (as `scenarios.parquet` has it).
+    pub with: f64,
 }
 
 /// A file the run read besides the scenario.
@@ -192,6 +253,9 @@ pub struct OptionsInfo {
     /// `--remediation-rows`.
     #[serde(default)]
     pub remediation_rows: bool,
+    /// `--telemetry`, as an absolute path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<String>,
 }
 
 /// One variant of the scenario.

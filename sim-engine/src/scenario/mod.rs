@@ -360,6 +360,23 @@ pub fn load_bytes_with(
             Err(m) => problems.push(locate("historical_faults".into(), m)),
         }
     }
+    if let Some(t) = &scenario.telemetry {
+        // Read and forecast when a run plans; where it may be is checked now.
+        let at = if value.get("telemetry").is_some_and(|v| v.is_object()) {
+            "telemetry.file"
+        } else {
+            "telemetry"
+        };
+        match crate::inputs::resolve_named(file, &t.file, access) {
+            Ok(p) => {
+                if let Err(m) = crate::inputs::open_regular(&p, crate::inputs::MAX_DATA_FILE_BYTES)
+                {
+                    problems.push(locate(at.into(), format!("`{}`: {m}", t.file)));
+                }
+            }
+            Err(m) => problems.push(locate(at.into(), m)),
+        }
+    }
     problems.extend(empirical_problems.into_iter().map(|(p, m)| locate(p, m)));
     if problems.is_empty() {
         for v in &scenario.variants {

@@ -82,11 +82,16 @@ fn spec_example_parses_but_reports_the_undeclared_checkout_resource() {
     let src = include_str!("../../../sim-models/src/spec/testdata/spec_example.yaml");
     let ps = problems(src);
     // `checkout` is used but never declared; that is the only kind of
-    // problem, besides the history file, which is not beside the test.
-    let (history, ps): (Vec<Problem>, Vec<Problem>) =
-        ps.into_iter().partition(|p| p.path == "historical_faults");
-    assert_eq!(history.len(), 1, "{history:?}");
-    assert!(history[0].message.contains("No such file"), "{history:?}");
+    // problem, besides the history and telemetry files, which are not
+    // beside the test.
+    let (files, ps): (Vec<Problem>, Vec<Problem>) = ps
+        .into_iter()
+        .partition(|p| p.path == "historical_faults" || p.path == "telemetry");
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files.iter().all(|p| p.message.contains("No such file")),
+        "{files:?}"
+    );
     assert!(
         ps.iter().all(|p| p.message.contains("`checkout`")),
         "{}",
@@ -102,8 +107,10 @@ fn spec_example_parses_but_reports_the_undeclared_checkout_resource() {
         "resources:                  # things that can fail\n  - { id: checkout, type: service, replicas: 2 }\n",
         1,
     );
-    // (Without the history file, which is not beside the test.)
-    let fixed = fixed.replace("historical_faults:", "# historical_faults:");
+    // (Without the history and telemetry files, not beside the test.)
+    let fixed = fixed
+        .replace("historical_faults:", "# historical_faults:")
+        .replace("telemetry:", "# telemetry:");
     let l = yaml(&fixed).expect("the spec example with `checkout` declared");
     assert_eq!(l.scenario.variants.len(), 2);
 }

@@ -15,6 +15,7 @@
 //! | `failure_modes.rs` | `failure_modes` |
 //! | `injection.rs` | `failure_injection_profile`, `injections` |
 //! | `risk.rs` | `risk`, `variants` |
+//! | `telemetry.rs` | `telemetry` |
 //! | `paths.rs` | `operators`, `nodes`, `links`, `paths` |
 //! | `defaults.rs` | serde defaults and skip predicates |
 
@@ -31,6 +32,7 @@ mod paths;
 mod resource_type;
 mod resources;
 mod risk;
+mod telemetry;
 mod workload;
 
 pub use failure_modes::*;
@@ -40,6 +42,7 @@ pub use paths::*;
 pub use resource_type::*;
 pub use resources::*;
 pub use risk::*;
+pub use telemetry::*;
 pub use workload::*;
 
 /// A whole scenario file.
@@ -84,9 +87,10 @@ pub struct Scenario {
     /// Incident history (CSV or Parquet) used to refit `time_between` / `repair`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub historical_faults: Option<String>,
-    /// Telemetry (CSV or Parquet) used to forecast near-term failures.
+    /// Telemetry forecast before a run: crossings of its thresholds raise
+    /// the hazard of the failure modes they mean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub telemetry: Option<String>,
+    pub telemetry: Option<Telemetry>,
     /// How risk is scored and gated.
     #[serde(default)]
     pub risk: Risk,
