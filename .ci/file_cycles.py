@@ -330,7 +330,7 @@ def main(argv):
     repo = Path(__file__).resolve().parent.parent
     crates = argv[1:] or [
         "sim-core", "sim-models", "sim-output", "sim-engine",
-        "sim-cluster", "sim-export", "sim-import", "sim-forecast", ".",
+        "sim-cluster", "sim-export", "sim-import", "sim-forecast", "sim-report", ".",
     ]
     bad = 0
     for name in crates:

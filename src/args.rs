@@ -331,6 +331,20 @@ pub struct ImportArgs {
     pub name: Option<String>,
 }
 
+/// Options of `preflight report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// A run directory (`preflight run --out DIR`, or reports/<scenario>).
+    pub run_dir: PathBuf,
+    /// Where to write the page (default: report.html in the run directory,
+    /// which a later run into it replaces with its own results).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Open the page in the default browser afterwards.
+    #[arg(long)]
+    pub open: bool,
+}
+
 /// Options of `preflight export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {

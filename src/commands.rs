@@ -15,9 +15,72 @@ use sim_engine::telemetry::WITHOUT_TELEMETRY;
 use sim_engine::text::{fmt_f, fmt_span, truncate};
 
 /// `preflight run`.
-pub fn run(opts: &RunOptions) -> Result<ExitCode, Error> {
+pub fn run(opts: &RunOptions, with_report: bool) -> Result<ExitCode, Error> {
     let done = execute(opts)?;
     report(opts, &done);
+    if with_report {
+        run_report(opts, &done)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run --report`: the run directory's `report.html`.
+fn run_report(opts: &RunOptions, done: &sim_engine::job::RunOutcome) -> Result<(), Error> {
+    let Some(dir) = &done.out_dir else {
+        return Ok(());
+    };
+    let out = dir.join(sim_report::REPORT_FILE);
+    let bytes = sim_report::write(dir, &out).map_err(report_error)?;
+    if !opts.quiet {
+        crate::outln!(
+            "report: {} ({})",
+            out.display(),
+            sim_engine::limits::fmt_bytes(bytes)
+        );
+    }
+    Ok(())
+}
+
+fn report_error(e: sim_report::Error) -> Error {
+    match e {
+        sim_report::Error::Input(m) => Error::Input(m),
+        sim_report::Error::Environment(m) => Error::Environment(m),
+        sim_report::Error::Internal(m) => Error::Internal(m),
+    }
+}
+
+/// `preflight report RUN_DIR`.
+pub fn report_cmd(args: &crate::args::ReportArgs) -> Result<ExitCode, Error> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run_dir.join(sim_report::REPORT_FILE));
+    let start = std::time::Instant::now();
+    let bytes = sim_report::write(&args.run_dir, &out).map_err(report_error)?;
+    crate::outln!(
+        "report: {} ({}, {:.2} s)",
+        out.display(),
+        sim_engine::limits::fmt_bytes(bytes),
+        start.elapsed().as_secs_f64()
+    );
+    if args.open {
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else {
+            "xdg-open"
+        };
+        if let Err(e) = std::process::Command::new(opener)
+            .arg(&out)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            eprintln!(
+                "preflight: report: --open: {opener}: {e}; open {} yourself",
+                out.display()
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -106,10 +169,14 @@ pub fn cluster(
     opts: &RunOptions,
     mut cluster: sim_cluster::ClusterOptions,
     secret_file: Option<&std::path::Path>,
+    with_report: bool,
 ) -> Result<ExitCode, Error> {
     cluster.secret = sim_cluster::read_secret(secret_file)?;
     let done = sim_cluster::run(opts, &cluster)?;
     report(opts, &done);
+    if with_report {
+        run_report(opts, &done)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -138,7 +205,7 @@ pub fn merge(args: &crate::args::MergeArgs) -> Result<ExitCode, Error> {
     opts.command_line = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    run(&opts)
+    run(&opts, false)
 }
 
 /// Where the time went, from the phases `manifest.json` records: one line.

@@ -118,6 +118,11 @@ enum Command {
     /// crossing a failure threshold within the horizon; --backtest scores
     /// the models on the history (docs/forecast.md).
     Forecast(args::ForecastArgs),
+    /// Write one self-contained HTML page of a run directory: the verdict,
+    /// what-if differences, where risk comes from, latency, predicted
+    /// scenarios, remediation, timelines, service paths, calibration,
+    /// forecasts and the manifest, with inline SVG plots (docs/report.md).
+    Report(args::ReportArgs),
     /// Read CloudFormation templates, Kubernetes manifests, Compose files,
     /// call-edge CSVs or Jaeger dependencies into a scenario skeleton (or,
     /// with --graph, the dependency graph with the evidence for every
@@ -144,6 +149,10 @@ pub struct RunArgs {
     /// injections (`failure_injection_profile`) to events.parquet.
     #[arg(long)]
     pub events: bool,
+    /// Also write the run's HTML report, report.html in the run directory
+    /// (as `preflight report` does; docs/report.md).
+    #[arg(long, conflicts_with = "shard")]
+    pub report: bool,
     /// Targeted campaigns per predicted injection scenario (default 20);
     /// scenarios are predicted in targeted mode and for an enabled
     /// `failure_injection_profile`.
@@ -380,9 +389,9 @@ fn main() -> ExitCode {
                             .zip(args.tls_key)
                             .map(|(cert, key)| sim_cluster::ServerTls { cert, key }),
                     };
-                    commands::cluster(&opts, cluster, args.secret_file.as_deref())
+                    commands::cluster(&opts, cluster, args.secret_file.as_deref(), args.report)
                 }
-                (None, None) => commands::run(&opts),
+                (None, None) => commands::run(&opts, args.report),
             }
         }
         Command::Worker(args) => commands::worker(&args),
@@ -421,6 +430,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export(&args),
         Command::Import(args) => commands::import(&args),
         Command::Forecast(args) => commands::forecast(&args),
+        Command::Report(args) => commands::report_cmd(&args),
         Command::Synth(args) => {
             let mut opts = sim_engine::synth::SynthOptions::from(args);
             opts.file_access = access;

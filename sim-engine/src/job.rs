@@ -591,6 +591,7 @@ fn run_manifest(
         risk_definition: risk_definition(plan, base_horizon),
         risk_window_s: base_horizon,
         scenario_risk_window_s: loaded.scenario.risk.window.secs(),
+        risk_gate: Some(loaded.scenario.risk.gate),
         programme: plan.live.is_some() && !plan.two_scale && opts.mode != CampaignModes::Targeted,
         until_decided: plan.until_decided,
         scale: if plan.two_scale {

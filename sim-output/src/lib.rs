@@ -58,8 +58,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cells;
+pub use report_file::{REPORT_FILE, REPORT_MARKER, is_report};
 mod error;
 pub mod manifest;
+pub mod plot_font;
+mod report_file;
 pub mod rows;
 mod staging;
 pub mod tables;

@@ -99,6 +99,10 @@ pub struct RunInfo {
     /// the likelihoods of `scenarios.parquet` are per.
     #[serde(default)]
     pub scenario_risk_window_s: f64,
+    /// The scenario's `risk.gate`: `preflight gate` fails a handler whose
+    /// risk interval lies above it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_gate: Option<f64>,
     /// Whether programme campaigns ran (natural campaigns with the
     /// live-injection programme on top; `programme_*` columns of
     /// `risk.parquet`).

@@ -126,6 +126,11 @@ pub(crate) fn check_replaceable(out_dir: &Path) -> Result<(), OutputError> {
             }
             continue;
         }
+        if name == crate::REPORT_FILE && crate::is_report(&entry.path()) {
+            // `preflight report`'s default place: its page of these
+            // results, replaced with them.
+            continue;
+        }
         if !kind.is_file() {
             return refuse(format!(
                 "it holds `{}`, which is not a regular file, and a run writes only files",

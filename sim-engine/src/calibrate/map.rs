@@ -161,6 +161,7 @@ impl IsotonicMap {
 
 /// The reliability diagram as an SVG document.
 pub fn reliability_svg(bins: &[Bin], title: &str) -> Result<String, String> {
+    sim_output::plot_font::register();
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (520, 520)).into_drawing_area();
