@@ -126,6 +126,16 @@ fn refitted_predictions_are_calibrated_on_a_history_from_the_true_model() {
         v["handlers"][0]["calibrated_risk"].as_f64().is_some(),
         "{v}"
     );
+    // The run's report shows the map's reliability diagram.
+    let o = preflight(&["report", out.to_str().unwrap()]);
+    ok(&o);
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let calibration = page
+        .split("<section id=\"calibration\"")
+        .nth(1)
+        .expect("a calibration section");
+    assert!(calibration.contains("<svg"), "a reliability diagram");
+    assert!(calibration.contains("backtest Brier"));
 }
 
 #[test]
