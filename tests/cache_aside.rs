@@ -7,7 +7,6 @@ use std::path::Path;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
 use common::{preflight, stderr, stdout, write};
@@ -50,13 +49,7 @@ fn scenario(fallback: &str, pg: &str) -> String {
 }
 
 fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+    common::read_parquet(path)
 }
 
 /// Requests, errors and degraded requests summed per `scenario_id` over the

@@ -5,23 +5,12 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, UInt64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
 use common::{LIVE, preflight, write};
 
 fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .expect("at least one batch");
-    arrow::compute::concat_batches(&schema, &batches).unwrap()
+    common::read_parquet(path)
 }
 
 fn strings(b: &RecordBatch, col: &str) -> Vec<String> {

@@ -9,7 +9,6 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::Float64Type;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 mod common;
 use common::{preflight, stderr, stdout, write};
@@ -91,13 +90,17 @@ const THRESHOLDS: &str = r#"telemetry:
     - { resource: db, metric: disk_used_fraction, above: 0.94, mode: disk_error }"#;
 
 fn read(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+    common::read_parquet(path)
+}
+
+/// `preflight run F --no-remediate --quiet EXTRA --out OUT`, which must
+/// succeed.
+fn run_quiet(f: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec!["run", f.to_str().unwrap(), "--no-remediate", "--quiet"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    let o = preflight(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 fn manifest(dir: &Path) -> serde_json::Value {
@@ -282,15 +285,7 @@ fn a_flat_series_raises_nothing_and_runs_no_comparison() {
             .replace("campaigns: 60", "campaigns: 5"),
     );
     let out = tmp.path().join("run");
-    let o = preflight(&[
-        "run",
-        f.to_str().unwrap(),
-        "--no-remediate",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_quiet(&f, &out, &[]);
     let m = manifest(&out);
     // The default threshold (disk_used_fraction > 0.95 is disk_error).
     let r = &m["telemetry"]["raised"][0];
@@ -314,17 +309,7 @@ fn the_same_run_gives_the_same_files_whatever_the_thread_count() {
     );
     let run = |threads: &str| {
         let out = tmp.path().join(format!("run{threads}"));
-        let o = preflight(&[
-            "run",
-            f.to_str().unwrap(),
-            "--no-remediate",
-            "--quiet",
-            "--threads",
-            threads,
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        run_quiet(&f, &out, &["--threads", threads]);
         out
     };
     let (a, b) = (run("1"), run("2"));
@@ -526,15 +511,7 @@ fn a_campaign_of_a_run_with_telemetry_replays_identically() {
             .replace("campaigns: 60", "campaigns: 6"),
     );
     let out = tmp.path().join("run");
-    let o = preflight(&[
-        "run",
-        f.to_str().unwrap(),
-        "--no-remediate",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    run_quiet(&f, &out, &[]);
     // A campaign with a telemetry onset, in the base and in the comparison.
     let c = campaigns(&out);
     let k = c["base"]

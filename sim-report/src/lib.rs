@@ -176,6 +176,8 @@ struct Run {
     m: Manifest,
     risk: Option<Table>,
     scenarios: Option<Table>,
+    campaigns: Option<Table>,
+    handlers: Option<Table>,
 }
 
 impl Run {
@@ -184,8 +186,28 @@ impl Run {
             dir: dir.to_path_buf(),
             risk: Table::read(dir, "risk.parquet")?,
             scenarios: Table::read(dir, "scenarios.parquet")?,
+            campaigns: Table::read(dir, "campaigns.parquet")?,
+            handlers: Table::read(dir, "handlers.parquet")?,
             m,
         })
+    }
+
+    /// The failure processes active in each natural campaign of the base
+    /// (`campaigns.parquet`'s `faults`), by campaign.
+    fn base_faults(&self) -> Result<BTreeMap<u64, String>, Error> {
+        let Some(c) = &self.campaigns else {
+            return Ok(BTreeMap::new());
+        };
+        let (v, m, k, faults) = (
+            c.str("variant")?,
+            c.str("mode")?,
+            c.f64("campaign")?,
+            c.str("faults")?,
+        );
+        Ok((0..c.rows())
+            .filter(|&i| v[i] == "base" && m[i] == "natural")
+            .map(|i| (k[i].unwrap_or(-1.0) as u64, faults[i].clone()))
+            .collect())
     }
 
     fn internal(e: String) -> Error {
@@ -531,22 +553,10 @@ impl Run {
 
     /// The failure processes most often active in each handler's breaches.
     fn contributors(&self) -> Result<String, Error> {
-        let (Some(c), Some(h)) = (
-            Table::read(&self.dir, "campaigns.parquet")?,
-            Table::read(&self.dir, "handlers.parquet")?,
-        ) else {
+        let Some(h) = &self.handlers else {
             return Ok(String::new());
         };
-        let (cv, cm, cc, faults) = (
-            c.str("variant")?,
-            c.str("mode")?,
-            c.f64("campaign")?,
-            c.str("faults")?,
-        );
-        let by_campaign: BTreeMap<u64, &str> = (0..c.rows())
-            .filter(|&i| cv[i] == "base" && cm[i] == "natural")
-            .map(|i| (cc[i].unwrap_or(-1.0) as u64, faults[i].as_str()))
-            .collect();
+        let by_campaign = self.base_faults()?;
         let (hv, hm, hc, hh, breached) = (
             h.str("variant")?,
             h.str("mode")?,
@@ -563,8 +573,7 @@ impl Run {
             e.0 += 1;
             let fs = by_campaign
                 .get(&(hc[i].unwrap_or(-1.0) as u64))
-                .copied()
-                .unwrap_or("");
+                .map_or("", String::as_str);
             let mut seen: Vec<&str> = fs.split(',').filter(|s| !s.is_empty()).collect();
             seen.sort_unstable();
             seen.dedup();
@@ -609,21 +618,14 @@ impl Run {
     /// Per handler: the per-campaign p99 latency, healthy against each of
     /// the top predicted or targeted injections.
     fn latency(&self) -> Result<String, Error> {
-        let (Some(c), Some(h)) = (
-            Table::read(&self.dir, "campaigns.parquet")?,
-            Table::read(&self.dir, "handlers.parquet")?,
-        ) else {
+        let Some(h) = &self.handlers else {
             return Ok(String::new());
         };
-        let (cv, cm, cc, faults) = (
-            c.str("variant")?,
-            c.str("mode")?,
-            c.f64("campaign")?,
-            c.str("faults")?,
-        );
-        let healthy: std::collections::BTreeSet<u64> = (0..c.rows())
-            .filter(|&i| cv[i] == "base" && cm[i] == "natural" && faults[i].is_empty())
-            .map(|i| cc[i].unwrap_or(-1.0) as u64)
+        let healthy: std::collections::BTreeSet<u64> = self
+            .base_faults()?
+            .into_iter()
+            .filter(|(_, f)| f.is_empty())
+            .map(|(k, _)| k)
             .collect();
         let top: Vec<String> = match &self.scenarios {
             Some(s) => s.str("scenario_id")?.into_iter().take(3).collect(),

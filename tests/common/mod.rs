@@ -110,3 +110,18 @@ failure_injection_profile:
   detection_delay: 5s
 risk: { window: 30d }
 "#;
+
+/// A Parquet file, all its row groups in one batch.
+pub fn read_parquet(path: &Path) -> arrow::array::RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<arrow::array::RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .unwrap_or_else(|| panic!("{}: no batch", path.display()));
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
