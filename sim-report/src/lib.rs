@@ -257,7 +257,7 @@ impl Run {
             };
             let _ = writeln!(
                 out,
-                "<p class=\"verdict {class}\"><strong>{}</strong>: risk {} per {per} [{}, {}] — {word} ({}){}; {} breaches in {} campaigns.</p>",
+                "<p class=\"verdict {class}\"><strong>{}</strong>: risk {} per {per} [{}, {}] — {word} ({}){}; {} of {} campaigns breached its SLO.</p>",
                 esc(&handler[i]),
                 f(risk[i], 4),
                 f(low[i], 4),
