@@ -1154,17 +1154,7 @@ pub fn import(args: &crate::args::ImportArgs) -> Result<ExitCode, Error> {
                     )));
                 }
             }
-            let dir = out
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-                Error::environment(format!("preflight: import: {}: {e}", dir.display()))
-            })?;
-            std::fs::write(tmp.path(), &text).map_err(|e| {
-                Error::environment(format!("preflight: import: {}: {e}", out.display()))
-            })?;
-            tmp.persist(out).map_err(|e| {
+            sim_output::write_file_atomic(out, text.as_bytes()).map_err(|e| {
                 Error::environment(format!("preflight: import: {}: {e}", out.display()))
             })?;
             eprintln!(

@@ -321,14 +321,11 @@ fn write_spec(dir: &Path, spec: &RunSpec) -> Result<(), Error> {
         }
         return Ok(());
     }
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| env_error(dir, e))?;
-    std::fs::write(
-        tmp.path(),
-        serde_json::to_vec_pretty(spec).expect("run.json serialises"),
+    sim_output::write_file_atomic(
+        &path,
+        &serde_json::to_vec_pretty(spec).expect("run.json serialises"),
     )
-    .map_err(|e| env_error(&path, e))?;
-    tmp.persist(&path).map_err(|e| env_error(&path, e.error))?;
-    Ok(())
+    .map_err(|e| env_error(&path, e))
 }
 
 /// Reads the `run.json` of every directory given to `merge`: one run key,

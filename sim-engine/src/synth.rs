@@ -13,7 +13,6 @@
 //! `ID#K` (K from 0), so that each replica's times between failures stay
 //! its own. Faults still open at the end of the window have an empty `end`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -131,17 +130,7 @@ pub fn synth(opts: &SynthOptions) -> Result<Option<String>, Error> {
     match &opts.out {
         Some(path) => {
             // Written beside the target and renamed: never a partial file.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let write = || -> std::io::Result<()> {
-                let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-                tmp.write_all(text.as_bytes())?;
-                tmp.persist(path).map_err(|e| e.error)?;
-                Ok(())
-            };
-            write().map_err(|e| {
+            sim_output::write_file_atomic(path, text.as_bytes()).map_err(|e| {
                 Error::environment(format!("preflight: --out {}: {e}", path.display()))
             })?;
             eprintln!(

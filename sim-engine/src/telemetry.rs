@@ -210,15 +210,7 @@ pub fn select(
     let spec = match (&loaded.scenario.telemetry, file) {
         (None, None) => return Ok(None),
         (Some(t), _) => t.clone(),
-        (None, Some(f)) => Telemetry {
-            file: f.display().to_string(),
-            horizon: None,
-            thresholds: Vec::new(),
-            resource: None,
-            metric: None,
-            resource_label: None,
-            metric_label: None,
-        },
+        (None, Some(f)) => Telemetry::file(f.display().to_string()),
     };
     let scenario = loaded.file.display();
     let path = match file {

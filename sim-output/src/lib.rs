@@ -58,10 +58,12 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod cells;
+pub use replace::write_file_atomic;
 pub use report_file::{REPORT_FILE, REPORT_MARKER, is_report};
 mod error;
 pub mod manifest;
 pub mod plot_font;
+mod replace;
 mod report_file;
 pub mod rows;
 mod staging;

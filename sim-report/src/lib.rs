@@ -42,29 +42,16 @@ pub fn write(run_dir: &Path, out: &Path) -> Result<u64, Error> {
         )));
     }
     let page = render(run_dir)?;
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
     let env = |e: std::io::Error| {
         Error::Environment(format!("preflight: report: {}: {e}", out.display()))
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".report-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(env)?;
-    std::io::Write::write_all(&mut tmp, page.as_bytes()).map_err(env)?;
-    // A page to share: readable by others, as files a run writes are.
+    sim_output::write_file_atomic(out, page.as_bytes()).map_err(env)?;
+    // A page to share: readable by others, as the files a run writes are.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(env)?;
+        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o644)).map_err(env)?;
     }
-    tmp.as_file().sync_all().map_err(env)?;
-    tmp.persist(out).map_err(|e| env(e.error))?;
     Ok(page.len() as u64)
 }
 
@@ -176,8 +163,10 @@ struct Run {
     m: Manifest,
     risk: Option<Table>,
     scenarios: Option<Table>,
-    campaigns: Option<Table>,
     handlers: Option<Table>,
+    /// The failure processes active in each natural campaign of the base
+    /// (`campaigns.parquet`'s `faults`), by campaign.
+    base_faults: BTreeMap<u64, String>,
 }
 
 impl Run {
@@ -186,28 +175,13 @@ impl Run {
             dir: dir.to_path_buf(),
             risk: Table::read(dir, "risk.parquet")?,
             scenarios: Table::read(dir, "scenarios.parquet")?,
-            campaigns: Table::read(dir, "campaigns.parquet")?,
             handlers: Table::read(dir, "handlers.parquet")?,
+            base_faults: match Table::read(dir, "campaigns.parquet")? {
+                Some(c) => base_faults(&c)?,
+                None => BTreeMap::new(),
+            },
             m,
         })
-    }
-
-    /// The failure processes active in each natural campaign of the base
-    /// (`campaigns.parquet`'s `faults`), by campaign.
-    fn base_faults(&self) -> Result<BTreeMap<u64, String>, Error> {
-        let Some(c) = &self.campaigns else {
-            return Ok(BTreeMap::new());
-        };
-        let (v, m, k, faults) = (
-            c.str("variant")?,
-            c.str("mode")?,
-            c.f64("campaign")?,
-            c.str("faults")?,
-        );
-        Ok((0..c.rows())
-            .filter(|&i| v[i] == "base" && m[i] == "natural")
-            .map(|i| (k[i].unwrap_or(-1.0) as u64, faults[i].clone()))
-            .collect())
     }
 
     fn internal(e: String) -> Error {
@@ -556,7 +530,7 @@ impl Run {
         let Some(h) = &self.handlers else {
             return Ok(String::new());
         };
-        let by_campaign = self.base_faults()?;
+        let by_campaign = &self.base_faults;
         let (hv, hm, hc, hh, breached) = (
             h.str("variant")?,
             h.str("mode")?,
@@ -622,10 +596,10 @@ impl Run {
             return Ok(String::new());
         };
         let healthy: std::collections::BTreeSet<u64> = self
-            .base_faults()?
-            .into_iter()
+            .base_faults
+            .iter()
             .filter(|(_, f)| f.is_empty())
-            .map(|(k, _)| k)
+            .map(|(k, _)| *k)
             .collect();
         let top: Vec<String> = match &self.scenarios {
             Some(s) => s.str("scenario_id")?.into_iter().take(3).collect(),
@@ -1103,6 +1077,21 @@ impl Run {
         );
         out
     }
+}
+
+/// The failure processes active in each natural campaign of the base, by
+/// campaign, from `campaigns.parquet`'s `faults`.
+fn base_faults(c: &Table) -> Result<BTreeMap<u64, String>, Error> {
+    let (v, m, k, faults) = (
+        c.str("variant")?,
+        c.str("mode")?,
+        c.f64("campaign")?,
+        c.str("faults")?,
+    );
+    Ok((0..c.rows())
+        .filter(|&i| v[i] == "base" && m[i] == "natural")
+        .map(|i| (k[i].unwrap_or(-1.0) as u64, faults[i].clone()))
+        .collect())
 }
 
 /// `sha256:<hex>`, as manifests write hashes.

@@ -459,14 +459,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        std::io::Write::write_all(&mut tmp, bytes)?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
-    };
-    write().map_err(|e| Error::environment(format!("preflight: writing {}: {e}", path.display())))
+    std::fs::create_dir_all(dir)
+        .and_then(|()| sim_output::write_file_atomic(path, bytes))
+        .map_err(|e| Error::environment(format!("preflight: writing {}: {e}", path.display())))
 }
 
 /// `preflight calibrate`.

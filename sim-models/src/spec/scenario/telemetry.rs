@@ -41,6 +41,21 @@ pub struct Telemetry {
     pub metric_label: Option<String>,
 }
 
+impl Telemetry {
+    /// `telemetry: FILE`: the file alone, every other field at its default.
+    pub fn file(name: impl Into<String>) -> Telemetry {
+        Telemetry {
+            file: name.into(),
+            horizon: None,
+            thresholds: Vec::new(),
+            resource: None,
+            metric: None,
+            resource_label: None,
+            metric_label: None,
+        }
+    }
+}
+
 /// The map form of [`Telemetry`], as written (all but `file` optional).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,15 +123,7 @@ impl<'de> Visitor<'de> for TelemetryVisitor {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Telemetry, E> {
-        Ok(Telemetry {
-            file: v.to_owned(),
-            horizon: None,
-            thresholds: Vec::new(),
-            resource: None,
-            metric: None,
-            resource_label: None,
-            metric_label: None,
-        })
+        Ok(Telemetry::file(v))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Telemetry, A::Error> {
