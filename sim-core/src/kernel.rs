@@ -23,7 +23,6 @@
 //! token and ignore the stale ones.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
 
 use crate::rng::{CampaignSeed, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -92,15 +91,6 @@ struct Entry<M> {
 }
 
 impl<M> Entry<M> {
-    /// `(time, seq)` as one integer: comparing it orders events exactly as
-    /// comparing the pair lexicographically, but compiles to a branch-free
-    /// two-word compare (measurably faster in the heap's sift loops than
-    /// the tuple comparison, which branches on the first field).
-    #[inline(always)]
-    fn key(&self) -> u128 {
-        (u128::from(self.time.0) << 64) | u128::from(self.seq_dst)
-    }
-
     #[inline(always)]
     fn seq(&self) -> u64 {
         self.seq_dst >> DST_BITS
@@ -136,7 +126,10 @@ struct HeapKey {
 }
 
 impl HeapKey {
-    /// The same order as [`Entry::key`].
+    /// `(time, seq)` as one integer: comparing it orders events exactly as
+    /// comparing the pair lexicographically, but compiles to a branch-free
+    /// two-word compare (measurably faster in the heap's sift loops than
+    /// the tuple comparison, which branches on the first field).
     #[inline(always)]
     fn key(&self) -> u128 {
         (u128::from(self.time.0) << 64) | u128::from(self.seq_dst)
@@ -163,18 +156,42 @@ impl<M> EventHeap<M> {
         self.keys.first()
     }
 
+    /// Puts a message in the slab; returns its slot.
     #[inline(always)]
-    fn push(&mut self, e: Entry<M>) {
-        let msg = match self.free.pop() {
+    fn store(&mut self, msg: M) -> u32 {
+        match self.free.pop() {
             Some(i) => {
-                self.msgs[i as usize] = Some(e.msg.into_inner());
+                self.msgs[i as usize] = Some(msg);
                 i
             }
             None => {
-                self.msgs.push(Some(e.msg.into_inner()));
+                self.msgs.push(Some(msg));
                 (self.msgs.len() - 1) as u32
             }
+        }
+    }
+
+    /// Takes the message out of slab slot `i` and frees the slot.
+    #[inline(always)]
+    fn take_msg(&mut self, i: u32) -> M {
+        let msg = match self.msgs[i as usize].take() {
+            Some(m) => m,
+            None => unreachable!("a queued event's message is in the slab"),
         };
+        self.free.push(i);
+        msg
+    }
+
+    /// Drops the message in slab slot `i` (a cancelled event's).
+    #[inline]
+    fn discard(&mut self, i: u32) {
+        self.msgs[i as usize] = None;
+        self.free.push(i);
+    }
+
+    #[inline(always)]
+    fn push(&mut self, e: Entry<M>) {
+        let msg = self.store(e.msg.into_inner());
         self.sift_up(HeapKey {
             time: e.time,
             seq_dst: e.seq_dst,
@@ -218,11 +235,7 @@ impl<M> EventHeap<M> {
         if !self.keys.is_empty() {
             self.refill_root(last);
         }
-        let msg = match self.msgs[top.msg as usize].take() {
-            Some(m) => m,
-            None => unreachable!("a queued event's message is in the slab"),
-        };
-        self.free.push(top.msg);
+        let msg = self.take_msg(top.msg);
         Entry {
             time: top.time,
             seq_dst: top.seq_dst,
@@ -305,6 +318,261 @@ fn split_timer(word: u64) -> (u32, u32) {
     ((word >> 32) as u32, word as u32)
 }
 
+/// The events due now, in sending order: their keys, with the messages in
+/// the heap's slab. A vector read from `head`, emptied whenever it is read
+/// to the end (the clock advances only when it is empty), so it never
+/// grows past the events of one instant. Pushing is inlined and writes the
+/// key in place; a `VecDeque` of whole events was 8% of a checkout run,
+/// most of it one stalled load of an event its caller had just written to
+/// the stack.
+struct Fifo {
+    keys: Vec<HeapKey>,
+    head: usize,
+}
+
+impl Fifo {
+    #[inline(always)]
+    fn push(&mut self, k: HeapKey) {
+        self.keys.push(k);
+    }
+
+    #[inline(always)]
+    fn front(&self) -> Option<&HeapKey> {
+        self.keys.get(self.head)
+    }
+
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.head == self.keys.len()
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.keys.len() - self.head
+    }
+
+    #[inline(always)]
+    fn pop_front(&mut self) -> Option<HeapKey> {
+        let k = *self.keys.get(self.head)?;
+        self.head += 1;
+        if self.head == self.keys.len() {
+            self.keys.clear();
+            self.head = 0;
+        }
+        Some(k)
+    }
+}
+
+/// A time's bucket in the [`Wheel`] is its nanoseconds shifted right by
+/// this: a bucket spans 2^24 ns, about 16.8 ms.
+const BUCKET_SHIFT: u32 = 24;
+/// Buckets in the [`Wheel`]: it holds events up to 4,096 buckets (about
+/// 68.7 s) past its first one. A power of two, a multiple of 64.
+const WHEEL_SLOTS: u64 = 4096;
+
+/// The wheel takes events only while the heap holds at least this many: a
+/// shallow heap is cheaper than the wheel's bookkeeping (an M/M/1 queue
+/// keeps two or three events queued), and any event may go to the heap
+/// without changing the order (see [`Wheel`]).
+const WHEEL_MIN_HEAP: usize = 8;
+
+/// Events due later than the current bucket, kept out of the heap until
+/// their bucket comes up.
+///
+/// A model with timeouts keeps thousands of timers queued that are almost
+/// all cancelled long before they are due (a 60 s poll timeout cancelled
+/// after 3 s, 140 times a second), and events scheduled seconds ahead
+/// (retries, poll intervals). In one heap they made every push and pop
+/// sift through 14 levels, most of them cache misses. Here they wait in
+/// unsorted per-bucket lists (O(1) to add); when the heap's earliest event
+/// is no earlier than the wheel's first bucket, that bucket's live events
+/// move into the heap and its cancelled ones are dropped unseen.
+///
+/// **Order is unchanged.** Every queued event earlier than the start of
+/// bucket `base` is in the heap (or the FIFO); the wheel holds only events
+/// of buckets `base..base + WHEEL_SLOTS`. The heap's top is delivered only
+/// when it is earlier than the start of `base` or of the first occupied
+/// bucket, so it is the earliest queued event, and events keep their
+/// `(time, seq)` keys: deliveries are exactly those of a single heap.
+///
+/// **Memory** is that of the events it holds: the lists are linked
+/// through one arena of nodes whose freed nodes are reused, so the arena
+/// grows to the most events the wheel ever held at once, as the heap does.
+struct Wheel {
+    /// The first node of each slot's list; slot `b % WHEEL_SLOTS` holds the
+    /// events of absolute bucket `b`. Empty until the first event arrives
+    /// (small simulations never pay for it).
+    heads: Vec<u32>,
+    nodes: Vec<WheelNode>,
+    /// The first free node, or [`NIL`].
+    free: u32,
+    /// One bit per slot: whether it holds events.
+    occupied: Vec<u64>,
+    /// The first bucket whose events may be in the wheel.
+    base: u64,
+    /// Events in the wheel, cancelled ones included.
+    len: usize,
+}
+
+/// An event in a [`Wheel`] slot's list (or a free node): a [`HeapKey`]'s
+/// fields with the link in what is the key's padding, so a node takes no
+/// more memory than a key.
+struct WheelNode {
+    time: SimTime,
+    seq_dst: u64,
+    timer: u64,
+    msg: u32,
+    next: u32,
+}
+
+impl WheelNode {
+    #[inline(always)]
+    fn new(k: HeapKey, next: u32) -> Self {
+        WheelNode {
+            time: k.time,
+            seq_dst: k.seq_dst,
+            timer: k.timer,
+            msg: k.msg,
+            next,
+        }
+    }
+
+    #[inline(always)]
+    fn key(&self) -> HeapKey {
+        HeapKey {
+            time: self.time,
+            seq_dst: self.seq_dst,
+            timer: self.timer,
+            msg: self.msg,
+        }
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<WheelNode>() == std::mem::size_of::<HeapKey>());
+
+/// The end of a [`Wheel`] list.
+const NIL: u32 = u32::MAX;
+
+impl Wheel {
+    fn new() -> Self {
+        Wheel {
+            heads: Vec::new(),
+            nodes: Vec::new(),
+            free: NIL,
+            occupied: Vec::new(),
+            base: 0,
+            len: 0,
+        }
+    }
+
+    /// Whether an event due at `time` belongs in the wheel.
+    #[inline(always)]
+    fn takes(&self, time: SimTime) -> bool {
+        (time.0 >> BUCKET_SHIFT).wrapping_sub(self.base) < WHEEL_SLOTS
+    }
+
+    /// The time at which bucket `b` starts.
+    #[inline(always)]
+    fn start(b: u64) -> u64 {
+        if b >> (64 - BUCKET_SHIFT) != 0 {
+            u64::MAX
+        } else {
+            b << BUCKET_SHIFT
+        }
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, key: HeapKey) {
+        if self.heads.is_empty() {
+            self.heads = vec![NIL; WHEEL_SLOTS as usize];
+            self.occupied = vec![0; (WHEEL_SLOTS / 64) as usize];
+        }
+        let slot = ((key.time.0 >> BUCKET_SHIFT) % WHEEL_SLOTS) as usize;
+        let next = self.heads[slot];
+        let node = if self.free != NIL {
+            let i = self.free;
+            let n = &mut self.nodes[i as usize];
+            self.free = n.next;
+            *n = WheelNode::new(key, next);
+            i
+        } else {
+            self.nodes.push(WheelNode::new(key, next));
+            (self.nodes.len() - 1) as u32
+        };
+        self.heads[slot] = node;
+        self.occupied[slot / 64] |= 1 << (slot % 64);
+        self.len += 1;
+    }
+
+    /// Empties `slot`, passing each of its events to `f`.
+    fn drain_slot(&mut self, slot: usize, mut f: impl FnMut(HeapKey)) {
+        let mut i = std::mem::replace(&mut self.heads[slot], NIL);
+        while i != NIL {
+            let n = &mut self.nodes[i as usize];
+            let (key, next) = (n.key(), n.next);
+            n.next = self.free;
+            self.free = i;
+            self.len -= 1;
+            f(key);
+            i = next;
+        }
+        self.occupied[slot / 64] &= !(1 << (slot % 64));
+    }
+
+    /// Drops the events for which `keep` is false. Visits occupied slots
+    /// only: the kernel sweeps often when few events are queued.
+    fn retain(&mut self, mut keep: impl FnMut(&HeapKey) -> bool) {
+        if self.len == 0 {
+            return;
+        }
+        for w in 0..self.occupied.len() {
+            let mut bits = self.occupied[w];
+            while bits != 0 {
+                let slot = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (mut i, mut kept) = (self.heads[slot], NIL);
+                while i != NIL {
+                    let n = &mut self.nodes[i as usize];
+                    let next = n.next;
+                    if keep(&n.key()) {
+                        n.next = kept;
+                        kept = i;
+                    } else {
+                        n.next = self.free;
+                        self.free = i;
+                        self.len -= 1;
+                    }
+                    i = next;
+                }
+                self.heads[slot] = kept;
+                if kept == NIL {
+                    self.occupied[w] &= !(1 << (slot % 64));
+                }
+            }
+        }
+    }
+
+    /// The first occupied bucket (absolute). The wheel must not be empty.
+    fn first_occupied(&self) -> u64 {
+        let words = self.occupied.len();
+        let from = (self.base % WHEEL_SLOTS) as usize;
+        let (w0, bit0) = (from / 64, from % 64);
+        // The first word from `from`'s bit, then whole words round the
+        // circle (the first word again last, for its low bits).
+        let first = self.occupied[w0] & (u64::MAX << bit0);
+        let found = if first != 0 {
+            w0 * 64 + first.trailing_zeros() as usize
+        } else {
+            (1..=words)
+                .map(|i| (w0 + i) % words)
+                .find(|&w| self.occupied[w] != 0)
+                .map(|w| w * 64 + self.occupied[w].trailing_zeros() as usize)
+                .expect("first_occupied on an empty wheel")
+        };
+        self.base + (found as u64 + WHEEL_SLOTS - from as u64) % WHEEL_SLOTS
+    }
+}
+
 #[derive(Default)]
 struct Timers {
     generations: Vec<u32>,
@@ -365,12 +633,13 @@ enum Due {
 /// O(1) instead of O(log n) for zero-delay events.
 struct Core<M> {
     heap: EventHeap<M>,
-    now_fifo: VecDeque<Entry<M>>,
+    wheel: Wheel,
+    now_fifo: Fifo,
     /// The time of the event being delivered (the simulation clock).
     now: SimTime,
     seq: u64,
     timers: Timers,
-    /// Cancelled timers whose events are still queued (heap or FIFO).
+    /// Cancelled timers whose events are still queued (heap, wheel or FIFO).
     cancelled_in_heap: usize,
     stop: bool,
     /// Messages actors reported they could not handle ([`Context::unhandled`]).
@@ -411,7 +680,20 @@ impl<M> Core<M> {
             }
         };
         self.heap.retain(live);
-        self.now_fifo.retain(|e| live(e.timer));
+        let (msgs, free) = (&mut self.heap.msgs, &mut self.heap.free);
+        let mut keep = |k: &HeapKey| {
+            let kept = live(k.timer);
+            if !kept {
+                msgs[k.msg as usize] = None;
+                free.push(k.msg);
+            }
+            kept
+        };
+        self.wheel.retain(&mut keep);
+        let fifo = &mut self.now_fifo;
+        fifo.keys.drain(..fifo.head);
+        fifo.head = 0;
+        fifo.keys.retain(keep);
         debug_assert_eq!(before - self.len(), self.cancelled_in_heap);
         self.cancelled_in_heap = 0;
     }
@@ -419,7 +701,55 @@ impl<M> Core<M> {
     /// Events queued, including cancelled timers not yet dropped.
     #[inline]
     fn len(&self) -> usize {
-        self.heap.len() + self.now_fifo.len()
+        self.heap.len() + self.wheel.len + self.now_fifo.len()
+    }
+
+    /// Moves events from the wheel into the heap until the heap's top is
+    /// the earliest queued event (see [`Wheel`]). Cheap when the heap's top
+    /// is earlier than the wheel's first bucket, the common case.
+    #[inline(always)]
+    fn settle(&mut self) {
+        if self.wheel.len == 0 {
+            return;
+        }
+        let start = Wheel::start(self.wheel.base);
+        if self.heap.peek().is_some_and(|k| k.time.0 < start) {
+            return;
+        }
+        self.settle_slow();
+    }
+
+    #[inline(never)]
+    fn settle_slow(&mut self) {
+        while self.wheel.len > 0 {
+            let top = self.heap.peek().map(|k| k.time.0);
+            if top.is_some_and(|t| t < Wheel::start(self.wheel.base)) {
+                return;
+            }
+            let b = self.wheel.first_occupied();
+            if let Some(t) = top
+                && t < Wheel::start(b)
+            {
+                // Buckets before `b` are empty: the heap's top is the
+                // earliest event, and the wheel may start at its bucket.
+                self.wheel.base = t >> BUCKET_SHIFT;
+                return;
+            }
+            let (heap, timers, cancelled) =
+                (&mut self.heap, &self.timers, &mut self.cancelled_in_heap);
+            self.wheel.drain_slot((b % WHEEL_SLOTS) as usize, |k| {
+                if k.timer != NO_TIMER && {
+                    let (slot, generation) = split_timer(k.timer);
+                    !timers.is_live(slot, generation)
+                } {
+                    heap.discard(k.msg);
+                    *cancelled -= 1;
+                } else {
+                    heap.sift_up(k);
+                }
+            });
+            self.wheel.base = b + 1;
+        }
     }
 
     /// Which queue holds the next event, if it is due at or before `end`.
@@ -452,10 +782,19 @@ impl<M> Core<M> {
     #[inline(always)]
     fn take(&mut self, from: Due) -> Entry<M> {
         match from {
-            Due::Fifo => match self.now_fifo.pop_front() {
-                Some(e) => e,
-                None => unreachable!("next_due names a non-empty queue"),
-            },
+            Due::Fifo => {
+                let k = match self.now_fifo.pop_front() {
+                    Some(k) => k,
+                    None => unreachable!("next_due names a non-empty queue"),
+                };
+                let msg = self.heap.take_msg(k.msg);
+                Entry {
+                    time: k.time,
+                    seq_dst: k.seq_dst,
+                    timer: k.timer,
+                    msg: Cell::new(msg),
+                }
+            }
             _ => self.heap.pop_min(),
         }
     }
@@ -480,10 +819,26 @@ impl<M> Core<M> {
             msg: Cell::new(msg),
         };
         if time == self.now {
-            self.now_fifo.push_back(e);
+            let msg = self.heap.store(e.msg.into_inner());
+            self.now_fifo.push(HeapKey {
+                time,
+                seq_dst: e.seq_dst,
+                timer,
+                msg,
+            });
         } else {
             debug_assert!(time > self.now, "event scheduled in the past");
-            self.heap.push(e);
+            if self.heap.len() >= WHEEL_MIN_HEAP && self.wheel.takes(time) {
+                let msg = self.heap.store(e.msg.into_inner());
+                self.wheel.insert(HeapKey {
+                    time,
+                    seq_dst: e.seq_dst,
+                    timer,
+                    msg,
+                });
+            } else {
+                self.heap.push(e);
+            }
         }
         self.seq += 1;
     }
@@ -663,7 +1018,11 @@ impl<A: Actor> Simulation<A> {
             rngs: Vec::new(),
             core: Core {
                 heap: EventHeap::new(),
-                now_fifo: VecDeque::new(),
+                wheel: Wheel::new(),
+                now_fifo: Fifo {
+                    keys: Vec::new(),
+                    head: 0,
+                },
                 now: SimTime::ZERO,
                 seq: 0,
                 timers: Timers::default(),
@@ -750,6 +1109,7 @@ impl<A: Actor> Simulation<A> {
     fn run_to(&mut self, end: SimTime, drain: bool) -> RunOutcome {
         self.core.stop = false;
         loop {
+            self.core.settle();
             let due = self.core.next_due(end);
             if due == Due::Nothing {
                 // Nothing due by `end`, so the FIFO of events due now is empty.
@@ -807,14 +1167,20 @@ impl<A: Actor> Simulation<A> {
     }
 
     /// The most bytes one queued event takes, growth of the queue's
-    /// vectors not included: in the heap, its key, its message's slot in
-    /// the slab and a free-list index; in the FIFO of events due now, its
-    /// entry. Used by memory bounds (`docs/limits.md`).
+    /// vectors not included: wherever it waits (the heap, a time bucket or
+    /// the FIFO of events due now), its key, its message's slot in the slab
+    /// and a free-list index. Used by memory bounds (`docs/limits.md`).
     pub fn bytes_per_event() -> u64 {
-        let heap = std::mem::size_of::<HeapKey>()
+        (std::mem::size_of::<HeapKey>()
             + std::mem::size_of::<Option<A::Msg>>()
-            + std::mem::size_of::<u32>();
-        heap.max(std::mem::size_of::<Entry<A::Msg>>()) as u64
+            + std::mem::size_of::<u32>()) as u64
+    }
+
+    /// Bytes the event queue holds whatever the events: the time buckets'
+    /// list heads and occupancy bits (16.5 KiB once the first event goes to
+    /// a bucket). Used by memory bounds (`docs/limits.md`).
+    pub fn queue_fixed_bytes() -> u64 {
+        WHEEL_SLOTS * std::mem::size_of::<u32>() as u64 + WHEEL_SLOTS / 8
     }
 
     /// How many messages have been delivered so far.
@@ -897,6 +1263,49 @@ mod tests {
             got: vec![],
             timer: None,
         }
+    }
+
+    #[test]
+    fn far_events_wait_in_the_wheel_and_keep_their_order() {
+        // 10,000 timers from 20 ms to 60 s ahead, most cancelled, as a
+        // model's call and poll timeouts are: the heap stays shallow and
+        // the live ones arrive in (time, seq) order.
+        let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
+        let a = sim.add_actor(recorder(), 0);
+        let mut live = Vec::new();
+        sim.with_context(a, |_, ctx| {
+            for i in 0..10_000u32 {
+                let delay = SimDuration::from_millis(20 + u64::from(i * 7919 % 60_000));
+                let k = ctx.set_timer(delay, M::Tag(i));
+                if i % 10 == 0 {
+                    live.push((delay, i));
+                } else {
+                    assert!(ctx.cancel(k));
+                }
+            }
+        });
+        // Sweeps drop cancelled timers from the wheel as from the heap.
+        assert!(sim.pending() < 2_000, "{}", sim.pending());
+        assert!(
+            sim.core.heap.len() <= WHEEL_MIN_HEAP,
+            "{}",
+            sim.core.heap.len()
+        );
+        assert_eq!(sim.core.heap.len() + sim.core.wheel.len, sim.pending());
+        let mut most_in_heap = 0;
+        while sim.run_until(sim.now() + SimDuration::from_millis(100)) != RunOutcome::Drained
+            && sim.pending() > 0
+        {
+            most_in_heap = most_in_heap.max(sim.core.heap.len());
+        }
+        sim.run();
+        assert!(most_in_heap < 200, "{most_in_heap}");
+        live.sort();
+        let got: Vec<u32> = sim.actor(a).got.iter().map(|x| x.1).collect();
+        assert_eq!(got, live.iter().map(|x| x.1).collect::<Vec<_>>());
+        assert_eq!(sim.delivered(), 1_000);
+        assert_eq!(sim.pending(), 0);
+        assert_eq!(sim.core.cancelled_in_heap, 0);
     }
 
     #[test]

@@ -65,6 +65,10 @@ struct Node {
     min_fanout: u32,
     max_fanout: u32,
     max_delay: u64,
+    /// Delays are multiples of this many nanoseconds (0 counts as 1): large
+    /// units spread events over many of the kernel's time buckets, and past
+    /// the span it keeps out of the heap.
+    unit: u64,
     /// Messages this actor sent (all deliveries, all fan-outs).
     sent: u64,
     /// Deliveries that arrived before they were sent or not at their due time.
@@ -95,7 +99,7 @@ impl Actor for Node {
             self.draws.push(u64::from(fanout));
             for _ in 0..fanout {
                 let to = ctx.rng().random_range(0..self.n_actors);
-                let delay = tie_prone_delay(ctx, self.max_delay);
+                let delay = SimDuration(tie_prone_delay(ctx, self.max_delay).0 * self.unit.max(1));
                 self.draws.push(u64::from(to));
                 self.draws.push(delay.0);
                 let tag = (ctx.me().0, u32::try_from(self.sent).expect("few sends"));
@@ -125,6 +129,7 @@ struct GossipParams {
     min_fanout: u32,
     max_fanout: u32,
     max_delay: u64,
+    unit: u64,
     hops: u32,
     /// Initial messages: (destination, time).
     initial: Vec<(u32, u64)>,
@@ -148,6 +153,7 @@ fn gossip_params() -> impl Strategy<Value = GossipParams> {
                         min_fanout,
                         max_fanout: min_fanout + extra_fanout,
                         max_delay,
+                        unit: 1,
                         hops,
                         initial,
                     }
@@ -167,6 +173,7 @@ fn gossip(p: &GossipParams) -> (Simulation<Node>, Vec<Scheduled>) {
                 min_fanout: p.min_fanout,
                 max_fanout: p.max_fanout,
                 max_delay: p.max_delay,
+                unit: p.unit,
                 ..Node::default()
             },
             sim_core::stream_key(&format!("node-{i}")),
@@ -277,6 +284,39 @@ proptest! {
         prop_assert_eq!(delivered_tags, expected);
     }
 
+    /// (c) The same across time scales: delays are 0–3 units of 1 ms, one
+    /// kernel time bucket (2^24 ns), 1 s or 30 s, so events land in the
+    /// current bucket, in later ones, and beyond the span the kernel keeps
+    /// out of its heap (about 68.7 s), with exact ties still common.
+    #[test]
+    fn ties_are_delivered_in_scheduling_order_across_time_scales(
+        p in gossip_params(),
+        unit in prop_oneof![Just(1_000_000u64), Just(1u64 << 24), Just(1_000_000_000), Just(30_000_000_000)],
+    ) {
+        let p = GossipParams { max_delay: 3, unit, hops: p.hops.min(7), ..p };
+        let (mut sim, initial) = gossip(&p);
+        sim.set_event_limit(20_000);
+        prop_assert_eq!(sim.run(), RunOutcome::Drained);
+        let trace = sim.trace().expect("tracing is on").to_vec();
+        prop_assert!(trace_times_non_decreasing(&trace));
+        prop_assert!(ties_in_seq_order(&trace));
+        let mut scheduled = initial.clone();
+        let mut next_delivery = vec![0usize; p.n_actors as usize];
+        let mut delivered_tags = Vec::new();
+        for e in &trace {
+            let actor = sim.actor(e.dst);
+            let k = next_delivery[e.dst.index()];
+            next_delivery[e.dst.index()] += 1;
+            let (at, tag) = actor.received[k];
+            prop_assert_eq!(at, e.time);
+            delivered_tags.push(tag);
+            scheduled.extend_from_slice(&actor.sends_per_delivery[k]);
+        }
+        scheduled.sort_by_key(|&(_, due)| due);
+        let expected: Vec<Tag> = scheduled.iter().map(|&(tag, _)| tag).collect();
+        prop_assert_eq!(delivered_tags, expected);
+    }
+
     /// (b) The same seed gives the same trace and the same draws; a different
     /// seed gives a different trace (the model's delays come from `ctx.rng()`).
     #[test]
@@ -324,6 +364,7 @@ fn adding_an_idle_actor_does_not_shift_other_streams() {
         min_fanout: 0,
         max_fanout: 2,
         max_delay: 1_000,
+        unit: 1,
         hops: 5,
         initial: vec![(0, 0), (3, 7)],
     };
@@ -347,6 +388,7 @@ fn same_seed_twice_gives_identical_traces() {
         min_fanout: 1,
         max_fanout: 3,
         max_delay: 100,
+        unit: 1,
         hops: 6,
         initial: vec![(0, 0), (1, 0), (2, 0)],
     };
@@ -504,7 +546,27 @@ fn cancel_heavy_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn run_timer_script(script: &[(Vec<Op>, u64)], drivers: usize) -> Result<(), TestCaseError> {
+fn run_timer_script(
+    script: &[(Vec<Op>, u64)],
+    drivers: usize,
+    unit: u64,
+) -> Result<(), TestCaseError> {
+    // Delays and gaps in `unit`s of nanoseconds.
+    let script: Vec<(Vec<Op>, u64)> = script
+        .iter()
+        .map(|(ops, gap)| {
+            let ops = ops
+                .iter()
+                .map(|op| match *op {
+                    Op::Set(d) => Op::Set(d * unit),
+                    Op::SetThenCancel(d) => Op::SetThenCancel(d * unit),
+                    other => other,
+                })
+                .collect();
+            (ops, gap * unit)
+        })
+        .collect();
+    let script = &script[..];
     let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
     let mut ids = Vec::new();
     for d in 0..drivers {
@@ -570,7 +632,18 @@ proptest! {
         script in prop::collection::vec((prop::collection::vec(op(), 0..4), 0u64..20), 1..60),
         drivers in 1usize..4,
     ) {
-        run_timer_script(&script, drivers)?;
+        run_timer_script(&script, drivers, 1)?;
+    }
+
+    /// (d) The same with delays in units of 1 ms to 3 s: timers up to two
+    /// minutes ahead, across the kernel's time buckets and beyond them.
+    #[test]
+    fn timers_fire_once_unless_cancelled_across_time_scales(
+        script in prop::collection::vec((prop::collection::vec(op(), 0..4), 0u64..20), 1..60),
+        drivers in 1usize..4,
+        unit in prop_oneof![Just(1_000_000u64), Just(1u64 << 24), Just(1_000_000_000), Just(3_000_000_000)],
+    ) {
+        run_timer_script(&script, drivers, unit)?;
     }
 }
 
@@ -578,7 +651,9 @@ proptest! {
     #![proptest_config(config(32))]
 
     /// (d) The same, with thousands of long timers mostly cancelled, so the
-    /// kernel sweeps cancelled events out of its queue mid-run.
+    /// kernel sweeps cancelled events out of its queue mid-run; in units
+    /// of 1 ns (all in the heap), 1 ms (up to 3 s ahead, in the kernel's
+    /// time buckets) and 50 ms (up to 150 s ahead, also beyond them).
     #[test]
     fn timers_survive_sweeps_of_cancelled_events(
         script in prop::collection::vec(
@@ -586,8 +661,9 @@ proptest! {
             100..400,
         ),
         drivers in 1usize..4,
+        unit in prop_oneof![Just(1u64), Just(1_000_000), Just(50_000_000)],
     ) {
-        run_timer_script(&script, drivers)?;
+        run_timer_script(&script, drivers, unit)?;
     }
 }
 

@@ -93,8 +93,8 @@ pub fn bytes_per_in_flight(model: &Model) -> u64 {
 }
 
 /// What one simulation of a model holds besides its requests in flight:
-/// its actors and their random streams, and two latency histograms per
-/// handler (workload and calls).
+/// its actors and their random streams, two latency histograms per
+/// handler (workload and calls) and the event queue's time buckets.
 pub fn simulation_fixed_bytes(model: &Model) -> u64 {
     let actors =
         model.resources.len() + model.links.len() + model.handlers.len() + model.faults.len();
@@ -107,6 +107,7 @@ pub fn simulation_fixed_bytes(model: &Model) -> u64 {
     actors as u64 * per_actor
         + replicas
         + model.handlers.len() as u64 * 2 * hist_bytes()
+        + Simulation::<Node<'_>>::queue_fixed_bytes()
         + 64 * 1024
 }
 
