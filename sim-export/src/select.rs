@@ -30,7 +30,8 @@ pub struct Threshold {
     pub basis: String,
     /// The healthy steady state it must lie above.
     pub healthy: f64,
-    /// The healthy one-second noise bound (99.9th percentile).
+    /// The healthy one-second noise bound (99.9th percentile), which it
+    /// must not lie below.
     pub healthy_high: f64,
     /// The SLO's breach level it must lie below (none without an SLO).
     pub breach: Option<f64>,
@@ -45,6 +46,10 @@ impl Threshold {
         } else if value <= healthy {
             Some(format!(
                 "{value} is not above the healthy steady state {healthy}"
+            ))
+        } else if value < healthy_high {
+            Some(format!(
+                "{value} is below the healthy one-second noise bound {healthy_high}: a healthy system reaches it"
             ))
         } else {
             breach.filter(|b| value >= *b).map(|b| {
@@ -110,13 +115,13 @@ pub fn select(run: &Run, filter: &Filter, strict: bool) -> Result<Selection, Err
         }
     }
     let min = match &filter.min_severity {
-        None => 0,
-        Some(s) => SEVERITIES.iter().position(|k| k == s).ok_or_else(|| {
+        None => None,
+        Some(s) => Some(SEVERITIES.iter().position(|k| k == s).ok_or_else(|| {
             Error::input(format!(
                 "preflight: export: --min-severity {s}: expected one of {}",
                 SEVERITIES.join(", ")
             ))
-        })?,
+        })?),
     };
     let (breach_error, breach_latency) = run.breach();
     let mut out = Selection::default();
@@ -127,11 +132,16 @@ pub fn select(run: &Run, filter: &Filter, strict: bool) -> Result<Selection, Err
         if !filter.scenarios.is_empty() && !filter.scenarios.contains(&row.scenario_id) {
             continue;
         }
-        if SEVERITIES
-            .iter()
-            .position(|k| *k == row.severity)
-            .is_some_and(|s| s < min)
-        {
+        if !passes_min_severity(&row.severity, min) {
+            if min.is_some() && !SEVERITIES.contains(&row.severity.as_str()) {
+                out.warnings.push(format!(
+                    "preflight: export: scenario {} (rank {}) has severity `{}`, not one of {}: left out by --min-severity",
+                    row.scenario_id,
+                    row.rank,
+                    row.severity,
+                    SEVERITIES.join(", ")
+                ));
+            }
             continue;
         }
         if filter.top.is_some_and(|n| out.chosen.len() >= n) {
@@ -210,9 +220,34 @@ pub fn select(run: &Run, filter: &Filter, strict: bool) -> Result<Selection, Err
     Ok(out)
 }
 
+/// Whether a scenario of `severity` passes `--min-severity` (`min`: its
+/// index in [`SEVERITIES`]). With the filter, a severity that is not one of
+/// them (a hand-edited or newer `scenarios.parquet`) does not pass: it
+/// cannot be shown to be at least `min`.
+fn passes_min_severity(severity: &str, min: Option<usize>) -> bool {
+    match min {
+        None => true,
+        Some(min) => SEVERITIES
+            .iter()
+            .position(|k| *k == severity)
+            .is_some_and(|s| s >= min),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Threshold;
+    use super::{Threshold, passes_min_severity};
+
+    #[test]
+    fn min_severity_leaves_out_lower_and_unknown_severities() {
+        assert!(passes_min_severity("low", None));
+        assert!(passes_min_severity("catastrophic", None), "no filter");
+        assert!(passes_min_severity("high", Some(1)));
+        assert!(passes_min_severity("medium", Some(1)));
+        assert!(!passes_min_severity("low", Some(1)));
+        assert!(!passes_min_severity("catastrophic", Some(0)));
+        assert!(!passes_min_severity("", Some(0)));
+    }
 
     #[test]
     fn a_threshold_is_written_only_strictly_between_healthy_and_breach() {
@@ -230,6 +265,17 @@ mod tests {
             "{at_breach:?}"
         );
         assert!(!t(0.001, Some(0.036)).usable(), "equal to healthy");
+        let in_noise = t(0.003, Some(0.036));
+        assert!(!in_noise.usable(), "between the median and the noise bound");
+        assert!(
+            in_noise
+                .refused
+                .as_deref()
+                .unwrap()
+                .contains("noise bound 0.004"),
+            "{in_noise:?}"
+        );
+        assert!(t(0.004, Some(0.036)).usable(), "at the noise bound");
         assert!(!t(0.0005, Some(0.036)).usable(), "below healthy");
         assert!(!t(f64::NAN, Some(0.036)).usable());
         assert!(!t(f64::INFINITY, None).usable());
