@@ -199,6 +199,37 @@ fn gossip(p: &GossipParams) -> (Simulation<Node>, Vec<Scheduled>) {
     (sim, initial)
 }
 
+/// Runs the gossip model and checks that deliveries follow `(due time,
+/// scheduling order)`. The expected order is rebuilt without looking at
+/// sequence numbers: replay the handlers in the order they ran, list every
+/// message in the order it was scheduled (the initial messages, then, for
+/// each delivery, the messages its handler sent), and sort that list by due
+/// time with a *stable* sort.
+fn check_scheduling_order(p: &GossipParams) -> Result<(), TestCaseError> {
+    let (mut sim, initial) = gossip(p);
+    sim.set_event_limit(20_000);
+    prop_assert_eq!(sim.run(), RunOutcome::Drained);
+    let trace = sim.trace().expect("tracing is on").to_vec();
+    prop_assert!(trace_times_non_decreasing(&trace));
+    prop_assert!(ties_in_seq_order(&trace));
+    let mut scheduled = initial;
+    let mut next_delivery = vec![0usize; p.n_actors as usize];
+    let mut delivered_tags = Vec::new();
+    for e in &trace {
+        let actor = sim.actor(e.dst);
+        let k = next_delivery[e.dst.index()];
+        next_delivery[e.dst.index()] += 1;
+        let (at, tag) = actor.received[k];
+        prop_assert_eq!(at, e.time);
+        delivered_tags.push(tag);
+        scheduled.extend_from_slice(&actor.sends_per_delivery[k]);
+    }
+    scheduled.sort_by_key(|&(_, due)| due); // stable: keeps scheduling order among ties
+    let expected: Vec<Tag> = scheduled.iter().map(|&(tag, _)| tag).collect();
+    prop_assert_eq!(delivered_tags, expected);
+    Ok(())
+}
+
 fn total_sent(sim: &Simulation<Node>) -> u64 {
     sim.actors().iter().map(|a| a.sent).sum()
 }
@@ -250,38 +281,13 @@ proptest! {
         prop_assert_eq!(sim.delivered(), trace.len() as u64);
     }
 
-    /// (c) Ties follow scheduling order. The expected delivery order is rebuilt
-    /// without looking at sequence numbers: replay the handlers in the order
-    /// they ran, list every message in the order it was scheduled, and sort
-    /// that list by due time with a *stable* sort.
+    /// (c) Ties follow scheduling order ([`check_scheduling_order`]).
     #[test]
     fn ties_are_delivered_in_scheduling_order(p in gossip_params()) {
         // Ties are the point: only tiny delays. At most 3^7 descendants per
         // initial message, so the run drains well within the event limit.
         let p = GossipParams { max_delay: p.max_delay.min(2), hops: p.hops.min(7), ..p };
-        let (mut sim, initial) = gossip(&p);
-        sim.set_event_limit(20_000);
-        prop_assert_eq!(sim.run(), RunOutcome::Drained);
-        let trace = sim.trace().expect("tracing is on").to_vec();
-        prop_assert!(ties_in_seq_order(&trace));
-
-        // Scheduling order: the initial messages, then, for each delivery in
-        // the order it happened, the messages its handler sent.
-        let mut scheduled = initial.clone();
-        let mut next_delivery = vec![0usize; p.n_actors as usize];
-        let mut delivered_tags = Vec::new();
-        for e in &trace {
-            let actor = sim.actor(e.dst);
-            let k = next_delivery[e.dst.index()];
-            next_delivery[e.dst.index()] += 1;
-            let (at, tag) = actor.received[k];
-            prop_assert_eq!(at, e.time);
-            delivered_tags.push(tag);
-            scheduled.extend_from_slice(&actor.sends_per_delivery[k]);
-        }
-        scheduled.sort_by_key(|&(_, due)| due); // stable: keeps scheduling order among ties
-        let expected: Vec<Tag> = scheduled.iter().map(|&(tag, _)| tag).collect();
-        prop_assert_eq!(delivered_tags, expected);
+        check_scheduling_order(&p)?;
     }
 
     /// (c) The same across time scales: delays are 0–3 units of 1 ms, one
@@ -294,27 +300,7 @@ proptest! {
         unit in prop_oneof![Just(1_000_000u64), Just(1u64 << 24), Just(1_000_000_000), Just(30_000_000_000)],
     ) {
         let p = GossipParams { max_delay: 3, unit, hops: p.hops.min(7), ..p };
-        let (mut sim, initial) = gossip(&p);
-        sim.set_event_limit(20_000);
-        prop_assert_eq!(sim.run(), RunOutcome::Drained);
-        let trace = sim.trace().expect("tracing is on").to_vec();
-        prop_assert!(trace_times_non_decreasing(&trace));
-        prop_assert!(ties_in_seq_order(&trace));
-        let mut scheduled = initial.clone();
-        let mut next_delivery = vec![0usize; p.n_actors as usize];
-        let mut delivered_tags = Vec::new();
-        for e in &trace {
-            let actor = sim.actor(e.dst);
-            let k = next_delivery[e.dst.index()];
-            next_delivery[e.dst.index()] += 1;
-            let (at, tag) = actor.received[k];
-            prop_assert_eq!(at, e.time);
-            delivered_tags.push(tag);
-            scheduled.extend_from_slice(&actor.sends_per_delivery[k]);
-        }
-        scheduled.sort_by_key(|&(_, due)| due);
-        let expected: Vec<Tag> = scheduled.iter().map(|&(tag, _)| tag).collect();
-        prop_assert_eq!(delivered_tags, expected);
+        check_scheduling_order(&p)?;
     }
 
     /// (b) The same seed gives the same trace and the same draws; a different
