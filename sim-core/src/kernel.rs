@@ -182,6 +182,18 @@ impl<M> EventHeap<M> {
         msg
     }
 
+    /// The event of a key taken off a queue, its message out of the slab.
+    #[inline(always)]
+    fn entry(&mut self, k: HeapKey) -> Entry<M> {
+        let msg = self.take_msg(k.msg);
+        Entry {
+            time: k.time,
+            seq_dst: k.seq_dst,
+            timer: k.timer,
+            msg: Cell::new(msg),
+        }
+    }
+
     /// Drops the message in slab slot `i` (a cancelled event's).
     #[inline]
     fn discard(&mut self, i: u32) {
@@ -235,13 +247,7 @@ impl<M> EventHeap<M> {
         if !self.keys.is_empty() {
             self.refill_root(last);
         }
-        let msg = self.take_msg(top.msg);
-        Entry {
-            time: top.time,
-            seq_dst: top.seq_dst,
-            timer: top.timer,
-            msg: Cell::new(msg),
-        }
+        self.entry(top)
     }
 
     /// Fills the hole left at the root by the earliest event with `last`
@@ -349,6 +355,13 @@ impl Fifo {
     #[inline(always)]
     fn len(&self) -> usize {
         self.keys.len() - self.head
+    }
+
+    /// Keeps the events for which `keep` is true, in order.
+    fn retain(&mut self, keep: impl FnMut(&HeapKey) -> bool) {
+        self.keys.drain(..self.head);
+        self.head = 0;
+        self.keys.retain(keep);
     }
 
     #[inline(always)]
@@ -600,6 +613,16 @@ impl Timers {
         self.generations[slot as usize] == generation
     }
 
+    /// Whether a queued event with timer word `word` ([`Entry::timer`]) is
+    /// still to be delivered: not a timer, or a live one.
+    #[inline]
+    fn queued_live(&self, word: u64) -> bool {
+        word == NO_TIMER || {
+            let (slot, generation) = split_timer(word);
+            self.is_live(slot, generation)
+        }
+    }
+
     /// Retires the timer if it is still live; returns whether it was.
     #[inline]
     fn retire(&mut self, slot: u32, generation: u32) -> bool {
@@ -673,27 +696,18 @@ impl<M> Core<M> {
     fn sweep_cancelled(&mut self) {
         let timers = &self.timers;
         let before = self.len();
-        let live = |timer: u64| {
-            timer == NO_TIMER || {
-                let (slot, generation) = split_timer(timer);
-                timers.is_live(slot, generation)
-            }
-        };
+        let live = |timer: u64| timers.queued_live(timer);
         self.heap.retain(live);
-        let (msgs, free) = (&mut self.heap.msgs, &mut self.heap.free);
+        let heap = &mut self.heap;
         let mut keep = |k: &HeapKey| {
             let kept = live(k.timer);
             if !kept {
-                msgs[k.msg as usize] = None;
-                free.push(k.msg);
+                heap.discard(k.msg);
             }
             kept
         };
         self.wheel.retain(&mut keep);
-        let fifo = &mut self.now_fifo;
-        fifo.keys.drain(..fifo.head);
-        fifo.head = 0;
-        fifo.keys.retain(keep);
+        self.now_fifo.retain(keep);
         debug_assert_eq!(before - self.len(), self.cancelled_in_heap);
         self.cancelled_in_heap = 0;
     }
@@ -738,14 +752,11 @@ impl<M> Core<M> {
             let (heap, timers, cancelled) =
                 (&mut self.heap, &self.timers, &mut self.cancelled_in_heap);
             self.wheel.drain_slot((b % WHEEL_SLOTS) as usize, |k| {
-                if k.timer != NO_TIMER && {
-                    let (slot, generation) = split_timer(k.timer);
-                    !timers.is_live(slot, generation)
-                } {
+                if timers.queued_live(k.timer) {
+                    heap.sift_up(k);
+                } else {
                     heap.discard(k.msg);
                     *cancelled -= 1;
-                } else {
-                    heap.sift_up(k);
                 }
             });
             self.wheel.base = b + 1;
@@ -787,13 +798,7 @@ impl<M> Core<M> {
                     Some(k) => k,
                     None => unreachable!("next_due names a non-empty queue"),
                 };
-                let msg = self.heap.take_msg(k.msg);
-                Entry {
-                    time: k.time,
-                    seq_dst: k.seq_dst,
-                    timer: k.timer,
-                    msg: Cell::new(msg),
-                }
+                self.heap.entry(k)
             }
             _ => self.heap.pop_min(),
         }
