@@ -111,6 +111,7 @@ impl<M> Entry<M> {
 /// whole events would copy each message again at every level, and copy it
 /// in pieces that stall store-to-load forwarding when they are read back
 /// (measured with `perf annotate` on the M/M/1 benchmarks).
+#[derive(Clone)]
 struct EventHeap<M> {
     keys: Vec<HeapKey>,
     msgs: Vec<Option<M>>,
@@ -331,6 +332,7 @@ fn split_timer(word: u64) -> (u32, u32) {
 /// key in place; a `VecDeque` of whole events was 8% of a checkout run,
 /// most of it one stalled load of an event its caller had just written to
 /// the stack.
+#[derive(Clone)]
 struct Fifo {
     keys: Vec<HeapKey>,
     head: usize,
@@ -411,6 +413,7 @@ const WHEEL_MIN_HEAP: usize = 8;
 /// **Memory** is that of the events it holds: the lists are linked
 /// through one arena of nodes whose freed nodes are reused, so the arena
 /// grows to the most events the wheel ever held at once, as the heap does.
+#[derive(Clone)]
 struct Wheel {
     /// The first node of each slot's list; slot `b % WHEEL_SLOTS` holds the
     /// events of absolute bucket `b`. Empty until the first event arrives
@@ -430,6 +433,7 @@ struct Wheel {
 /// An event in a [`Wheel`] slot's list (or a free node): a [`HeapKey`]'s
 /// fields with the link in what is the key's padding, so a node takes no
 /// more memory than a key.
+#[derive(Clone, Copy)]
 struct WheelNode {
     time: SimTime,
     seq_dst: u64,
@@ -586,7 +590,7 @@ impl Wheel {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Timers {
     generations: Vec<u32>,
     free: Vec<u32>,
@@ -654,6 +658,7 @@ enum Due {
 /// `(time, seq)` by construction, and taking the smaller front of the two
 /// queues delivers exactly the `(time, seq)` order a single heap would, at
 /// O(1) instead of O(log n) for zero-delay events.
+#[derive(Clone)]
 struct Core<M> {
     heap: EventHeap<M>,
     wheel: Wheel,
@@ -1015,6 +1020,31 @@ pub struct Simulation<A: Actor> {
     trace: Option<Vec<TraceEntry>>,
 }
 
+/// A copy of the whole simulation at its current time: actors, their
+/// random streams, the queued events (cancelled timers included) and the
+/// counters. Run on, the copy delivers exactly the events the original
+/// would, in the same order with the same draws, until one of them is
+/// changed: so one simulation can be run to a point shared by several
+/// futures and each future taken from a copy (`fork`).
+impl<A> Clone for Simulation<A>
+where
+    A: Actor + Clone,
+    A::Msg: Clone,
+{
+    fn clone(&self) -> Self {
+        Simulation {
+            actors: self.actors.clone(),
+            rngs: self.rngs.clone(),
+            core: self.core.clone(),
+            now: self.now,
+            delivered: self.delivered,
+            event_limit: self.event_limit,
+            seed: self.seed,
+            trace: self.trace.clone(),
+        }
+    }
+}
+
 impl<A: Actor> Simulation<A> {
     /// An empty simulation whose actors draw from streams of `seed`.
     pub fn new(seed: CampaignSeed) -> Self {
@@ -1218,6 +1248,11 @@ impl<A: Actor> Simulation<A> {
     /// All actors, in registration order.
     pub fn actors(&self) -> &[A] {
         &self.actors
+    }
+
+    /// All actors, mutably, in registration order.
+    pub fn actors_mut(&mut self) -> &mut [A] {
+        &mut self.actors
     }
 
     /// Consumes the simulation and returns its actors.

@@ -59,7 +59,7 @@ struct Gossip {
 }
 
 /// What one actor saw and did, for checking after the run.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Node {
     n_actors: u32,
     min_fanout: u32,
@@ -444,6 +444,7 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+#[derive(Clone)]
 enum TimerMsg {
     /// Perform step `i` of the script.
     Step(usize),
@@ -453,6 +454,7 @@ enum TimerMsg {
 
 /// Runs a script of steps; each step is some ops followed by a gap before the
 /// next step. Keeps its own oracle of which timers are live.
+#[derive(Clone)]
 struct Driver {
     script: Vec<(Vec<Op>, u64)>,
     keys: Vec<TimerKey>,
@@ -532,11 +534,14 @@ fn cancel_heavy_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn run_timer_script(
+/// The drivers of `script` (delays and gaps in `unit`s of nanoseconds),
+/// each on the script rotated so their timers interleave, scheduled to
+/// start at time zero.
+fn timer_sim(
     script: &[(Vec<Op>, u64)],
     drivers: usize,
     unit: u64,
-) -> Result<(), TestCaseError> {
+) -> (Simulation<Driver>, Vec<ActorId>, Vec<(Vec<Op>, u64)>) {
     // Delays and gaps in `unit`s of nanoseconds.
     let script: Vec<(Vec<Op>, u64)> = script
         .iter()
@@ -552,7 +557,6 @@ fn run_timer_script(
             (ops, gap * unit)
         })
         .collect();
-    let script = &script[..];
     let mut sim = Simulation::new(CampaignSeed::derive(0, 0, 0));
     let mut ids = Vec::new();
     for d in 0..drivers {
@@ -575,6 +579,15 @@ fn run_timer_script(
         sim.schedule(SimTime::ZERO, id, TimerMsg::Step(0));
         ids.push(id);
     }
+    (sim, ids, script)
+}
+
+fn run_timer_script(
+    script: &[(Vec<Op>, u64)],
+    drivers: usize,
+    unit: u64,
+) -> Result<(), TestCaseError> {
+    let (mut sim, ids, script) = timer_sim(script, drivers, unit);
     prop_assert_eq!(sim.run(), RunOutcome::Drained);
     prop_assert_eq!(sim.pending(), 0);
 
@@ -650,6 +663,70 @@ proptest! {
         unit in prop_oneof![Just(1u64), Just(1_000_000), Just(50_000_000)],
     ) {
         run_timer_script(&script, drivers, unit)?;
+    }
+}
+
+/// Runs `sim` to `cut`, copies it, and runs the original and the copy to
+/// the end: both must deliver what `whole` (the same simulation, never
+/// copied) delivers, event for event, and end in the same state
+/// (`state`: what an actor saw, for comparing).
+fn check_copy_runs_on<A, S>(
+    mut whole: Simulation<A>,
+    cut: SimTime,
+    state: impl Fn(&A) -> S,
+) -> Result<(), TestCaseError>
+where
+    A: Actor + Clone,
+    A::Msg: Clone,
+    S: PartialEq + std::fmt::Debug,
+{
+    let mut original = whole.clone();
+    whole.enable_trace();
+    original.enable_trace();
+    prop_assert_eq!(whole.run(), RunOutcome::Drained);
+    prop_assert_eq!(original.run_until(cut), RunOutcome::ReachedTime);
+    let mut copy = original.clone();
+    prop_assert_eq!(original.run(), RunOutcome::Drained);
+    prop_assert_eq!(copy.run(), RunOutcome::Drained);
+    for sim in [&original, &copy] {
+        prop_assert_eq!(sim.trace(), whole.trace());
+        prop_assert_eq!(sim.delivered(), whole.delivered());
+        prop_assert_eq!(sim.pending(), 0);
+        let got: Vec<S> = sim.actors().iter().map(&state).collect();
+        let want: Vec<S> = whole.actors().iter().map(&state).collect();
+        prop_assert_eq!(got, want);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// A copy of a simulation taken mid-run ([`Simulation::clone`]) runs on
+    /// exactly as the original: the same deliveries in the same order,
+    /// timers cancelled before the copy stay cancelled in both, and every
+    /// random draw after it is the same.
+    #[test]
+    fn a_copy_runs_on_exactly_as_the_original(
+        script in prop::collection::vec(
+            (prop::collection::vec(cancel_heavy_op(), 1..5), 0u64..4),
+            20..300,
+        ),
+        drivers in 1usize..4,
+        unit in prop_oneof![Just(1u64), Just(1_000_000), Just(50_000_000)],
+        cut in 0u64..600,
+        p in gossip_params(),
+        gossip_cut in 0u64..2_000,
+    ) {
+        let (sim, _, _) = timer_sim(&script, drivers, unit);
+        check_copy_runs_on(sim, SimTime(cut * unit), |d: &Driver| {
+            (d.fired.clone(), d.cancelled.clone(), d.steps_run)
+        })?;
+        let (mut sim, _) = gossip(&p);
+        sim.set_event_limit(20_000);
+        check_copy_runs_on(sim, SimTime(gossip_cut * p.unit.max(1)), |n: &Node| {
+            (n.received.clone(), n.draws.clone(), n.sent)
+        })?;
     }
 }
 

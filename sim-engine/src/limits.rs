@@ -245,7 +245,7 @@ fn refusal(
         _ => "use fewer resources, handlers or failure modes, or give a larger --max-memory".to_string(),
     };
     format!(
-        "memory: variant `{}`: one campaign{} may hold {} — in-flight requests {} ({} requests × {} each), episode segments {}, actors and histograms {} — more than the {} that --max-memory {} ({}) leaves after {} for the run; the largest term is {term}: {advice}.",
+        "memory: variant `{}`: one campaign{} may hold {} — in-flight requests {} ({} requests × {} each), episode segments {}, actors and histograms {}{} — more than the {} that --max-memory {} ({}) leaves after {} for the run; the largest term is {term}: {advice}.",
         v.name,
         if two_scale { " (two-scale)" } else { "" },
         fmt_bytes(m.total()),
@@ -254,6 +254,14 @@ fn refusal(
         fmt_bytes(per),
         fmt_bytes(m.episodes),
         fmt_bytes(m.fixed),
+        if m.copy > 0 {
+            format!(
+                ", and the copy a library episode runs beside them {}",
+                fmt_bytes(m.copy)
+            )
+        } else {
+            String::new()
+        },
         fmt_bytes(room),
         fmt_bytes(max.bytes),
         max.source,

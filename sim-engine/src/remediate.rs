@@ -1611,14 +1611,10 @@ fn candidate_library(
             _ => true,
         })
         .collect();
-    let todo: Vec<&LibraryTask> = tasks
-        .iter()
-        .zip(&own)
-        .filter(|(_, o)| **o)
-        .map(|(t, _)| t)
-        .collect();
-    let simulated: Vec<LibraryEntry> =
-        pool.install(|| todo.par_iter().map(|t| t.run(&v.model)).collect());
+    let chains = LibraryTask::chains(&tasks, |k| own[k]);
+    let simulated: Vec<Vec<(usize, LibraryEntry)>> =
+        pool.install(|| chains.par_iter().map(|c| c.run(&v.model)).collect());
+    let simulated: Vec<LibraryEntry> = simulated.into_iter().flatten().map(|(_, e)| e).collect();
     let n_sim = simulated.len();
     let mut own_classes = Vec::new();
     for (t, o) in tasks.iter().zip(&own) {

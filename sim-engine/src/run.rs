@@ -22,7 +22,7 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::Criticality;
-use sim_models::two_scale::{Baseline, LIBRARY_REPS, run_window};
+use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window};
 use sim_models::usage::Usage;
 
 use crate::error::{Error, check_routed};
@@ -833,7 +833,10 @@ impl<'a> ReadyJob<'a> {
             let b = Baseline::for_variant(&v.model, plan.seed, plan.stream_index(v));
             phases.lap("baseline", mark);
             let tasks = b.library_tasks(&v.model, LIBRARY_REPS);
-            let entries = pool.install(|| tasks.par_iter().map(|t| t.run(&v.model)).collect());
+            let chains = LibraryTask::chains(&tasks, |_| true);
+            let entries: Vec<Vec<(usize, LibraryEntry)>> =
+                pool.install(|| chains.par_iter().map(|c| c.run(&v.model)).collect());
+            let entries = entries.into_iter().flatten().map(|(_, e)| e).collect();
             let b = b.with_library(&v.model, LIBRARY_REPS, entries);
             phases.lap("library", mark);
             b

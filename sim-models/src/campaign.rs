@@ -7,7 +7,11 @@
 //! had accumulated. Every figure is a pure function of the model, the
 //! campaign seed and the mode.
 
-use sim_core::{CampaignSeed, LatencyHistogram, SimTime, Simulation, stream_key};
+use std::rc::Rc;
+
+use sim_core::{ActorId, CampaignSeed, LatencyHistogram, SimTime, Simulation, stream_key};
+
+use crate::in_flight::InFlight;
 
 use crate::actors::{
     Arrivals, FailureActor, HandlerActor, Layout, LinkActor, Node, RequestStats, ResourceActor,
@@ -448,13 +452,40 @@ pub(crate) fn injection_stream_name(model: &Model, k: usize) -> String {
 }
 
 /// Adds a failure actor and lets it schedule its first transition.
-pub(crate) fn add_failure<'m>(sim: &mut Simulation<Node<'m>>, actor: FailureActor<'m>, name: &str) {
+pub(crate) fn add_failure<'m>(
+    sim: &mut Simulation<Node<'m>>,
+    actor: FailureActor<'m>,
+    name: &str,
+) -> ActorId {
     let id = sim.add_actor(Node::Failure(actor), stream_key(name));
     sim.with_context(id, |a, ctx| {
         if let Node::Failure(f) = a {
             f.start(ctx)
         }
     });
+    id
+}
+
+/// A copy of `sim` to run on separately ([`Simulation::clone`]): the
+/// same state, and so the same future until either is changed. The
+/// resources of a simulation share one in-flight budget; the copy's share
+/// a copy of it (copying each resource alone would leave the copy's
+/// resources holding the original's budget).
+pub(crate) fn fork<'m>(sim: &Simulation<Node<'m>>) -> Simulation<Node<'m>> {
+    let mut copy = sim.clone();
+    let mut budget: Option<(Rc<InFlight>, Rc<InFlight>)> = None;
+    for a in copy.actors_mut() {
+        if let Node::Resource(r) = a {
+            let (from, to) = budget.get_or_insert_with(|| {
+                let from = r.in_flight().clone();
+                let to = Rc::new(InFlight::clone(&from));
+                (from, to)
+            });
+            debug_assert!(Rc::ptr_eq(r.in_flight(), from), "one budget per simulation");
+            r.set_in_flight(to.clone());
+        }
+    }
+    copy
 }
 
 /// Whether a handler's figures miss its SLO. A handler without requests
@@ -506,6 +537,32 @@ pub fn availability(logs: &[&[(SimTime, bool)]], horizon: SimTime) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fork_holds_its_own_in_flight_budget() {
+        let m = crate::two_scale::testing::model(crate::two_scale::testing::TWO_CALLEES);
+        let layout = Layout::new(&m);
+        let mut sim = build(&m, layout, CampaignSeed::derive(1, 0, 0), SimTime::MAX, 0.0);
+        sim.run_until(SimTime::from_secs_f64(2.0));
+        let budgets = |s: &Simulation<Node<'_>>| -> Vec<Rc<InFlight>> {
+            s.actors()
+                .iter()
+                .filter_map(|a| match a {
+                    Node::Resource(r) => Some(r.in_flight().clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let copy = fork(&sim);
+        let (a, b) = (budgets(&sim), budgets(&copy));
+        assert_eq!(a.len(), 3);
+        // One budget per simulation, shared by its resources; the copy's
+        // starts where the original's stood.
+        assert!(a.iter().all(|x| Rc::ptr_eq(x, &a[0])));
+        assert!(b.iter().all(|x| Rc::ptr_eq(x, &b[0])));
+        assert!(!Rc::ptr_eq(&a[0], &b[0]));
+        assert_eq!(format!("{:?}", a[0]), format!("{:?}", b[0]));
+    }
 
     #[test]
     fn availability_of_overlapping_outages() {

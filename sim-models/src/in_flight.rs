@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 /// The in-flight budget of one simulation, shared by its resources.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InFlight {
     cap: u64,
     held: Cell<u64>,

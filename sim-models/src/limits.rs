@@ -156,6 +156,10 @@ pub struct CampaignMemory {
     /// Two-scale only: the fault timeline and the per-segment histograms of
     /// its episodes, for [`faults_bound`] faults.
     pub episodes: u64,
+    /// Two-scale only: a second simulation (`fixed` and `in_flight` again):
+    /// a library rep runs its longest fault and, at once, a copy taken at
+    /// a shorter duration's repair ([`crate::two_scale::LibraryChain`]).
+    pub copy: u64,
 }
 
 impl CampaignMemory {
@@ -173,10 +177,17 @@ impl CampaignMemory {
         } else {
             0
         };
+        let fixed = simulation_fixed_bytes(model);
+        let in_flight = cap.saturating_mul(bytes_per_in_flight(model));
         CampaignMemory {
-            fixed: simulation_fixed_bytes(model),
-            in_flight: cap.saturating_mul(bytes_per_in_flight(model)),
+            fixed,
+            in_flight,
             episodes,
+            copy: if two_scale {
+                fixed.saturating_add(in_flight)
+            } else {
+                0
+            },
         }
     }
 
@@ -185,14 +196,17 @@ impl CampaignMemory {
         self.fixed
             .saturating_add(self.in_flight)
             .saturating_add(self.episodes)
+            .saturating_add(self.copy)
     }
 
     /// The largest term: `(name, bytes)`.
     pub fn dominant(&self) -> (&'static str, u64) {
+        // The copy holds in-flight requests, actors and histograms again.
+        let twice = if self.copy > 0 { 2 } else { 1 };
         [
-            ("in-flight requests", self.in_flight),
+            ("in-flight requests", self.in_flight.saturating_mul(twice)),
             ("episode segments", self.episodes),
-            ("actors and histograms", self.fixed),
+            ("actors and histograms", self.fixed.saturating_mul(twice)),
         ]
         .into_iter()
         .max_by_key(|t| t.1)
@@ -212,7 +226,8 @@ pub fn default_cap(model: &Model) -> u64 {
 /// [`MIN_IN_FLIGHT_CAP`] does not fit.
 pub fn cap_within(model: &Model, budget: u64, two_scale: bool) -> Option<u64> {
     let rest = CampaignMemory::of(model, 0, two_scale).total();
-    let per = bytes_per_in_flight(model).max(1);
+    // Two-scale: every request in flight may be held twice (`copy`).
+    let per = bytes_per_in_flight(model).max(1) * if two_scale { 2 } else { 1 };
     let cap = budget.saturating_sub(rest) / per;
     (cap >= MIN_IN_FLIGHT_CAP && rest < budget).then_some(cap.min(DEFAULT_IN_FLIGHT_CAP))
 }

@@ -32,6 +32,7 @@ enum Kind<'m> {
 }
 
 /// One failure process or one injection.
+#[derive(Clone)]
 pub struct FailureActor<'m> {
     kind: Kind<'m>,
     resource: ActorId,

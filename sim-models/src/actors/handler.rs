@@ -189,6 +189,7 @@ impl Breaker {
 }
 
 /// A handler and its requests in flight.
+#[derive(Clone)]
 pub struct HandlerActor<'m> {
     model: &'m Model,
     def: &'m HandlerDef,

@@ -15,6 +15,7 @@ use crate::model::{Effect, LinkDef, LinkIx, Model};
 use crate::msg::{Msg, Origin};
 
 /// A directed link between a caller resource and a callee resource.
+#[derive(Clone)]
 pub struct LinkActor<'m> {
     model: &'m Model,
     def: &'m LinkDef,

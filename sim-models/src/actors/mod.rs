@@ -62,6 +62,7 @@ impl Layout {
 // padding costs a few hundred bytes per actor, while boxing would add a
 // pointer chase to every message delivered.
 #[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
 pub enum Node<'m> {
     /// A resource.
     Resource(ResourceActor<'m>),

@@ -39,6 +39,7 @@ const SERVICE_BLOCK: usize = 32;
 /// time: independent draws overlap in the processor where one draw per
 /// request sits on the critical path of the event it schedules (as for
 /// arrival gaps; see [`super::workload`]). Each request takes the next one.
+#[derive(Clone)]
 struct ServiceTimes<'m> {
     dist: &'m Dist,
     rng: SimRng,
@@ -129,6 +130,7 @@ struct Slot {
 }
 
 /// A resource and its replicas.
+#[derive(Clone)]
 pub struct ResourceActor<'m> {
     model: &'m Model,
     def: &'m ResourceDef,
@@ -223,6 +225,20 @@ impl<'m> ResourceActor<'m> {
     /// The in-flight budget this resource holds its requests against.
     pub fn in_flight(&self) -> &Rc<InFlight> {
         &self.in_flight
+    }
+
+    /// Holds this resource's requests against `budget` from now on (a
+    /// copy of the simulation takes a copy of its budget: `fork`).
+    pub(crate) fn set_in_flight(&mut self, budget: Rc<InFlight>) {
+        self.in_flight = budget;
+    }
+
+    /// Stops the workload arrivals here at `end` instead (an episode
+    /// forked from a longer one ends sooner).
+    pub(crate) fn set_arrivals_end(&mut self, end: SimTime) {
+        for a in &mut self.arrivals {
+            a.set_horizon(end);
+        }
     }
 
     /// Schedules the first arrival of every workload.

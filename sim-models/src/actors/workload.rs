@@ -28,6 +28,7 @@ use crate::model::WorkloadDef;
 pub const BLOCK: usize = 32;
 
 /// One workload's arrival process.
+#[derive(Clone)]
 pub struct Arrivals {
     /// Mean time between candidate arrivals, seconds (0: no arrivals).
     mean_gap: f64,
@@ -72,6 +73,11 @@ impl Arrivals {
     pub fn with_clock_offset(mut self, secs: f64) -> Self {
         self.clock_offset = secs;
         self
+    }
+
+    /// Stops the process at `horizon` instead.
+    pub(crate) fn set_horizon(&mut self, horizon: SimTime) {
+        self.horizon = horizon;
     }
 
     /// The time to the next candidate arrival (`None`: the workload is empty).

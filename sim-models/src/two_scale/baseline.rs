@@ -193,8 +193,10 @@ impl Baseline {
                         },
                         fault,
                         class: c,
+                        // One seed per class and rep: its durations are
+                        // one simulation ([`super::LibraryChain`]).
                         seed: CampaignSeed::from_u64(splitmix64(
-                            self.seed.as_u64() ^ stream_key(&format!("library/{c}/{g}/{rep}")),
+                            self.seed.as_u64() ^ stream_key(&format!("library/{c}/{rep}")),
                         )),
                         top,
                     });
@@ -237,11 +239,11 @@ impl Baseline {
     /// Builds the library on this thread (the runner spreads the tasks over
     /// its pool instead).
     pub fn build_library(self, model: &Model, reps: usize) -> Self {
-        let entries = self
-            .library_tasks(model, reps)
-            .iter()
-            .map(|t| t.run(model))
-            .collect();
+        let tasks = self.library_tasks(model, reps);
+        let mut entries = Vec::with_capacity(tasks.len());
+        for chain in LibraryTask::chains(&tasks, |_| true) {
+            entries.extend(chain.run(model).into_iter().map(|(_, e)| e));
+        }
         self.with_library(model, reps, entries)
     }
 

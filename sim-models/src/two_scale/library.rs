@@ -7,11 +7,14 @@ use std::sync::Arc;
 
 use sim_core::{CampaignSeed, SimDuration, SimTime};
 
-use super::simulate::simulate_raw;
+use super::simulate::{Raw, finish_raw, start_raw};
 use super::{Counted, Episode, EpisodePlan, Margins, Tally, expected_arrivals};
+use crate::actors::Node;
 use crate::campaign::FaultInterval;
+use crate::campaign::fork;
 use crate::model::{EffectIx, Model, ResourceIx};
 use crate::msg::ALL_REPLICAS;
+use crate::msg::Msg;
 use crate::usage::Usage;
 
 /// Episodes per class of fault and duration in the runner's [`Library`].
@@ -101,14 +104,44 @@ impl LibraryTask {
         self.class
     }
 
-    /// Simulates the episode at request level.
-    pub fn run(&self, model: &Model) -> LibraryEntry {
-        let raw = simulate_raw(
-            model,
-            &self.plan,
-            std::slice::from_ref(&self.fault),
-            self.seed,
+    /// Groups `tasks`, listed as [`Baseline::library_tasks`] lists them
+    /// (each rep's durations in order, its longest last), into one
+    /// [`LibraryChain`] per class and rep of which some task `k` is
+    /// `wanted(k)`.
+    pub fn chains(tasks: &[LibraryTask], wanted: impl Fn(usize) -> bool) -> Vec<LibraryChain> {
+        let mut out = Vec::new();
+        let mut first = 0;
+        for (k, t) in tasks.iter().enumerate() {
+            if !t.top {
+                continue;
+            }
+            let rep = first..=k;
+            debug_assert!(tasks[rep.clone()].iter().all(|u| {
+                (u.class, u.seed, u.fault.replica, u.fault.on)
+                    == (t.class, t.seed, t.fault.replica, t.fault.on)
+            }));
+            let wanted: Vec<(usize, LibraryTask)> = rep
+                .filter(|&j| wanted(j))
+                .map(|j| (j, tasks[j].clone()))
+                .collect();
+            if !wanted.is_empty() {
+                out.push(LibraryChain {
+                    top: t.clone(),
+                    wanted,
+                });
+            }
+            first = k + 1;
+        }
+        debug_assert_eq!(
+            first,
+            tasks.len(),
+            "every rep ends with its longest duration"
         );
+        out
+    }
+
+    /// The library entry of what simulating this task counted.
+    fn entry(&self, model: &Model, raw: Raw) -> LibraryEntry {
         let mut e = LibraryEntry {
             openings: raw.openings,
             hung: raw.hung,
@@ -140,6 +173,65 @@ impl LibraryTask {
             }
         }
         e
+    }
+}
+
+/// The episodes of one class and rep of a library that are wanted,
+/// simulated as one ([`LibraryChain::run`]): the rep's episodes differ
+/// only in when their fault is repaired, so they share one simulation up
+/// to each repair. It runs with the rep's longest fault; at each shorter
+/// duration a copy of it is taken (the same state, the same future
+/// draws), the fault is repaired in the copy, and the copy runs on through
+/// the settle margin. Each episode is then exactly the simulation of its
+/// own plan from the rep's seed, with the fault's repair at its time; the
+/// rep's durations share their path up to each repair (what makes the
+/// interpolation between two of them smooth), and reps stay independent.
+#[derive(Debug, Clone)]
+pub struct LibraryChain {
+    /// The rep's longest duration: the simulation the others are taken from.
+    top: LibraryTask,
+    /// The wanted episodes: (index in the task list, task), by duration.
+    wanted: Vec<(usize, LibraryTask)>,
+}
+
+impl LibraryChain {
+    /// The episodes it gives: (index in the task list, entry), by duration.
+    pub fn run(&self, model: &Model) -> Vec<(usize, LibraryEntry)> {
+        let top = &self.top;
+        let (mut sim, failures) =
+            start_raw(model, &top.plan, std::slice::from_ref(&top.fault), top.seed);
+        let mut out = Vec::with_capacity(self.wanted.len());
+        for (k, t) in &self.wanted {
+            let end = *t.plan.bounds.last().expect("at least two bounds");
+            if t.top {
+                // The longest is the simulation itself, run to its end.
+                out.push((*k, t.entry(model, finish_raw(model, sim, end))));
+                break;
+            }
+            sim.run_until(t.fault.off);
+            let mut copy = fork(&sim);
+            copy.schedule(t.fault.off, failures[0], Msg::RepairNow);
+            // The copy keeps the longest fault's segment bounds: a shorter
+            // duration's entry sums its segments after the warm-up, which
+            // start at the same time.
+            for a in copy.actors_mut() {
+                if let Node::Resource(r) = a {
+                    r.set_arrivals_end(end);
+                }
+            }
+            out.push((*k, t.entry(model, finish_raw(model, copy, end))));
+        }
+        out
+    }
+
+    /// How many episodes it gives.
+    pub fn len(&self) -> usize {
+        self.wanted.len()
+    }
+
+    /// Whether it gives none (never, as [`LibraryTask::chains`] makes them).
+    pub fn is_empty(&self) -> bool {
+        self.wanted.is_empty()
     }
 }
 
@@ -281,6 +373,8 @@ impl Library {
 
 #[cfg(test)]
 mod tests {
+    use super::{LibraryEntry, LibraryTask};
+    use crate::model::Model;
     use crate::two_scale::Baseline;
     use crate::two_scale::testing::*;
 
@@ -306,6 +400,63 @@ mod tests {
         assert_eq!(b.misrouted(), 5);
     }
 
+    /// The episode of a rep's longest duration, alone.
+    fn run_top(t: &LibraryTask, m: &Model) -> LibraryEntry {
+        let chains = LibraryTask::chains(std::slice::from_ref(t), |_| true);
+        chains[0].run(m).pop().expect("one episode").1
+    }
+
+    #[test]
+    fn a_rep_taken_from_one_simulation_counts_each_episode_as_its_own_plan() {
+        let m = model(TWO_CALLEES);
+        let b = Baseline::for_variant(&m, 5, 0);
+        let tasks = b.library_tasks(&m, 2);
+        let chains = LibraryTask::chains(&tasks, |_| true);
+        // Two classes × two reps, every duration of each.
+        assert_eq!(chains.len(), 4);
+        assert!(chains.iter().all(|c| c.len() == super::GRID));
+        let all: Vec<(usize, LibraryEntry)> = chains.iter().flat_map(|c| c.run(&m)).collect();
+        assert_eq!(
+            all.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+            (0..tasks.len()).collect::<Vec<_>>()
+        );
+        let mg = &b.margins;
+        for ((k, e), t) in all.iter().zip(&tasks) {
+            // Every workload request of the episode's own span, lead to
+            // settle, is counted once: arrivals stop at its own end, and
+            // what the longer fault counted before the copy moved to it.
+            let span = mg.lead + (t.fault.off - t.fault.on) + mg.settle;
+            let want = 100.0 * span.as_secs_f64();
+            let got = e.fixed_arrivals + e.sample_arrivals;
+            assert!(
+                (got - want).abs() < 5.0 * want.sqrt(),
+                "task {k}: {got} requests, {want} expected"
+            );
+            assert_eq!(e.sample_arrivals > 0.0, t.top, "task {k}");
+        }
+        // Each episode is the same whichever others are simulated with it
+        // (remediation simulates only some).
+        for k in [0, 3, super::GRID + 7, tasks.len() - 1] {
+            let alone = LibraryTask::chains(&tasks, |j| j == k);
+            let (j, e) = alone[0].run(&m).pop().expect("one episode");
+            assert_eq!(j, k);
+            assert_eq!(figures(&e), figures(&all[k].1), "task {k}");
+            assert_eq!(e.usage(), all[k].1.usage());
+        }
+        // Each is the episode its own plan simulates alone: the copy's
+        // path is the plan's up to the repair, and after it the same
+        // events follow (its fault repaired, its arrivals stopped).
+        for ((k, e), t) in all.iter().zip(&tasks) {
+            let raw = crate::two_scale::simulate::simulate_raw(
+                &m,
+                &t.plan,
+                std::slice::from_ref(&t.fault),
+                t.seed,
+            );
+            assert_eq!(figures(e), figures(&t.entry(&m, raw)), "task {k}");
+        }
+    }
+
     #[test]
     fn a_change_the_episode_did_not_exercise_leaves_it_exactly_as_it_was() {
         let base = model(TWO_CALLEES);
@@ -320,7 +471,7 @@ mod tests {
         };
         let (crash, spike) = (top(0), top(1));
         assert_eq!(base.resources[crash.resource()].id, "db");
-        let (ec, es) = (crash.run(&base), spike.run(&base));
+        let (ec, es) = (run_top(crash, &base), run_top(spike, &base));
         // The crash fails the db call; the cache spike (300 ms against a
         // 100 ms timeout) fails the cache call; the api's 64 slots are
         // never all busy.
@@ -335,26 +486,26 @@ mod tests {
         };
         c.fallback = crate::spec::Fallback::Cached;
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
-        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
-        assert_ne!(figures(&spike.run(&variant)), figures(&es));
+        assert_eq!(figures(&run_top(crash, &variant)), figures(&ec));
+        assert_ne!(figures(&run_top(spike, &variant)), figures(&es));
         // More api concurrency, never exhausted: the same in both episodes.
         let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
         s.resources[0].concurrency = Some(128);
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
-        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
-        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        assert_eq!(figures(&run_top(crash, &variant)), figures(&ec));
+        assert_eq!(figures(&run_top(spike, &variant)), figures(&es));
         // A third api replica, never full and struck by no fault: which
         // replica serves a request changes nothing. A second db replica
         // changes the db crash's episode (it strikes one of two).
         let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
         s.resources[0].replicas = 3;
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
-        assert_eq!(figures(&crash.run(&variant)), figures(&ec));
-        assert_eq!(figures(&spike.run(&variant)), figures(&es));
+        assert_eq!(figures(&run_top(crash, &variant)), figures(&ec));
+        assert_eq!(figures(&run_top(spike, &variant)), figures(&es));
         let mut s: crate::spec::Scenario = serde_saphyr::from_str(TWO_CALLEES).unwrap();
         s.resources[1].replicas = 2;
         let variant = crate::compile::compile(&s, &[], &crate::compile::Empirical::new()).unwrap();
-        assert_ne!(figures(&crash.run(&variant)), figures(&ec));
+        assert_ne!(figures(&run_top(crash, &variant)), figures(&ec));
         // The union of what two simulations exercised.
         let mut u = *ec.usage();
         u.merge(es.usage());

@@ -54,7 +54,7 @@ mod work;
 
 pub use baseline::{Baseline, LEAD_QUANTILE};
 pub use episodes::{Episode, EpisodePlan, Margins, cut_episodes, plan_episode};
-pub use library::{LIBRARY_REPS, Library, LibraryEntry, LibraryTask};
+pub use library::{LIBRARY_REPS, Library, LibraryChain, LibraryEntry, LibraryTask};
 pub use run::run_window;
 pub use simulate::{Counted, Tally, expected_arrivals, simulate_plan};
 pub use timeline::{Timeline, fault_timeline, serving_logs};

@@ -3,7 +3,7 @@
 //! ([`simulate_plan`], [`Tally`], [`Counted`]); the workload arrivals
 //! expected in a stretch of window time ([`expected_arrivals`]).
 
-use sim_core::{CampaignSeed, LatencyHistogram, SimTime};
+use sim_core::{ActorId, CampaignSeed, LatencyHistogram, SimTime, Simulation};
 
 use super::EpisodePlan;
 use crate::actors::{FailureActor, Layout, Node, RequestStats, Segments};
@@ -90,6 +90,22 @@ pub(super) fn simulate_raw(
     faults: &[FaultInterval],
     seed: CampaignSeed,
 ) -> Raw {
+    let (sim, _) = start_raw(model, plan, faults, seed);
+    finish_raw(
+        model,
+        sim,
+        *plan.bounds.last().expect("at least two bounds"),
+    )
+}
+
+/// The simulation of `plan` at time zero, its faults scheduled; with the
+/// failure actor of each of `plan.faults`, in order.
+pub(super) fn start_raw<'m>(
+    model: &'m Model,
+    plan: &EpisodePlan,
+    faults: &[FaultInterval],
+    seed: CampaignSeed,
+) -> (Simulation<Node<'m>>, Vec<ActorId>) {
     let layout = Layout::new(model);
     let arrivals_end = *plan.bounds.last().expect("at least two bounds");
     let mut sim = build(model, layout, seed, arrivals_end, plan.origin.as_secs_f64());
@@ -100,6 +116,7 @@ pub(super) fn simulate_raw(
             }
         });
     }
+    let mut failures = Vec::with_capacity(plan.faults.len());
     for (j, &(i, on, off)) in plan.faults.iter().enumerate() {
         let f = &faults[i];
         let actor = FailureActor::scheduled(
@@ -109,8 +126,19 @@ pub(super) fn simulate_raw(
             on - SimTime::ZERO,
             off - on,
         );
-        add_failure(&mut sim, actor, &format!("replay/{j}"));
+        failures.push(add_failure(&mut sim, actor, &format!("replay/{j}")));
     }
+    (sim, failures)
+}
+
+/// Runs `sim` (arrivals stopping at `arrivals_end`) through the model's
+/// drain and takes what its segments counted.
+pub(super) fn finish_raw(
+    model: &Model,
+    mut sim: Simulation<Node<'_>>,
+    arrivals_end: SimTime,
+) -> Raw {
+    let layout = Layout::new(model);
     sim.run_until(arrivals_end + model.drain);
     let events = sim.delivered();
     let now = sim.now();
