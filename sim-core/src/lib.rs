@@ -100,5 +100,5 @@ pub mod time;
 
 pub use kernel::{Actor, ActorId, Context, RunOutcome, Simulation, TimerKey, TraceEntry};
 pub use rng::{CampaignSeed, SimRng, fnv1a, splitmix64, stream_key};
-pub use stats::{LatencyHistogram, MAX_TRACKED_NANOS, Moments, TimeWeighted};
+pub use stats::{HistogramPoints, LatencyHistogram, MAX_TRACKED_NANOS, Moments, TimeWeighted};
 pub use time::{SimDuration, SimTime};

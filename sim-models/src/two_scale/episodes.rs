@@ -171,6 +171,38 @@ pub fn plan_episode(
     m: &Margins,
     dither: f64,
 ) -> EpisodePlan {
+    plan_episode_pooled(e, faults, m, dither, |_| false).0
+}
+
+/// The steady rest of a cut stretch taken from a pool instead of
+/// simulated ([`plan_episode_pooled`]): fault `fault` is the only one
+/// active, and the pool's steady state of that fault stands for window
+/// time `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PooledRest {
+    /// The fault active alone, as an index into the list of faults.
+    pub fault: usize,
+    /// Window time the pooled steady state stands for.
+    pub from: SimTime,
+    /// End of that window time.
+    pub to: SimTime,
+}
+
+/// [`plan_episode`], where a cut stretch in which one fault `i` is active
+/// alone and `pooled(i)` holds takes its steady rest from a pool (the
+/// library's steady sample of that fault's class, as an isolated fault
+/// longer than the library's grid does): only its `transient` and a part
+/// of `sample × dither` are simulated (the dither keeps the stretch's end
+/// at a random phase of the fault's cycles), and the rest of the stretch
+/// is returned as a [`PooledRest`]. Stretches with several faults active
+/// are cut as [`plan_episode`] cuts them.
+pub fn plan_episode_pooled(
+    e: &Episode,
+    faults: &[FaultInterval],
+    m: &Margins,
+    dither: f64,
+    pooled: impl Fn(usize) -> bool,
+) -> (EpisodePlan, Vec<PooledRest>) {
     let origin = SimTime(e.start.0.saturating_sub(m.warmup.0));
     let mut cuts: Vec<SimTime> = vec![e.start, e.end];
     for &i in &e.faults {
@@ -190,9 +222,32 @@ pub fn plan_episode(
     let full = m.transient + sample;
     let mut t = bounds[0];
     sim_at.push(t);
+    let mut rests = Vec::new();
+    let dithered = SimDuration((m.sample.0 as f64 * dither.clamp(0.0, 1.0)) as u64);
     for w in cuts.windows(2) {
         let len = w[1] - w[0];
-        if len > full && sample > SimDuration::ZERO {
+        let alone = {
+            let mut active = e
+                .faults
+                .iter()
+                .copied()
+                .filter(|&i| faults[i].on <= w[0] && faults[i].off > w[0]);
+            match (active.next(), active.next()) {
+                (Some(i), None) if pooled(i) => Some(i),
+                _ => None,
+            }
+        };
+        if let (Some(i), true) = (alone, len > full && sample > SimDuration::ZERO) {
+            let head = m.transient + dithered;
+            t += head;
+            bounds.push(t);
+            weights.push(1.0);
+            rests.push(PooledRest {
+                fault: i,
+                from: w[0] + head,
+                to: w[1],
+            });
+        } else if len > full && sample > SimDuration::ZERO {
             bounds.push(t + m.transient);
             weights.push(1.0);
             t += full;
@@ -222,12 +277,15 @@ pub fn plan_episode(
         .iter()
         .map(|&i| (i, map(faults[i].on), map(faults[i].off)))
         .collect();
-    EpisodePlan {
-        origin,
-        bounds,
-        weights,
-        faults: plan_faults,
-    }
+    (
+        EpisodePlan {
+            origin,
+            bounds,
+            weights,
+            faults: plan_faults,
+        },
+        rests,
+    )
 }
 
 /// Resources some handler can reach (its own, and every call or poll
@@ -284,6 +342,48 @@ mod tests {
         assert_eq!((e[0].start, e[0].end), (t(0), t(60)));
         let e = cut_episodes(&[fault(0, 10), fault(36, 40)], &m, t(1000));
         assert_eq!(e.len(), 2);
+    }
+
+    #[test]
+    fn a_fault_alone_takes_its_steady_rest_from_the_pool() {
+        let m = margins();
+        // A from 100 to 400, B from 200 to 230 inside it: stretches lead
+        // [95, 100), A alone [100, 200), both [200, 230), A alone
+        // [230, 400), settle [400, 420).
+        let faults = [fault(100, 400), fault(200, 230)];
+        let e = &cut_episodes(&faults, &m, t(10_000))[0];
+        assert_eq!(
+            (e.start, e.end, e.faults.clone()),
+            (t(95), t(420), vec![0, 1])
+        );
+        let (p, rests) = plan_episode_pooled(e, &faults, &m, 0.0, |i| i == 0);
+        // Each stretch of A alone: its 30 s transient simulated, the rest pooled.
+        assert_eq!(p.origin, t(85));
+        assert_eq!(p.bounds, vec![t(10), t(15), t(45), t(75), t(105), t(125)]);
+        assert_eq!(p.weights, vec![1.0; 5]);
+        assert_eq!(p.faults, vec![(0, t(15), t(105)), (1, t(45), t(75))]);
+        let rest = |from, to| PooledRest {
+            fault: 0,
+            from: t(from),
+            to: t(to),
+        };
+        assert_eq!(rests, vec![rest(130, 200), rest(260, 400)]);
+        // The dither adds up to a sample to what is simulated (and so to
+        // the cut's length: 100 s is no longer cut with a 75 s sample).
+        let (p, rests) = plan_episode_pooled(e, &faults, &m, 0.5, |i| i == 0);
+        assert_eq!(p.bounds, vec![t(10), t(15), t(115), t(145), t(200), t(220)]);
+        assert_eq!(rests, vec![rest(285, 400)]);
+        // Without a pool for A, its stretches keep their weighted sample.
+        let (p, rests) = plan_episode_pooled(e, &faults, &m, 0.0, |i| i == 1);
+        assert_eq!(p, plan_episode(e, &faults, &m, 0.0));
+        assert!(rests.is_empty());
+        assert_eq!(p.weights, vec![1.0, 1.0, 1.4, 1.0, 1.0, 2.8, 1.0]);
+        // Both active is never pooled: B over [200, 400) inside A.
+        let faults = [fault(100, 500), fault(200, 400)];
+        let e = &cut_episodes(&faults, &m, t(10_000))[0];
+        let (p, rests) = plan_episode_pooled(e, &faults, &m, 0.0, |_| true);
+        assert_eq!(rests, vec![rest(130, 200), rest(430, 500)]);
+        assert_eq!(p.weights, vec![1.0, 1.0, 1.0, 3.4, 1.0, 1.0]);
     }
 
     #[test]

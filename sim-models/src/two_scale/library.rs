@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sim_core::{CampaignSeed, SimDuration, SimTime};
 
-use super::simulate::{Raw, finish_raw, start_raw};
+use super::simulate::{PooledTally, Raw, finish_raw, start_raw};
 use super::{Counted, Episode, EpisodePlan, Margins, Tally, expected_arrivals};
 use crate::actors::Node;
 use crate::campaign::FaultInterval;
@@ -52,8 +52,8 @@ impl ClassKey {
 /// sample (empty below the longest duration of the grid).
 #[derive(Debug, Clone, Default)]
 pub struct LibraryEntry {
-    pub(super) fixed: Vec<(Tally, Tally)>,
-    pub(super) sample: Vec<(Tally, Tally)>,
+    pub(super) fixed: Vec<(PooledTally, PooledTally)>,
+    pub(super) sample: Vec<(PooledTally, PooledTally)>,
     /// Workload requests counted in the fixed part and in the sample.
     fixed_arrivals: f64,
     sample_arrivals: f64,
@@ -163,8 +163,8 @@ impl LibraryTask {
                 x.add(&seg.external[k], 1.0);
                 i.add(&seg.internal[k], 1.0);
             }
-            e.fixed.push((ext, int));
-            e.sample.push((sx, si));
+            e.fixed.push(((&ext).into(), (&int).into()));
+            e.sample.push(((&sx).into(), (&si).into()));
         }
         for h in 0..model.handlers.len() {
             if model.workloads.iter().any(|w| w.handler == h) {
@@ -270,9 +270,61 @@ pub struct Library {
 }
 
 impl Library {
+    /// The class of fault `f` in this library, if it holds it.
+    pub(super) fn class_of(&self, f: &FaultInterval) -> Option<usize> {
+        self.classes.iter().position(|k| *k == ClassKey::of(f))
+    }
+
+    /// A rep for fault `f`, drawn from `picks`. Rep j struck replica
+    /// j mod replicas: pick among the reps that struck this fault's replica
+    /// (replicas are not interchangeable: the router breaks ties by index).
+    fn pick_rep(&self, model: &Model, f: &FaultInterval, picks: &mut sim_core::SimRng) -> usize {
+        let n = usize::from(model.resources[f.resource].replicas);
+        if f.replica != ALL_REPLICAS && self.reps >= n {
+            let r = usize::from(f.replica);
+            r + n * rand::RngExt::random_range(picks, 0..(self.reps - r).div_ceil(n))
+        } else {
+            rand::RngExt::random_range(picks, 0..self.reps)
+        }
+    }
+
+    /// The steady state of fault `f` active alone for window time
+    /// `[from, to)`, per handler, from the steady sample of a rep's longest
+    /// episode (picked from `picks`) scaled to the workload arrivals
+    /// expected in that time, as an isolated fault longer than the grid is
+    /// composed; with the class it came from. `None` when the library does
+    /// not hold the fault's class.
+    pub(super) fn steady(
+        &self,
+        model: &Model,
+        f: &FaultInterval,
+        from: SimTime,
+        to: SimTime,
+        picks: &mut sim_core::SimRng,
+        into: &mut [(Tally, Tally)],
+    ) -> Option<usize> {
+        let c = self.class_of(f)?;
+        let rep = self.pick_rep(model, f, picks);
+        let en = &self.entries[(c * self.reps + rep) * GRID + GRID - 1];
+        let want = expected_arrivals(model, from.as_secs_f64(), to.as_secs_f64());
+        let w = if en.sample_arrivals > 0.0 {
+            want / en.sample_arrivals
+        } else {
+            0.0
+        };
+        for ((ext, int), (x, i)) in into.iter_mut().zip(&en.sample) {
+            ext.add_pooled(x, w);
+            int.add_pooled(i, w);
+        }
+        Some(c)
+    }
+
     /// The figures of episode `e` composed from the library, or `None` when
     /// it must be simulated (several faults, a fault at the window's edges,
-    /// or a fault of a class the library does not hold).
+    /// or a fault of a class the library does not hold). The per-handler
+    /// figures are added to `into` (and left out of the result); nothing
+    /// is added when `None`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn compose(
         &self,
         model: &Model,
@@ -281,23 +333,15 @@ impl Library {
         m: &Margins,
         horizon: SimTime,
         picks: &mut sim_core::SimRng,
+        into: &mut [(Tally, Tally)],
     ) -> Option<Counted> {
         let [i] = e.faults[..] else { return None };
         let f = &faults[i];
         if f.on < SimTime::ZERO + m.warmup + m.lead || f.off + m.settle > horizon {
             return None;
         }
-        let c = self.classes.iter().position(|k| *k == ClassKey::of(f))?;
-        // Rep j struck replica j mod replicas: pick among the reps that
-        // struck this fault's replica (replicas are not interchangeable: the
-        // router breaks ties by index).
-        let n = usize::from(model.resources[f.resource].replicas);
-        let rep = if f.replica != ALL_REPLICAS && self.reps >= n {
-            let r = usize::from(f.replica);
-            r + n * rand::RngExt::random_range(picks, 0..(self.reps - r).div_ceil(n))
-        } else {
-            rand::RngExt::random_range(picks, 0..self.reps)
-        };
+        let c = self.class_of(f)?;
+        let rep = self.pick_rep(model, f, picks);
         let grid = &self.grids[rep];
         let entry = |g: usize| &self.entries[(c * self.reps + rep) * GRID + g];
         let top = GRID - 1;
@@ -338,7 +382,7 @@ impl Library {
         };
         let nh = model.handlers.len();
         let mut out = Counted {
-            handlers: vec![(Tally::default(), Tally::default()); nh],
+            handlers: Vec::new(),
             openings: vec![0; nh],
             events: 0,
             hung: 0,
@@ -351,19 +395,35 @@ impl Library {
         };
         let mut hung = 0.0;
         let mut refused = 0.0;
+        // Latencies go straight into `into`; counts are summed over the
+        // parts first, then added (so they round as one composed episode).
+        let mut counts = vec![[[0.0f64; 3]; 2]; nh];
         for (g, wf, ws) in parts {
             let en = entry(g);
             for h in 0..nh {
-                out.handlers[h].0.add_scaled(&en.fixed[h].0, wf);
-                out.handlers[h].1.add_scaled(&en.fixed[h].1, wf);
-                out.handlers[h].0.add_scaled(&en.sample[h].0, ws);
-                out.handlers[h].1.add_scaled(&en.sample[h].1, ws);
+                for (part, w) in [(&en.fixed[h], wf), (&en.sample[h], ws)] {
+                    for (k, t) in [&part.0, &part.1].into_iter().enumerate() {
+                        let c = &mut counts[h][k];
+                        c[0] += t.requests * w;
+                        c[1] += t.errors * w;
+                        c[2] += t.degraded * w;
+                    }
+                    into[h].0.latency.merge_points_scaled(&part.0.latency, w);
+                    into[h].1.latency.merge_points_scaled(&part.1.latency, w);
+                }
                 out.openings[h] += (f64::from(en.openings[h]) * wf).round() as u32;
             }
             hung += en.hung as f64 * wf;
             refused += en.refused_over_cap as f64 * wf;
             // Not scaled: any misrouted message taints the composition.
             out.misrouted += en.misrouted;
+        }
+        for ((ext, int), [cx, ci]) in into.iter_mut().zip(&counts) {
+            for (t, c) in [(ext, cx), (int, ci)] {
+                t.requests += c[0];
+                t.errors += c[1];
+                t.degraded += c[2];
+            }
         }
         out.hung = hung.round() as u64;
         out.refused_over_cap = refused.round() as u64;

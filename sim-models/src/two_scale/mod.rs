@@ -53,7 +53,9 @@ mod timeline;
 mod work;
 
 pub use baseline::{Baseline, LEAD_QUANTILE};
-pub use episodes::{Episode, EpisodePlan, Margins, cut_episodes, plan_episode};
+pub use episodes::{
+    Episode, EpisodePlan, Margins, PooledRest, cut_episodes, plan_episode, plan_episode_pooled,
+};
 pub use library::{LIBRARY_REPS, Library, LibraryChain, LibraryEntry, LibraryTask};
 pub use run::run_window;
 pub use simulate::{Counted, Tally, expected_arrivals, simulate_plan};

@@ -7,8 +7,8 @@ use sim_core::{CampaignSeed, SimTime, splitmix64, stream_key};
 
 use super::episodes::reachable;
 use super::{
-    Baseline, Tally, cut_episodes, expected_arrivals, fault_timeline, plan_episode, serving_logs,
-    simulate_plan,
+    Baseline, Tally, cut_episodes, expected_arrivals, fault_timeline, plan_episode_pooled,
+    serving_logs, simulate_plan,
 };
 use crate::campaign::{
     CampaignMode, CampaignResult, FaultInterval, HandlerResult, availability, breached,
@@ -58,13 +58,11 @@ pub fn run_window(
     for (k, e) in episodes.iter().enumerate() {
         covered_arrivals += expected_arrivals(model, e.start.as_secs_f64(), e.end.as_secs_f64());
         if let Some(lib) = &baseline.library
-            && let Some(c) = lib.compose(model, e, &relevant, m, horizon, &mut picks)
+            && let Some(c) = lib.compose(model, e, &relevant, m, horizon, &mut picks, &mut tallies)
         {
             usage.composed |= c.usage.composed;
-            for (h, (ext, int)) in c.handlers.iter().enumerate() {
-                tallies[h].0.merge(ext);
-                tallies[h].1.merge(int);
-                openings[h] += c.openings[h];
+            for (h, o) in c.openings.iter().enumerate() {
+                openings[h] += o;
             }
             hung += c.hung;
             refused += c.refused_over_cap as f64;
@@ -73,8 +71,28 @@ pub fn run_window(
         }
         let eseed = episode_seed(seed, k);
         let dither: f64 = rand::RngExt::random(&mut eseed.stream(stream_key("cut")));
-        let plan = plan_episode(e, &relevant, m, dither);
+        // With a library, a stretch in which one fault is active alone
+        // takes its steady rest from the library's sample of that fault.
+        let lib = baseline.library.as_ref();
+        let (plan, rests) = plan_episode_pooled(e, &relevant, m, dither, |i| {
+            lib.is_some_and(|l| l.class_of(&relevant[i]).is_some())
+        });
         let c = simulate_plan(model, &plan, &relevant, eseed);
+        for r in &rests {
+            let class = lib
+                .and_then(|l| {
+                    l.steady(
+                        model,
+                        &relevant[r.fault],
+                        r.from,
+                        r.to,
+                        &mut picks,
+                        &mut tallies,
+                    )
+                })
+                .expect("pooled only where the library holds the class");
+            usage.composed |= 1 << class.min(63);
+        }
         for (h, (ext, int)) in c.handlers.iter().enumerate() {
             tallies[h].0.merge(ext);
             tallies[h].1.merge(int);

@@ -76,13 +76,15 @@ pub(crate) fn figures(e: &LibraryEntry) -> Vec<(f64, f64, f64, u64, f64, f64)> {
         .chain(&e.sample)
         .flat_map(|(x, i)| [x, i])
         .map(|t| {
+            let mut latency = sim_core::LatencyHistogram::new();
+            latency.merge_points_scaled(&t.latency, 1.0);
             (
                 t.requests,
                 t.errors,
                 t.degraded,
-                t.latency.count(),
-                t.latency.mean().as_millis_f64(),
-                t.latency.quantile(0.99).as_millis_f64(),
+                latency.count(),
+                latency.mean().as_millis_f64(),
+                latency.quantile(0.99).as_millis_f64(),
             )
         })
         .collect()
