@@ -25,7 +25,7 @@ use sim_core::{CampaignSeed, SimDuration, stream_key};
 use sim_models::campaign::CampaignMode;
 use sim_models::dist::Dist;
 use sim_models::live::{
-    LiveFault, LivePlan, Monitoring, Schedule, healthy_ticks, run_live, slo_rules,
+    LiveFault, LivePlan, LiveResult, Monitoring, Schedule, healthy_ticks, run_live, slo_rules,
 };
 use sim_models::model::{Effect, FaultDef, FaultOrigin, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
@@ -663,18 +663,31 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
     let (abort_p99, abort_p99_basis) = abort_threshold(healthy.latency_p99_high_ms, slo_p99, 0.0);
     let bar =
         crate::progress::Task::start("predicting scenarios", cands.len() as u64, opts.progress);
-    let results: Vec<Result<Predicted, crate::Error>> = pool.install(|| {
-        cands
+    // Long injections are simulated for SIM_CAP and the rest extrapolated
+    // at the error rate of their last minute. Candidates that differ only
+    // in that rest (a fault and its `-long` form, both past the cap) are
+    // the same simulations: the injection draws nothing of its own and its
+    // name is not in any stream, so each distinct injection is simulated
+    // once, and every candidate reads its campaigns.
+    let simulated = |c: &Candidate| c.fault.duration.min(SIM_CAP);
+    let key = |c: &Candidate| {
+        let f = &c.fault;
+        (f.resource, f.effect, f.replica, simulated(c))
+    };
+    let mut distinct: Vec<&Candidate> = Vec::new();
+    for c in &cands {
+        if !distinct.iter().any(|d| key(d) == key(c)) {
+            distinct.push(c);
+        }
+    }
+    let hits: Vec<Result<Vec<LiveResult>, crate::Error>> = pool.install(|| {
+        distinct
             .par_iter()
             .map(|c| {
-                // Long injections are simulated for SIM_CAP and the rest
-                // extrapolated at the error rate of their last minute.
-                let simulated = c.fault.duration.min(SIM_CAP);
-                let rest = SimDuration(c.fault.duration.0 - simulated.0);
                 let mut m = model.clone();
-                m.horizon = WARM_UP + simulated + AFTER;
+                m.horizon = WARM_UP + simulated(c) + AFTER;
                 let mut fault = c.fault.clone();
-                fault.duration = simulated;
+                fault.duration = simulated(c);
                 let plan = LivePlan {
                     faults: vec![fault],
                     schedule: Schedule::Fixed(vec![(0, WARM_UP)]),
@@ -687,120 +700,137 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                     },
                     keep_ticks: true,
                 };
-                let mut excess = 0.0;
-                let mut rates = Vec::new();
-                let mut p99s = Vec::new();
-                let mut tick_rates = Vec::new();
-                let mut tick_p99s = Vec::new();
-                let mut recoveries = Vec::new();
-                let mut campaigns = Vec::with_capacity(n as usize);
-                for k in 0..n {
-                    let hit = run_live(&m, seed(k), CampaignMode::Healthy, &plan);
-                    crate::error::check_routed(hit.result.misrouted, || {
-                        format!(
-                            "predicted scenario `{}`, campaign {k} (--seed {})",
-                            c.fault.id, opts.seed
-                        )
-                    })?;
-                    campaigns.push((seed(k).as_u64(), hit.result.clone()));
-                    let Some(o) = hit.outcomes.first() else {
-                        continue;
-                    };
-                    // Errors per second before the injection: the background.
-                    let bg = if o.before_span.0 > 0 {
-                        o.before.errors as f64 / o.before_span.as_secs_f64()
-                    } else {
-                        0.0
-                    };
-                    let watched: f64 = hit.ticks.iter().map(|t| t.errors as f64).sum::<f64>();
-                    let span = hit
-                        .ticks
-                        .last()
-                        .map_or(0.0, |t| t.end.saturating_since(o.on).as_secs_f64());
-                    excess += watched - bg * span;
-                    if rest.0 > 0 {
-                        let tail: Vec<_> = hit
-                            .ticks
-                            .iter()
-                            .filter(|t| t.injected)
-                            .rev()
-                            .take(60)
-                            .collect();
-                        let tail_rate = tail.iter().map(|t| t.errors as f64).sum::<f64>()
-                            / tail.len().max(1) as f64;
-                        excess += (tail_rate - bg).max(0.0) * rest.as_secs_f64();
-                    }
-                    rates.push(o.during.error_rate);
-                    p99s.push(o.during.latency_p99_ms);
-                    recoveries.push(o.recovery.map_or(f64::NAN, |d| d.as_secs_f64()));
-                    for t in hit.ticks.iter().filter(|t| t.injected && t.requests > 0) {
-                        tick_rates.push(t.errors as f64 / t.requests as f64);
-                        tick_p99s.push(t.p99_ms);
-                    }
-                }
-                let excess = (excess / n as f64).max(0.0);
-                let impact = if budget > 0.0 { excess / budget } else { 0.0 };
-                let rate = mean(&rates);
-                let p99 = mean(&p99s);
-                let unrecovered = recoveries.iter().any(|r| r.is_nan());
-                let recovery_p90 = if unrecovered {
-                    None
-                } else {
-                    Some(sample_quantile(&mut recoveries.clone(), 0.9))
-                };
-                let p99_over = slo_p99.is_some_and(|l| p99 > l);
-                let sev = severity(impact, rate, allow, p99_over);
-                // What the fault does, tick by tick: the figures an
-                // experiment that is not aborted should expect.
-                let expect_error_rate = sample_quantile(&mut tick_rates, 0.99);
-                let expect_latency_p99_ms = sample_quantile(&mut tick_p99s, 0.99);
-                let row = ScenarioRow {
-                    rank: 0,
-                    scenario_id: Arc::from(c.fault.id.as_str()),
-                    target: Arc::from(model.resources[c.fault.resource].id.as_str()),
-                    mode: Arc::from(c.mode.as_str()),
-                    severity: sev,
-                    likelihood: c.likelihood,
-                    impact,
-                    score: c.likelihood * impact,
-                    duration_s: c.fault.duration.as_secs_f64(),
-                    rollback_plan: Arc::from(rollback_plan(model, c, recovery_p90)),
-                    abort_error_rate: abort_err,
-                    abort_latency_p99_ms: abort_p99,
-                    abort_error_rate_basis: Arc::from(abort_err_basis.as_str()),
-                    abort_latency_p99_basis: Arc::from(abort_p99_basis.as_str()),
-                    healthy_error_rate: healthy.error_rate,
-                    healthy_latency_p99_ms: healthy.latency_p99_ms,
-                    healthy_error_rate_high: healthy.error_rate_high,
-                    healthy_latency_p99_high_ms: healthy.latency_p99_high_ms,
-                    fault_error_rate_p99: expect_error_rate,
-                    fault_latency_p99_ms_p99: expect_latency_p99_ms,
-                    magnitudes: magnitudes(&model.effects[c.fault.effect]),
-                    replicas: Arc::from(if c.fault.replica == ALL_REPLICAS {
-                        "all".to_string()
-                    } else {
-                        c.fault.replica.to_string()
-                    }),
-                    error_rate_during: rate,
-                    latency_p99_during_ms: p99,
-                    recovery_s: recovery_p90.unwrap_or(f64::NAN),
-                    excess_errors: excess,
-                    campaigns: n,
-                    source: Arc::from(c.source),
-                    failure_points: Arc::from(c.failure_points.join(",")),
-                };
-                bar.inc(1);
-                Ok(Predicted {
-                    candidate: c.clone(),
-                    row,
-                    campaigns,
-                })
+                let hits = (0..n)
+                    .map(|k| {
+                        let hit = run_live(&m, seed(k), CampaignMode::Healthy, &plan);
+                        crate::error::check_routed(hit.result.misrouted, || {
+                            format!(
+                                "predicted scenario `{}`, campaign {k} (--seed {})",
+                                c.fault.id, opts.seed
+                            )
+                        })?;
+                        Ok(hit)
+                    })
+                    .collect::<Result<Vec<_>, crate::Error>>()?;
+                // Progress counts candidates: every one this injection serves.
+                bar.inc(cands.iter().filter(|o| key(o) == key(c)).count() as u64);
+                Ok(hits)
             })
             .collect()
     });
-    bar.finish_and_clear();
     // The first error in candidate order: the same whatever the threads.
-    let mut out = results.into_iter().collect::<Result<Vec<Predicted>, _>>()?;
+    let hits = hits.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut out: Vec<Predicted> = cands
+        .iter()
+        .map(|c| {
+            let rest = SimDuration(c.fault.duration.0 - simulated(c).0);
+            let runs = &hits[distinct
+                .iter()
+                .position(|d| key(d) == key(c))
+                .expect("every candidate's injection is simulated")];
+            let mut excess = 0.0;
+            let mut rates = Vec::new();
+            let mut p99s = Vec::new();
+            let mut tick_rates = Vec::new();
+            let mut tick_p99s = Vec::new();
+            let mut recoveries = Vec::new();
+            let mut campaigns = Vec::with_capacity(n as usize);
+            for (k, hit) in (0..n).zip(runs) {
+                campaigns.push((seed(k).as_u64(), hit.result.clone()));
+                let Some(o) = hit.outcomes.first() else {
+                    continue;
+                };
+                // Errors per second before the injection: the background.
+                let bg = if o.before_span.0 > 0 {
+                    o.before.errors as f64 / o.before_span.as_secs_f64()
+                } else {
+                    0.0
+                };
+                let watched: f64 = hit.ticks.iter().map(|t| t.errors as f64).sum::<f64>();
+                let span = hit
+                    .ticks
+                    .last()
+                    .map_or(0.0, |t| t.end.saturating_since(o.on).as_secs_f64());
+                excess += watched - bg * span;
+                if rest.0 > 0 {
+                    let tail: Vec<_> = hit
+                        .ticks
+                        .iter()
+                        .filter(|t| t.injected)
+                        .rev()
+                        .take(60)
+                        .collect();
+                    let tail_rate = tail.iter().map(|t| t.errors as f64).sum::<f64>()
+                        / tail.len().max(1) as f64;
+                    excess += (tail_rate - bg).max(0.0) * rest.as_secs_f64();
+                }
+                rates.push(o.during.error_rate);
+                p99s.push(o.during.latency_p99_ms);
+                recoveries.push(o.recovery.map_or(f64::NAN, |d| d.as_secs_f64()));
+                for t in hit.ticks.iter().filter(|t| t.injected && t.requests > 0) {
+                    tick_rates.push(t.errors as f64 / t.requests as f64);
+                    tick_p99s.push(t.p99_ms);
+                }
+            }
+            let excess = (excess / n as f64).max(0.0);
+            let impact = if budget > 0.0 { excess / budget } else { 0.0 };
+            let rate = mean(&rates);
+            let p99 = mean(&p99s);
+            let unrecovered = recoveries.iter().any(|r| r.is_nan());
+            let recovery_p90 = if unrecovered {
+                None
+            } else {
+                Some(sample_quantile(&mut recoveries.clone(), 0.9))
+            };
+            let p99_over = slo_p99.is_some_and(|l| p99 > l);
+            let sev = severity(impact, rate, allow, p99_over);
+            // What the fault does, tick by tick: the figures an
+            // experiment that is not aborted should expect.
+            let expect_error_rate = sample_quantile(&mut tick_rates, 0.99);
+            let expect_latency_p99_ms = sample_quantile(&mut tick_p99s, 0.99);
+            let row = ScenarioRow {
+                rank: 0,
+                scenario_id: Arc::from(c.fault.id.as_str()),
+                target: Arc::from(model.resources[c.fault.resource].id.as_str()),
+                mode: Arc::from(c.mode.as_str()),
+                severity: sev,
+                likelihood: c.likelihood,
+                impact,
+                score: c.likelihood * impact,
+                duration_s: c.fault.duration.as_secs_f64(),
+                rollback_plan: Arc::from(rollback_plan(model, c, recovery_p90)),
+                abort_error_rate: abort_err,
+                abort_latency_p99_ms: abort_p99,
+                abort_error_rate_basis: Arc::from(abort_err_basis.as_str()),
+                abort_latency_p99_basis: Arc::from(abort_p99_basis.as_str()),
+                healthy_error_rate: healthy.error_rate,
+                healthy_latency_p99_ms: healthy.latency_p99_ms,
+                healthy_error_rate_high: healthy.error_rate_high,
+                healthy_latency_p99_high_ms: healthy.latency_p99_high_ms,
+                fault_error_rate_p99: expect_error_rate,
+                fault_latency_p99_ms_p99: expect_latency_p99_ms,
+                magnitudes: magnitudes(&model.effects[c.fault.effect]),
+                replicas: Arc::from(if c.fault.replica == ALL_REPLICAS {
+                    "all".to_string()
+                } else {
+                    c.fault.replica.to_string()
+                }),
+                error_rate_during: rate,
+                latency_p99_during_ms: p99,
+                recovery_s: recovery_p90.unwrap_or(f64::NAN),
+                excess_errors: excess,
+                campaigns: n,
+                source: Arc::from(c.source),
+                failure_points: Arc::from(c.failure_points.join(",")),
+            };
+            Predicted {
+                candidate: c.clone(),
+                row,
+                campaigns,
+            }
+        })
+        .collect();
+    bar.finish_and_clear();
     out.sort_by(|a, b| {
         b.row
             .score
