@@ -251,6 +251,14 @@ impl HistogramPoints {
     pub fn count(&self) -> u64 {
         self.points.iter().map(|p| p.1).sum()
     }
+
+    /// The most bytes one takes: a (value, count) pair per bucket of the
+    /// histogram when every bucket holds a value (twice the histogram's
+    /// bucket counts), usually far fewer. Used by memory bounds
+    /// (`docs/limits.md`).
+    pub fn max_bytes() -> u64 {
+        2 * LatencyHistogram::heap_bytes() + std::mem::size_of::<HistogramPoints>() as u64
+    }
 }
 
 /// The time-weighted average of a piecewise-constant quantity (queue length,

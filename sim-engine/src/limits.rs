@@ -183,13 +183,13 @@ pub fn plan_memory(
             .expect("the base");
         let w = Work::of(&v.model);
         return Err(format!(
-            "memory: variant `{}`: the two-scale library of isolated faults holds {} ({} episodes × {} handlers × 4 latency histograms of {}), and the run {} more; --max-memory is {} ({}). \
+            "memory: variant `{}`: the two-scale library of isolated faults holds {} ({} episodes × {} handlers × 4 latency tallies of at most {}), and the run {} more; --max-memory is {} ({}). \
              Give a larger --max-memory, fewer failure modes on the resources the handlers reach, or use `--scale request` with a shorter `horizon:`.",
             v.name,
             fmt_bytes(pooled),
             w.library_episodes,
             v.model.handlers.len(),
-            fmt_bytes(sim_models::limits::hist_bytes()),
+            fmt_bytes(sim_core::HistogramPoints::max_bytes()),
             fmt_bytes(RUN_FIXED_BYTES),
             fmt_bytes(max.bytes),
             max.source

@@ -95,10 +95,13 @@ impl Work {
     }
 
     /// Bytes the pooled baseline and library of one variant hold: per
-    /// handler, two histograms for the baseline and four per library
-    /// episode.
+    /// handler, two histograms for the baseline and, per library episode,
+    /// four tallies whose latencies are kept as points (at most a pair per
+    /// bucket: [`sim_core::HistogramPoints::max_bytes`]).
     pub fn pooled_bytes(&self, model: &Model) -> u64 {
-        let h = model.handlers.len() as u64 * crate::limits::hist_bytes();
-        2 * h + self.library_episodes as u64 * 4 * h
+        let handlers = model.handlers.len() as u64;
+        let points = sim_core::HistogramPoints::max_bytes();
+        2 * handlers * crate::limits::hist_bytes()
+            + self.library_episodes as u64 * 4 * handlers * points
     }
 }
