@@ -534,6 +534,9 @@ fn cancel_heavy_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Steps of a timer script: the ops of each, and the gap before the next.
+type Script = Vec<(Vec<Op>, u64)>;
+
 /// The drivers of `script` (delays and gaps in `unit`s of nanoseconds),
 /// each on the script rotated so their timers interleave, scheduled to
 /// start at time zero.
@@ -541,7 +544,7 @@ fn timer_sim(
     script: &[(Vec<Op>, u64)],
     drivers: usize,
     unit: u64,
-) -> (Simulation<Driver>, Vec<ActorId>, Vec<(Vec<Op>, u64)>) {
+) -> (Simulation<Driver>, Vec<ActorId>, Script) {
     // Delays and gaps in `unit`s of nanoseconds.
     let script: Vec<(Vec<Op>, u64)> = script
         .iter()
