@@ -636,3 +636,59 @@ workload: [ { handler: h, arrivals: { process: poisson, rate: 50/s } } ]
         "{kinds:?}"
     );
 }
+
+/// A fault and its `-long` form whose simulated parts are the same (both
+/// past the 300 s a predicted scenario simulates) are one simulation: the
+/// same campaigns, event for event; only the extrapolated rest differs.
+#[test]
+fn a_fault_and_its_long_form_past_the_cap_share_their_campaigns() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 10-minute median repair: the typical injection (600 s) and the
+    // long one are both simulated for 300 s.
+    let yaml = LIVE.replace("median: 90s, sigma: 0.3", "median: 10m, sigma: 0.3");
+    assert_ne!(yaml, LIVE);
+    let file = write(dir.path(), "long.yaml", &yaml);
+    let out = dir.path().join("run");
+    let o = preflight(&[
+        "run",
+        file.to_str().unwrap(),
+        "--mode",
+        "targeted",
+        "--campaigns",
+        "1",
+        "--scenario-campaigns",
+        "3",
+        "--threads",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = read(&out.join("scenarios.parquet"));
+    let ids = strings(&s, "scenario_id");
+    let at = |id: &str| {
+        ids.iter()
+            .position(|x| x == id)
+            .unwrap_or_else(|| panic!("{id}: {ids:?}"))
+    };
+    let (typical, long) = (at("db-error-code"), at("db-error-code-long"));
+    let dur = floats(&s, "duration_s");
+    assert!(dur[typical] > 300.0 && dur[long] > dur[typical], "{dur:?}");
+    let during = floats(&s, "error_rate_during");
+    assert_eq!(during[typical], during[long]);
+    // The longer rest, at the same error rate, is the larger impact.
+    let impact = floats(&s, "impact");
+    assert!(impact[long] > impact[typical], "{impact:?}");
+    let c = read(&out.join("campaigns.parquet"));
+    let (mode, scenario) = (strings(&c, "mode"), strings(&c, "scenario_id"));
+    let (errors, events) = (u64s(&c, "errors"), u64s(&c, "events"));
+    let rows = |id: &str| -> Vec<(u64, u64)> {
+        (0..mode.len())
+            .filter(|&r| mode[r] == "predicted" && scenario[r] == id)
+            .map(|r| (errors[r], events[r]))
+            .collect()
+    };
+    assert_eq!(rows("db-error-code").len(), 3);
+    assert!(rows("db-error-code").iter().all(|r| r.0 > 0));
+    assert_eq!(rows("db-error-code"), rows("db-error-code-long"));
+}
