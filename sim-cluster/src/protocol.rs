@@ -29,10 +29,10 @@ pub enum WorkerMessage {
     /// The coordinator's version; the reply is the worker's.
     #[rpc]
     Hello(String, RpcReplyPort<String>),
-    /// Run a range: a JSON [`RangeRequest`]; the reply is a JSON [`RangeReply`].
+    /// Run a range: a JSON `RangeRequest`; the reply is a JSON `RangeReply`.
     #[rpc]
     Run(String, RpcReplyPort<String>),
-    /// A piece of a finished part's file: a JSON [`FetchRequest`]; the
+    /// A piece of a finished part's file: a JSON `FetchRequest`; the
     /// reply is the bytes.
     #[rpc]
     Fetch(String, RpcReplyPort<Vec<u8>>),

@@ -946,10 +946,10 @@ impl CallSite<'_> {
 /// in the base, raised in every candidate too.
 ///
 /// The stages: the candidates proposed, applied and compiled
-/// ([`prepare_candidates`]); their two-scale baselines
-/// ([`candidate_baselines`]); then, one candidate at a time, its library
-/// ([`Verifier::window`]) and its campaigns by the [`Sequential`] rule
-/// ([`Verifier::run`]).
+/// (`prepare_candidates`); their two-scale baselines
+/// (`candidate_baselines`); then, one candidate at a time, its library
+/// (`Verifier::window`) and its campaigns by the [`Sequential`] rule
+/// (`Verifier::run`).
 pub fn remediate(
     loaded: &Loaded,
     base: &PreparedVariant,

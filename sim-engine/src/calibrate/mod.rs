@@ -18,7 +18,7 @@
 //!
 //! The (prediction, outcome) pairs of every window and handler give the
 //! Brier score, the expected calibration error and the reliability diagram
-//! (see [`crate::calibration`]), and the isotonic map fitted to them is
+//! (see [`map`]), and the isotonic map fitted to them is
 //! saved; `preflight run` and `gate` apply it to `calibrated_risk`.
 //!
 //! Incidents map to the scenario by resource id (`ID#K` is replica K of
@@ -73,7 +73,7 @@ pub struct CalibrateOptions {
     pub seed: Option<u64>,
     /// Worker threads (default: all cores). Results do not depend on it.
     pub threads: Option<u64>,
-    /// Where to save the map (default: reports/<scenario name>.calibration.json).
+    /// Where to save the map (default: `reports/<scenario name>.calibration.json`).
     pub map: Option<PathBuf>,
     /// Reliability diagram, SVG (default: the map's path with `.svg`).
     pub diagram: Option<PathBuf>,

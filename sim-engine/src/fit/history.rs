@@ -362,9 +362,9 @@ enum Source {
 }
 
 /// Reads `file` and applies `mapping`, in stages: the table read, its
-/// columns resolved ([`Columns::resolve`]), every row kept by the filters
-/// mapped to an incident ([`Columns::incidents`]), then the observation
-/// window found ([`window`]) and applied.
+/// columns resolved (`Columns::resolve`), every row kept by the filters
+/// mapped to an incident (`Columns::incidents`), then the observation
+/// window found (`window`) and applied.
 pub fn load_history(file: &Path, mapping: &Mapping) -> Result<History, HistoryError> {
     let table = read_table(file)?;
     let mut notes = Vec::new();

@@ -353,7 +353,7 @@ pub struct FitOptions {
     /// `--set resource_type=compute`.
     pub set: Vec<String>,
     /// How times are written (strftime, read as UTC), e.g. "%m/%d/%Y %H:%M".
-    /// Default: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]].
+    /// Default: RFC 3339 or `YYYY-MM-DD[ HH:MM[:SS]]`.
     pub time_format: Option<String>,
     /// COLUMN=VALUE[,VALUE...]: keep only rows whose COLUMN is one of the
     /// values (repeat for several columns).

@@ -215,7 +215,7 @@ pub enum FirstTransition {
 ///
 /// This and [`repair_time`] / [`up_time`] are the only draws a failure
 /// process makes, in this order on its own stream, so the two-scale fault
-/// timeline ([`crate::window`]) reproduces the request-level process exactly.
+/// timeline ([`crate::two_scale`]) reproduces the request-level process exactly.
 pub fn first_transition(def: &FaultDef, age: Option<f64>, rng: &mut SimRng) -> FirstTransition {
     if let Some(age) = age {
         let rest = def.time_between.sample_residual_after(age, rng);

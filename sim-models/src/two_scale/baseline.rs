@@ -111,7 +111,7 @@ impl Baseline {
     /// This healthy sample as `model`'s, without the library: what
     /// simulating `model`'s own would give when it is planned the same way
     /// ([`Baseline::same_plan`]) and `model` differs only in mechanisms
-    /// the sample did not exercise ([`Usage`]). The margins are `model`'s.
+    /// the sample did not exercise ([`crate::usage::Usage`]). The margins are `model`'s.
     pub fn healthy_for(&self, model: &Model) -> Baseline {
         Baseline {
             span: self.span,

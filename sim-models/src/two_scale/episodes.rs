@@ -85,7 +85,7 @@ impl Waits {
 
 impl Margins {
     /// The margins of `model`, given how long healthy requests take (the
-    /// [`LEAD_QUANTILE`] of the [`Baseline`]'s latencies).
+    /// [`super::LEAD_QUANTILE`] of the [`super::Baseline`]'s latencies).
     pub fn of(model: &Model, healthy_longest: SimDuration) -> Margins {
         let w = Waits::of(model);
         let second = SimDuration::from_secs(1);

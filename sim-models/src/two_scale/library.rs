@@ -78,9 +78,10 @@ impl LibraryEntry {
     }
 }
 
-/// One episode the library needs: run them in any order, on any thread
-/// ([`LibraryTask::run`]), then hand the results in task order to
-/// [`Baseline::with_library`].
+/// One episode the library needs: group them into chains
+/// ([`LibraryTask::chains`]), run the chains in any order, on any thread
+/// ([`LibraryChain::run`]), then hand the entries in task order to
+/// [`super::Baseline::with_library`].
 #[derive(Debug, Clone)]
 pub struct LibraryTask {
     pub(super) plan: EpisodePlan,
@@ -104,7 +105,7 @@ impl LibraryTask {
         self.class
     }
 
-    /// Groups `tasks`, listed as [`Baseline::library_tasks`] lists them
+    /// Groups `tasks`, listed as [`super::Baseline::library_tasks`] lists them
     /// (each rep's durations in order, its longest last), into one
     /// [`LibraryChain`] per class and rep of which some task `k` is
     /// `wanted(k)`.
@@ -236,7 +237,7 @@ impl LibraryChain {
 }
 
 /// Pooled request-level episodes of isolated faults, shared by every
-/// campaign of a variant (like the [`Baseline`]): per class of fault
+/// campaign of a variant (like the [`super::Baseline`]): per class of fault
 /// (resource and effect), per duration of a grid, `reps` episodes.
 ///
 /// An isolated fault of duration `d` (alone in its episode, with its whole
