@@ -180,6 +180,17 @@ impl Breaker {
         }
     }
 
+    /// Closed, with no failure in its window at `now`: it has forgotten
+    /// any fault (see [`HandlerActor::quiet`]).
+    fn quiet(&self, now: SimTime) -> bool {
+        let b = now.0 / self.bucket_len;
+        matches!(self.state, BreakerState::Closed)
+            && self
+                .buckets
+                .iter()
+                .all(|(n, _, f)| *n == u64::MAX || *n + 10 <= b || *f == 0)
+    }
+
     fn open(&mut self, now: SimTime) {
         self.state = BreakerState::Open {
             until: now + self.def.open_for,
@@ -815,6 +826,14 @@ impl<'m> HandlerActor<'m> {
     pub fn breaker_openings(&self) -> u32 {
         self.breakers.iter().flatten().map(|b| b.opened).sum()
     }
+
+    /// Whether nothing here remembers a fault at `now`: every circuit
+    /// breaker closed with no failure in its window, no callee skipped. A
+    /// request that starts now meets the handler as a healthy one would
+    /// (see [`crate::two_scale`]'s early settle).
+    pub fn quiet(&self, now: SimTime) -> bool {
+        self.skip.is_empty() && self.breakers.iter().flatten().all(|b| b.quiet(now))
+    }
 }
 
 /// An operation of `def` drawn by weight.
@@ -851,6 +870,42 @@ pub fn backoff_delay(r: &RetryDef, failed: u32, rng: &mut SimRng) -> SimDuration
 mod tests {
     use super::*;
     use sim_core::CampaignSeed;
+
+    #[test]
+    fn a_breaker_is_quiet_only_once_it_has_forgotten_every_failure() {
+        let at = |ms: u64| SimTime::ZERO + SimDuration::from_millis(ms);
+        let mut b = Breaker::new(BreakerDef {
+            failure_rate: 0.5,
+            min_calls: 4,
+            window: SimDuration::from_secs(10),
+            open_for: SimDuration::from_secs(5),
+        });
+        assert!(b.quiet(at(0)));
+        for ms in [0, 100, 200] {
+            b.record(at(ms), true);
+        }
+        // Successes leave it quiet; one failure in the window does not.
+        assert!(b.quiet(at(300)));
+        b.record(at(1_000), false);
+        assert!(matches!(b.state, BreakerState::Closed));
+        assert!(!b.quiet(at(1_500)));
+        // Still in the window (its ten buckets of 1 s) until 11 s.
+        assert!(!b.quiet(at(10_900)));
+        assert!(b.quiet(at(11_000)));
+        // Open, then half-open: not quiet, whatever the window holds.
+        b.record(at(20_000), false);
+        b.record(at(20_100), false);
+        b.record(at(20_200), true);
+        b.record(at(20_300), false);
+        assert!(matches!(b.state, BreakerState::Open { .. }));
+        assert!(!b.quiet(at(40_000)));
+        assert!(b.allow(at(25_300)));
+        assert!(matches!(b.state, BreakerState::HalfOpen { .. }));
+        assert!(!b.quiet(at(40_000)));
+        // The trial succeeds: closed, its window cleared, quiet at once.
+        b.record(at(25_400), true);
+        assert!(b.quiet(at(25_400)));
+    }
 
     #[test]
     fn exponential_backoff_doubles_and_caps() {

@@ -27,6 +27,11 @@ pub struct LinkActor<'m> {
 }
 
 impl<'m> LinkActor<'m> {
+    /// Whether no fault is active on the link.
+    pub fn quiet(&self) -> bool {
+        self.active.is_empty() && self.partitioned == 0 && self.refused == 0
+    }
+
     /// A healthy link.
     pub fn new(model: &'m Model, ix: LinkIx, layout: Layout) -> Self {
         let def = &model.links[ix];

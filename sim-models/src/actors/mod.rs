@@ -74,6 +74,20 @@ pub enum Node<'m> {
     Failure(FailureActor<'m>),
 }
 
+impl Node<'_> {
+    /// Whether the actor remembers no fault at `now` (failure actors:
+    /// always; whether their fault is still active shows in the actors
+    /// it strikes).
+    pub fn quiet(&self, now: sim_core::SimTime) -> bool {
+        match self {
+            Node::Resource(a) => a.quiet(),
+            Node::Link(a) => a.quiet(),
+            Node::Handler(a) => a.quiet(now),
+            Node::Failure(_) => true,
+        }
+    }
+}
+
 impl Actor for Node<'_> {
     type Msg = Msg;
 

@@ -233,6 +233,25 @@ impl<'m> ResourceActor<'m> {
         self.in_flight = budget;
     }
 
+    /// Whether nothing here remembers a fault: every replica up, routable,
+    /// with its whole concurrency and no active effect, and nothing
+    /// queued. A request that arrives now meets the resource as a healthy
+    /// one would (see [`crate::two_scale`]'s early settle).
+    pub fn quiet(&self) -> bool {
+        self.net_down == 0
+            && self.serving
+            && self.queue.is_empty()
+            && self.routable == self.def.replicas
+            && self.replicas.iter().all(|r| {
+                r.up()
+                    && r.routable
+                    && !r.oom
+                    && !r.drained
+                    && r.active.is_empty()
+                    && r.capacity == self.def.concurrency
+            })
+    }
+
     /// Stops the workload arrivals here at `end` instead (an episode
     /// forked from a longer one ends sooner).
     pub(crate) fn set_arrivals_end(&mut self, end: SimTime) {

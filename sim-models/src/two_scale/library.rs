@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use sim_core::{CampaignSeed, SimDuration, SimTime};
 
-use super::simulate::{PooledTally, Raw, finish_raw, start_raw};
+use super::simulate::{PooledTally, Raw, finish_raw, last_repair, start_raw};
 use super::{Counted, Episode, EpisodePlan, Margins, Tally, expected_arrivals};
 use crate::actors::Node;
 use crate::campaign::FaultInterval;
@@ -57,6 +57,9 @@ pub struct LibraryEntry {
     /// Workload requests counted in the fixed part and in the sample.
     fixed_arrivals: f64,
     sample_arrivals: f64,
+    /// How long after the repair the arrivals ran: the settle margin, or
+    /// less when the system settled early (`finish_raw`).
+    settle: SimDuration,
     openings: Vec<u32>,
     hung: u64,
     refused_over_cap: u64,
@@ -149,6 +152,7 @@ impl LibraryTask {
             refused_over_cap: raw.refused_over_cap,
             misrouted: raw.misrouted,
             usage: raw.usage,
+            settle: raw.end - last_repair(&self.plan).expect("a library episode has its fault"),
             ..LibraryEntry::default()
         };
         for seg in &raw.segments {
@@ -206,7 +210,8 @@ impl LibraryChain {
             let end = *t.plan.bounds.last().expect("at least two bounds");
             if t.top {
                 // The longest is the simulation itself, run to its end.
-                out.push((*k, t.entry(model, finish_raw(model, sim, end))));
+                let raw = finish_raw(model, sim, end, last_repair(&t.plan));
+                out.push((*k, t.entry(model, raw)));
                 break;
             }
             sim.run_until(t.fault.off);
@@ -220,7 +225,8 @@ impl LibraryChain {
                     r.set_arrivals_end(end);
                 }
             }
-            out.push((*k, t.entry(model, finish_raw(model, copy, end))));
+            let raw = finish_raw(model, copy, end, last_repair(&t.plan));
+            out.push((*k, t.entry(model, raw)));
         }
         out
     }
@@ -354,12 +360,17 @@ impl Library {
         let secs =
             |a: SimTime, b: SimTime| expected_arrivals(model, a.as_secs_f64(), b.as_secs_f64());
         let per = |want: f64, got: f64| if got > 0.0 { want / got } else { 0.0 };
+        // The part of the counted span an entry left to healthy time (it
+        // settled early: `finish_raw`), in expected arrivals.
+        let mut healthy = 0.0;
         // (grid index, weight of its fixed part, weight of its sample)
         let parts: Vec<(usize, f64, f64)> = if d >= grid[top] {
             let en = entry(top);
             let head = f.on + m.transient;
-            let fixed = secs(e.start, head) + secs(f.off, e.end);
+            let settled = f.off + en.settle.min(e.end - f.off);
+            let fixed = secs(e.start, head) + secs(f.off, settled);
             let sample = secs(head, f.off);
+            healthy += secs(settled, e.end);
             vec![(
                 top,
                 per(fixed, en.fixed_arrivals),
@@ -370,12 +381,15 @@ impl Library {
             let (lo, hi) = (grid[k], grid[k + 1]);
             let a = (d.0 - lo.0) as f64 / (hi.0 - lo.0) as f64;
             // Each grid episode is scaled to the arrivals of its own span
-            // (lead + its duration + settle), then the two are interpolated.
+            // (lead + its duration + its settle), then the two are
+            // interpolated.
             [(k, 1.0 - a), (k + 1, a)]
                 .into_iter()
                 .map(|(g, w)| {
                     let en = entry(g);
-                    let want = secs(e.start, e.start + m.lead + grid[g] + m.settle);
+                    let repair = e.start + m.lead + grid[g];
+                    let want = secs(e.start, repair + en.settle.min(m.settle));
+                    healthy += w * (secs(e.start, repair + m.settle) - want);
                     let x = w * per(want, en.fixed_arrivals + en.sample_arrivals);
                     (g, x, x)
                 })
@@ -393,6 +407,8 @@ impl Library {
                 composed: 1 << c.min(63),
                 ..Usage::default()
             },
+            settled_early: SimDuration::ZERO,
+            healthy_arrivals: 0.0,
         };
         let mut hung = 0.0;
         let mut refused = 0.0;
@@ -428,6 +444,7 @@ impl Library {
         }
         out.hung = hung.round() as u64;
         out.refused_over_cap = refused.round() as u64;
+        out.healthy_arrivals = healthy;
         Some(out)
     }
 }
@@ -467,14 +484,16 @@ mod tests {
         chains[0].run(m).pop().expect("one episode").1
     }
 
-    #[test]
-    fn a_rep_taken_from_one_simulation_counts_each_episode_as_its_own_plan() {
-        let m = model(TWO_CALLEES);
+    /// Every episode of two reps of every class of `yaml` (workload
+    /// `rate` per second), chained; checks what every chained episode
+    /// must hold and returns them with their tasks.
+    fn chained_episodes(yaml: &str, rate: f64) -> (Baseline, Vec<(LibraryTask, LibraryEntry)>) {
+        let m = model(yaml);
         let b = Baseline::for_variant(&m, 5, 0);
         let tasks = b.library_tasks(&m, 2);
         let chains = LibraryTask::chains(&tasks, |_| true);
-        // Two classes × two reps, every duration of each.
-        assert_eq!(chains.len(), 4);
+        // Every class × two reps, every duration of each.
+        assert_eq!(chains.len(), tasks.len() / super::GRID);
         assert!(chains.iter().all(|c| c.len() == super::GRID));
         let all: Vec<(usize, LibraryEntry)> = chains.iter().flat_map(|c| c.run(&m)).collect();
         assert_eq!(
@@ -484,10 +503,12 @@ mod tests {
         let mg = &b.margins;
         for ((k, e), t) in all.iter().zip(&tasks) {
             // Every workload request of the episode's own span, lead to
-            // settle, is counted once: arrivals stop at its own end, and
-            // what the longer fault counted before the copy moved to it.
-            let span = mg.lead + (t.fault.off - t.fault.on) + mg.settle;
-            let want = 100.0 * span.as_secs_f64();
+            // its settle (early or not), is counted once: arrivals stop at
+            // its own end, and what the longer fault counted before the
+            // copy moved to it.
+            assert!(e.settle <= mg.settle, "task {k}: settle {:?}", e.settle);
+            let span = mg.lead + (t.fault.off - t.fault.on) + e.settle;
+            let want = rate * span.as_secs_f64();
             let got = e.fixed_arrivals + e.sample_arrivals;
             assert!(
                 (got - want).abs() < 5.0 * want.sqrt(),
@@ -502,11 +523,13 @@ mod tests {
             let (j, e) = alone[0].run(&m).pop().expect("one episode");
             assert_eq!(j, k);
             assert_eq!(figures(&e), figures(&all[k].1), "task {k}");
+            assert_eq!(e.settle, all[k].1.settle, "task {k}");
             assert_eq!(e.usage(), all[k].1.usage());
         }
         // Each is the episode its own plan simulates alone: the copy's
         // path is the plan's up to the repair, and after it the same
-        // events follow (its fault repaired, its arrivals stopped).
+        // events follow (its fault repaired, its arrivals stopped, the
+        // same checks of whether it has settled).
         for ((k, e), t) in all.iter().zip(&tasks) {
             let raw = crate::two_scale::simulate::simulate_raw(
                 &m,
@@ -514,8 +537,105 @@ mod tests {
                 std::slice::from_ref(&t.fault),
                 t.seed,
             );
-            assert_eq!(figures(e), figures(&t.entry(&m, raw)), "task {k}");
+            let alone = t.entry(&m, raw);
+            assert_eq!(figures(e), figures(&alone), "task {k}");
+            assert_eq!(e.settle, alone.settle, "task {k}");
         }
+        let out = tasks.into_iter().zip(all.into_iter().map(|(_, e)| e));
+        (b, out.collect())
+    }
+
+    #[test]
+    fn a_rep_taken_from_one_simulation_counts_each_episode_as_its_own_plan() {
+        chained_episodes(TWO_CALLEES, 100.0);
+        chained_episodes(BREAKER, 20.0);
+    }
+
+    #[test]
+    fn an_episode_settles_early_once_nothing_remembers_its_fault() {
+        let (b, episodes) = chained_episodes(BREAKER, 20.0);
+        let m = model(BREAKER);
+        let mg = &b.margins;
+        // The worst case: the breaker's window and open time, plus the lead.
+        assert_eq!(mg.settle, d(25) + mg.lead);
+        let mut early = [0usize; 2];
+        for (t, e) in &episodes {
+            let class = &m.resources[t.resource()].id;
+            let opened = e.openings.iter().sum::<u32>() > 0;
+            if e.settle < mg.settle {
+                early[usize::from(class == "db")] += 1;
+            }
+            if class == "db" && opened {
+                // Open (or half-open, its trial failing) until the repair:
+                // quiet only once a trial succeeds, at most `open_for`
+                // after the repair, never at the repair's first check.
+                assert!(e.settle > d(1), "{:?}", e.settle);
+                assert!(e.settle <= d(16), "{:?}", e.settle);
+            }
+            if class == "api" {
+                // One api replica crashed: nothing else remembers it once
+                // it is back (no breaker between the workload and the api).
+                assert!(!opened);
+                assert_eq!(e.settle, d(1), "{:?}", t.fault);
+            }
+        }
+        // Both classes settle early, the db's long crashes included.
+        assert!(early[0] > 0 && early[1] > 0, "{early:?}");
+        assert!(
+            episodes
+                .iter()
+                .any(|(t, e)| e.openings.iter().sum::<u32>() > 0
+                    && e.settle < mg.settle
+                    && m.resources[t.resource()].id == "db")
+        );
+    }
+
+    #[test]
+    fn a_window_counts_its_requests_whatever_its_episodes_left_to_healthy_time() {
+        use crate::campaign::CampaignMode;
+        use crate::two_scale::run_window;
+        use sim_core::CampaignSeed;
+        // A day of the breaker model: every fault composed from the
+        // library (episodes that settled early leave the end of their span
+        // to the baseline) or simulated (one that settles early does too).
+        let mut m = model(BREAKER);
+        m.horizon = d(86_400);
+        let b = Baseline::for_variant(&m, 5, 0);
+        let tasks = b.library_tasks(&m, 4);
+        let entries: Vec<LibraryEntry> = LibraryTask::chains(&tasks, |_| true)
+            .iter()
+            .flat_map(|c| c.run(&m))
+            .map(|(_, e)| e)
+            .collect();
+        assert!(entries.iter().any(|e| e.settle < b.margins.settle));
+        let b = b.with_library(&m, 4, entries);
+        let want = 20.0 * m.horizon.as_secs_f64();
+        let mut composed = 0;
+        let mut simulated = Vec::new();
+        for c in 0..48 {
+            let r = run_window(&m, CampaignSeed::derive(9, 0, c), CampaignMode::Natural, &b);
+            assert!(r.faults > 0);
+            let got = r.summary.requests as f64;
+            if r.events == 0 {
+                // Composed only: every part scaled to its expected arrivals.
+                composed += 1;
+                assert!((got - want).abs() <= 1.0, "campaign {c}: {got} vs {want}");
+            } else {
+                // Simulated episodes count their own Poisson arrivals.
+                simulated.push(got - want);
+            }
+        }
+        assert!(
+            composed > 0 && simulated.len() > 5,
+            "{composed} / {simulated:?}"
+        );
+        let n = simulated.len() as f64;
+        let mean = simulated.iter().sum::<f64>() / n;
+        let var = simulated.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        assert!(
+            mean.abs() < 4.0 * (var / n).sqrt() + 1.0,
+            "simulated campaigns: {mean} requests off on average, {simulated:?}"
+        );
     }
 
     #[test]

@@ -56,10 +56,14 @@ pub fn run_window(
     let mut picks = seed.stream(stream_key("library"));
     let mut usage = Usage::default();
     for (k, e) in episodes.iter().enumerate() {
-        covered_arrivals += expected_arrivals(model, e.start.as_secs_f64(), e.end.as_secs_f64());
+        let span = |from: SimTime, to: SimTime| {
+            expected_arrivals(model, from.as_secs_f64(), to.as_secs_f64())
+        };
         if let Some(lib) = &baseline.library
             && let Some(c) = lib.compose(model, e, &relevant, m, horizon, &mut picks, &mut tallies)
         {
+            // What the entries left to healthy time (they settled early).
+            covered_arrivals += span(e.start, e.end) - c.healthy_arrivals;
             usage.composed |= c.usage.composed;
             for (h, o) in c.openings.iter().enumerate() {
                 openings[h] += o;
@@ -78,6 +82,11 @@ pub fn run_window(
             lib.is_some_and(|l| l.class_of(&relevant[i]).is_some())
         });
         let c = simulate_plan(model, &plan, &relevant, eseed);
+        // The settle after the last repair is simulated in full time (no
+        // cut), so an early settle leaves the end of the span, in window
+        // time, to healthy time.
+        let settled = SimTime(e.end.0 - c.settled_early.0.min(e.end.0 - e.start.0));
+        covered_arrivals += span(e.start, settled);
         for r in &rests {
             let class = lib
                 .and_then(|l| {

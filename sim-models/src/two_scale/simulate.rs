@@ -3,7 +3,9 @@
 //! ([`simulate_plan`], [`Tally`], [`Counted`]); the workload arrivals
 //! expected in a stretch of window time ([`expected_arrivals`]).
 
-use sim_core::{ActorId, CampaignSeed, HistogramPoints, LatencyHistogram, SimTime, Simulation};
+use sim_core::{
+    ActorId, CampaignSeed, HistogramPoints, LatencyHistogram, SimDuration, SimTime, Simulation,
+};
 
 use super::EpisodePlan;
 use crate::actors::{FailureActor, Layout, Node, RequestStats, Segments};
@@ -107,6 +109,13 @@ pub struct Counted {
     pub misrouted: u64,
     /// What the simulation exercised.
     pub usage: Usage,
+    /// How much of the counted span's end the simulation left to healthy
+    /// time: arrivals stopped this long before the plan's last bound,
+    /// once the system had settled ([`finish_raw`]'s early settle).
+    pub settled_early: SimDuration,
+    /// Workload arrivals expected in the part of the counted span left to
+    /// healthy time ([`super::Library::compose`]'s early settle).
+    pub healthy_arrivals: f64,
 }
 
 /// Per handler, what each segment of one simulation counted.
@@ -119,6 +128,19 @@ pub(super) struct Raw {
     pub(super) refused_over_cap: u64,
     pub(super) misrouted: u64,
     pub(super) usage: Usage,
+    /// Where the workload arrivals stopped (simulated time): the plan's
+    /// last bound, or sooner when the system settled early.
+    pub(super) end: SimTime,
+}
+
+/// How often, after the last repair, whether the system has settled is
+/// checked ([`finish_raw`]).
+pub(super) const SETTLE_CHECK: SimDuration = SimDuration(1_000_000_000);
+
+/// The last repair of `plan`'s faults (simulated time): from there on the
+/// system may settle early ([`finish_raw`]).
+pub(super) fn last_repair(plan: &EpisodePlan) -> Option<SimTime> {
+    plan.faults.iter().map(|&(_, _, off)| off).max()
 }
 
 pub(super) fn simulate_raw(
@@ -132,6 +154,7 @@ pub(super) fn simulate_raw(
         model,
         sim,
         *plan.bounds.last().expect("at least two bounds"),
+        last_repair(plan),
     )
 }
 
@@ -170,13 +193,46 @@ pub(super) fn start_raw<'m>(
 
 /// Runs `sim` (arrivals stopping at `arrivals_end`) through the model's
 /// drain and takes what its segments counted.
+///
+/// **Early settle.** The settle margin after the last repair is the
+/// model's worst case (a breaker's window and open time, the slowest call
+/// step, plus the lead). From `last_repair` on, every [`SETTLE_CHECK`] the
+/// actors are asked whether any still remembers a fault
+/// ([`Node::quiet`]: a breaker not closed or with a failure in its
+/// window, a callee skipped, a replica down, out of rotation or short of
+/// slots, a request queued, an effect active). At the first check at which
+/// none does, a request starting then meets the system as a healthy one
+/// would: the arrivals stop there (requests in flight, those caught by
+/// the fault among them, run on through the drain and are counted), and
+/// the rest of the counted span is healthy time, counted by the baseline.
+/// The checks fall at the same times in a simulation and in a copy of it
+/// taken at the repair, so a library chain's episodes stay exactly their
+/// plans simulated alone.
 pub(super) fn finish_raw(
     model: &Model,
     mut sim: Simulation<Node<'_>>,
     arrivals_end: SimTime,
+    last_repair: Option<SimTime>,
 ) -> Raw {
     let layout = Layout::new(model);
-    sim.run_until(arrivals_end + model.drain);
+    let mut end = arrivals_end;
+    if let Some(from) = last_repair {
+        let mut t = from + SETTLE_CHECK;
+        while t < arrivals_end {
+            sim.run_until(t);
+            if sim.actors().iter().all(|a| a.quiet(t)) {
+                for a in sim.actors_mut() {
+                    if let Node::Resource(r) = a {
+                        r.set_arrivals_end(t);
+                    }
+                }
+                end = t;
+                break;
+            }
+            t += SETTLE_CHECK;
+        }
+    }
+    sim.run_until(end + model.drain);
     let events = sim.delivered();
     let now = sim.now();
     let mut out = Raw {
@@ -187,6 +243,7 @@ pub(super) fn finish_raw(
         refused_over_cap: 0,
         misrouted: sim.unhandled(),
         usage: Usage::default(),
+        end,
     };
     let mut actors = sim.into_actors();
     out.refused_over_cap = crate::campaign::refused_over_cap(&actors);
@@ -230,6 +287,8 @@ pub fn simulate_plan(
         refused_over_cap: raw.refused_over_cap,
         misrouted: raw.misrouted,
         usage: raw.usage,
+        settled_early: *plan.bounds.last().expect("at least two bounds") - raw.end,
+        healthy_arrivals: 0.0,
     }
 }
 

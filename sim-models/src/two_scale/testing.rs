@@ -68,6 +68,36 @@ workload:
   - { handler: h, arrivals: { process: poisson, rate: 100/s } }
 "#;
 
+/// A database behind a circuit breaker and an api with a health check:
+/// the settle margin (the breaker's window and open time) is far longer
+/// than most episodes need.
+pub(crate) const BREAKER: &str = r#"
+name: breaker
+horizon: 1d
+resources:
+  - { id: api, type: service, replicas: 2, concurrency: 50, health_check: 5s,
+      service_time: { dist: lognormal, median: 5ms, sigma: 0.5 },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 6h },
+                         repair: { dist: lognormal, median: 2m, sigma: 0.8 } } ] }
+  - { id: db, type: database, replicas: 1, concurrency: 20,
+      service_time: { dist: lognormal, median: 10ms, sigma: 0.5 },
+      failure_modes: [ { mode: process_crash, time_between: { dist: exponential, mean: 6h },
+                         repair: { dist: lognormal, median: 60s, sigma: 1.0 } } ] }
+handlers:
+  - id: h
+    runs_on: api
+    operations:
+      - name: op
+        steps:
+          - call: db
+            timeout: 500ms
+            retry: { max_attempts: 2, backoff: constant, base: 100ms }
+            circuit_breaker: { failure_rate: 0.5, min_calls: 10, window: 10s, open_for: 15s }
+    slo: { success_rate: 0.995 }
+workload:
+  - { handler: h, arrivals: { process: poisson, rate: 20/s } }
+"#;
+
 /// Requests, errors, degraded and latency count, mean and p99 of every
 /// tally of an entry.
 pub(crate) fn figures(e: &LibraryEntry) -> Vec<(f64, f64, f64, u64, f64, f64)> {
