@@ -22,11 +22,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use sim_core::{CampaignSeed, SimDuration, stream_key};
-use sim_models::campaign::CampaignMode;
 use sim_models::dist::Dist;
-use sim_models::live::{
-    LiveFault, LivePlan, LiveResult, Monitoring, Schedule, healthy_ticks, run_live, slo_rules,
-};
+use sim_models::live::{LiveFault, LivePlan, LiveResult, Monitoring, Schedule, slo_rules, warm_up};
 use sim_models::model::{Effect, FaultDef, FaultOrigin, FaultScope, Model};
 use sim_models::msg::ALL_REPLICAS;
 use sim_models::rare::forward_sf;
@@ -600,42 +597,6 @@ pub struct PredictOptions {
     pub progress: bool,
 }
 
-/// The healthy steady state of `model` ([`Healthy`]): `n` fault-free
-/// campaigns on the prediction's seeds, each watched in one-second ticks
-/// for [`HEALTHY_SPAN`] after the warm-up, on `pool`.
-fn healthy_state(
-    model: &Model,
-    rules: &[(sim_models::model::HandlerIx, sim_models::live::AbortRule)],
-    n: u64,
-    seed: &(dyn Fn(u64) -> CampaignSeed + Sync),
-    pool: &rayon::ThreadPool,
-    master: u64,
-) -> Result<Healthy, crate::Error> {
-    let mut m = model.clone();
-    m.horizon = WARM_UP + HEALTHY_SPAN;
-    let mon = Monitoring {
-        tick: SimDuration::from_secs(1),
-        detection_delay: SimDuration::ZERO,
-        hold: SimDuration::ZERO,
-        rules: rules.to_vec(),
-        policy: None,
-    };
-    let runs: Vec<(Vec<sim_models::live::Tick>, u64)> = pool.install(|| {
-        (0..n)
-            .into_par_iter()
-            .map(|k| healthy_ticks(&m, seed(k), &mon, WARM_UP, WARM_UP + HEALTHY_SPAN))
-            .collect()
-    });
-    let mut ticks = Vec::new();
-    for (k, (t, misrouted)) in runs.into_iter().enumerate() {
-        crate::error::check_routed(misrouted, || {
-            format!("healthy campaign {k} of the predicted scenarios (--seed {master})")
-        })?;
-        ticks.extend(t);
-    }
-    Ok(Healthy::of(&ticks))
-}
-
 /// Simulates every candidate of the base variant and ranks them.
 pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<Predicted>> {
     let model = &v.model;
@@ -650,19 +611,6 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
         .build()?;
     let n = opts.campaigns.max(1);
     let seed = |c: u64| CampaignSeed::derive(opts.seed, stream_key("predicted-scenarios"), c);
-    // The healthy steady state, on the seeds the candidates use.
-    let healthy = healthy_state(model, &rules, n, &seed, &pool, opts.seed)?;
-    // The SLO's breach levels: the strictest over the workload handlers.
-    let err_breach = model
-        .workloads
-        .iter()
-        .filter_map(|w| model.handlers[w.handler].slo.success_rate)
-        .map(|s| 1.0 - s)
-        .reduce(f64::min);
-    let (abort_err, abort_err_basis) = abort_threshold(healthy.error_rate_high, err_breach, 0.01);
-    let (abort_p99, abort_p99_basis) = abort_threshold(healthy.latency_p99_high_ms, slo_p99, 0.0);
-    let bar =
-        crate::progress::Task::start("predicting scenarios", cands.len() as u64, opts.progress);
     // Long injections are simulated for SIM_CAP and the rest extrapolated
     // at the error rate of their last minute. Candidates that differ only
     // in that rest (a fault and its `-long` form, both past the cap) are
@@ -680,46 +628,97 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
             distinct.push(c);
         }
     }
-    let hits: Vec<Result<Vec<LiveResult>, crate::Error>> = pool.install(|| {
-        distinct
-            .par_iter()
-            .map(|c| {
-                let mut m = model.clone();
-                m.horizon = WARM_UP + simulated(c) + AFTER;
-                let mut fault = c.fault.clone();
-                fault.duration = simulated(c);
-                let plan = LivePlan {
-                    faults: vec![fault],
-                    schedule: Schedule::Fixed(vec![(0, WARM_UP)]),
-                    monitoring: Monitoring {
-                        tick: SimDuration::from_secs(1),
-                        detection_delay: SimDuration::ZERO,
-                        hold: SimDuration::ZERO,
-                        rules: rules.clone(),
-                        policy: None,
-                    },
-                    keep_ticks: true,
-                };
-                let hits = (0..n)
-                    .map(|k| {
-                        let hit = run_live(&m, seed(k), CampaignMode::Healthy, &plan);
-                        crate::error::check_routed(hit.result.misrouted, || {
-                            format!(
-                                "predicted scenario `{}`, campaign {k} (--seed {})",
-                                c.fault.id, opts.seed
-                            )
-                        })?;
-                        Ok(hit)
-                    })
-                    .collect::<Result<Vec<_>, crate::Error>>()?;
-                // Progress counts candidates: every one this injection serves.
-                bar.inc(cands.iter().filter(|o| key(o) == key(c)).count() as u64);
-                Ok(hits)
+    let mon = Monitoring {
+        tick: SimDuration::from_secs(1),
+        detection_delay: SimDuration::ZERO,
+        hold: SimDuration::ZERO,
+        rules: rules.clone(),
+        policy: None,
+    };
+    // Every injection's model and plan: the base's, over its own horizon.
+    let runs: Vec<(Model, LivePlan)> = distinct
+        .iter()
+        .map(|c| {
+            let mut m = model.clone();
+            m.horizon = WARM_UP + simulated(c) + AFTER;
+            let mut fault = c.fault.clone();
+            fault.duration = simulated(c);
+            let plan = LivePlan {
+                faults: vec![fault],
+                schedule: Schedule::Fixed(vec![(0, WARM_UP)]),
+                monitoring: mon.clone(),
+                keep_ticks: true,
+            };
+            (m, plan)
+        })
+        .collect();
+    // The healthy steady state, on the seeds the candidates use: fault-free
+    // campaigns watched tick by tick for HEALTHY_SPAN after the warm-up.
+    let mut healthy_model = model.clone();
+    healthy_model.horizon = WARM_UP + HEALTHY_SPAN;
+    // Campaign k of every injection and of the healthy state is the same
+    // simulation up to the warm-up's end (same model but for the horizon,
+    // which only stops arrivals; same seed; nothing injected yet): it is
+    // simulated once and copied for each ([`warm_up`]), event for event
+    // what each would have simulated alone.
+    let mut warm_model = model.clone();
+    warm_model.horizon = runs
+        .iter()
+        .map(|(m, _)| m.horizon)
+        .fold(healthy_model.horizon, SimDuration::max);
+    let bar = crate::progress::Task::start("predicting scenarios", n, opts.progress);
+    type Campaign = ((Vec<sim_models::live::Tick>, u64), Vec<LiveResult>);
+    let campaigns: Vec<Campaign> = pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .map(|k| {
+                let w = warm_up(&warm_model, seed(k), &mon, WARM_UP);
+                let healthy =
+                    w.healthy_ticks(&healthy_model, &mon, WARM_UP, WARM_UP + HEALTHY_SPAN);
+                let hits = runs.iter().map(|(m, plan)| w.run_live(m, plan)).collect();
+                bar.inc(1);
+                (healthy, hits)
             })
             .collect()
     });
-    // The first error in candidate order: the same whatever the threads.
-    let hits = hits.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // Errors in a fixed order, the same whatever the threads: the healthy
+    // campaigns first, then each injection's in candidate order.
+    let mut ticks = Vec::new();
+    for (k, ((t, misrouted), _)) in campaigns.iter().enumerate() {
+        crate::error::check_routed(*misrouted, || {
+            format!(
+                "healthy campaign {k} of the predicted scenarios (--seed {})",
+                opts.seed
+            )
+        })?;
+        ticks.extend(t.iter().cloned());
+    }
+    let healthy = Healthy::of(&ticks);
+    let mut hits: Vec<Vec<LiveResult>> = vec![Vec::with_capacity(n as usize); distinct.len()];
+    for (_, runs) in campaigns {
+        for (i, hit) in runs.into_iter().enumerate() {
+            hits[i].push(hit);
+        }
+    }
+    for (c, runs) in distinct.iter().zip(&hits) {
+        for (k, hit) in runs.iter().enumerate() {
+            crate::error::check_routed(hit.result.misrouted, || {
+                format!(
+                    "predicted scenario `{}`, campaign {k} (--seed {})",
+                    c.fault.id, opts.seed
+                )
+            })?;
+        }
+    }
+    // The SLO's breach levels: the strictest over the workload handlers.
+    let err_breach = model
+        .workloads
+        .iter()
+        .filter_map(|w| model.handlers[w.handler].slo.success_rate)
+        .map(|s| 1.0 - s)
+        .reduce(f64::min);
+    let (abort_err, abort_err_basis) = abort_threshold(healthy.error_rate_high, err_breach, 0.01);
+    let (abort_p99, abort_p99_basis) = abort_threshold(healthy.latency_p99_high_ms, slo_p99, 0.0);
     let mut out: Vec<Predicted> = cands
         .iter()
         .map(|c| {

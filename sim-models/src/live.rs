@@ -281,8 +281,88 @@ pub fn healthy_ticks(
     until: SimDuration,
 ) -> (Vec<Tick>, u64) {
     let (layout, mut sim) = start(model, seed, CampaignMode::Healthy);
-    let tick = SimDuration(mon.tick.0.max(1_000_000));
     count_windows(&mut sim, layout, mon, true);
+    healthy_ticks_of(layout, sim, mon, from, until)
+}
+
+/// A healthy campaign's first stretch, shared by live runs that differ
+/// only in their horizon and in what they inject after it ([`warm_up`]):
+/// the same simulation a run would reach by then on its own.
+pub struct WarmedUp<'m> {
+    layout: Layout,
+    sim: sim_core::Simulation<Node<'m>>,
+    seed: CampaignSeed,
+}
+
+/// A campaign of `model` with no fault (`Healthy`), the windows of `mon`
+/// counted, run to `until`: what [`healthy_ticks`] and [`run_live`] (with
+/// `Healthy` mode and the same monitoring) do up to then, whatever the
+/// horizon of the model they are given (which only stops the arrivals).
+/// Continue it with [`WarmedUp::healthy_ticks`] and [`WarmedUp::run_live`].
+pub fn warm_up<'m>(
+    model: &'m Model,
+    seed: CampaignSeed,
+    mon: &Monitoring,
+    until: SimDuration,
+) -> WarmedUp<'m> {
+    let (layout, mut sim) = start(model, seed, CampaignMode::Healthy);
+    count_windows(&mut sim, layout, mon, true);
+    sim.run_until(SimTime::ZERO + until);
+    WarmedUp { layout, sim, seed }
+}
+
+impl<'m> WarmedUp<'m> {
+    /// A copy of the simulation whose arrivals stop at `horizon` (a run of
+    /// a model of that horizon), as if it had been built with it.
+    fn copy(&self, horizon: SimDuration) -> sim_core::Simulation<Node<'m>> {
+        let mut sim = crate::campaign::fork(&self.sim);
+        for a in sim.actors_mut() {
+            if let Node::Resource(r) = a {
+                r.set_arrivals_end(SimTime::ZERO + horizon);
+            }
+        }
+        sim
+    }
+
+    /// [`healthy_ticks`] of a model like the one warmed up, of horizon
+    /// `model.horizon`, on the same seed and monitoring; `from` is not
+    /// before the warm-up's end. The same ticks, tick for tick.
+    pub fn healthy_ticks(
+        &self,
+        model: &Model,
+        mon: &Monitoring,
+        from: SimDuration,
+        until: SimDuration,
+    ) -> (Vec<Tick>, u64) {
+        debug_assert!(SimTime::ZERO + from >= self.sim.now());
+        healthy_ticks_of(self.layout, self.copy(model.horizon), mon, from, until)
+    }
+
+    /// [`run_live`] in `Healthy` mode of a model like the one warmed up,
+    /// of horizon `model.horizon`, on the same seed, with `plan` (its
+    /// monitoring the warm-up's, its first injection not before the
+    /// warm-up's end). The same run, event for event.
+    pub fn run_live(&self, model: &Model, plan: &LivePlan) -> LiveResult {
+        let sim = self.copy(model.horizon);
+        live_rest(
+            model,
+            self.seed,
+            CampaignMode::Healthy,
+            self.layout,
+            sim,
+            plan,
+        )
+    }
+}
+
+fn healthy_ticks_of(
+    layout: Layout,
+    mut sim: sim_core::Simulation<Node<'_>>,
+    mon: &Monitoring,
+    from: SimDuration,
+    until: SimDuration,
+) -> (Vec<Tick>, u64) {
+    let tick = SimDuration(mon.tick.0.max(1_000_000));
     let mut t = SimTime::ZERO + from;
     let stop = SimTime::ZERO + until;
     sim.run_until(t);
@@ -306,10 +386,22 @@ pub fn run_live(
     plan: &LivePlan,
 ) -> LiveResult {
     let (layout, mut sim) = start(model, seed, mode);
+    count_windows(&mut sim, layout, &plan.monitoring, true);
+    live_rest(model, seed, mode, layout, sim, plan)
+}
+
+/// [`run_live`] from a started simulation, its windows counted.
+fn live_rest(
+    model: &Model,
+    seed: CampaignSeed,
+    mode: CampaignMode,
+    layout: Layout,
+    mut sim: sim_core::Simulation<Node<'_>>,
+    plan: &LivePlan,
+) -> LiveResult {
     let horizon = SimTime::ZERO + model.horizon;
     let mon = &plan.monitoring;
     let tick = SimDuration(mon.tick.0.max(1_000_000));
-    count_windows(&mut sim, layout, mon, true);
     let mut rng = seed.stream(stream_key("live/schedule"));
     let mut fixed = 0usize;
     let mut nominal_end = SimTime::ZERO;

@@ -259,3 +259,46 @@ fn poisson_schedule_is_deterministic_and_counts_injections() {
     }
     assert!(a.ticks.is_empty());
 }
+
+#[test]
+fn a_run_from_a_shared_warm_up_is_the_run_alone() {
+    use sim_models::live::{healthy_ticks, warm_up};
+    // Runs of one model and seed that differ in their horizon and in what
+    // they inject after the warm-up (the predicted scenarios): each, from
+    // a copy of one warm-up simulated with the longest horizon, is the run
+    // simulated alone, event for event.
+    let base = scenario(2, "", "process_crash", "{}");
+    let seed = CampaignSeed::derive(SEED, 0, 4);
+    let mut p = plan(&base, 1, ERRORS, None);
+    let mon = p.monitoring.clone();
+    let warm = SimDuration::from_secs_f64(INJECT_AT);
+    let mut longest = base.clone();
+    longest.horizon = SimDuration::from_secs(600);
+    let w = warm_up(&longest, seed, &mon, warm);
+    let mut runs = 0;
+    for (horizon, length) in [(300, 120.0), (200, 20.0), (130, 0.5), (450, 300.0)] {
+        let mut m = base.clone();
+        m.horizon = SimDuration::from_secs(horizon);
+        for replica in [0, ALL_REPLICAS] {
+            p.faults[0].replica = replica;
+            p.faults[0].duration = SimDuration::from_secs_f64(length);
+            let alone = run_live(&m, seed, CampaignMode::Healthy, &p);
+            let shared = w.run_live(&m, &p);
+            assert_eq!(alone, shared, "horizon {horizon} s, fault {length} s");
+            assert_eq!(alone.outcomes.len(), 1);
+            runs += 1;
+        }
+        // The healthy ticks watched after the warm-up, too.
+        let until = SimDuration::from_secs(horizon);
+        let alone = healthy_ticks(&m, seed, &mon, warm, until);
+        assert_eq!(alone, w.healthy_ticks(&m, &mon, warm, until));
+        assert_eq!(alone.0.len() as u64, horizon - 60);
+    }
+    assert_eq!(runs, 8);
+    // Another seed's warm-up is another run: the comparison can fail.
+    let other = warm_up(&longest, CampaignSeed::derive(SEED, 0, 5), &mon, warm);
+    assert_ne!(
+        run_live(&base, seed, CampaignMode::Healthy, &p),
+        other.run_live(&base, &p)
+    );
+}
