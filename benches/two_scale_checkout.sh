@@ -46,5 +46,7 @@ if r and r.get("phases"):
     for c in r.get("candidates", []):
         lib = "" if c["library_simulated"] is None else \
             f", library episodes {c['library_simulated']} simulated / {c['library_shared']} shared"
-        print(f"  {c['name']}: {c['campaigns']} paired campaigns{lib}")
+        eps = "" if c.get("episodes_shared") is None else \
+            f", {c['episodes_shared']} episodes of several faults taken from the base's"
+        print(f"  {c['name']}: {c['campaigns']} paired campaigns ({c['campaigns_simulated']} simulated){lib}{eps}")
 EOF

@@ -57,6 +57,7 @@ fn plan(campaigns: u64, threads: usize, independent_streams: bool) -> RunPlan {
         independent_streams,
         live: None,
         events: false,
+        kept_episodes_bytes: 0,
     }
 }
 

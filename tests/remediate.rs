@@ -469,6 +469,7 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         independent_streams: false,
         live: None,
         events: false,
+        kept_episodes_bytes: sim_engine::limits::KEPT_EPISODES_MAX_BYTES,
     };
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
     assert!(report.risk[0].over_threshold, "{:?}", report.risk[0]);
@@ -481,8 +482,10 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
         sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None, None)
             .unwrap();
     assert_eq!(shared.verified.len(), alone.verified.len());
-    let (mut reused, mut copied) = (0, 0);
+    let (mut reused, mut copied, mut episodes) = (0, 0, 0);
     for (s, a) in shared.verified.iter().zip(&alone.verified) {
+        assert_eq!(a.episodes_shared, 0);
+        episodes += s.episodes_shared;
         assert_eq!(s.candidate.name, a.candidate.name);
         let (ls, la) = (s.library.unwrap(), a.library.unwrap());
         assert_eq!(la.1, 0, "{}: nothing to share", a.candidate.name);
@@ -502,18 +505,47 @@ fn sharing_the_base_episodes_gives_the_verdicts_of_simulating_everything() {
             assert_eq!(s.outcomes, a.outcomes, "{}", s.candidate.name);
         }
         println!(
-            "{}: {} of {} library episodes shared, {} of {} campaigns copied",
+            "{}: {} of {} library episodes shared, {} of {} campaigns copied, {} episodes of the others taken",
             s.candidate.name,
             ls.1,
             ls.0 + ls.1,
             s.campaigns - s.simulated,
-            s.campaigns
+            s.campaigns,
+            s.episodes_shared
         );
     }
     assert!(
-        reused > 0 && copied > 0,
+        reused > 0 && copied > 0 && episodes > 0,
         "nothing shared: the test has no power"
     );
+    // The base's episodes are kept within the bytes the plan allows: all
+    // of them here; within a few KiB, the first campaigns' only; with none,
+    // every episode is simulated. The verdicts are the same.
+    let (bytes, kept) = report.base.as_ref().unwrap().kept();
+    assert_eq!(kept, 300);
+    assert!(bytes > 0 && bytes <= plan.kept_episodes_bytes);
+    for room in [bytes / 3, 0] {
+        let mut plan = plan.clone();
+        plan.kept_episodes_bytes = room;
+        let report = run_all(&variants, &plan, &mut Discard).unwrap();
+        let (b, k) = report.base.as_ref().unwrap().kept();
+        assert!(
+            b <= room && k < 300,
+            "{b} bytes of {k} campaigns kept in {room}"
+        );
+        assert_eq!(k == 0, room == 0);
+        let less =
+            sim_engine::remediate::remediate(&loaded, &variants[0], &report, &plan, 8, None, None)
+                .unwrap();
+        let taken: u64 = less.verified.iter().map(|v| v.episodes_shared).sum();
+        assert!(
+            taken <= episodes && (room > 0 || taken == 0),
+            "{taken} of {episodes}"
+        );
+        for (x, s) in less.verified.iter().zip(&shared.verified) {
+            assert_eq!(x.outcomes, s.outcomes, "{}", s.candidate.name);
+        }
+    }
 }
 
 #[test]
@@ -538,6 +570,7 @@ fn request_level_campaigns_that_did_not_exercise_a_change_are_the_base_s() {
         independent_streams: false,
         live: None,
         events: false,
+        kept_episodes_bytes: 0,
     };
     let mut report = run_all(&variants, &plan, &mut Discard).unwrap();
     let shared = remediate(&loaded, &variants[0], &report, &plan, 8, None, None).unwrap();

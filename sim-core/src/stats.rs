@@ -252,6 +252,11 @@ impl HistogramPoints {
         self.points.iter().map(|p| p.1).sum()
     }
 
+    /// The bytes its points take on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.points.capacity() * std::mem::size_of::<(u64, u64)>()
+    }
+
     /// The most bytes one takes: a (value, count) pair per bucket of the
     /// histogram when every bucket holds a value (twice the histogram's
     /// bucket counts), usually far fewer. Used by memory bounds

@@ -396,6 +396,11 @@ pub(crate) fn plan_loaded(opts: &RunOptions, loaded: Loaded) -> Result<Planned, 
         independent_streams: opts.independent_streams,
         live: None,
         events: opts.events,
+        kept_episodes_bytes: if two_scale {
+            crate::limits::kept_episodes_room(&memory)
+        } else {
+            0
+        },
     };
     let out_dir = match (&opts.out, opts.write) {
         (Some(out), _) => out.clone(),
@@ -535,6 +540,7 @@ fn run_manifest(
                 campaigns_simulated: v.simulated,
                 library_simulated: v.library.map(|l| l.0 as u64),
                 library_shared: v.library.map(|l| l.1 as u64),
+                episodes_shared: v.library.map(|_| v.episodes_shared),
             })
             .collect(),
         phases: rem.phases.manifest(rem.phases.sum()),

@@ -27,6 +27,19 @@ use crate::prepare::PreparedVariant;
 /// the Parquet writers' buffers, one chunk of campaign results.
 pub const RUN_FIXED_BYTES: u64 = 64 << 20;
 
+/// Most bytes of the base's simulated two-scale episodes kept for
+/// remediation ([`crate::run::BaseOutcomes`]); never more than the memory
+/// limit leaves beside the run's bound ([`kept_episodes_room`]).
+pub const KEPT_EPISODES_MAX_BYTES: u64 = 64 << 20;
+
+/// The bytes of the base's simulated episodes a run may keep for
+/// remediation: [`KEPT_EPISODES_MAX_BYTES`], or what the memory limit
+/// leaves beside the run's bound when that is less. Past it, the rest are
+/// not kept, and remediation simulates them (the same figures, slower).
+pub fn kept_episodes_room(plan: &MemoryPlan) -> u64 {
+    KEPT_EPISODES_MAX_BYTES.min(plan.max.bytes.saturating_sub(plan.total))
+}
+
 /// The share of the machine's memory a run may use when `--max-memory` is
 /// not given.
 pub const DEFAULT_SHARE: f64 = 0.5;

@@ -27,7 +27,9 @@ use sim_models::spec::{
     Backoff, CallStep, CircuitBreaker, Duration, FailureMode, Fallback, Handler, Jitter, Retry,
     Scenario, Step, Variant,
 };
-use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask};
+use sim_models::two_scale::{
+    Baseline, EpisodeReuse, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window_with,
+};
 use sim_models::usage::Usage;
 
 use crate::prepare::PreparedVariant;
@@ -271,6 +273,9 @@ pub struct Verified {
     /// Two-scale runs: library episodes simulated for it, and shared with
     /// the base's library (classes of fault the change cannot reach).
     pub library: Option<(usize, usize)>,
+    /// Two-scale runs: episodes of its simulated campaigns taken from the
+    /// base's same campaigns (they exercised nothing the change acts on).
+    pub episodes_shared: u64,
 }
 
 /// What remediation did.
@@ -1040,6 +1045,7 @@ pub fn remediate(
             candidate = %c.candidate.name,
             campaigns = run.campaigns,
             simulated = run.simulated,
+            episodes_shared = run.episodes_shared,
             "remediation: decided"
         );
         rem.verified
@@ -1275,6 +1281,8 @@ struct CandidateRun {
     simulated: u64,
     /// Kernel events of the campaigns simulated.
     events: u64,
+    /// Episodes of its simulated campaigns taken from the base's.
+    episodes_shared: u64,
 }
 
 /// Which of the base's campaigns are a candidate's too: those that
@@ -1291,11 +1299,17 @@ struct Reuse<'a> {
 }
 
 impl Reuse<'_> {
+    /// Whether an episode (or campaign) that exercised `u` is the
+    /// candidate's exactly (given the same fault timeline and margins).
+    fn unchanged(&self, u: &Usage) -> bool {
+        !could_change(self.candidate, self.model, u, None)
+    }
+
     /// Whether campaign `k` of the base is the candidate's exactly.
     fn same_as_base(&self, k: u64) -> bool {
         self.copy
             && self.outcomes.usage(k).is_some_and(|u| {
-                !could_change(self.candidate, self.model, u, None)
+                self.unchanged(u)
                     && self.own_classes.is_none_or(|own| {
                         !own.iter().enumerate().any(|(cl, o)| *o && u.composed(cl))
                     })
@@ -1378,6 +1392,7 @@ impl Verifier<'_> {
             campaigns: 0,
             simulated: 0,
             events: 0,
+            episodes_shared: 0,
         };
         let mut stage = self.seq.first;
         loop {
@@ -1429,17 +1444,35 @@ impl Verifier<'_> {
             let done = run.campaigns;
             let end = (done + CHUNK).min(stage);
             let todo: Vec<u64> = (done..end).filter(|k| !reuse.same_as_base(*k)).collect();
-            let results: Vec<CampaignResult> = self.pool.install(|| {
+            let same = |u: &Usage| reuse.unchanged(u);
+            let results: Vec<(CampaignResult, u32)> = self.pool.install(|| {
                 todo.par_iter()
                     .map(|&k| {
                         // The base's seeds: common random numbers.
                         let seed = campaign_seed(self.plan.seed, 0, None, k);
-                        let r = how.run(model, seed, CampaignMode::Natural).0;
+                        // Two-scale: its episodes that exercised nothing
+                        // the change acts on are the base's.
+                        let prior = outcomes.episodes(k).filter(|_| reuse.copy);
+
+                        let r = match (how, prior) {
+                            (CampaignSim::Window(b), Some(prior)) => {
+                                let reuse = EpisodeReuse {
+                                    keep: false,
+                                    prior: Some((prior, &same)),
+                                };
+                                let w =
+                                    run_window_with(model, seed, CampaignMode::Natural, b, reuse);
+                                (w.result, w.taken)
+                            }
+                            _ => (how.run(model, seed, CampaignMode::Natural).0, 0),
+                        };
                         bar.inc(1);
                         r
                     })
                     .collect()
             });
+            run.episodes_shared += results.iter().map(|r| u64::from(r.1)).sum::<u64>();
+            let results = results.into_iter().map(|r| r.0);
             bar.inc(end - done - todo.len() as u64);
             run.simulated += todo.len() as u64;
             // Folded in campaign order: the same whatever the threads.
@@ -1502,6 +1535,7 @@ impl Verifier<'_> {
             campaigns: run.campaigns,
             simulated: run.simulated,
             library,
+            episodes_shared: run.episodes_shared,
         }
     }
 }

@@ -22,7 +22,10 @@ use sim_models::campaign::{CampaignMode, CampaignResult, run_campaign};
 use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::Criticality;
-use sim_models::two_scale::{Baseline, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window};
+use sim_models::two_scale::{
+    Baseline, EpisodeReuse, KeptEpisode, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window,
+    run_window_with,
+};
 use sim_models::usage::Usage;
 
 use crate::error::{Error, check_routed};
@@ -113,6 +116,10 @@ pub struct RunPlan {
     pub live: Option<crate::predict::LiveSpec>,
     /// Write the injection log (`--events`).
     pub events: bool,
+    /// Two-scale: the most bytes of the base's simulated episodes kept for
+    /// remediation ([`BaseOutcomes`], [`crate::limits::kept_episodes_room`];
+    /// 0: none).
+    pub kept_episodes_bytes: u64,
 }
 
 impl RunPlan {
@@ -214,6 +221,12 @@ pub struct BaseOutcomes {
     /// Per campaign: what it exercised ([`Usage`], 24 bytes), which tells
     /// remediation whether a candidate's change could alter it.
     usage: Vec<Usage>,
+    /// Two-scale, per campaign from the first: its simulated episodes, which
+    /// a candidate's campaign takes where they exercised nothing its change
+    /// acts on; kept while they fit in `kept_room` bytes.
+    episodes: Vec<Vec<KeptEpisode>>,
+    kept_bytes: u64,
+    kept_room: u64,
 }
 
 impl BaseOutcomes {
@@ -225,7 +238,39 @@ impl BaseOutcomes {
             bits,
             weights: Vec::new(),
             usage: Vec::new(),
+            episodes: Vec::new(),
+            kept_bytes: 0,
+            kept_room: 0,
         }
+    }
+
+    /// Keeps campaigns' simulated episodes in at most `bytes` from now on.
+    fn keep_episodes(mut self, bytes: u64) -> Self {
+        self.kept_room = bytes;
+        self
+    }
+
+    /// The simulated episodes of the campaign just pushed, kept when every
+    /// campaign before it kept its own and they fit.
+    fn push_episodes(&mut self, kept: Vec<KeptEpisode>) {
+        let bytes: u64 = kept.iter().map(|e| e.bytes() as u64).sum::<u64>() + 24;
+        if self.episodes.len() as u64 + 1 == self.campaigns
+            && self.kept_bytes + bytes <= self.kept_room
+        {
+            self.kept_bytes += bytes;
+            self.episodes.push(kept);
+        }
+    }
+
+    /// The simulated episodes of campaign `c`, when kept.
+    pub fn episodes(&self, c: u64) -> Option<&[KeptEpisode]> {
+        self.episodes.get(c as usize).map(Vec::as_slice)
+    }
+
+    /// The bytes the kept episodes take (at most
+    /// [`RunPlan::kept_episodes_bytes`]), and of how many campaigns.
+    pub fn kept(&self) -> (u64, u64) {
+        (self.kept_bytes, self.episodes.len() as u64)
     }
 
     /// Records the next campaign: its breach per handler, its weight, its usage.
@@ -276,6 +321,7 @@ impl BaseOutcomes {
     /// changes nothing).
     pub fn forget_usage(&mut self) {
         self.usage = Vec::new();
+        self.episodes = Vec::new();
     }
 }
 
@@ -902,9 +948,23 @@ impl<'a> ReadyJob<'a> {
         pool: &rayon::ThreadPool,
         progress: &crate::progress::Task,
     ) -> Result<Vec<CampaignOutcome>, Error> {
+        let (outcomes, _) = self.run_range_keeping(plan, range, pool, progress, false)?;
+        Ok(outcomes)
+    }
+
+    /// [`Self::run_range`], with each campaign's simulated two-scale
+    /// episodes when `keep` (empty otherwise, and for request-level runs).
+    fn run_range_keeping(
+        &self,
+        plan: &RunPlan,
+        range: std::ops::Range<u64>,
+        pool: &rayon::ThreadPool,
+        progress: &crate::progress::Task,
+        keep: bool,
+    ) -> Result<(Vec<CampaignOutcome>, Vec<Vec<KeptEpisode>>), Error> {
         let v = self.spec.variant;
         let how = CampaignSim::of(self.baseline.as_ref(), self.live.as_ref(), self.spec.mode);
-        let outcomes: Vec<CampaignOutcome> = pool.install(|| {
+        let runs: Vec<(CampaignOutcome, Vec<KeptEpisode>)> = pool.install(|| {
             range
                 .into_par_iter()
                 .map(|c| {
@@ -914,18 +974,31 @@ impl<'a> ReadyJob<'a> {
                         self.spec.scenario_id.as_deref(),
                         c,
                     );
-                    let (result, events, rollbacks) = how.run(&v.model, seed, self.spec.mode);
+                    let ((result, events, rollbacks), kept) = match how {
+                        CampaignSim::Window(b) if keep => {
+                            let reuse = EpisodeReuse {
+                                keep: true,
+                                prior: None,
+                            };
+                            let w = run_window_with(&v.model, seed, self.spec.mode, b, reuse);
+                            ((w.result, Vec::new(), 0), w.kept)
+                        }
+                        _ => (how.run(&v.model, seed, self.spec.mode), Vec::new()),
+                    };
                     progress.inc(1);
-                    CampaignOutcome {
+                    let o = CampaignOutcome {
                         campaign: c,
                         seed: seed.as_u64(),
                         result,
                         events,
                         rollbacks,
-                    }
+                    };
+                    (o, kept)
                 })
                 .collect()
         });
+        let (outcomes, kept): (Vec<CampaignOutcome>, Vec<Vec<KeptEpisode>>) =
+            runs.into_iter().unzip();
         for o in &outcomes {
             check_routed(o.result.misrouted, || {
                 format!(
@@ -942,7 +1015,7 @@ impl<'a> ReadyJob<'a> {
                 )
             })?;
         }
-        Ok(outcomes)
+        Ok((outcomes, kept))
     }
 
     /// Sends the rows of one campaign to `sink`: its injection events (when
@@ -1397,7 +1470,12 @@ pub fn run_paired<S: RowSink + ?Sized>(
         );
         let job = ReadyJob::prepare(spec, plan, &pool, &mut phases, &mut mark)?;
         let records_base = natural && v.index == 0 && base.is_none();
-        let mut recording = records_base.then(|| BaseOutcomes::new(job.handler_names.clone()));
+        // Two-scale: the base's simulated episodes too, for remediation
+        // (those simulated here: parts loaded from disk do not hold them).
+        let keep = records_base && plan.two_scale && plan.kept_episodes_bytes > 0;
+        let mut recording = records_base.then(|| {
+            BaseOutcomes::new(job.handler_names.clone()).keep_episodes(plan.kept_episodes_bytes)
+        });
         // A variant's natural campaigns pair with the base's; so do the
         // programme's (it runs on the base only, right after its natural job).
         let pair_with = if programme || (natural && !records_base) {
@@ -1442,17 +1520,21 @@ pub fn run_paired<S: RowSink + ?Sized>(
                 }
             }
             let end = (next + chunk).min(target);
-            let outcomes = match store {
-                None => job.run_range(plan, next..end, &pool, &bar)?,
+            let (outcomes, kept) = match store {
+                None => {
+                    let (o, kept) = job.run_range_keeping(plan, next..end, &pool, &bar, keep)?;
+                    (o, Some(kept))
+                }
                 Some(s) => match s.load((j, next, end))? {
                     Some(o) => {
                         bar.inc(end - next);
-                        o
+                        (o, None)
                     }
                     None if s.simulate_missing() => {
-                        let o = job.run_range(plan, next..end, &pool, &bar)?;
+                        let (o, kept) =
+                            job.run_range_keeping(plan, next..end, &pool, &bar, keep)?;
                         s.save((j, next, end), &job, &o)?;
-                        o
+                        (o, Some(kept))
                     }
                     None => {
                         return Err(Error::input(format!(
@@ -1463,14 +1545,19 @@ pub fn run_paired<S: RowSink + ?Sized>(
                     }
                 },
             };
+            let mut kept = kept.map(Vec::into_iter);
             for o in outcomes {
                 job.write_rows(&o, plan.events, sink)?;
+                let episodes = kept.as_mut().and_then(Iterator::next);
                 if let Some(rec) = &mut recording {
                     rec.push(
                         o.result.handlers.iter().map(|h| h.slo_breached),
                         weighted.then_some(o.result.weight),
                         o.result.usage.as_ref(),
                     );
+                    if let Some(episodes) = episodes.filter(|_| keep) {
+                        rec.push_episodes(episodes);
+                    }
                 }
                 tallies.fold(&counters, &o);
             }

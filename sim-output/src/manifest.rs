@@ -415,6 +415,11 @@ pub struct CandidateInfo {
     pub library_simulated: Option<u64>,
     /// Two-scale: library episodes taken from the base's.
     pub library_shared: Option<u64>,
+    /// Two-scale: episodes of several faults in its simulated campaigns
+    /// taken from the base's same campaigns (they exercised nothing the
+    /// change acts on) instead of simulated.
+    #[serde(default)]
+    pub episodes_shared: Option<u64>,
 }
 
 /// A candidate that was not simulated.

@@ -638,6 +638,70 @@ mod tests {
         );
     }
 
+    /// `yaml` over `days`, with a two-scale baseline and library of 2 reps.
+    fn window_model(yaml: &str, days: u64) -> (Model, Baseline) {
+        let mut m = model(yaml);
+        m.horizon = d(days * 86_400);
+        let b = Baseline::for_variant(&m, 5, 0);
+        let tasks = b.library_tasks(&m, 2);
+        let entries: Vec<LibraryEntry> = LibraryTask::chains(&tasks, |_| true)
+            .iter()
+            .flat_map(|c| c.run(&m))
+            .map(|(_, e)| e)
+            .collect();
+        let b = b.with_library(&m, 2, entries);
+        (m, b)
+    }
+
+    #[test]
+    fn a_variant_takes_exactly_the_base_episodes_its_change_did_not_touch() {
+        use crate::campaign::CampaignMode;
+        use crate::two_scale::{EpisodeReuse, run_window, run_window_with};
+        use crate::usage::Usage;
+        use sim_core::CampaignSeed;
+        // A cached fallback on the db call: it changes an episode only
+        // where a db call failed (the api's crashes alone fail none).
+        let (base, b) = window_model(BREAKER, 20);
+        let with_fallback = BREAKER.replace(
+            "            timeout: 500ms\n",
+            "            timeout: 500ms\n            fallback: cached\n",
+        );
+        assert_ne!(with_fallback, BREAKER);
+        let (var, vb) = window_model(&with_fallback, 20);
+        assert_eq!(b.margins, vb.margins);
+        let untouched = |u: &Usage| !u.failed(&var, 0, 0, 0);
+        let anything = |_: &Usage| true;
+        let (mut taken, mut kept, mut wrong) = (0, 0, 0);
+        for c in 0..16 {
+            let seed = CampaignSeed::derive(9, 0, c);
+            let keep = EpisodeReuse {
+                keep: true,
+                prior: None,
+            };
+            let first = run_window_with(&base, seed, CampaignMode::Natural, &b, keep);
+            assert_eq!(
+                first.result,
+                run_window(&base, seed, CampaignMode::Natural, &b)
+            );
+            kept += first.kept.len();
+            let alone = run_window(&var, seed, CampaignMode::Natural, &vb);
+            let take = |same: crate::two_scale::Unchanged<'_>| {
+                let reuse = EpisodeReuse {
+                    keep: false,
+                    prior: Some((&first.kept, same)),
+                };
+                run_window_with(&var, seed, CampaignMode::Natural, &vb, reuse)
+            };
+            let w = take(&untouched);
+            assert_eq!(w.result, alone, "campaign {c}");
+            taken += w.taken;
+            // Taking the episodes the change did touch gives other figures.
+            wrong += u32::from(take(&anything).result != alone);
+        }
+        assert!(taken > 0 && (taken as usize) < kept, "{taken} of {kept}");
+        assert!(wrong > 0);
+    }
+
     #[test]
     fn a_change_the_episode_did_not_exercise_leaves_it_exactly_as_it_was() {
         let base = model(TWO_CALLEES);

@@ -57,7 +57,7 @@ pub use episodes::{
     Episode, EpisodePlan, Margins, PooledRest, cut_episodes, plan_episode, plan_episode_pooled,
 };
 pub use library::{LIBRARY_REPS, Library, LibraryChain, LibraryEntry, LibraryTask};
-pub use run::run_window;
+pub use run::{EpisodeReuse, KeptEpisode, Unchanged, WindowRun, run_window, run_window_with};
 pub use simulate::{Counted, Tally, expected_arrivals, simulate_plan};
 pub use timeline::{Timeline, fault_timeline, serving_logs};
 pub use work::Work;

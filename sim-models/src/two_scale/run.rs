@@ -3,11 +3,12 @@
 //! baseline for the healthy rest, combined into the [`CampaignResult`] a
 //! request-level campaign gives.
 
-use sim_core::{CampaignSeed, SimTime, splitmix64, stream_key};
+use sim_core::{CampaignSeed, SimDuration, SimTime, splitmix64, stream_key};
 
 use super::episodes::reachable;
+use super::simulate::PooledTally;
 use super::{
-    Baseline, Tally, cut_episodes, expected_arrivals, fault_timeline, plan_episode_pooled,
+    Baseline, Counted, Tally, cut_episodes, expected_arrivals, fault_timeline, plan_episode_pooled,
     serving_logs, simulate_plan,
 };
 use crate::campaign::{
@@ -33,6 +34,133 @@ pub fn run_window(
     mode: CampaignMode,
     baseline: &Baseline,
 ) -> CampaignResult {
+    run_window_with(model, seed, mode, baseline, EpisodeReuse::default()).result
+}
+
+/// A simulated episode of a campaign, kept ([`EpisodeReuse::keep`]) so
+/// that the same campaign of another variant can take it instead of
+/// simulating it again, when the episode did not exercise what that
+/// variant changes ([`EpisodeReuse::prior`]): it is then, event for event,
+/// what that variant would simulate. Its tallies are kept as their
+/// recorded values ([`PooledTally`]): a few KiB.
+#[derive(Debug, Clone)]
+pub struct KeptEpisode {
+    /// The episode's index in its campaign.
+    k: u32,
+    handlers: Vec<(PooledTally, PooledTally)>,
+    openings: Vec<u32>,
+    events: u64,
+    hung: u64,
+    refused_over_cap: u64,
+    misrouted: u64,
+    usage: Usage,
+    settled_early: SimDuration,
+}
+
+impl KeptEpisode {
+    fn of(k: usize, c: &Counted) -> KeptEpisode {
+        KeptEpisode {
+            k: k as u32,
+            handlers: c
+                .handlers
+                .iter()
+                .map(|(x, i)| (x.into(), i.into()))
+                .collect(),
+            openings: c.openings.clone(),
+            events: c.events,
+            hung: c.hung,
+            refused_over_cap: c.refused_over_cap,
+            misrouted: c.misrouted,
+            usage: c.usage,
+            settled_early: c.settled_early,
+        }
+    }
+
+    /// The episode's figures, as simulating it gave them.
+    fn counted(&self) -> Counted {
+        let tally = |p: &PooledTally| {
+            let mut t = Tally {
+                requests: p.requests,
+                errors: p.errors,
+                degraded: p.degraded,
+                ..Tally::default()
+            };
+            t.latency.merge_points_scaled(&p.latency, 1.0);
+            t
+        };
+        Counted {
+            handlers: self
+                .handlers
+                .iter()
+                .map(|(x, i)| (tally(x), tally(i)))
+                .collect(),
+            openings: self.openings.clone(),
+            events: self.events,
+            hung: self.hung,
+            refused_over_cap: self.refused_over_cap,
+            misrouted: self.misrouted,
+            usage: self.usage,
+            settled_early: self.settled_early,
+            healthy_arrivals: 0.0,
+        }
+    }
+
+    /// What the episode exercised.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    /// The bytes it takes, for memory bounds.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<KeptEpisode>()
+            + self.openings.capacity() * 4
+            + self.handlers.capacity() * std::mem::size_of::<(PooledTally, PooledTally)>()
+            + self
+                .handlers
+                .iter()
+                .map(|(x, i)| x.latency.heap_bytes() + i.latency.heap_bytes())
+                .sum::<usize>()
+    }
+}
+
+/// Whether an episode that exercised a [`Usage`] is another variant's too.
+pub type Unchanged<'a> = &'a (dyn Fn(&Usage) -> bool + Sync);
+
+/// What [`run_window_with`] does with a campaign's simulated episodes
+/// besides counting them.
+#[derive(Clone, Copy, Default)]
+pub struct EpisodeReuse<'a> {
+    /// Keep every simulated episode ([`KeptEpisode`]).
+    pub keep: bool,
+    /// The kept episodes of the same campaign (same seed) of another
+    /// variant whose fault timeline, margins and library classes are this
+    /// one's, and whether an episode that exercised a [`Usage`] is this
+    /// variant's too: such an episode is taken, not simulated.
+    pub prior: Option<(&'a [KeptEpisode], Unchanged<'a>)>,
+}
+
+/// A campaign of [`run_window_with`].
+#[derive(Debug, Clone)]
+pub struct WindowRun {
+    /// The campaign's figures.
+    pub result: CampaignResult,
+    /// Its simulated episodes (empty unless [`EpisodeReuse::keep`]).
+    pub kept: Vec<KeptEpisode>,
+    /// Episodes taken from [`EpisodeReuse::prior`] instead of simulated.
+    pub taken: u32,
+}
+
+/// [`run_window`], keeping its simulated episodes or taking another
+/// variant's ([`EpisodeReuse`]).
+pub fn run_window_with(
+    model: &Model,
+    seed: CampaignSeed,
+    mode: CampaignMode,
+    baseline: &Baseline,
+    reuse: EpisodeReuse<'_>,
+) -> WindowRun {
+    let mut kept = Vec::new();
+    let mut taken = 0;
     let horizon = SimTime::ZERO + model.horizon;
     let timeline = fault_timeline(model, seed, mode);
     let reach = reachable(model);
@@ -81,7 +209,22 @@ pub fn run_window(
         let (plan, rests) = plan_episode_pooled(e, &relevant, m, dither, |i| {
             lib.is_some_and(|l| l.class_of(&relevant[i]).is_some())
         });
-        let c = simulate_plan(model, &plan, &relevant, eseed);
+        let prior = reuse.prior.and_then(|(episodes, same)| {
+            episodes
+                .iter()
+                .find(|p| p.k as usize == k)
+                .filter(|p| same(&p.usage))
+        });
+        let c = match prior {
+            Some(p) => {
+                taken += 1;
+                p.counted()
+            }
+            None => simulate_plan(model, &plan, &relevant, eseed),
+        };
+        if reuse.keep {
+            kept.push(KeptEpisode::of(k, &c));
+        }
         // The settle after the last repair is simulated in full time (no
         // cut), so an early settle leaves the end of the span, in window
         // time, to healthy time.
@@ -159,7 +302,7 @@ pub fn run_window(
     entry_path.dedup();
     let entry_logs: Vec<&[(SimTime, bool)]> =
         entry_path.iter().map(|r| logs[*r].as_slice()).collect();
-    CampaignResult {
+    let result = CampaignResult {
         horizon_s: model.horizon.as_secs_f64(),
         summary: entry.summary(),
         availability: availability(&entry_logs, horizon),
@@ -178,5 +321,10 @@ pub fn run_window(
         handlers,
         misrouted,
         usage: Some(usage),
+    };
+    WindowRun {
+        result,
+        kept,
+        taken,
     }
 }
