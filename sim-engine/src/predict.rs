@@ -652,6 +652,18 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
             (m, plan)
         })
         .collect();
+    // The injections of one fault (resource, effect, replica), by index.
+    let mut families: Vec<Vec<usize>> = Vec::new();
+    for (i, c) in distinct.iter().enumerate() {
+        let f = &c.fault;
+        match families.iter_mut().find(|g| {
+            let o = &distinct[g[0]].fault;
+            (o.resource, o.effect, o.replica) == (f.resource, f.effect, f.replica)
+        }) {
+            Some(g) => g.push(i),
+            None => families.push(vec![i]),
+        }
+    }
     // The healthy steady state, on the seeds the candidates use: fault-free
     // campaigns watched tick by tick for HEALTHY_SPAN after the warm-up.
     let mut healthy_model = model.clone();
@@ -675,7 +687,20 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
                 let w = warm_up(&warm_model, seed(k), &mon, WARM_UP);
                 let healthy =
                     w.healthy_ticks(&healthy_model, &mon, WARM_UP, WARM_UP + HEALTHY_SPAN);
-                let hits = runs.iter().map(|(m, plan)| w.run_live(m, plan)).collect();
+                // Injections of one fault (a fault and its `-long` form
+                // below the cap) are one simulation up to the shorter's end.
+                let mut hits: Vec<Option<LiveResult>> = vec![None; runs.len()];
+                for family in &families {
+                    let refs: Vec<(&Model, &LivePlan)> =
+                        family.iter().map(|&i| (&runs[i].0, &runs[i].1)).collect();
+                    for (&i, hit) in family.iter().zip(w.run_live_family(&refs)) {
+                        hits[i] = Some(hit);
+                    }
+                }
+                let hits: Vec<LiveResult> = hits
+                    .into_iter()
+                    .map(|h| h.expect("every injection is in a family"))
+                    .collect();
                 bar.inc(1);
                 (healthy, hits)
             })

@@ -315,13 +315,7 @@ impl<'m> WarmedUp<'m> {
     /// A copy of the simulation whose arrivals stop at `horizon` (a run of
     /// a model of that horizon), as if it had been built with it.
     fn copy(&self, horizon: SimDuration) -> sim_core::Simulation<Node<'m>> {
-        let mut sim = crate::campaign::fork(&self.sim);
-        for a in sim.actors_mut() {
-            if let Node::Resource(r) = a {
-                r.set_arrivals_end(SimTime::ZERO + horizon);
-            }
-        }
-        sim
+        self.copy_of(&self.sim, horizon)
     }
 
     /// [`healthy_ticks`] of a model like the one warmed up, of horizon
@@ -352,6 +346,124 @@ impl<'m> WarmedUp<'m> {
             sim,
             plan,
         )
+    }
+
+    /// [`WarmedUp::run_live`] of each of `runs` (in that order), where the
+    /// runs are a family: each plan injects one fault at the warm-up's
+    /// end, the same resource, effect and replica in all, with no rollback
+    /// policy, and they differ only in the fault's duration (and name) and
+    /// their model's horizon. Such runs are one simulation until a fault
+    /// ends: the longest is simulated, and each shorter one is a copy of it
+    /// (simulation and watch) taken at the start of the tick in which its
+    /// own fault ends. The same runs, event for event, as each alone (runs
+    /// that are not such a family are run alone).
+    pub fn run_live_family(&self, runs: &[(&Model, &LivePlan)]) -> Vec<LiveResult> {
+        let at = self.sim.now();
+        let key = |p: &LivePlan| {
+            let f = &p.faults[0];
+            (f.resource, f.effect, f.replica)
+        };
+        let family = runs.iter().all(|(m, p)| {
+            p.faults.len() == 1
+                && p.monitoring.policy.is_none()
+                && p.monitoring.tick == runs[0].1.monitoring.tick
+                && matches!(&p.schedule, Schedule::Fixed(l)
+                    if l.len() == 1 && l[0].0 == 0 && SimTime::ZERO + l[0].1 == at)
+                && key(p) == key(runs[0].1)
+                && SimTime::ZERO + m.horizon > at
+        });
+        if runs.is_empty() || !family {
+            return runs.iter().map(|(m, p)| self.run_live(m, p)).collect();
+        }
+        let duration = |i: usize| runs[i].1.faults[0].duration;
+        let mut order: Vec<usize> = (0..runs.len()).collect();
+        order.sort_by_key(|&i| (duration(i), i));
+        let longest = order.pop().expect("at least one run");
+        let (ml, pl) = runs[longest];
+        let horizon = |m: &Model| SimTime::ZERO + m.horizon;
+        let tick = SimDuration(pl.monitoring.tick.0.max(1_000_000));
+        let layout = self.layout;
+        let mut sim = self.copy(ml.horizon);
+        let mut events = Vec::new();
+        let mut w = Watch::start(&mut sim, ml, layout, pl, 0, &mut events);
+        let mut out: Vec<Option<LiveResult>> = vec![None; runs.len()];
+        let mut pending = order.into_iter().peekable();
+        loop {
+            // Every shorter run whose next tick is not the longest's.
+            while let Some(&i) = pending.peek() {
+                let (m, p) = runs[i];
+                let off = w.on + p.faults[0].duration;
+                let end = w.tick_end(tick, horizon(m));
+                if off >= end && end == w.tick_end(tick, horizon(ml)) {
+                    break;
+                }
+                pending.next();
+                let mut copy = self.copy_of(&sim, m.horizon);
+                let mut watch = w.clone();
+                watch.nominal_off = off;
+                let mut ev = events.clone();
+                ev[0] = inject_event(m, p, 0, w.on);
+                while !watch.step(&mut copy, m, layout, p, tick, horizon(m), &mut ev) {}
+                let watched = watch.finish(&mut copy, m, layout, p, &mut ev);
+                out[i] = Some(single_result(m, layout, copy, p, ev, watched));
+            }
+            if w.step(&mut sim, ml, layout, pl, tick, horizon(ml), &mut events) {
+                break;
+            }
+        }
+        let watched = w.finish(&mut sim, ml, layout, pl, &mut events);
+        out[longest] = Some(single_result(ml, layout, sim, pl, events, watched));
+        // A shorter run still pending (its fault outlasting the longest's
+        // watch: not a family after all) runs alone.
+        out.into_iter()
+            .zip(runs)
+            .map(|(r, (m, p))| r.unwrap_or_else(|| self.run_live(m, p)))
+            .collect()
+    }
+
+    /// A copy of `sim` (this warm-up or one run on from it) whose arrivals
+    /// stop at `horizon`, as if it had been built with it.
+    fn copy_of(
+        &self,
+        sim: &sim_core::Simulation<Node<'m>>,
+        horizon: SimDuration,
+    ) -> sim_core::Simulation<Node<'m>> {
+        let mut copy = crate::campaign::fork(sim);
+        for a in copy.actors_mut() {
+            if let Node::Resource(r) = a {
+                r.set_arrivals_end(SimTime::ZERO + horizon);
+            }
+        }
+        copy
+    }
+}
+
+/// The result of a `Healthy` run of one injection (nothing watched before
+/// it), as [`live_rest`] gives it.
+fn single_result(
+    model: &Model,
+    layout: Layout,
+    mut sim: sim_core::Simulation<Node<'_>>,
+    plan: &LivePlan,
+    events: Vec<LiveEvent>,
+    watched: Watched,
+) -> LiveResult {
+    let mut outcome = watched.outcome;
+    outcome.before_span = outcome.on.saturating_since(SimTime::ZERO);
+    let rollbacks = u32::from(outcome.rollback.is_some());
+    count_windows(&mut sim, layout, &plan.monitoring, false);
+    let mut result = finish(model, layout, sim, false);
+    result.faults += 1;
+    LiveResult {
+        result,
+        events,
+        outcomes: vec![outcome],
+        ticks: if plan.keep_ticks {
+            watched.ticks
+        } else {
+            Vec::new()
+        },
+        rollbacks,
     }
 }
 
@@ -492,19 +604,16 @@ fn watch(
     horizon: SimTime,
     events: &mut Vec<LiveEvent>,
 ) -> Watched {
-    let mon = &plan.monitoring;
+    let mut w = Watch::start(sim, model, layout, plan, k, events);
+    while !w.step(sim, model, layout, plan, tick, horizon, events) {}
+    w.finish(sim, model, layout, plan, events)
+}
+
+/// The event of injecting fault `k` of `plan` at `on`.
+fn inject_event(model: &Model, plan: &LivePlan, k: usize, on: SimTime) -> LiveEvent {
     let f = &plan.faults[k];
-    let target = layout.resource(f.resource);
-    let on = sim.now();
-    let nominal_off = on + f.duration;
-    let fault_msg = |on: bool| Msg::Fault {
-        effect: f.effect as u32,
-        replica: f.replica,
-        on,
-    };
-    sim.schedule(on, target, fault_msg(true));
     let rid = &model.resources[f.resource].id;
-    events.push(LiveEvent {
+    LiveEvent {
         time: on,
         kind: EventKind::Inject,
         fault: k,
@@ -524,53 +633,131 @@ fn watch(
             duration_s: Some(f.duration.as_secs_f64()),
             ..EventFigures::default()
         },
-    });
-    // What the windows counted before the injection: the background.
-    let mut before = RequestStats::default();
-    for w in take_windows(sim, layout, mon) {
-        before.merge(&w);
+    }
+}
+
+fn fault_msg(f: &LiveFault, on: bool) -> Msg {
+    Msg::Fault {
+        effect: f.effect as u32,
+        replica: f.replica,
+        on,
+    }
+}
+
+/// One injection being watched, tick by tick ([`watch`]): everything it
+/// has seen so far, so that a copy of it (with a copy of the simulation)
+/// can go on as the watch of a fault with another end.
+#[derive(Clone)]
+struct Watch {
+    k: usize,
+    on: SimTime,
+    nominal_off: SimTime,
+    /// When the fault was switched off.
+    off: Option<SimTime>,
+    /// A rollback decided, not yet due.
+    planned: Option<(SimTime, Action)>,
+    /// The rollback done.
+    applied: Option<(SimTime, Action)>,
+    breach_start: Option<SimTime>,
+    first_breach: Option<(SimTime, Option<SimTime>)>,
+    /// What the windows counted before the injection: the background.
+    before: RequestStats,
+    during: RequestStats,
+    ticks: Vec<Tick>,
+    /// The start of the next tick.
+    t: SimTime,
+}
+
+impl Watch {
+    /// Injects fault `k` of `plan` now.
+    fn start(
+        sim: &mut sim_core::Simulation<Node<'_>>,
+        model: &Model,
+        layout: Layout,
+        plan: &LivePlan,
+        k: usize,
+        events: &mut Vec<LiveEvent>,
+    ) -> Watch {
+        let mon = &plan.monitoring;
+        let f = &plan.faults[k];
+        let on = sim.now();
+        sim.schedule(on, layout.resource(f.resource), fault_msg(f, true));
+        events.push(inject_event(model, plan, k, on));
+        let mut before = RequestStats::default();
+        for w in take_windows(sim, layout, mon) {
+            before.merge(&w);
+        }
+        Watch {
+            k,
+            on,
+            nominal_off: on + f.duration,
+            off: None,
+            planned: None,
+            applied: None,
+            breach_start: None,
+            first_breach: None,
+            before,
+            during: RequestStats::default(),
+            ticks: Vec::new(),
+            t: on,
+        }
     }
 
-    let mut off: Option<SimTime> = None; // when the fault was switched off
-    let mut planned: Option<(SimTime, Action)> = None; // a rollback decided, not yet due
-    let mut applied: Option<(SimTime, Action)> = None; // the rollback done
-    let mut breach_start: Option<SimTime> = None;
-    let mut first_breach: Option<(SimTime, Option<SimTime>)> = None;
-    let mut during = RequestStats::default();
-    let mut ticks = Vec::new();
-    let mut t = on;
-    loop {
-        let end = (t + tick).min(horizon);
+    /// The end of the next tick.
+    fn tick_end(&self, tick: SimDuration, horizon: SimTime) -> SimTime {
+        (self.t + tick).min(horizon)
+    }
+
+    /// Watches one more tick; whether the watch is over.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        sim: &mut sim_core::Simulation<Node<'_>>,
+        model: &Model,
+        layout: Layout,
+        plan: &LivePlan,
+        tick: SimDuration,
+        horizon: SimTime,
+        events: &mut Vec<LiveEvent>,
+    ) -> bool {
+        let mon = &plan.monitoring;
+        let k = self.k;
+        let f = &plan.faults[k];
+        let target = layout.resource(f.resource);
+        let rid = &model.resources[f.resource].id;
+        let nominal_off = self.nominal_off;
+        let t = self.t;
+        let end = self.tick_end(tick, horizon);
         // A rollback and the fault's own end that fall in this tick, at their times.
-        if let Some((at, a)) = planned
+        if let Some((at, a)) = self.planned
             && at < end
         {
-            planned = None;
-            applied = Some((at, a));
-            apply(sim, model, layout, f, a, true, at, &mut off);
+            self.planned = None;
+            self.applied = Some((at, a));
+            apply(sim, model, layout, f, a, true, at, &mut self.off);
         }
-        if off.is_none() && nominal_off < end {
-            sim.schedule(nominal_off, target, fault_msg(false));
-            off = Some(nominal_off);
-            if let Some((_, a)) = applied
+        if self.off.is_none() && nominal_off < end {
+            sim.schedule(nominal_off, target, fault_msg(f, false));
+            self.off = Some(nominal_off);
+            if let Some((_, a)) = self.applied
                 && a != Action::Stop
             {
                 apply(sim, model, layout, f, a, false, nominal_off, &mut None);
             }
         }
-        let injected = t < off.unwrap_or(SimTime::MAX);
+        let injected = t < self.off.unwrap_or(SimTime::MAX);
         sim.run_until(end);
         let (tick_row, all) = read_tick(sim, layout, mon, end, injected);
         let breaching = tick_row.breaching;
         if injected {
-            during.merge(&all);
+            self.during.merge(&all);
         }
-        ticks.push(tick_row);
-        match (breaching, breach_start) {
+        self.ticks.push(tick_row);
+        match (breaching, self.breach_start) {
             (true, None) => {
-                breach_start = Some(t);
-                if first_breach.is_none() {
-                    first_breach = Some((t, None));
+                self.breach_start = Some(t);
+                if self.first_breach.is_none() {
+                    self.first_breach = Some((t, None));
                 }
                 events.push(LiveEvent {
                     time: t,
@@ -591,8 +778,8 @@ fn watch(
                 });
             }
             (false, Some(b)) => {
-                breach_start = None;
-                if let Some((s, e @ None)) = &mut first_breach
+                self.breach_start = None;
+                if let Some((s, e @ None)) = &mut self.first_breach
                     && *s == b
                 {
                     *e = Some(t);
@@ -612,9 +799,9 @@ fn watch(
         }
         // The rollback decision: the breach has lasted `hold`, as monitoring
         // will see `detection_delay` after this tick.
-        if let (Some(b), Some(policy)) = (breach_start, mon.policy)
-            && applied.is_none()
-            && planned.is_none()
+        if let (Some(b), Some(policy)) = (self.breach_start, mon.policy)
+            && self.applied.is_none()
+            && self.planned.is_none()
             && end.saturating_since(b) >= mon.hold
         {
             let at = (b + mon.hold).max(end) + mon.detection_delay;
@@ -653,74 +840,85 @@ fn watch(
                         )
                     }
                 };
-                planned = Some((at, a));
+                self.planned = Some((at, a));
                 rollbacks_push(events, at, k, why, b, mon);
             }
         }
-        t = end;
-        let done = off.is_some_and(|o| t >= o) && breach_start.is_none();
-        let gave_up = t >= nominal_off.min(off.unwrap_or(SimTime::MAX)) + RECOVERY_LIMIT;
-        if done || gave_up || t >= horizon {
-            break;
-        }
+        self.t = end;
+        let done = self.off.is_some_and(|o| end >= o) && self.breach_start.is_none();
+        let gave_up = end >= nominal_off.min(self.off.unwrap_or(SimTime::MAX)) + RECOVERY_LIMIT;
+        done || gave_up || end >= horizon
     }
-    // An injection still on at the end of the watch (the horizon) is
-    // switched off there, so the drain runs without it; a rollback planned
-    // after the watch is moot.
-    let actual_off = match off {
-        Some(o) => o,
-        None => {
-            sim.schedule(t, target, fault_msg(false));
-            if let Some((_, a)) = applied
-                && a != Action::Stop
-            {
-                apply(sim, model, layout, f, a, false, t, &mut None);
+
+    /// Ends the watch: an injection still on (the horizon) is switched off
+    /// now, so the drain runs without it; a rollback planned after the
+    /// watch is moot.
+    fn finish(
+        self,
+        sim: &mut sim_core::Simulation<Node<'_>>,
+        model: &Model,
+        layout: Layout,
+        plan: &LivePlan,
+        events: &mut Vec<LiveEvent>,
+    ) -> Watched {
+        let (k, t) = (self.k, self.t);
+        let f = &plan.faults[k];
+        let applied = self.applied;
+        let actual_off = match self.off {
+            Some(o) => o,
+            None => {
+                sim.schedule(t, layout.resource(f.resource), fault_msg(f, false));
+                if let Some((_, a)) = applied
+                    && a != Action::Stop
+                {
+                    apply(sim, model, layout, f, a, false, t, &mut None);
+                }
+                t
             }
-            t
-        }
-    };
-    let rollback_at = applied.map(|(at, _)| at);
-    events.push(LiveEvent {
-        time: actual_off,
-        kind: EventKind::End,
-        fault: k,
-        detail: if applied.is_some_and(|(_, a)| a == Action::Stop) {
-            "stopped by the rollback".to_string()
-        } else {
-            "ended after its duration".to_string()
-        },
-        figures: EventFigures::default(),
-    });
-    events.sort_by_key(|e| (e.time, e.kind));
-    let recovery = match first_breach {
-        None => Some(SimDuration::ZERO),
-        Some((_, None)) => None,
-        Some((_, Some(e))) => Some(e.saturating_since(actual_off)),
-    };
-    Watched {
-        outcome: Outcome {
+        };
+        let rollback_at = applied.map(|(at, _)| at);
+        events.push(LiveEvent {
+            time: actual_off,
+            kind: EventKind::End,
             fault: k,
-            on,
-            off: actual_off,
-            rollback: rollback_at,
-            breach: first_breach,
-            during: RequestSummary::from_parts(
-                during.requests,
-                during.errors,
-                during.degraded,
-                &during.latency,
-            ),
-            before: RequestSummary::from_parts(
-                before.requests,
-                before.errors,
-                before.degraded,
-                &before.latency,
-            ),
-            before_span: SimDuration::ZERO,
-            recovery,
-        },
-        ticks,
-        watched_until: t.max(nominal_off),
+            detail: if applied.is_some_and(|(_, a)| a == Action::Stop) {
+                "stopped by the rollback".to_string()
+            } else {
+                "ended after its duration".to_string()
+            },
+            figures: EventFigures::default(),
+        });
+        events.sort_by_key(|e| (e.time, e.kind));
+        let recovery = match self.first_breach {
+            None => Some(SimDuration::ZERO),
+            Some((_, None)) => None,
+            Some((_, Some(e))) => Some(e.saturating_since(actual_off)),
+        };
+        Watched {
+            outcome: Outcome {
+                fault: k,
+                on: self.on,
+                off: actual_off,
+                rollback: rollback_at,
+                breach: self.first_breach,
+                during: RequestSummary::from_parts(
+                    self.during.requests,
+                    self.during.errors,
+                    self.during.degraded,
+                    &self.during.latency,
+                ),
+                before: RequestSummary::from_parts(
+                    self.before.requests,
+                    self.before.errors,
+                    self.before.degraded,
+                    &self.before.latency,
+                ),
+                before_span: SimDuration::ZERO,
+                recovery,
+            },
+            ticks: self.ticks,
+            watched_until: t.max(self.nominal_off),
+        }
     }
 }
 

@@ -302,3 +302,59 @@ fn a_run_from_a_shared_warm_up_is_the_run_alone() {
         other.run_live(&base, &p)
     );
 }
+
+#[test]
+fn a_family_of_injections_run_as_one_is_each_run_alone() {
+    use sim_models::live::warm_up;
+    // One fault of several durations (a fault and its `-long` form, the
+    // predicted scenarios' pairs), each run over its own horizon: the
+    // longest is simulated, each shorter one copied from it at the tick
+    // its fault ends. Each is the run alone, event for event.
+    let base = scenario(2, "", "process_crash", "{}");
+    let warm = SimDuration::from_secs_f64(INJECT_AT);
+    let mut longest = base.clone();
+    longest.horizon = SimDuration::from_secs(900);
+    for (s, replica) in [(4, 1), (5, ALL_REPLICAS)] {
+        let seed = CampaignSeed::derive(SEED, 0, s);
+        let p = plan(&base, replica, ERRORS, None);
+        let w = warm_up(&longest, seed, &p.monitoring, warm);
+        // (fault length s, horizon s): ends inside a tick, on a tick's
+        // bound, twice the same length, the longest last but not listed last.
+        let lengths = [
+            (120.0, 300),
+            (20.5, 200),
+            (300.0, 600),
+            (0.5, 130),
+            (20.5, 140),
+            (61.0, 250),
+        ];
+        let runs: Vec<(Model, sim_models::live::LivePlan)> = lengths
+            .iter()
+            .map(|&(length, horizon)| {
+                let mut m = base.clone();
+                m.horizon = SimDuration::from_secs(horizon);
+                let mut p = p.clone();
+                p.faults[0].duration = SimDuration::from_secs_f64(length);
+                p.faults[0].id = format!("db-fault-{length}");
+                (m, p)
+            })
+            .collect();
+        let refs: Vec<(&Model, &sim_models::live::LivePlan)> =
+            runs.iter().map(|(m, p)| (m, p)).collect();
+        let family = w.run_live_family(&refs);
+        assert_eq!(family.len(), runs.len());
+        for ((m, p), got) in runs.iter().zip(&family) {
+            let alone = run_live(m, seed, CampaignMode::Healthy, p);
+            assert_eq!(
+                &alone, got,
+                "fault {:?}, horizon {:?}",
+                p.faults[0].duration, m.horizon
+            );
+            assert_eq!(got.outcomes.len(), 1);
+            assert!(got.events[0].detail.starts_with(&p.faults[0].id));
+        }
+        // The runs differ (the comparison could fail): each fault's own end.
+        assert_ne!(family[0].result, family[2].result);
+        assert_ne!(family[1].result, family[4].result);
+    }
+}
