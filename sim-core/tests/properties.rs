@@ -690,7 +690,10 @@ where
     let end = whole.run();
     prop_assert!(matches!(end, RunOutcome::Drained | RunOutcome::EventLimit));
     let first = original.run_until(cut);
-    prop_assert!(matches!(first, RunOutcome::ReachedTime | RunOutcome::EventLimit));
+    prop_assert!(matches!(
+        first,
+        RunOutcome::ReachedTime | RunOutcome::EventLimit
+    ));
     let mut copy = original.clone();
     prop_assert_eq!(original.run(), end);
     prop_assert_eq!(copy.run(), end);

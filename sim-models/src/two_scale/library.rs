@@ -598,17 +598,9 @@ mod tests {
         // A day of the breaker model: every fault composed from the
         // library (episodes that settled early leave the end of their span
         // to the baseline) or simulated (one that settles early does too).
-        let mut m = model(BREAKER);
-        m.horizon = d(86_400);
-        let b = Baseline::for_variant(&m, 5, 0);
-        let tasks = b.library_tasks(&m, 4);
-        let entries: Vec<LibraryEntry> = LibraryTask::chains(&tasks, |_| true)
-            .iter()
-            .flat_map(|c| c.run(&m))
-            .map(|(_, e)| e)
-            .collect();
-        assert!(entries.iter().any(|e| e.settle < b.margins.settle));
-        let b = b.with_library(&m, 4, entries);
+        let (m, b) = window_model(BREAKER, 1, 4);
+        let lib = b.library.as_ref().expect("a library");
+        assert!(lib.entries.iter().any(|e| e.settle < b.margins.settle));
         let want = 20.0 * m.horizon.as_secs_f64();
         let mut composed = 0;
         let mut simulated = Vec::new();
@@ -638,18 +630,18 @@ mod tests {
         );
     }
 
-    /// `yaml` over `days`, with a two-scale baseline and library of 2 reps.
-    fn window_model(yaml: &str, days: u64) -> (Model, Baseline) {
+    /// `yaml` over `days`, with a two-scale baseline and library of `reps`.
+    fn window_model(yaml: &str, days: u64, reps: usize) -> (Model, Baseline) {
         let mut m = model(yaml);
         m.horizon = d(days * 86_400);
         let b = Baseline::for_variant(&m, 5, 0);
-        let tasks = b.library_tasks(&m, 2);
+        let tasks = b.library_tasks(&m, reps);
         let entries: Vec<LibraryEntry> = LibraryTask::chains(&tasks, |_| true)
             .iter()
             .flat_map(|c| c.run(&m))
             .map(|(_, e)| e)
             .collect();
-        let b = b.with_library(&m, 2, entries);
+        let b = b.with_library(&m, reps, entries);
         (m, b)
     }
 
@@ -661,13 +653,13 @@ mod tests {
         use sim_core::CampaignSeed;
         // A cached fallback on the db call: it changes an episode only
         // where a db call failed (the api's crashes alone fail none).
-        let (base, b) = window_model(BREAKER, 20);
+        let (base, b) = window_model(BREAKER, 20, 2);
         let with_fallback = BREAKER.replace(
             "            timeout: 500ms\n",
             "            timeout: 500ms\n            fallback: cached\n",
         );
         assert_ne!(with_fallback, BREAKER);
-        let (var, vb) = window_model(&with_fallback, 20);
+        let (var, vb) = window_model(&with_fallback, 20, 2);
         assert_eq!(b.margins, vb.margins);
         let untouched = |u: &Usage| !u.failed(&var, 0, 0, 0);
         let anything = |_: &Usage| true;
