@@ -28,7 +28,7 @@ use sim_models::spec::{
     Scenario, Step, Variant,
 };
 use sim_models::two_scale::{
-    Baseline, EpisodeReuse, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window_with,
+    Baseline, EpisodeReuse, LIBRARY_REPS, LibraryEntry, LibraryTask, Unchanged,
 };
 use sim_models::usage::Usage;
 
@@ -1453,21 +1453,13 @@ impl Verifier<'_> {
                         // Two-scale: its episodes that exercised nothing
                         // the change acts on are the base's.
                         let prior = outcomes.episodes(k).filter(|_| reuse.copy);
-
-                        let r = match (how, prior) {
-                            (CampaignSim::Window(b), Some(prior)) => {
-                                let reuse = EpisodeReuse {
-                                    keep: false,
-                                    prior: Some((prior, &same)),
-                                };
-                                let w =
-                                    run_window_with(model, seed, CampaignMode::Natural, b, reuse);
-                                (w.result, w.taken)
-                            }
-                            _ => (how.run(model, seed, CampaignMode::Natural).0, 0),
+                        let episodes = EpisodeReuse {
+                            keep: false,
+                            prior: prior.map(|p| (p, &same as Unchanged<'_>)),
                         };
+                        let r = how.run(model, seed, CampaignMode::Natural, episodes);
                         bar.inc(1);
-                        r
+                        (r.result, r.taken)
                     })
                     .collect()
             });

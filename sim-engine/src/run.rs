@@ -23,8 +23,7 @@ use sim_models::live::{LiveEvent, run_live};
 use sim_models::model::Model;
 use sim_models::spec::Criticality;
 use sim_models::two_scale::{
-    Baseline, EpisodeReuse, KeptEpisode, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window,
-    run_window_with,
+    Baseline, EpisodeReuse, KeptEpisode, LIBRARY_REPS, LibraryEntry, LibraryTask, run_window_with,
 };
 use sim_models::usage::Usage;
 
@@ -974,26 +973,17 @@ impl<'a> ReadyJob<'a> {
                         self.spec.scenario_id.as_deref(),
                         c,
                     );
-                    let ((result, events, rollbacks), kept) = match how {
-                        CampaignSim::Window(b) if keep => {
-                            let reuse = EpisodeReuse {
-                                keep: true,
-                                prior: None,
-                            };
-                            let w = run_window_with(&v.model, seed, self.spec.mode, b, reuse);
-                            ((w.result, Vec::new(), 0), w.kept)
-                        }
-                        _ => (how.run(&v.model, seed, self.spec.mode), Vec::new()),
-                    };
+                    let reuse = EpisodeReuse { keep, prior: None };
+                    let r = how.run(&v.model, seed, self.spec.mode, reuse);
                     progress.inc(1);
                     let o = CampaignOutcome {
                         campaign: c,
                         seed: seed.as_u64(),
-                        result,
-                        events,
-                        rollbacks,
+                        result: r.result,
+                        events: r.events,
+                        rollbacks: r.rollbacks,
                     };
-                    (o, kept)
+                    (o, r.kept)
                 })
                 .collect()
         });
@@ -1618,22 +1608,53 @@ impl<'a> CampaignSim<'a> {
         }
     }
 
-    /// One campaign: its result, its injection log and its rollbacks.
+    /// One campaign; a two-scale one keeps its simulated episodes or takes
+    /// another variant's as `reuse` says (the others ignore it).
     pub(crate) fn run(
         self,
         model: &Model,
         seed: CampaignSeed,
         mode: CampaignMode,
-    ) -> (CampaignResult, Vec<LiveEvent>, u32) {
-        match self {
-            CampaignSim::Window(b) => (run_window(model, seed, mode, b), Vec::new(), 0),
+        reuse: EpisodeReuse<'_>,
+    ) -> CampaignRun {
+        let (result, events, rollbacks) = match self {
+            CampaignSim::Window(b) => {
+                let w = run_window_with(model, seed, mode, b, reuse);
+                return CampaignRun {
+                    result: w.result,
+                    events: Vec::new(),
+                    rollbacks: 0,
+                    kept: w.kept,
+                    taken: w.taken,
+                };
+            }
             CampaignSim::Live(lv) => {
                 let l = run_live(&lv.model, seed, mode, &lv.plan);
                 (l.result, l.events, l.rollbacks)
             }
             CampaignSim::Request => (run_campaign(model, seed, mode), Vec::new(), 0),
+        };
+        CampaignRun {
+            result,
+            events,
+            rollbacks,
+            kept: Vec::new(),
+            taken: 0,
         }
     }
+}
+
+/// One campaign run by [`CampaignSim::run`].
+pub(crate) struct CampaignRun {
+    pub(crate) result: CampaignResult,
+    /// Its live injections' events.
+    pub(crate) events: Vec<LiveEvent>,
+    /// Live injections rolled back.
+    pub(crate) rollbacks: u32,
+    /// Two-scale: its simulated episodes, when kept ([`EpisodeReuse::keep`]).
+    pub(crate) kept: Vec<KeptEpisode>,
+    /// Two-scale: episodes taken from [`EpisodeReuse::prior`].
+    pub(crate) taken: u32,
 }
 
 /// A task counting campaigns ([`crate::progress`]).

@@ -443,28 +443,24 @@ impl<'m> WarmedUp<'m> {
 fn single_result(
     model: &Model,
     layout: Layout,
-    mut sim: sim_core::Simulation<Node<'_>>,
+    sim: sim_core::Simulation<Node<'_>>,
     plan: &LivePlan,
     events: Vec<LiveEvent>,
     watched: Watched,
 ) -> LiveResult {
     let mut outcome = watched.outcome;
     outcome.before_span = outcome.on.saturating_since(SimTime::ZERO);
-    let rollbacks = u32::from(outcome.rollback.is_some());
-    count_windows(&mut sim, layout, &plan.monitoring, false);
-    let mut result = finish(model, layout, sim, false);
-    result.faults += 1;
-    LiveResult {
-        result,
+    let mode = CampaignMode::Healthy;
+    close_live(
+        model,
+        mode,
+        layout,
+        sim,
+        plan,
         events,
-        outcomes: vec![outcome],
-        ticks: if plan.keep_ticks {
-            watched.ticks
-        } else {
-            Vec::new()
-        },
-        rollbacks,
-    }
+        vec![outcome],
+        watched.ticks,
+    )
 }
 
 fn healthy_ticks_of(
@@ -521,7 +517,6 @@ fn live_rest(
     let mut events = Vec::new();
     let mut outcomes = Vec::new();
     let mut ticks = Vec::new();
-    let mut rollbacks = 0u32;
     loop {
         // The next injection.
         let next = match &plan.schedule {
@@ -558,20 +553,35 @@ fn live_rest(
         let mut out = watch(&mut sim, model, layout, plan, k, tick, horizon, &mut events);
         out.outcome.before_span = on.saturating_since(since);
         watched_until = out.watched_until;
-        rollbacks += u32::from(out.outcome.rollback.is_some());
         outcomes.push(out.outcome);
         ticks.extend(out.ticks);
     }
-    // Stop counting windows: the rest of the campaign runs at full speed.
-    count_windows(&mut sim, layout, mon, false);
+    close_live(model, mode, layout, sim, plan, events, outcomes, ticks)
+}
+
+/// The end of a live run once its injections are watched: the windows no
+/// longer counted (the rest of the campaign runs at full speed), the
+/// campaign run to its horizon and drained.
+#[allow(clippy::too_many_arguments)]
+fn close_live(
+    model: &Model,
+    mode: CampaignMode,
+    layout: Layout,
+    mut sim: sim_core::Simulation<Node<'_>>,
+    plan: &LivePlan,
+    events: Vec<LiveEvent>,
+    outcomes: Vec<Outcome>,
+    ticks: Vec<Tick>,
+) -> LiveResult {
+    count_windows(&mut sim, layout, &plan.monitoring, false);
     let mut result = finish(model, layout, sim, matches!(mode, CampaignMode::Natural));
     result.faults += outcomes.len() as u32;
     LiveResult {
         result,
         events,
+        rollbacks: outcomes.iter().filter(|o| o.rollback.is_some()).count() as u32,
         outcomes,
         ticks: if plan.keep_ticks { ticks } else { Vec::new() },
-        rollbacks,
     }
 }
 

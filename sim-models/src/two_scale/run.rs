@@ -79,13 +79,8 @@ impl KeptEpisode {
     /// The episode's figures, as simulating it gave them.
     fn counted(&self) -> Counted {
         let tally = |p: &PooledTally| {
-            let mut t = Tally {
-                requests: p.requests,
-                errors: p.errors,
-                degraded: p.degraded,
-                ..Tally::default()
-            };
-            t.latency.merge_points_scaled(&p.latency, 1.0);
+            let mut t = Tally::default();
+            t.add_pooled(p, 1.0);
             t
         };
         Counted {
