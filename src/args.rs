@@ -40,7 +40,7 @@ pub struct FitArgs {
     #[arg(long, value_name = "NAME=VALUE")]
     pub set: Vec<String>,
     /// How times are written (strftime, read as UTC), e.g. "%m/%d/%Y %H:%M".
-    /// Default: RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]].
+    /// Default: RFC 3339, or YYYY-MM-DD with an optional HH:MM or HH:MM:SS.
     #[arg(long, value_name = "FORMAT")]
     pub time_format: Option<String>,
     /// COLUMN=VALUE[,VALUE...]: keep only rows whose COLUMN is one of the
@@ -153,8 +153,8 @@ impl From<CampaignModesArg> for sim_engine::run::CampaignModes {
 /// How campaigns are simulated (`--scale`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScaleChoiceArg {
-    /// Request level up to [`TWO_SCALE_ABOVE`] expected workload requests
-    /// per campaign, two-scale above.
+    /// Request level up to 10 million expected workload requests per
+    /// campaign, two-scale above.
     Auto,
     /// Every request of the whole horizon (exact; slow for long windows).
     Request,
@@ -207,7 +207,7 @@ pub struct CalibrateArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-    /// Where to save the map (default: reports/<scenario name>.calibration.json).
+    /// Where to save the map (default: reports/NAME.calibration.json, NAME the scenario's name).
     #[arg(long)]
     pub map: Option<PathBuf>,
     /// Reliability diagram, SVG (default: the map's path with `.svg`).
@@ -334,7 +334,7 @@ pub struct ImportArgs {
 /// Options of `preflight report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A run directory (`preflight run --out DIR`, or reports/<scenario>).
+    /// A run directory (`preflight run --out DIR`, or reports/NAME, NAME the scenario's name).
     pub run_dir: PathBuf,
     /// Where to write the page (default: report.html in the run directory,
     /// which a later run into it replaces with its own results).
@@ -371,7 +371,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub strict: bool,
     /// The Prometheus server probes query (default
-    /// http://prometheus-operated.monitoring.svc:9090).
+    /// <http://prometheus-operated.monitoring.svc:9090>).
     #[arg(long, value_name = "URL")]
     pub prometheus_url: Option<String>,
     /// The request counter (default http_requests_total).

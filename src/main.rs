@@ -265,7 +265,7 @@ pub struct CampaignArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub threads: Option<u64>,
-    /// Run directory (default: reports/<scenario name>). Replaced atomically.
+    /// Run directory (default: reports/NAME, NAME the scenario's name). Replaced atomically.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// No progress bar (and, for `run`, no summary table).
@@ -288,7 +288,7 @@ pub struct CampaignArgs {
     #[arg(long, value_name = "FACTOR", num_args = 0..=1, default_missing_value = "auto")]
     pub rare_event: Option<sim_engine::run::RareEvent>,
     /// Recalibration map for `calibrated_risk` (default:
-    /// reports/<scenario name>.calibration.json when it exists).
+    /// reports/NAME.calibration.json, NAME the scenario's name, when it exists).
     #[arg(long, value_name = "FILE")]
     pub calibration: Option<PathBuf>,
     /// Leave `calibrated_risk` empty even when a map exists.
@@ -543,5 +543,20 @@ mod tests {
         assert_eq!(exit_status(&Error::Internal("a bug".into())), 70);
         assert_eq!(exit_status(&Error::input("bad field")), 2);
         assert_eq!(exit_status(&Error::environment("disk full")), 3);
+    }
+
+    #[test]
+    fn the_scale_help_gives_the_two_scale_threshold_in_force() {
+        use clap::CommandFactory;
+        let help = super::Cli::command()
+            .find_subcommand_mut("run")
+            .expect("run is a subcommand")
+            .render_long_help()
+            .to_string();
+        assert_eq!(sim_engine::prepare::TWO_SCALE_ABOVE, 1e7);
+        assert!(
+            help.contains("Request level up to 10 million expected workload requests"),
+            "{help}"
+        );
     }
 }
