@@ -652,14 +652,14 @@ pub fn predict(v: &PreparedVariant, opts: PredictOptions) -> anyhow::Result<Vec<
             (m, plan)
         })
         .collect();
-    // The injections of one fault (resource, effect, replica), by index.
+    // The injections of one fault ([`LiveFault::family`]), by index.
     let mut families: Vec<Vec<usize>> = Vec::new();
     for (i, c) in distinct.iter().enumerate() {
-        let f = &c.fault;
-        match families.iter_mut().find(|g| {
-            let o = &distinct[g[0]].fault;
-            (o.resource, o.effect, o.replica) == (f.resource, f.effect, f.replica)
-        }) {
+        let family = c.fault.family();
+        match families
+            .iter_mut()
+            .find(|g| distinct[g[0]].fault.family() == family)
+        {
             Some(g) => g.push(i),
             None => families.push(vec![i]),
         }

@@ -252,7 +252,8 @@ impl BaseOutcomes {
     /// The simulated episodes of the campaign just pushed, kept when every
     /// campaign before it kept its own and they fit.
     fn push_episodes(&mut self, kept: Vec<KeptEpisode>) {
-        let bytes: u64 = kept.iter().map(|e| e.bytes() as u64).sum::<u64>() + 24;
+        let bytes = (std::mem::size_of::<Vec<KeptEpisode>>()
+            + kept.iter().map(KeptEpisode::bytes).sum::<usize>()) as u64;
         if self.episodes.len() as u64 + 1 == self.campaigns
             && self.kept_bytes + bytes <= self.kept_room
         {

@@ -73,6 +73,14 @@ pub struct LiveFault {
     pub duration: SimDuration,
 }
 
+impl LiveFault {
+    /// What the injections of one family share ([`WarmedUp::run_live_family`]):
+    /// the resource, the effect and the replica; they differ in duration.
+    pub fn family(&self) -> (ResourceIx, EffectIx, u16) {
+        (self.resource, self.effect, self.replica)
+    }
+}
+
 /// When a monitored handler's tick counts as breaching.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AbortRule {
@@ -108,6 +116,13 @@ pub struct Monitoring {
     pub rules: Vec<(HandlerIx, AbortRule)>,
     /// What a rollback does; `None`: watch only, never roll back.
     pub policy: Option<RollbackPolicy>,
+}
+
+impl Monitoring {
+    /// The step of a watch: the resolution, at least a millisecond.
+    fn watch_tick(&self) -> SimDuration {
+        SimDuration(self.tick.0.max(1_000_000))
+    }
 }
 
 /// When injections start.
@@ -359,10 +374,7 @@ impl<'m> WarmedUp<'m> {
     /// that are not such a family are run alone).
     pub fn run_live_family(&self, runs: &[(&Model, &LivePlan)]) -> Vec<LiveResult> {
         let at = self.sim.now();
-        let key = |p: &LivePlan| {
-            let f = &p.faults[0];
-            (f.resource, f.effect, f.replica)
-        };
+        let key = |p: &LivePlan| p.faults[0].family();
         let family = runs.iter().all(|(m, p)| {
             p.faults.len() == 1
                 && p.monitoring.policy.is_none()
@@ -381,7 +393,7 @@ impl<'m> WarmedUp<'m> {
         let longest = order.pop().expect("at least one run");
         let (ml, pl) = runs[longest];
         let horizon = |m: &Model| SimTime::ZERO + m.horizon;
-        let tick = SimDuration(pl.monitoring.tick.0.max(1_000_000));
+        let tick = pl.monitoring.watch_tick();
         let layout = self.layout;
         let mut sim = self.copy(ml.horizon);
         let mut events = Vec::new();
@@ -470,7 +482,7 @@ fn healthy_ticks_of(
     from: SimDuration,
     until: SimDuration,
 ) -> (Vec<Tick>, u64) {
-    let tick = SimDuration(mon.tick.0.max(1_000_000));
+    let tick = mon.watch_tick();
     let mut t = SimTime::ZERO + from;
     let stop = SimTime::ZERO + until;
     sim.run_until(t);
@@ -509,7 +521,7 @@ fn live_rest(
 ) -> LiveResult {
     let horizon = SimTime::ZERO + model.horizon;
     let mon = &plan.monitoring;
-    let tick = SimDuration(mon.tick.0.max(1_000_000));
+    let tick = mon.watch_tick();
     let mut rng = seed.stream(stream_key("live/schedule"));
     let mut fixed = 0usize;
     let mut nominal_end = SimTime::ZERO;
